@@ -1,0 +1,51 @@
+"""sentineld: a daemon for social customer care.
+
+The public surface for plugin authors is re-exported here: the component base classes, the
+`hookimpl` marker, `Options` and its value types, and the interchange formats.
+"""
+
+from sentineld.components import (
+    AlertSink,
+    ComponentContext,
+    Draft,
+    Health,
+    HealthState,
+    Notification,
+    Notifier,
+    PermanentDeliveryError,
+    Responder,
+    RetryableDeliveryError,
+    Scorer,
+    Source,
+    Trigger,
+)
+from sentineld.hookspecs import hookimpl
+from sentineld.model import Alert, Author, Mention, Metrics
+from sentineld.options import Duration, Options, Secret
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Alert",
+    "AlertSink",
+    "Author",
+    "ComponentContext",
+    "Draft",
+    "Duration",
+    "Health",
+    "HealthState",
+    "Mention",
+    "Metrics",
+    "Notification",
+    "Notifier",
+    "Options",
+    "PermanentDeliveryError",
+    "Responder",
+    "RetryableDeliveryError",
+    "Scorer",
+    "Secret",
+    "Source",
+    "Trigger",
+    "__version__",
+    "hookimpl",
+]

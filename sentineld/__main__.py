@@ -1,0 +1,3 @@
+from sentineld.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The `sentineld` command. Each sub-command lives in a small module of this package and is
+imported only when used, so that `sentineld check` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("sentineld.cli.run", "run the daemon until SIGTERM/SIGINT"),
+    "replay": ("sentineld.cli.replay", "push recorded Mention JSON Lines through the pipeline"),
+    "score": ("sentineld.cli.replay", "print Scored mention JSON Lines for Mention JSON Lines"),
+    "check": ("sentineld.cli.config", "validate a configuration without running"),
+    "init": ("sentineld.cli.config", "write a commented starter configuration"),
+    "config": ("sentineld.cli.config", "print a plugin's commented sample configuration"),
+    "plugins": ("sentineld.cli.plugins", "list the loaded plugins and what they register"),
+    "alerts": ("sentineld.cli.alerts", "list alerts from the store"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sentineld import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sentineld",
+        description="A daemon for social customer care: listen, score, alert, answer.",
+    )
+    parser.add_argument("--version", action="version", version=f"sentineld {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "-c", "--config", metavar="FILE",
+            help="config file (default: $SENTINELD_CONFIG, ./sentineld.toml, "
+            "/etc/sentineld/sentineld.toml, else the embedded default)",
+        )
+        module = importlib.import_module(module_name)
+        getattr(module, f"add_{name}_arguments", lambda _: None)(sub)
+        sub.set_defaults(handler=(module_name, f"cmd_{name}"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module_name, function = args.handler
+    handler = getattr(importlib.import_module(module_name), function)
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,48 @@
+"""What the sub-commands share: loading the config with readable errors, printing JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import msgspec
+
+from sentineld.config import Config, ConfigError, find_config, load_config
+from sentineld.logs import configure_logging
+
+
+class CommandError(SystemExit):
+    """Print a message to stderr and exit with `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        print(f"sentineld: {message}", file=sys.stderr)
+        super().__init__(code)
+
+
+def load(args: argparse.Namespace, *, logging: bool = True) -> Config:
+    """The config the user asked for; on errors, print each (file: key.path: problem) and exit 2."""
+    try:
+        config = load_config(find_config(args.config))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    if logging:
+        configure_logging(config.daemon.log_level, config.daemon.log_format)
+    return config
+
+
+def print_json_lines(rows: list[Any]) -> None:
+    out = sys.stdout.buffer
+    for row in rows:
+        out.write(msgspec.json.encode(row) + b"\n")
+    out.flush()
+
+
+def open_store_readonly(config: Config) -> Any:
+    from sentineld.store import StoreError, open_store
+
+    try:
+        return open_store(config.state_dir)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None

@@ -1,0 +1,250 @@
+"""The interchange formats: Mention, Scored mention and Alert (DESIGN.md, "Interchange formats").
+
+These shapes are a public contract. Sources produce `Mention`s, scorers fill in `scores`,
+`labels` and `matches`, triggers raise `Alert`s. Everything is JSON on the wire, one object per
+line where it streams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+__all__ = [
+    "Alert",
+    "Author",
+    "Metrics",
+    "Mention",
+    "MentionError",
+    "SEVERITIES",
+    "Severity",
+    "alert_id",
+    "decode_mention",
+    "encode_alert",
+    "encode_mention",
+    "mention_from_dict",
+    "mention_to_dict",
+    "format_time",
+    "parse_time",
+]
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITIES: Final[tuple[str, ...]] = ("info", "low", "medium", "high", "critical")
+
+
+class MentionError(ValueError):
+    """A payload that is not a valid Mention; the message says which field and why."""
+
+
+class Author(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Who wrote a mention. `id` is stable per platform; counts are what the platform reports."""
+
+    id: str | None = None
+    handle: str | None = None
+    name: str | None = None
+    followers: int | None = None
+    following: int | None = None
+    posts: int | None = None
+    created_at: AwareDatetime | None = None
+
+
+class Metrics(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Engagement counts as the platform reported them when the mention was fetched."""
+
+    likes: int = 0
+    reshares: int = 0
+    replies: int = 0
+
+
+class Mention(msgspec.Struct, kw_only=True):
+    """One thing someone said, from one source.
+
+    `id` is source-qualified (``"bluesky:at://..."``) and is what makes ingest idempotent.
+    `created_at` is the event time every stage reasons in. Unknown keys of the JSON form are kept
+    in `extra`. `scores`, `labels` and `matches` stay empty until the scoring stage fills them.
+    """
+
+    id: str
+    source: str
+    created_at: AwareDatetime
+    text: str
+    author: Author | None = None
+    url: str | None = None
+    lang: str | None = None
+    in_reply_to: str | None = None
+    reshare_of: str | None = None
+    metrics: Metrics | None = None
+    extra: dict[str, Any] = {}
+    scores: dict[str, float] = {}
+    labels: dict[str, str] = {}
+    matches: list[str] = []
+
+    @property
+    def timestamp(self) -> float:
+        """Event time as POSIX seconds (what windows and timers compute with)."""
+        return self.created_at.timestamp()
+
+    @property
+    def author_key(self) -> str | None:
+        """The author's identity qualified by source, e.g. ``"bluesky:did:plc:abc"``."""
+        author = self.author
+        if author is None:
+            return None
+        ident = author.id or author.handle
+        return f"{self.source}:{ident}" if ident else None
+
+
+_MENTION_FIELDS: Final = frozenset(Mention.__struct_fields__)
+_SCORED_ONLY: Final = ("scores", "labels", "matches")
+_json_decoder = msgspec.json.Decoder()
+_json_encoder = msgspec.json.Encoder()
+
+
+def mention_from_dict(data: Any) -> Mention:
+    """Validate a decoded JSON object into a Mention, keeping unknown keys under `extra`."""
+    if not isinstance(data, dict):
+        raise MentionError(f"a mention must be a JSON object, got {type(data).__name__}")
+    unknown = data.keys() - _MENTION_FIELDS
+    if unknown:
+        data = dict(data)
+        extra = dict(data.get("extra") or {})
+        for key in unknown:
+            extra[key] = data.pop(key)
+        data["extra"] = extra
+    try:
+        return msgspec.convert(data, Mention)
+    except msgspec.ValidationError as exc:
+        raise MentionError(_describe_validation_error(exc)) from None
+
+
+def decode_mention(line: bytes | str) -> Mention:
+    """Parse one line of Mention JSON. Raises MentionError with a readable reason."""
+    try:
+        data = _json_decoder.decode(line)
+    except msgspec.DecodeError as exc:
+        raise MentionError(f"not valid JSON: {exc}") from None
+    return mention_from_dict(data)
+
+
+def mention_to_dict(mention: Mention, *, scored: bool = False) -> dict[str, Any]:
+    """The JSON form of a mention: the Mention format, or the Scored mention format."""
+    data: dict[str, Any] = {
+        "id": mention.id,
+        "source": mention.source,
+        "created_at": format_time(mention.created_at),
+        "text": mention.text,
+        "author": msgspec.to_builtins(mention.author) if mention.author else None,
+        "url": mention.url,
+        "lang": mention.lang,
+        "in_reply_to": mention.in_reply_to,
+        "reshare_of": mention.reshare_of,
+        "metrics": msgspec.to_builtins(mention.metrics) if mention.metrics else None,
+    }
+    if mention.extra:
+        data["extra"] = mention.extra
+    if scored:
+        data["scores"] = mention.scores
+        data["labels"] = mention.labels
+        data["matches"] = mention.matches
+    return data
+
+
+def encode_mention(mention: Mention, *, scored: bool = False) -> bytes:
+    """One line of JSON (without the newline)."""
+    return _json_encoder.encode(mention_to_dict(mention, scored=scored))
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    """An alert as triggers raise it, `replay --json` prints it and the API serves it.
+
+    `opened_at` and `resolved_at` are event times. `trigger` is the id of the trigger instance
+    that raised it; together with `kind`, `subject` and `channel` it names the condition, and at
+    most one alert per condition is open at a time.
+    """
+
+    id: str
+    kind: str
+    severity: Severity
+    subject: str
+    channel: str
+    opened_at: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+    summary: str = ""
+    evidence: dict[str, Any] = {}
+    mentions: list[str] = []
+    trigger: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+def alert_id(trigger: str, subject: str, channel: str, opened_at: datetime) -> str:
+    """A deterministic id: re-running the same stream raises the same alert, not a second one."""
+    key = f"{trigger}\x1f{subject}\x1f{channel}\x1f{format_time(opened_at)}"
+    return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+def encode_alert(alert: Alert) -> bytes:
+    return _json_encoder.encode(alert_to_dict(alert))
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "subject": alert.subject,
+        "channel": alert.channel,
+        "opened_at": format_time(alert.opened_at),
+        "resolved_at": format_time(alert.resolved_at) if alert.resolved_at else None,
+        "summary": alert.summary,
+        "evidence": alert.evidence,
+        "mentions": alert.mentions,
+        "trigger": alert.trigger,
+    }
+
+
+def alert_from_dict(data: Any) -> Alert:
+    return msgspec.convert(data, Alert)
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, seconds precision unless the moment has a fraction."""
+    moment = moment.astimezone(UTC)
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ISO 8601 with a zone (``Z`` accepted); raises ValueError for a naive time."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no zone (add Z or +00:00)")
+    return moment
+
+
+def from_timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _describe_validation_error(exc: msgspec.ValidationError) -> str:
+    """Turn msgspec's ``Expected `str`, got `int` - at `$.author.handle``` into plain words."""
+    message = str(exc)
+    where = ""
+    if " - at `$" in message:
+        message, _, where = message.partition(" - at `$")
+        where = where.rstrip("`").lstrip(".")
+    message = message.replace("`", "")
+    if "Object missing required field" in message:
+        field = message.rsplit(" ", 1)[-1]
+        path = f"{where}.{field}" if where else field
+        return f"{path}: required field is missing"
+    if "Invalid RFC3339" in message or "must include a UTC offset" in message or "tz" in message:
+        message += " (expected ISO 8601 with a zone, e.g. 2026-11-24T09:15:02Z)"
+    return f"{where}: {message}" if where else message

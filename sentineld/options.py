@@ -1,0 +1,235 @@
+"""Typed options: the base class every component's options derive from, and the value types
+config files use (durations, secrets). Validation errors name the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+__all__ = [
+    "Duration",
+    "Options",
+    "OptionsError",
+    "Problem",
+    "Secret",
+    "convert_options",
+    "did_you_mean",
+    "parse_duration",
+]
+
+T = TypeVar("T")
+
+
+class Options(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Base class of a component's options. Subclass it and declare typed fields with defaults.
+
+    Unknown keys are rejected with a "did you mean" hint; a field typed `Duration` accepts
+    ``"15m"``; a field typed `Secret` accepts ``{ env = "NAME" }`` or ``{ file = "PATH" }``.
+    """
+
+
+class Problem(msgspec.Struct, frozen=True):
+    """One thing wrong with a configuration: where (key path) and what was expected."""
+
+    path: str
+    message: str
+
+    def render(self, file: str | None = None) -> str:
+        where = f"{file}: " if file else ""
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+class OptionsError(ValueError):
+    """Raised with every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem], file: str | None = None) -> None:
+        self.problems = problems
+        self.file = file
+        super().__init__("\n".join(p.render(file) for p in problems))
+
+
+# --------------------------------------------------------------------------- durations
+
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class Duration(float):
+    """A length of time in seconds, written in config as ``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"``.
+
+    It is a float, so code computes with it directly.
+    """
+
+    def __repr__(self) -> str:
+        return f"Duration({format_duration(self)!r})"
+
+    def __str__(self) -> str:
+        return format_duration(self)
+
+
+def parse_duration(value: str | int | float) -> Duration:
+    """Parse ``"15m"`` (or a number of seconds). Raises ValueError with the accepted forms."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as \"15m\", got a boolean")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return Duration(value)
+    text = value.strip().lower().replace(" ", "")
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(
+            f"expected a duration such as \"90s\", \"15m\", \"1h30m\" or \"2d\", got {value!r}"
+        )
+    return Duration(total)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds and seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    remaining, parts = int(seconds), []
+    for unit in ("d", "h", "m", "s"):
+        size = _UNIT_SECONDS[unit]
+        if remaining >= size:
+            parts.append(f"{remaining // size}{unit}")
+            remaining %= size
+    return "".join(parts) or "0s"
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+class Secret:
+    """A secret read from an environment variable, a file, or a systemd credential.
+
+    The value is never part of `repr`, `str` or an error message: call `reveal()` where the secret
+    is actually used. In TOML: ``{ env = "NAME" }``, ``{ file = "/path" }`` or
+    ``{ credential = "name" }`` (a file in ``$CREDENTIALS_DIRECTORY``, as ``LoadCredential=`` gives).
+    """
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str) -> None:
+        self._value = value
+        self.origin = origin
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({self.origin})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self.origin)
+
+    @classmethod
+    def from_config(cls, value: Any) -> Secret:
+        if isinstance(value, str):
+            raise ValueError(
+                "a secret cannot be written in the config itself; use { env = \"NAME\" }, "
+                "{ file = \"/path/to/file\" } or { credential = \"name\" }"
+            )
+        if not isinstance(value, Mapping) or len(value) != 1:
+            raise ValueError(
+                "expected exactly one of { env = \"NAME\" }, { file = \"PATH\" } or "
+                "{ credential = \"name\" }"
+            )
+        (how, where), = value.items()
+        if how == "env":
+            if where not in os.environ:
+                raise ValueError(f"environment variable {where} is not set")
+            return cls(os.environ[where], f"env:{where}")
+        if how == "file":
+            return cls(_read_secret_file(Path(where)), f"file:{where}")
+        if how == "credential":
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise ValueError(
+                    f"credential {where!r} needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=)"
+                )
+            return cls(_read_secret_file(Path(directory) / where), f"credential:{where}")
+        raise ValueError(f"unknown secret source {how!r}; expected env, file or credential")
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Duration:
+        return parse_duration(value)
+    if kind is Secret:
+        return Secret.from_config(value)
+    raise NotImplementedError(f"no decoder for {kind!r}")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'window'?"`` when a close choice exists, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def struct_keys(cls: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The config keys a Struct accepts (its encoded field names)."""
+    return cls.__struct_encode_fields__
+
+
+def convert_options(data: Mapping[str, Any], cls: type[T], path: str) -> T:
+    """Validate `data` into `cls`, raising OptionsError whose problems carry full key paths."""
+    problems: list[Problem] = []
+    if isinstance(data, Mapping) and issubclass(cls, msgspec.Struct):
+        allowed = struct_keys(cls)
+        for key in data:
+            if key not in allowed:
+                problems.append(
+                    Problem(_join(path, key), "unknown key" + did_you_mean(key, allowed))
+                )
+    if problems:
+        raise OptionsError(problems)
+    try:
+        return msgspec.convert(data, cls, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise OptionsError([_problem_from(exc, path)]) from None
+
+
+def _problem_from(exc: msgspec.ValidationError, path: str) -> Problem:
+    message = str(exc)
+    where = ""
+    if " - at `$" in message:
+        message, _, where = message.partition(" - at `$")
+        where = where.rstrip("`")
+    where = re.sub(r"\[(\d+)\]", r"[\1]", where).lstrip(".")
+    if message.startswith("Object missing required field"):
+        field = message.rsplit("`", 2)[-2]
+        return Problem(_join(path, where, field), "required key is missing")
+    message = message.replace("`", "")
+    if message.startswith("Expected"):
+        message = "expected" + message[len("Expected") :]
+    return Problem(_join(path, where), message)
+
+
+def _join(*parts: str) -> str:
+    return ".".join(p for p in parts if p).replace(".[", "[")

@@ -1,0 +1,504 @@
+"""The pipeline: sources → ingest → score → trigger → commit, plus outbox delivery.
+
+Each stage is one task reading a bounded queue, so a slow stage makes the ones before it wait
+(backpressure) and memory stays bounded. The ingest stage stores each batch together with its
+source's cursor in one transaction, so a cursor is never ahead of what is stored.
+
+Exactly-once after a crash: the ingest stage injects a `Barrier` into the stream now and then.
+Each stage adds its components' state to the barrier as it passes, and the commit stage stores
+the states with the sequence number of the last mention before the barrier (a consistent
+checkpoint, as Flink does it). On start the pipeline restores the last checkpoint and re-feeds the
+mentions stored after it; alert ids and outbox keys are deterministic, so nothing is alerted or
+notified twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+import structlog
+import tenacity
+
+from sentineld.alerting import AlertEvent, AlertManager, Router, TriggerAlertSink, broadcast_router
+from sentineld.clock import EventClock
+from sentineld.components import HealthState, Source
+from sentineld.config import Config
+from sentineld.model import Mention
+from sentineld.outbox import DeliveryWorker
+from sentineld.store.base import StoreError
+from sentineld.store.worker import StoreWorker
+from sentineld.supervisor import Guard
+from sentineld.watch import Matcher
+
+__all__ = ["Emitter", "Pipeline", "PipelineStats"]
+
+log = structlog.get_logger("sentineld.pipeline")
+
+CHECKPOINT_NAME: Final = "pipeline"
+REFEED_PAGE: Final = 1000
+SCORE_FLUSH: Final = 4096
+
+_encode_state = msgspec.msgpack.Encoder().encode
+_decode_state = msgspec.msgpack.Decoder().decode
+
+
+@dataclass(slots=True)
+class _IngestBatch:
+    source_id: str
+    mentions: list[Mention]
+    cursor: str | None
+    stored: asyncio.Future[int] | None = None
+
+
+@dataclass(slots=True)
+class Tick:
+    """The wall clock says event time has reached at least `now` (live mode only)."""
+
+    now: float
+
+
+@dataclass(slots=True)
+class Barrier:
+    """Marks a consistent point in the stream; stages add their components' states to it."""
+
+    seq: int
+    states: dict[str, Any] = field(default_factory=dict)
+    final: bool = False
+
+
+_STOP: Final = object()
+
+Scored = list[tuple[int, Mention]]
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    """Live counters, read by `status`, the metrics endpoint and the closing summary."""
+
+    received: dict[str, int] = field(default_factory=dict)
+    stored: int = 0
+    duplicates: int = 0
+    scored: int = 0
+    alerts_opened: int = 0
+    alerts_resolved: int = 0
+    checkpoints: int = 0
+    refed: int = 0
+    last_progress: float = field(default_factory=time.monotonic)
+
+
+class Emitter:
+    """What a source calls to hand mentions to the core (see `sentineld.components.Emit`)."""
+
+    def __init__(self, pipeline: Pipeline, source: Guard) -> None:
+        self.pipeline = pipeline
+        self.guard = source
+
+    async def __call__(
+        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False
+    ) -> int | None:
+        """Queue a batch (waiting while the pipeline is full). With ``wait=True``, return only
+        once the batch is durably stored, with the number of mentions that were new."""
+        if not mentions and cursor is None:
+            return 0 if wait else None
+        source_id = self.guard.id
+        stats = self.pipeline.stats.received
+        stats[source_id] = stats.get(source_id, 0) + len(mentions)
+        stored = asyncio.get_running_loop().create_future() if wait else None
+        await self.pipeline.ingest_queue.put(_IngestBatch(source_id, list(mentions), cursor, stored))
+        if cursor is not None:
+            component = self.guard.component
+            if isinstance(component, Source):
+                component.cursor = cursor
+        if stored is not None:
+            return await stored
+        return None
+
+
+class Pipeline:
+    """One configured pipeline. `start()`, then `wait_sources()` or `stop()`."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: StoreWorker,
+        *,
+        live: bool = True,
+        notify: bool = True,
+        sources: list[Guard] | None = None,
+        on_alert: Callable[[AlertEvent], None] | None = None,
+        router: Router | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.live = live
+        self.notify = notify
+        self.on_alert = on_alert
+        self.hook = config.registry.pm.hook
+        daemon = config.daemon
+        self.batch_size = daemon.batch_size
+        self.ingest_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        self.score_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        self.trigger_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        self.commit_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        self.matcher = Matcher(config.watch)
+        self.sources = sources if sources is not None else self._guards("source")
+        self.scorers = self._guards("scorer")
+        self.triggers = self._guards("trigger")
+        self.notifiers = self._guards("notifier") if notify else []
+        self.responders = self._guards("responder")
+        self.sinks = {g.id: TriggerAlertSink(g.id, g.spec.type_name) for g in self.triggers}
+        self.alerts = AlertManager()
+        self.router = router or broadcast_router([g.id for g in self.notifiers])
+        self.clock = EventClock(daemon.tick)
+        self.stats = PipelineStats()
+        self.workers = [DeliveryWorker(g, store.call) for g in self.notifiers]
+        self.last_seq = 0
+        self._checkpoint_seq = 0
+        self._last_barrier = time.monotonic()
+        self._source_tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def _guards(self, kind: Any) -> list[Guard]:
+        return [Guard(spec, self.config) for spec in self.config.of_kind(kind).values()]
+
+    def emitter(self, source: Guard) -> Emitter:
+        return Emitter(self, source)
+
+    @property
+    def all_guards(self) -> list[Guard]:
+        return [*self.sources, *self.scorers, *self.triggers, *self.notifiers, *self.responders]
+
+    def queue_depths(self) -> dict[str, int]:
+        return {
+            "ingest": self.ingest_queue.qsize(),
+            "score": self.score_queue.qsize(),
+            "trigger": self.trigger_queue.qsize(),
+            "commit": self.commit_queue.qsize(),
+        }
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Restore the last checkpoint, start components and stages, then the sources."""
+        self.last_seq = await self.store.call("last_seq")
+        await self._restore()
+        for guard in [*self.scorers, *self.triggers, *self.notifiers, *self.responders]:
+            await guard.start()
+        self.hook.sentineld_startup(config=self.config)
+        spawn = asyncio.get_running_loop().create_task
+        self._tasks = [
+            spawn(self._ingest_stage(), name="stage:ingest"),
+            spawn(self._score_stage(), name="stage:score"),
+            spawn(self._trigger_stage(), name="stage:trigger"),
+            spawn(self._commit_stage(), name="stage:commit"),
+        ]
+        self._tasks += [spawn(w.run(), name=f"outbox:{w.destination}") for w in self.workers]
+        if self.live:
+            self._tasks.append(spawn(self._ticker(), name="ticker"))
+        for guard in self.sources:
+            self._source_tasks[guard.id] = spawn(self._run_source(guard), name=f"source:{guard.id}")
+
+    async def wait_sources(self) -> None:
+        """Until every source has returned (finite sources: replay)."""
+        if self._source_tasks:
+            await asyncio.gather(*self._source_tasks.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Stop the sources, drain the queues, checkpoint, stop components. Idempotent."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for task in self._source_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._source_tasks.values(), return_exceptions=True)
+        for guard in self.sources:
+            await guard.stop()
+            if isinstance(guard.component, Source):
+                guard.component.health.set(HealthState.STOPPED)
+        stages = self._tasks[:4]
+        await self.ingest_queue.put(_STOP)
+        done, pending = await asyncio.wait(stages, timeout=self.config.daemon.stop_timeout)
+        if pending:
+            log.error("drain timed out; cancelling the rest", pending=[t.get_name() for t in pending])
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("stage failed", stage=task.get_name(), error=repr(task.exception()))
+        await self._finish_deliveries()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for guard in [*self.scorers, *self.triggers, *self.notifiers, *self.responders]:
+            await guard.stop()
+        self.hook.sentineld_shutdown()
+
+    async def _finish_deliveries(self, grace: float = 2.0) -> None:
+        """Give queued deliveries a short grace period; what is left stays in the outbox."""
+        deadline = time.monotonic() + grace
+        for worker in self.workers:
+            worker.wakeup.set()
+        while self.workers and time.monotonic() < deadline:
+            if not await self.store.call("outbox_destinations"):
+                break
+            await asyncio.sleep(0.05)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    async def _restore(self) -> None:
+        checkpoint = await self.store.call("load_checkpoint", CHECKPOINT_NAME)
+        if checkpoint is None:
+            self._checkpoint_seq = 0
+            return
+        seq, blob = checkpoint
+        states = _decode_state(blob)
+        for guard in [*self.scorers, *self.triggers]:
+            saved = states.get("components", {}).get(guard.id)
+            if saved and saved.get("type") == guard.spec.type_name and saved.get("state") is not None:
+                guard.component.restore(saved["state"])
+        self.alerts.restore(states.get("alerts", []))
+        self.clock.restore(states.get("clock"))
+        self._checkpoint_seq = seq
+        log.info("restored checkpoint", seq=seq, behind=self.last_seq - seq)
+
+    def _snapshot(self, guards: Sequence[Guard], into: dict[str, Any]) -> None:
+        components = into.setdefault("components", {})
+        for guard in guards:
+            try:
+                state = guard.component.snapshot()
+            except Exception as exc:  # noqa: BLE001 - a failing snapshot only loses that state
+                log.error("snapshot failed", component=guard.id, error=repr(exc))
+                continue
+            if state is not None:
+                components[guard.id] = {"type": guard.spec.type_name, "state": state}
+
+    # ------------------------------------------------------------------ sources
+
+    async def _run_source(self, guard: Guard) -> None:
+        source = guard.component
+        assert isinstance(source, Source)
+        source.cursor = await self.store.call("cursor", guard.id)
+        emit = self.emitter(guard)
+        source.health.set(HealthState.STARTING)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            guard.stats.errors += 1
+            guard.stats.restarts += 1
+            guard.stats.last_error = repr(error)
+            source.health.set(HealthState.FAILING, repr(error))
+            log.error(
+                "source failed; restarting",
+                component=guard.id,
+                error=repr(error),
+                retry_in_s=round(state.upcoming_sleep, 2),
+                exc_info=error if state.attempt_number == 1 else None,
+            )
+
+        retrying = tenacity.AsyncRetrying(
+            wait=tenacity.wait_exponential_jitter(initial=1, max=300),
+            retry=tenacity.retry_if_exception_type(Exception),
+            before_sleep=before_sleep,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await source.start()
+                try:
+                    await source.run(emit)
+                finally:
+                    await source.stop()
+        if not source.finite:
+            log.warning("source returned; it will not run again until restart", component=guard.id)
+        source.health.set(HealthState.STOPPED)
+
+    # ------------------------------------------------------------------ stages
+
+    async def _ticker(self) -> None:
+        interval = self.config.daemon.tick
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.ingest_queue.put_nowait(Tick(time.time() - interval))
+            except asyncio.QueueFull:
+                pass
+
+    async def _ingest_stage(self) -> None:
+        await self._refeed()
+        while True:
+            item = await self.ingest_queue.get()
+            if item is _STOP:
+                await self.score_queue.put(Barrier(self.last_seq, final=True))
+                return
+            if isinstance(item, Tick):
+                await self.score_queue.put(item)
+                continue
+            fresh = await self._store_batch(item)
+            if item.stored is not None and not item.stored.done():
+                item.stored.set_result(len(fresh))
+            if fresh:
+                self.last_seq = fresh[-1][0]
+                await self.score_queue.put(fresh)
+            if time.monotonic() - self._last_barrier >= self.config.daemon.checkpoint_interval:
+                self._last_barrier = time.monotonic()
+                await self.score_queue.put(Barrier(self.last_seq))
+
+    async def _store_batch(self, item: _IngestBatch) -> Scored:
+        delay = 0.5
+        while True:
+            try:
+                fresh: Scored = await self.store.call("ingest", item.source_id, item.mentions, item.cursor)
+            except StoreError as exc:
+                log.error("cannot store mentions; holding them and retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.stats.stored += len(fresh)
+            self.stats.duplicates += len(item.mentions) - len(fresh)
+            self.stats.last_progress = time.monotonic()
+            return fresh
+
+    async def _refeed(self) -> None:
+        """Push mentions stored after the last checkpoint through the stages again."""
+        seq = self._checkpoint_seq
+        while seq < self.last_seq:
+            page: Scored = await self.store.call("mentions_after", seq, REFEED_PAGE)
+            if not page:
+                break
+            seq = page[-1][0]
+            self.stats.refed += len(page)
+            await self.score_queue.put(page)
+        if self.stats.refed:
+            log.info("re-fed mentions stored after the last checkpoint", count=self.stats.refed)
+
+    async def _score_stage(self) -> None:
+        while True:
+            item = await self.score_queue.get()
+            if isinstance(item, list):
+                mentions = [m for _, m in item]
+                self.matcher.apply(mentions)
+                for guard in self.scorers:
+                    await guard.call("score", mentions, mentions=mentions)
+                self.stats.scored += len(mentions)
+            elif isinstance(item, Barrier):
+                self._snapshot(self.scorers, item.states)
+            await self.trigger_queue.put(item)
+            if isinstance(item, Barrier) and item.final:
+                return
+
+    async def _trigger_stage(self) -> None:
+        while True:
+            item = await self.trigger_queue.get()
+            if isinstance(item, list):
+                await self._observe(item)
+            elif isinstance(item, Tick):
+                for boundary in self.clock.due(item.now):
+                    await self._tick(boundary)
+            elif isinstance(item, Barrier):
+                dirty = self.alerts.take_dirty()
+                for alert in dirty:
+                    await self.store.call("record_alert", alert, [])
+                self._snapshot(self.triggers, item.states)
+                item.states["alerts"] = self.alerts.snapshot()
+                item.states["clock"] = self.clock.snapshot()
+            await self.commit_queue.put(item)
+            if isinstance(item, Barrier) and item.final:
+                return
+
+    async def _observe(self, batch: Scored) -> None:
+        chunk: list[Mention] = []
+        clock = self.clock
+        for _, mention in batch:
+            moment = mention.timestamp
+            if clock.next_tick is None or moment >= clock.next_tick:
+                if chunk:
+                    await self._observe_chunk(chunk)
+                    chunk = []
+                for boundary in clock.due(moment):
+                    await self._tick(boundary)
+            chunk.append(mention)
+        if chunk:
+            await self._observe_chunk(chunk)
+
+    async def _observe_chunk(self, chunk: list[Mention]) -> None:
+        for guard in self.triggers:
+            sink = self.sinks[guard.id]
+            await guard.call("observe", chunk, sink, mentions=chunk)
+            if sink.signals:
+                await self._apply(sink.take())
+
+    async def _tick(self, boundary: float) -> None:
+        now = datetime.fromtimestamp(boundary, UTC)
+        for guard in self.triggers:
+            sink = self.sinks[guard.id]
+            await guard.call("tick", now, sink)
+            if sink.signals:
+                await self._apply(sink.take())
+
+    async def _apply(self, signals: list[Any]) -> None:
+        for event in self.alerts.apply(signals):
+            deliveries = self.router(event) if self.notifiers else []
+            await self._record(event, deliveries)
+
+    async def _record(self, event: AlertEvent, deliveries: list[tuple[str, str, bytes]]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.store.call("record_alert", event.alert, deliveries)
+                break
+            except StoreError as exc:
+                log.error("cannot store alert; retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        alert = event.alert
+        if event.event == "opened":
+            self.stats.alerts_opened += 1
+            log.info("alert opened", alert=alert.id, kind=alert.kind, subject=alert.subject,
+                     channel=alert.channel, severity=alert.severity, summary=alert.summary)
+            self.hook.alert_raised(alert=alert)
+        elif event.event == "resolved":
+            self.stats.alerts_resolved += 1
+            log.info("alert resolved", alert=alert.id, kind=alert.kind, subject=alert.subject)
+            self.hook.alert_resolved(alert=alert)
+        if self.on_alert is not None:
+            self.on_alert(event)
+        destinations = {d for d, _, _ in deliveries}
+        for worker in self.workers:
+            if worker.destination in destinations:
+                worker.wakeup.set()
+
+    async def _commit_stage(self) -> None:
+        pending: Scored = []
+        while True:
+            item = await self.commit_queue.get()
+            if isinstance(item, list):
+                pending.extend(item)
+                if len(pending) >= SCORE_FLUSH:
+                    await self._save_scores(pending)
+                    pending = []
+            elif isinstance(item, Barrier):
+                if pending:
+                    await self._save_scores(pending)
+                    pending = []
+                await self._checkpoint(item)
+                if item.final:
+                    return
+
+    async def _save_scores(self, scored: Scored) -> None:
+        try:
+            await self.store.call("save_scores", scored)
+        except StoreError as exc:
+            log.error("cannot store scores (they are recomputed after a restart)", error=str(exc))
+
+    async def _checkpoint(self, barrier: Barrier) -> None:
+        try:
+            await self.store.call("save_checkpoint", CHECKPOINT_NAME, barrier.seq, _encode_state(barrier.states))
+        except StoreError as exc:
+            log.error("cannot store checkpoint; the next one will cover it", error=str(exc))
+            return
+        self._checkpoint_seq = barrier.seq
+        self.stats.checkpoints += 1

@@ -1,0 +1,103 @@
+"""The storage interface. Plugins never see it: they get mentions and emit alerts; only the core
+talks to the store, so a new backend (PostgreSQL, say) touches no plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sentineld.model import Alert, Mention
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (disk full, locked, read-only); the message says why."""
+
+
+@dataclass(slots=True)
+class OutboxItem:
+    """One pending (or delivered, or dead) delivery to one destination (a notifier id)."""
+
+    seq: int
+    key: str
+    destination: str
+    payload: bytes
+    created_at: float
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    delivered_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "key": self.key,
+            "destination": self.destination,
+            "state": self.state,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "next_attempt_at": self.next_attempt_at,
+            "last_error": self.last_error,
+            "delivered_at": self.delivered_at,
+        }
+
+
+class Store(Protocol):
+    """What the core needs from storage. All methods are synchronous and called from one thread
+    (the pipeline's store worker) or from a CLI command; each write is one transaction."""
+
+    # mentions and cursors
+    def ingest(
+        self, source_id: str, mentions: Sequence[Mention], cursor: str | None
+    ) -> list[tuple[int, Mention]]:
+        """Store the mentions not stored yet and the source's cursor, in one transaction.
+        Returns the new ones with their sequence numbers (duplicates by id are dropped)."""
+        ...
+
+    def cursor(self, source_id: str) -> str | None: ...
+
+    def mentions_after(self, seq: int, limit: int) -> list[tuple[int, Mention]]: ...
+
+    def last_seq(self) -> int: ...
+
+    def save_scores(self, scored: Sequence[tuple[int, Mention]]) -> None: ...
+
+    def recent_mentions(
+        self, *, limit: int = 50, before_seq: int | None = None, **filters: Any
+    ) -> list[tuple[int, Mention]]: ...
+
+    def mention(self, mention_id: str) -> Mention | None: ...
+
+    # checkpoints
+    def save_checkpoint(self, name: str, seq: int, state: bytes) -> None: ...
+
+    def load_checkpoint(self, name: str) -> tuple[int, bytes] | None: ...
+
+    # alerts and the outbox
+    def record_alert(self, alert: Alert, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        """Upsert an alert and enqueue its deliveries ((destination, key, payload), ignored if
+        the key is already queued) in one transaction."""
+        ...
+
+    def alerts(
+        self, *, open_only: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[Alert]: ...
+
+    def alert(self, alert_id: str) -> Alert | None: ...
+
+    def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None: ...
+
+    def outbox_next(self, destination: str) -> OutboxItem | None: ...
+
+    def outbox_destinations(self) -> list[str]: ...
+
+    def outbox_delivered(self, seq: int, at: float) -> None: ...
+
+    def outbox_failed(self, seq: int, error: str, next_attempt_at: float, dead: bool) -> None: ...
+
+    def outbox(self, *, state: str | None = None, limit: int = 100) -> list[OutboxItem]: ...
+
+    def outbox_retry(self, seq: int) -> bool: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,68 @@
+"""Schema migrations, applied in order, each once, each in its own transaction.
+
+Migrations are named, not only numbered, so that capabilities developed side by side can each
+append theirs without colliding. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_core",
+        """
+        CREATE TABLE mentions (
+            seq         INTEGER PRIMARY KEY,
+            id          TEXT NOT NULL UNIQUE,
+            source      TEXT NOT NULL,
+            source_id   TEXT NOT NULL,
+            created_us  INTEGER NOT NULL,
+            author_key  TEXT,
+            body        BLOB NOT NULL,
+            scored      BLOB
+        );
+        CREATE INDEX mentions_created ON mentions (created_us);
+        CREATE INDEX mentions_author ON mentions (author_key);
+
+        CREATE TABLE cursors (
+            source_id   TEXT PRIMARY KEY,
+            cursor      TEXT,
+            updated_at  REAL NOT NULL
+        );
+
+        CREATE TABLE checkpoints (
+            name        TEXT PRIMARY KEY,
+            seq         INTEGER NOT NULL,
+            state       BLOB NOT NULL,
+            updated_at  REAL NOT NULL
+        );
+
+        CREATE TABLE alerts (
+            id          TEXT PRIMARY KEY,
+            trigger     TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            channel     TEXT NOT NULL,
+            severity    TEXT NOT NULL,
+            opened_us   INTEGER NOT NULL,
+            resolved_us INTEGER,
+            body        BLOB NOT NULL
+        );
+        CREATE INDEX alerts_opened ON alerts (opened_us);
+        CREATE INDEX alerts_open ON alerts (resolved_us) WHERE resolved_us IS NULL;
+
+        CREATE TABLE outbox (
+            seq             INTEGER PRIMARY KEY,
+            key             TEXT NOT NULL UNIQUE,
+            destination     TEXT NOT NULL,
+            payload         BLOB NOT NULL,
+            created_at      REAL NOT NULL,
+            state           TEXT NOT NULL DEFAULT 'pending',
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            last_error      TEXT,
+            delivered_at    REAL
+        );
+        CREATE INDEX outbox_queue ON outbox (destination, state, seq);
+        """,
+    ),
+]

@@ -1,0 +1,352 @@
+"""The embedded store: one SQLite file in WAL mode in the state directory."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict, mention_to_dict
+from sentineld.store.base import OutboxItem, StoreError
+from sentineld.store.migrations import MIGRATIONS
+
+__all__ = ["SQLiteStore", "open_store"]
+
+DB_NAME: Final = "sentineld.sqlite3"
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_mention_decoder = msgspec.json.Decoder(Mention)
+_scored_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
+    """Open (creating and migrating if needed) the store in `state_dir`."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
+    return SQLiteStore(state_dir / DB_NAME, synchronous=synchronous)
+
+
+def _us(seconds: float) -> int:
+    return int(round(seconds * 1_000_000))
+
+
+class SQLiteStore:
+    """`sentineld.store.Store` on SQLite. Not thread-safe: use it from one thread at a time."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={synchronous}")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from None
+        self._next_seq = self.last_seq() + 1
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error; sqlite errors become StoreError."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, self.path)) from None
+        try:
+            yield self.db
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise StoreError(_explain(exc, self.path)) from None
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise StoreError(_explain(exc, self.path)) from None
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not applied yet; returns their names."""
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+        )
+        done = {row[0] for row in self.db.execute("SELECT name FROM migrations")}
+        applied = []
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(sql):
+                    self.db.execute(statement)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+            applied.append(name)
+        return applied
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------------ mentions
+
+    def ingest(
+        self, source_id: str, mentions: Sequence[Mention], cursor: str | None
+    ) -> list[tuple[int, Mention]]:
+        fresh: list[tuple[int, Mention]] = []
+        with self.transaction() as db:
+            ids = list({m.id for m in mentions})
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                known.update(
+                    row[0] for row in db.execute(f"SELECT id FROM mentions WHERE id IN ({marks})", chunk)
+                )
+            rows = []
+            seq = self._next_seq
+            for mention in mentions:
+                if mention.id in known:
+                    continue
+                known.add(mention.id)
+                rows.append(
+                    (
+                        seq,
+                        mention.id,
+                        mention.source,
+                        source_id,
+                        _us(mention.timestamp),
+                        mention.author_key,
+                        _encode(mention_to_dict(mention)),
+                    )
+                )
+                fresh.append((seq, mention))
+                seq += 1
+            db.executemany("INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+            if cursor is not None:
+                db.execute(
+                    "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (source_id) "
+                    "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                    (source_id, cursor, time.time()),
+                )
+        self._next_seq = seq
+        return fresh
+
+    def cursor(self, source_id: str) -> str | None:
+        row = self.db.execute("SELECT cursor FROM cursors WHERE source_id = ?", (source_id,)).fetchone()
+        return row[0] if row else None
+
+    def last_seq(self) -> int:
+        row = self.db.execute("SELECT max(seq) FROM mentions").fetchone()
+        return row[0] or 0
+
+    def mentions_after(self, seq: int, limit: int) -> list[tuple[int, Mention]]:
+        rows = self.db.execute(
+            "SELECT seq, body, scored FROM mentions WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        )
+        return [(row[0], _load_mention(row[1], row[2])) for row in rows]
+
+    def save_scores(self, scored: Sequence[tuple[int, Mention]]) -> None:
+        rows = [
+            (_encode({"scores": m.scores, "labels": m.labels, "matches": m.matches}), seq)
+            for seq, m in scored
+        ]
+        with self.transaction() as db:
+            db.executemany("UPDATE mentions SET scored = ? WHERE seq = ?", rows)
+
+    def recent_mentions(
+        self,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        source: str | None = None,
+        author_key: str | None = None,
+        since: float | None = None,
+    ) -> list[tuple[int, Mention]]:
+        clauses, args = [], []
+        if before_seq is not None:
+            clauses.append("seq < ?")
+            args.append(before_seq)
+        if source is not None:
+            clauses.append("source = ?")
+            args.append(source)
+        if author_key is not None:
+            clauses.append("author_key = ?")
+            args.append(author_key)
+        if since is not None:
+            clauses.append("created_us >= ?")
+            args.append(_us(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.execute(
+            f"SELECT seq, body, scored FROM mentions {where} ORDER BY seq DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [(row[0], _load_mention(row[1], row[2])) for row in rows]
+
+    def mention(self, mention_id: str) -> Mention | None:
+        row = self.db.execute(
+            "SELECT body, scored FROM mentions WHERE id = ?", (mention_id,)
+        ).fetchone()
+        return _load_mention(row[0], row[1]) if row else None
+
+    def count_mentions(self) -> int:
+        return self.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, name: str, seq: int, state: bytes) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "seq = excluded.seq, state = excluded.state, updated_at = excluded.updated_at",
+                (name, seq, state, time.time()),
+            )
+
+    def load_checkpoint(self, name: str) -> tuple[int, bytes] | None:
+        row = self.db.execute(
+            "SELECT seq, state FROM checkpoints WHERE name = ?", (name,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # ------------------------------------------------------------------ alerts
+
+    def record_alert(self, alert: Alert, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        resolved = _us(alert.resolved_at.timestamp()) if alert.resolved_at else None
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET severity = excluded.severity, resolved_us = excluded.resolved_us, "
+                "body = excluded.body",
+                (
+                    alert.id,
+                    alert.trigger,
+                    alert.kind,
+                    alert.subject,
+                    alert.channel,
+                    alert.severity,
+                    _us(alert.opened_at.timestamp()),
+                    resolved,
+                    _encode(alert_to_dict(alert)),
+                ),
+            )
+            self._enqueue(db, deliveries)
+
+    def alerts(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Alert]:
+        where = "WHERE resolved_us IS NULL" if open_only else ""
+        rows = self.db.execute(
+            f"SELECT body FROM alerts {where} ORDER BY opened_us DESC, id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [alert_from_dict(_decode(row[0])) for row in rows]
+
+    def alert(self, alert_id: str) -> Alert | None:
+        row = self.db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return alert_from_dict(_decode(row[0])) if row else None
+
+    # ------------------------------------------------------------------ outbox
+
+    def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        with self.transaction() as db:
+            self._enqueue(db, deliveries)
+
+    @staticmethod
+    def _enqueue(db: sqlite3.Connection, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        now = time.time()
+        db.executemany(
+            "INSERT INTO outbox (key, destination, payload, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING",
+            [(key, destination, payload, now) for destination, key, payload in deliveries],
+        )
+
+    def outbox_next(self, destination: str) -> OutboxItem | None:
+        row = self.db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE destination = ? AND state = 'pending' "
+            "ORDER BY seq LIMIT 1",
+            (destination,),
+        ).fetchone()
+        return OutboxItem(*row) if row else None
+
+    def outbox_destinations(self) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT destination FROM outbox WHERE state = 'pending'")
+        return [row[0] for row in rows]
+
+    def outbox_delivered(self, seq: int, at: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_at = ?, attempts = attempts + 1 "
+                "WHERE seq = ?",
+                (at, seq),
+            )
+
+    def outbox_failed(self, seq: int, error: str, next_attempt_at: float, dead: bool) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+                "state = ? WHERE seq = ?",
+                (error, next_attempt_at, "dead" if dead else "pending", seq),
+            )
+
+    def outbox(self, *, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        where, args = ("WHERE state = ?", (state,)) if state else ("", ())
+        rows = self.db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox {where} ORDER BY seq DESC LIMIT ?", (*args, limit)
+        )
+        return [OutboxItem(*row) for row in rows]
+
+    def outbox_retry(self, seq: int) -> bool:
+        """Put a dead delivery back in its queue; False if there is no such dead delivery."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = 0 "
+                "WHERE seq = ? AND state = 'dead'",
+                (seq,),
+            )
+        return cur.rowcount == 1
+
+    def outbox_depth(self) -> int:
+        return self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+
+_OUTBOX_COLUMNS: Final = (
+    "seq, key, destination, payload, created_at, state, attempts, next_attempt_at, "
+    "last_error, delivered_at"
+)
+
+
+def _load_mention(body: bytes, scored: bytes | None) -> Mention:
+    mention = _mention_decoder.decode(body)
+    if scored:
+        extra = _scored_decoder.decode(scored)
+        mention.scores = extra.get("scores", {})
+        mention.labels = extra.get("labels", {})
+        mention.matches = extra.get("matches", [])
+    return mention
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc)
+    if "disk is full" in text or "database or disk is full" in text:
+        return f"the disk holding {path} is full: free space, then sentineld resumes"
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only: give the daemon's user write access to the state directory"
+    if "locked" in text:
+        return f"{path} is locked by another process (is a second sentineld running on it?)"
+    return f"store error on {path}: {text}"

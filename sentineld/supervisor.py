@@ -1,0 +1,166 @@
+"""Isolation of plugin code: every call into a component goes through a `Guard`.
+
+A call that raises is logged with the component id (and the mention ids it was working on),
+counted, and the stream goes on. A call that hangs is cut off after the component's `timeout`.
+A component that keeps failing is taken out of the stream for a backoff period and then rebuilt
+from its config (Erlang's one-for-one restart), with the backoff doubling each time.
+
+Methods may be ``async def`` (run on the loop) or plain ``def`` (run in a worker thread, so that
+blocking I/O does not freeze the daemon and a hang can be timed out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from sentineld.components import Component
+from sentineld.config import ComponentSpec, Config
+from sentineld.model import Mention
+
+__all__ = ["ComponentStats", "Guard"]
+
+log = structlog.get_logger("sentineld.supervisor")
+
+#: Consecutive failures after which a component is benched and rebuilt.
+FAILURE_LIMIT = 5
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 300.0
+
+_plugin_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sentineld-plugin")
+
+
+@dataclass(slots=True)
+class ComponentStats:
+    """Counters kept per component instance (exported as metrics, shown by `status`)."""
+
+    calls: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    restarts: int = 0
+    skipped: int = 0
+    last_error: str | None = None
+
+
+class Guard:
+    """Owns one component instance and makes every call into it safe."""
+
+    def __init__(self, spec: ComponentSpec, config: Config, *, on_rebuild: Callable[[Component], None] | None = None) -> None:
+        self.spec = spec
+        self.config = config
+        self.component = spec.build(config.context(spec))
+        self.stats = ComponentStats()
+        self._consecutive = 0
+        self._backoff = FIRST_BACKOFF
+        self._benched_until = 0.0
+        self._needs_rebuild = False
+        self._on_rebuild = on_rebuild
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def available(self) -> bool:
+        """False while the component is benched after repeated failures."""
+        if self._benched_until and time.monotonic() < self._benched_until:
+            return False
+        return True
+
+    async def call(
+        self,
+        method: str,
+        *args: Any,
+        mentions: Sequence[Mention] = (),
+        timeout: float | None = None,
+    ) -> tuple[bool, Any]:
+        """Call ``component.method(*args)``; returns (succeeded, result)."""
+        if not self.available:
+            self.stats.skipped += 1
+            return False, None
+        if self._needs_rebuild:
+            await self._rebuild()
+        function = getattr(self.component, method)
+        limit = self.spec.timeout if timeout is None else timeout
+        self.stats.calls += 1
+        try:
+            async with asyncio.timeout(limit):
+                if inspect.iscoroutinefunction(function):
+                    result = await function(*args)
+                else:
+                    loop = asyncio.get_running_loop()
+                    result = await loop.run_in_executor(_plugin_threads, function, *args)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            self._failed(method, f"timed out after {limit:g}s", mentions)
+            return False, None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.stats.errors += 1
+            self._failed(method, f"{type(exc).__name__}: {exc}", mentions, exc)
+            return False, None
+        self._consecutive = 0
+        self._backoff = FIRST_BACKOFF
+        return True, result
+
+    def _failed(
+        self, method: str, reason: str, mentions: Sequence[Mention], exc: BaseException | None = None
+    ) -> None:
+        self.stats.last_error = reason
+        self._consecutive += 1
+        ids = [m.id for m in mentions[:5]]
+        log.error(
+            "component call failed",
+            component=self.id,
+            type=self.spec.type_name,
+            method=method,
+            error=reason,
+            mention_ids=ids,
+            batch=len(mentions),
+            consecutive_failures=self._consecutive,
+            exc_info=exc if exc is not None and self._consecutive == 1 else None,
+        )
+        if self._consecutive >= FAILURE_LIMIT:
+            self._benched_until = time.monotonic() + self._backoff
+            log.warning(
+                "component keeps failing: benched, then rebuilt",
+                component=self.id,
+                backoff_s=self._backoff,
+            )
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+            self._consecutive = 0
+            self._needs_rebuild = True
+
+    async def _rebuild(self) -> None:
+        self._needs_rebuild = False
+        self._benched_until = 0.0
+        self.stats.restarts += 1
+        old = self.component
+        state = old.snapshot()
+        try:
+            async with asyncio.timeout(self.spec.timeout):
+                await old.stop()
+        except Exception as exc:  # noqa: BLE001 - a failing stop must not stop the rebuild
+            log.warning("component stop failed", component=self.id, error=repr(exc))
+        self.component = self.spec.build(self.config.context(self.spec))
+        if state is not None:
+            self.component.restore(state)
+        await self.start()
+        if self._on_rebuild is not None:
+            self._on_rebuild(self.component)
+        log.info("component rebuilt", component=self.id, restarts=self.stats.restarts)
+
+    async def start(self) -> bool:
+        ok, _ = await self.call("start")
+        return ok
+
+    async def stop(self) -> None:
+        await self.call("stop")
