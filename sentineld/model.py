@@ -53,7 +53,7 @@ class Author(msgspec.Struct, kw_only=True, omit_defaults=True):
     created_at: AwareDatetime | None = None
 
 
-class Metrics(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Metrics(msgspec.Struct, kw_only=True):
     """Engagement counts as the platform reported them when the mention was fetched."""
 
     likes: int = 0

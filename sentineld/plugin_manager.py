@@ -206,6 +206,8 @@ def build_plugin_manager(
                     PluginInfo(name, "plugins directory", str(plugins_dir / name), None)
                 )
     for plugin in extra:
+        if pm.is_registered(plugin):
+            continue
         name = pm.register(plugin)
         if name:
             infos.append(PluginInfo(name, "registered", getattr(plugin, "__name__", name)))
@@ -221,7 +223,7 @@ def load_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry
     registry = Registry(pm, infos)
     for kind, hook_name in REGISTER_HOOKS.items():
         hook = getattr(pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order
             plugin = impl.plugin_name
 
             def register(cls: Any, _kind: str = kind, _plugin: str = plugin) -> None:

@@ -1,0 +1,65 @@
+"""The interchange formats: exactly DESIGN.md's shapes, unknown keys kept, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sentineld.model import MentionError, decode_mention, encode_mention, mention_from_dict
+
+DESIGN_EXAMPLE = {
+    "id": "bluesky:at://did:plc:abc/app.bsky.feed.post/3k2", "source": "bluesky",
+    "created_at": "2026-11-24T09:15:02Z", "text": "@acmeair lost my bag again",
+    "author": {"id": "did:plc:abc", "handle": "jo.bsky.social", "name": "Jo",
+               "followers": 1200, "following": 300, "posts": 5400},
+    "url": "https://bsky.app/x", "lang": "en", "in_reply_to": None, "reshare_of": None,
+    "metrics": {"likes": 3, "reshares": 1, "replies": 0},
+}
+
+
+def test_design_example_round_trips() -> None:
+    mention = decode_mention(json.dumps(DESIGN_EXAMPLE))
+    assert mention.author is not None and mention.author.followers == 1200
+    assert json.loads(encode_mention(mention)) == DESIGN_EXAMPLE
+
+
+def test_unknown_keys_are_kept_under_extra() -> None:
+    data = {**DESIGN_EXAMPLE, "platform_flags": {"nsfw": False}, "thread": 7}
+    mention = mention_from_dict(data)
+    assert mention.extra == {"platform_flags": {"nsfw": False}, "thread": 7}
+    assert json.loads(encode_mention(mention))["extra"] == mention.extra
+
+
+def test_scored_form_adds_scores_labels_matches() -> None:
+    mention = decode_mention(json.dumps(DESIGN_EXAMPLE))
+    mention.scores["sentiment"] = -0.81
+    mention.labels["sentiment"] = "negative"
+    mention.matches = ["brand"]
+    data = json.loads(encode_mention(mention, scored=True))
+    assert data["scores"] == {"sentiment": -0.81}
+    assert data["labels"] == {"sentiment": "negative"} and data["matches"] == ["brand"]
+    assert "scores" not in json.loads(encode_mention(mention))
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"source": "x", "created_at": "2026-11-24T09:15:02Z", "text": "t"}', "id: required field is missing"),
+        ('{"id": "x", "source": "x", "created_at": "2026-11-24T09:15:02", "text": "t"}', "timezone"),
+        ('{"id": "x", "source": "x", "created_at": "yesterday", "text": "t"}', "created_at"),
+        ('{"id": 5, "source": "x", "created_at": "2026-11-24T09:15:02Z", "text": "t"}', "id: Expected str, got int"),
+        ('[1, 2]', "must be a JSON object"),
+        ('{"id": "x",', "not valid JSON"),
+        ('{"id": "x", "source": "s", "created_at": "2026-11-24T09:15:02Z", "text": "t", "author": {"followers": "many"}}',
+         "author.followers"),
+    ],
+)
+def test_bad_mentions_say_why(line: str, reason: str) -> None:
+    with pytest.raises(MentionError, match=reason):
+        decode_mention(line)
+
+
+def test_zones_are_normalised_to_utc() -> None:
+    mention = decode_mention(json.dumps({**DESIGN_EXAMPLE, "created_at": "2026-11-24T10:15:02+01:00"}))
+    assert json.loads(encode_mention(mention))["created_at"] == "2026-11-24T09:15:02Z"
