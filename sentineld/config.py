@@ -30,6 +30,7 @@ from sentineld.options import (
     convert_options,
     did_you_mean,
 )
+from sentineld.outbox import OutboxOptions
 from sentineld.plugin_manager import (
     PluginError,
     Registry,
@@ -116,7 +117,9 @@ class ComponentSpec:
 
 #: Further top-level sections, each validated by its Options class. Capabilities that own a
 #: section (HTTP, alerting, playbooks, …) add themselves here.
-EXTRA_SECTIONS: dict[str, type[Options]] = {}
+EXTRA_SECTIONS: dict[str, type[Options]] = {
+    "outbox": OutboxOptions,
+}
 
 
 @dataclass(slots=True)

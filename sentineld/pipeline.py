@@ -157,7 +157,8 @@ class Pipeline:
         self.router = router or broadcast_router([g.id for g in self.notifiers])
         self.clock = EventClock(daemon.tick)
         self.stats = PipelineStats()
-        self.workers = [DeliveryWorker(g, store.call) for g in self.notifiers]
+        outbox = config.sections.get("outbox")
+        self.workers = [DeliveryWorker(g, store.call, outbox) for g in self.notifiers]
         self.last_seq = 0
         self._checkpoint_seq = 0
         self._last_barrier = time.monotonic()

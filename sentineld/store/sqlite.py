@@ -308,14 +308,25 @@ class SQLiteStore:
         return [OutboxItem(*row) for row in rows]
 
     def outbox_retry(self, seq: int) -> bool:
-        """Put a dead delivery back in its queue; False if there is no such dead delivery."""
+        """Put a dead delivery back in its queue with a fresh delivery budget (its `created_at`
+        becomes now); False if there is no such dead delivery."""
         with self.transaction() as db:
             cur = db.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = 0 "
+                "UPDATE outbox SET state = 'pending', next_attempt_at = 0, created_at = ? "
                 "WHERE seq = ? AND state = 'dead'",
-                (seq,),
+                (time.time(), seq),
             )
         return cur.rowcount == 1
+
+    def outbox_counts(self) -> dict[str, dict[str, int]]:
+        """{destination: {state: count}} over the whole outbox."""
+        counts: dict[str, dict[str, int]] = {}
+        rows = self.db.execute(
+            "SELECT destination, state, count(*) FROM outbox GROUP BY destination, state"
+        )
+        for destination, state, count in rows:
+            counts.setdefault(destination, {})[state] = count
+        return counts
 
     def outbox_depth(self) -> int:
         return self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
