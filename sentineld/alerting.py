@@ -108,6 +108,11 @@ def notification_payload(event: AlertEvent) -> bytes:
     return msgspec.json.encode({"event": event.event, "alert": alert_to_dict(event.alert)})
 
 
+def _copy(alert: Alert) -> Alert:
+    """The alert as it is now: events must not change when the open alert changes later."""
+    return msgspec.structs.replace(alert, evidence=dict(alert.evidence), mentions=list(alert.mentions))
+
+
 class AlertManager:
     """Applies trigger signals to the open alerts; returns the resulting events for storing."""
 
@@ -135,7 +140,7 @@ class AlertManager:
                         trigger=signal.trigger,
                     )
                     self.open[key] = alert
-                    events.append(AlertEvent("opened", alert))
+                    events.append(AlertEvent("opened", _copy(alert)))
                 else:
                     rose = SEVERITIES.index(signal.severity) > SEVERITIES.index(current.severity)
                     current.summary = signal.summary or current.summary
@@ -149,14 +154,14 @@ class AlertManager:
                             [m for m in signal.mentions if m not in seen][:room]
                         )
                     if rose:
-                        events.append(AlertEvent("updated", current))
+                        events.append(AlertEvent("updated", _copy(current)))
                     else:
                         self.dirty.add(key)
             elif current is not None:
                 current.resolved_at = max(signal.at, current.opened_at)
                 del self.open[key]
                 self.dirty.discard(key)
-                events.append(AlertEvent("resolved", current))
+                events.append(AlertEvent("resolved", _copy(current)))
         return events
 
     def take_dirty(self) -> list[Alert]:

@@ -30,6 +30,7 @@ from sentineld.options import (
     convert_options,
     did_you_mean,
 )
+from sentineld.http.options import HttpOptions
 from sentineld.outbox import OutboxOptions
 from sentineld.plugin_manager import (
     PluginError,
@@ -73,9 +74,8 @@ class DaemonOptions(Options):
     disable_plugins: list[str] = []
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
-    #: Mentions per batch between stages, and how long a partial batch may wait.
-    batch_size: int = 256
-    batch_wait: Duration = Duration(0.05)
+    #: Mentions per batch when replaying a file.
+    batch_size: int = 512
     #: Batches each queue between stages holds before the producer waits (backpressure).
     queue_batches: int = 16
     #: How often the live event-time clock ticks when the stream is quiet.
@@ -119,6 +119,7 @@ class ComponentSpec:
 #: section (HTTP, alerting, playbooks, …) add themselves here.
 EXTRA_SECTIONS: dict[str, type[Options]] = {
     "outbox": OutboxOptions,
+    "http": HttpOptions,
 }
 
 

@@ -83,6 +83,7 @@ class PipelineStats:
 
     received: dict[str, int] = field(default_factory=dict)
     stored: int = 0
+    stored_by_source: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     scored: int = 0
     alerts_opened: int = 0
@@ -141,7 +142,6 @@ class Pipeline:
         self.on_alert = on_alert
         self.hook = config.registry.pm.hook
         daemon = config.daemon
-        self.batch_size = daemon.batch_size
         self.ingest_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.score_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.trigger_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
@@ -157,6 +157,10 @@ class Pipeline:
         self.router = router or broadcast_router([g.id for g in self.notifiers])
         self.clock = EventClock(daemon.tick)
         self.stats = PipelineStats()
+        #: Observers for the HTTP side: each scored batch as it leaves the trigger stage, and the
+        #: seconds each stage spent on one item (for the latency histograms).
+        self.on_scored: Callable[[Scored], None] | None = None
+        self.on_stage: Callable[[str, float], None] | None = None
         outbox = config.sections.get("outbox")
         self.workers = [DeliveryWorker(g, store.call, outbox) for g in self.notifiers]
         self.last_seq = 0
@@ -359,6 +363,8 @@ class Pipeline:
                 delay = min(delay * 2, 30.0)
                 continue
             self.stats.stored += len(fresh)
+            by_source = self.stats.stored_by_source
+            by_source[item.source_id] = by_source.get(item.source_id, 0) + len(fresh)
             self.stats.duplicates += len(item.mentions) - len(fresh)
             self.stats.last_progress = time.monotonic()
             return fresh

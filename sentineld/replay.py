@@ -51,7 +51,9 @@ def _replay_sources(config: Config, files: Sequence[str], speed: float | None) -
     guards = []
     for index, name in enumerate(files):
         options_cls = ctype.cls.Options
-        fields: dict[str, Any] = {"path": name, "follow": False}
+        fields: dict[str, Any] = {
+            "path": name, "follow": False, "batch_size": config.daemon.batch_size,
+        }
         if speed is not None:
             fields["speed"] = speed
         spec = ComponentSpec(

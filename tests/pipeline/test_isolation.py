@@ -1,0 +1,159 @@
+"""A plugin that raises, hangs or keeps failing is isolated: logged, counted, the stream goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from sentineld import Mention, Scorer, Trigger, hookimpl
+from sentineld.testing import Harness, make_mention
+
+
+class Faulty:
+    """Plugin registering scorers and a trigger that misbehave on purpose."""
+
+    class RaisingScorer(Scorer):
+        type_name = "raising"
+
+        async def score(self, mentions: Sequence[Mention]) -> None:
+            if any("boom" in m.text for m in mentions):
+                raise RuntimeError("scorer exploded")
+            for m in mentions:
+                m.scores["raising_ok"] = 1.0
+
+    class HangingScorer(Scorer):
+        type_name = "hanging"
+
+        async def score(self, mentions: Sequence[Mention]) -> None:
+            if any("hang" in m.text for m in mentions):
+                await asyncio.sleep(3600)
+
+    class BlockingScorer(Scorer):
+        """A synchronous scorer that blocks the thread: run in a worker thread, timed out."""
+
+        type_name = "blocking"
+
+        def score(self, mentions: Sequence[Mention]) -> None:  # type: ignore[override]
+            if any("block" in m.text for m in mentions):
+                time.sleep(2)
+            for m in mentions:
+                m.scores["blocking_ok"] = 1.0
+
+    class AlwaysFailing(Scorer):
+        type_name = "always_failing"
+        built = 0
+
+        def __init__(self, options: Any, context: Any) -> None:
+            super().__init__(options, context)
+            type(self).built += 1
+
+        async def score(self, mentions: Sequence[Mention]) -> None:
+            raise ValueError("never works")
+
+    class CountingTrigger(Trigger):
+        type_name = "counting"
+
+        async def observe(self, mentions: Sequence[Mention], alerts: Any) -> None:
+            for m in mentions:
+                alerts.fire(subject="brand", channel="*", at=m.created_at, summary="seen",
+                            mentions=[m.id])
+
+    @hookimpl
+    def register_scorers(self, register: Any) -> None:
+        for cls in (self.RaisingScorer, self.HangingScorer, self.BlockingScorer, self.AlwaysFailing):
+            register(cls)
+
+    @hookimpl
+    def register_triggers(self, register: Any) -> None:
+        register(self.CountingTrigger)
+
+
+def alerted_mentions(harness: Harness) -> list[str]:
+    """The mention ids on the (one) stored alert: what reached the trigger."""
+    from sentineld.store import open_store
+
+    store = open_store(harness.config().state_dir)
+    try:
+        (alert,) = store.alerts()
+        return alert.mentions
+    finally:
+        store.close()
+
+
+def batch_of_one(harness: Harness) -> Harness:
+    """One mention per batch, so that a failure hits exactly one mention."""
+    return harness.configure(sentineld={"batch_size": 1})
+
+
+async def test_scorer_that_raises_is_logged_with_ids_and_the_mention_goes_on(
+    sentineld_harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness = sentineld_harness.with_plugins(Faulty())
+    harness.configure(scorers={"bad": {"type": "raising"}}, triggers={"c": {"type": "counting"}})
+    mentions = [make_mention("@acme fine", id="t:1"), make_mention("@acme boom", id="t:2", minutes=1),
+                make_mention("@acme fine again", id="t:3", minutes=2)]
+    harness.write_jsonl(mentions)
+    from sentineld.replay import replay
+
+    config = harness.config()
+    summary = await replay(config, [str(harness.directory / "mentions.jsonl")], state_dir=config.state_dir)
+    assert summary.stored == 3
+    assert alerted_mentions(harness) == ["t:1", "t:2", "t:3"]  # every mention reached the trigger
+    captured = capsys.readouterr()
+    err = captured.out + captured.err
+    assert "component call failed" in err and "scorer exploded" in err and "bad" in err
+
+
+async def test_scorer_that_hangs_is_timed_out(sentineld_harness: Harness) -> None:
+    harness = sentineld_harness.with_plugins(Faulty())
+    harness.configure(scorers={"slow": {"type": "hanging", "timeout": "200ms"}},
+                      triggers={"c": {"type": "counting"}})
+    mentions = [make_mention("@acme hang", id="t:1"), make_mention("@acme fine", id="t:2", minutes=1)]
+    started = time.monotonic()
+    result = await harness.replay(mentions, keep_state=True)
+    assert time.monotonic() - started < 10
+    assert result.summary.stored == 2 and alerted_mentions(harness) == ["t:1", "t:2"]
+
+
+async def test_blocking_sync_scorer_runs_in_a_thread_and_is_timed_out(sentineld_harness: Harness) -> None:
+    harness = batch_of_one(sentineld_harness.with_plugins(Faulty()))
+    harness.configure(scorers={"sync": {"type": "blocking", "timeout": "300ms"}})
+    mentions = [make_mention("@acme block", id="t:1"), make_mention("@acme fine", id="t:2")]
+    scored = await harness.replay(mentions, keep_state=True)
+    assert scored.summary.stored == 2
+    from sentineld.store import open_store
+
+    store = open_store(harness.config().state_dir)
+    try:
+        assert store.mention("t:2").scores == {"blocking_ok": 1.0}
+        assert store.mention("t:1").scores == {}
+    finally:
+        store.close()
+
+
+async def test_component_that_keeps_failing_is_benched_then_rebuilt(
+    sentineld_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentineld import supervisor
+
+    monkeypatch.setattr(supervisor, "FIRST_BACKOFF", 0.01)
+    Faulty.AlwaysFailing.built = 0
+    harness = batch_of_one(sentineld_harness.with_plugins(Faulty()))
+    harness.configure(scorers={"broken": {"type": "always_failing"}}, triggers={"c": {"type": "counting"}})
+    mentions = [make_mention(f"@acme {i}", minutes=i) for i in range(40)]
+    config = harness.config()
+    from sentineld.supervisor import Guard
+
+    guard = Guard(config.components["scorer"]["broken"], config)
+    for mention in mentions[:5]:
+        assert await guard.call("score", [mention]) == (False, None)
+    assert not guard.available
+    await asyncio.sleep(0.02)
+    await guard.call("score", [mentions[5]])
+    assert guard.stats.restarts == 1 and Faulty.AlwaysFailing.built == 2
+    result = await harness.replay(mentions, keep_state=True)
+    assert result.summary.stored == 40 and len(alerted_mentions(harness)) == 40

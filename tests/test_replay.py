@@ -1,0 +1,100 @@
+"""`sentineld replay` and `sentineld score`: the interchange formats through the real pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.streams import ACME_CONFIG, burst_stream, log_records, write_lines
+
+
+def setup(tmp_path: Path, lines: list[str]) -> tuple[Path, Path]:
+    config = tmp_path / "sentineld.toml"
+    config.write_text(ACME_CONFIG)
+    return config, write_lines(tmp_path / "stream.jsonl", lines)
+
+
+def alerts_of(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_burst_of_negative_mentions_prints_its_alert(tmp_path: Path, cli) -> None:
+    config, stream = setup(tmp_path, burst_stream())
+    result = cli("replay", "--json", "-c", str(config), str(stream))
+    assert result.returncode == 0, result.stderr
+    alerts = alerts_of(result.stdout)
+    opened = [a for a in alerts if a["resolved_at"] is None]
+    assert {(a["kind"], a["subject"], a["channel"]) for a in opened} == {
+        ("volume_spike", "brand", "*"), ("volume_spike", "brand", "bluesky")}
+    brand_wide = next(a for a in opened if a["channel"] == "*")
+    assert brand_wide["opened_at"].startswith("2026-11-23")
+    assert brand_wide["evidence"]["observed"] > brand_wide["evidence"]["expected"] * 2
+    assert set(brand_wide) >= {"id", "kind", "severity", "subject", "channel", "opened_at",
+                               "resolved_at", "summary", "evidence", "mentions"}
+    resolved = [a for a in alerts if a["resolved_at"] is not None]
+    assert {a["id"] for a in resolved} == {a["id"] for a in opened}
+    assert "alerts 2 opened, 2 resolved" in result.stderr
+
+
+def test_quiet_stream_raises_nothing(tmp_path: Path, cli) -> None:
+    config, stream = setup(tmp_path, burst_stream(burst=0))
+    result = cli("replay", "--json", "-c", str(config), str(stream))
+    assert result.returncode == 0 and result.stdout == ""
+
+
+def test_replay_is_deterministic(tmp_path: Path, cli) -> None:
+    config, stream = setup(tmp_path, burst_stream())
+    first = cli("replay", "--json", "-c", str(config), str(stream)).stdout
+    second = cli("replay", "--json", "-c", str(config), "-", input=stream.read_text()).stdout
+    assert first and first == second
+
+
+def test_bad_lines_are_reported_skipped_and_counted(tmp_path: Path, cli) -> None:
+    lines = burst_stream()
+    lines.insert(5, "{not json")
+    lines.insert(9, json.dumps({"id": "x", "source": "s", "text": "no time"}))
+    config, stream = setup(tmp_path, lines)
+    result = cli("replay", "--json", "-c", str(config), str(stream))
+    assert result.returncode == 0
+    skipped = [r for r in log_records(result.stderr) if r["event"] == "malformed payload skipped"]
+    assert [(r["file"], r["line"]) for r in skipped] == [(str(stream), 6), (str(stream), 10)]
+    assert skipped[0]["reason"].startswith("not valid JSON")
+    assert skipped[1]["reason"] == "created_at: required field is missing"
+    assert "2 malformed skipped" in result.stderr
+    assert len(alerts_of(result.stdout)) == 4
+
+
+def test_replay_state_dir_resumes_without_repeating(tmp_path: Path, cli) -> None:
+    config, stream = setup(tmp_path, burst_stream())
+    state = tmp_path / "kept"
+    first = cli("replay", "--json", "--state-dir", str(state), "-c", str(config), str(stream))
+    again = cli("replay", "--json", "--state-dir", str(state), "-c", str(config), str(stream))
+    assert len(alerts_of(first.stdout)) == 4
+    assert again.stdout == "" and "0 stored" in again.stderr
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path, cli) -> None:
+    config, _ = setup(tmp_path, [])
+    result = cli("replay", "-c", str(config), str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 1 and "nope.jsonl: no such file" in result.stderr
+
+
+def test_score_prints_scored_mentions(tmp_path: Path, cli) -> None:
+    config, _ = setup(tmp_path, [])
+    lines = [
+        json.dumps({"id": "t:1", "source": "t", "created_at": "2026-11-24T09:00:00Z",
+                    "text": "@acme you lost my bag, this is terrible", "thread": 4}),
+        "garbage",
+        json.dumps({"id": "t:2", "source": "t", "created_at": "2026-11-24T09:01:00Z",
+                    "text": "Loving the new lounge, thank you"}),
+    ]
+    result = cli("score", "-c", str(config), "-", input="\n".join(lines) + "\n")
+    assert result.returncode == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["t:1", "t:2"]
+    assert rows[0]["labels"]["sentiment"] == "negative" and rows[0]["scores"]["sentiment"] < 0
+    assert rows[0]["matches"] == ["brand"] and rows[0]["extra"] == {"thread": 4}
+    assert rows[1]["labels"]["sentiment"] == "positive" and rows[1]["matches"] == []
+    skipped = [r for r in log_records(result.stderr) if r["event"] == "malformed line skipped"]
+    assert [(r["file"], r["line"]) for r in skipped] == [("<stdin>", 2)]
+    assert "1 malformed skipped" in result.stderr
