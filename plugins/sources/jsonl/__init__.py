@@ -1,5 +1,5 @@
-"""JSON Lines source: Mention JSON, one object per line, from a file (followed as it grows) or
-standard input."""
+"""JSON Lines source: Mention JSON, one object per line, from a file (followed as it grows, across
+log rotation) or standard input."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import json
 import os
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,50 +27,130 @@ class JsonlOptions(Options):
     follow: bool = True
     #: How often to look for new lines while following.
     poll_interval: Duration = Duration(0.5)
+    #: After the file is replaced (rotated), how long the old file is still read for late writes
+    #: before the source moves on to the new one.
+    rotate_wait: Duration = Duration(1)
     #: Mentions per batch handed to the core.
     batch_size: int = 512
 
 
+@dataclass(slots=True)
+class Position:
+    """Where reading stopped: the byte offset after the last full line, its line number, and the
+    identity (device, inode) of the file it belongs to, so that a restart after a rotation knows
+    which file the offset is in."""
+
+    offset: int = 0
+    line: int = 0
+    dev: int | None = None
+    inode: int | None = None
+
+    def cursor(self) -> str:
+        data: dict[str, int] = {"offset": self.offset, "line": self.line}
+        if self.inode is not None and self.dev is not None:
+            data |= {"dev": self.dev, "inode": self.inode}
+        return json.dumps(data)
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> Position:
+        if not cursor:
+            return cls()
+        data = json.loads(cursor)
+        return cls(int(data["offset"]), int(data.get("line", 0)), data.get("dev"), data.get("inode"))
+
+    def same_file(self, stat: os.stat_result) -> bool:
+        return (self.dev, self.inode) == (stat.st_dev, stat.st_ino)
+
+
 class JsonlSource(Source):
-    """Reads Mention JSON Lines. The cursor is the byte offset after the last full line (with
-    the line number, for error messages), so a restart resumes exactly there."""
+    """Reads Mention JSON Lines. The cursor is the byte offset after the last full line (with the
+    line number, for error messages, and the file's device and inode), so a restart resumes exactly
+    there, even when the file was rotated meanwhile.
+
+    Rotation: when the path names another file (renamed and re-created, as logrotate's ``create``
+    does), the old file is read to its end (for `rotate_wait` more seconds, for late writes) and
+    then the new one from its start. When the file shrinks under the read position (logrotate's
+    ``copytruncate``), reading restarts at its start.
+    """
 
     type_name = "jsonl"
-    description = "Mention JSON Lines from a file (followed as it grows) or stdin"
+    description = "Mention JSON Lines from a file (followed as it grows, across rotation) or stdin"
     Options = JsonlOptions
 
     def __init__(self, options: JsonlOptions, context: Any) -> None:
         super().__init__(options, context)
         self.lines_read = 0
+        self.rotations = 0
 
     async def run(self, emit: Emit) -> None:
         if self.options.path == "-":
-            await self._read_stream(sys.stdin.buffer, emit, label="<stdin>", offset=0, line=0)
+            await self._read_stream(sys.stdin.buffer, emit, "<stdin>", Position(), path=None,
+                                    stop_at_end=True)
             return
         path = Path(self.options.path)
-        offset, line = _parse_cursor(self.cursor)
+        position = Position.parse(self.cursor)
         while not path.exists():
             if self.finite:
                 raise FileNotFoundError(f"{path} does not exist")
             self.health.set(HealthState.DEGRADED, f"waiting for {path} to appear")
             await asyncio.sleep(self.options.poll_interval)
-        with path.open("rb") as handle:
-            if offset > os.fstat(handle.fileno()).st_size:
-                self.log.warning("file is shorter than the stored cursor; reading from the start",
-                                 path=str(path), cursor=offset)
-                offset, line = 0, 0
-            handle.seek(offset)
-            await self._read_stream(handle, emit, label=str(path), offset=offset, line=line)
+        if position.inode is not None and not position.same_file(path.stat()):
+            await self._finish_rotated(path, position, emit)
+            position = Position()
+        while True:
+            with path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                if position.inode is not None and not position.same_file(stat):
+                    position = Position()
+                position.dev, position.inode = stat.st_dev, stat.st_ino
+                if position.offset > stat.st_size:
+                    self.log.warning("file is shorter than the stored cursor; reading from the start",
+                                     path=str(path), cursor=position.offset)
+                    position = Position(dev=stat.st_dev, inode=stat.st_ino)
+                handle.seek(position.offset)
+                rotated = await self._read_stream(
+                    handle, emit, str(path), position, path=path,
+                    stop_at_end=self.finite or not self.options.follow,
+                )
+            if not rotated:
+                return
+            self.rotations += 1
+            position = Position()
+            self.log.info("file rotated; reading the new one", path=str(path))
+
+    async def _finish_rotated(self, path: Path, position: Position, emit: Emit) -> None:
+        """The file the cursor points into was rotated while the source was stopped: read the
+        rest of it (found beside `path` by its inode) before starting on the new file."""
+        old = _find_by_inode(path, position)
+        if old is None:
+            self.log.warning(
+                "file was rotated while stopped and the old one is gone; lines written to it "
+                "after the cursor are lost", path=str(path), cursor=position.offset,
+            )
+            return
+        self.log.info("finishing the rotated file first", path=str(old), cursor=position.offset)
+        with old.open("rb") as handle:
+            handle.seek(position.offset)
+            await self._read_stream(handle, emit, str(old), position, path=None, stop_at_end=True)
 
     async def _read_stream(
-        self, handle: BinaryIO, emit: Emit, *, label: str, offset: int, line: int
-    ) -> None:
+        self,
+        handle: BinaryIO,
+        emit: Emit,
+        label: str,
+        position: Position,
+        *,
+        path: Path | None,
+        stop_at_end: bool,
+    ) -> bool:
+        """Read to the end (or follow). Returns True when `path` was rotated and the old file is
+        finished, False when the input ended."""
         self.health.set(HealthState.OK)
         pending = b""
         batch: list[Mention] = []
         loop = asyncio.get_running_loop()
-        is_stdin = label == "<stdin>"
-        stop_at_end = self.finite or is_stdin or not self.options.follow
+        is_stdin = path is None and label == "<stdin>"
+        rotated_at: float | None = None
         while True:
             chunk = (
                 await loop.run_in_executor(None, handle.read1, CHUNK)  # type: ignore[attr-defined]
@@ -76,30 +158,46 @@ class JsonlSource(Source):
                 else handle.read(CHUNK)
             )
             if not chunk:
-                if pending and stop_at_end:
-                    line += 1
-                    self._parse(pending, batch, label, line)
-                    offset += len(pending)
+                finishing = stop_at_end or (
+                    rotated_at is not None and time.monotonic() - rotated_at >= self.options.rotate_wait
+                )
+                if pending and finishing:
+                    position.line += 1
+                    self._parse(pending, batch, label, position.line)
+                    position.offset += len(pending)
                     pending = b""
-                if batch or stop_at_end:
-                    await emit(batch, _cursor(offset, line))
+                if batch or finishing:
+                    await emit(batch, position.cursor())
                     batch = []
-                if stop_at_end:
-                    return
+                if finishing:
+                    return rotated_at is not None
+                if path is not None and rotated_at is None:
+                    change = _change(path, handle, position.offset + len(pending))
+                    if change == "rotated":
+                        rotated_at = time.monotonic()
+                        continue
+                    if change == "truncated":
+                        self.log.warning("file was truncated; reading from its start", path=label)
+                        self.rotations += 1
+                        handle.seek(0)
+                        pending = b""
+                        position.offset = position.line = 0
+                        await emit([], position.cursor())
+                        continue
                 await asyncio.sleep(self.options.poll_interval)
                 continue
             data = pending + chunk
             lines = data.split(b"\n")
             pending = lines.pop()
             for raw in lines:
-                line += 1
-                offset += len(raw) + 1
-                self._parse(raw, batch, label, line)
+                position.line += 1
+                position.offset += len(raw) + 1
+                self._parse(raw, batch, label, position.line)
                 if len(batch) >= self.options.batch_size:
-                    await emit(batch, _cursor(offset, line))
+                    await emit(batch, position.cursor())
                     batch = []
             if batch:
-                await emit(batch, _cursor(offset, line))
+                await emit(batch, position.cursor())
                 batch = []
 
     def _parse(self, raw: bytes, batch: list[Mention], label: str, line: int) -> None:
@@ -112,15 +210,31 @@ class JsonlSource(Source):
             self.reject(str(exc), raw, file=label, line=line)
 
 
-def _cursor(offset: int, line: int) -> str:
-    return json.dumps({"offset": offset, "line": line})
+def _change(path: Path, handle: BinaryIO, read_to: int) -> str | None:
+    """"rotated" when `path` now names another file, "truncated" when the open file shrank below
+    what was read, else None. A path that is missing (renamed, not yet re-created) is no change:
+    the old file may still be written."""
+    try:
+        current = path.stat()
+    except FileNotFoundError:
+        return None
+    opened = os.fstat(handle.fileno())
+    if (current.st_dev, current.st_ino) != (opened.st_dev, opened.st_ino):
+        return "rotated"
+    if opened.st_size < read_to:
+        return "truncated"
+    return None
 
 
-def _parse_cursor(cursor: str | None) -> tuple[int, int]:
-    if not cursor:
-        return 0, 0
-    data = json.loads(cursor)
-    return int(data["offset"]), int(data.get("line", 0))
+def _find_by_inode(path: Path, position: Position) -> Path | None:
+    """The rotated copy of `path` (``mentions.jsonl.1``, ``mentions.jsonl-20261124``, …) that is
+    the file `position` was read from."""
+    for candidate in sorted(path.parent.glob(f"{path.name}*")):
+        if candidate == path or not candidate.is_file():
+            continue
+        if position.same_file(candidate.stat()):
+            return candidate
+    return None
 
 
 @hookimpl
