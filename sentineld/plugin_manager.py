@@ -39,6 +39,12 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.triggers.volume_spike",
     "sentineld_plugins.notifiers.console",
     "sentineld_plugins.notifiers.file",
+    "sentineld_plugins.notifiers.webhook",
+    "sentineld_plugins.notifiers.slack",
+    "sentineld_plugins.notifiers.teams",
+    "sentineld_plugins.notifiers.discord",
+    "sentineld_plugins.notifiers.email",
+    "sentineld_plugins.notifiers.pagerduty",
 )
 
 REGISTER_HOOKS = {
@@ -123,6 +129,16 @@ class Registry:
                 info.registers.append(f"{kind}:{type_name}")
 
 
+def _builtin_names(modules: list[str]) -> dict[str, str]:
+    """Each built-in's plugin name: the last part of its module ("jsonl"), or the last two
+    ("sources.webhook", "notifiers.webhook") when built-ins of two kinds share that last part."""
+    last = [module.rsplit(".", 1)[-1] for module in modules]
+    return {
+        module: name if last.count(name) == 1 else ".".join(module.rsplit(".", 2)[-2:])
+        for module, name in zip(modules, last, strict=True)
+    }
+
+
 def _distribution_versions(pm: pluggy.PluginManager) -> dict[str, tuple[str, str]]:
     """Plugin name -> (distribution name, version) for plugins loaded from entry points."""
     found = {}
@@ -179,8 +195,10 @@ def build_plugin_manager(
     for name in blocked:
         pm.set_blocked(name)
     infos: list[PluginInfo] = []
+    builtins = list(builtins)
+    names = _builtin_names(builtins)
     for module_name in builtins:
-        short = module_name.rsplit(".", 1)[-1]
+        short = names[module_name]
         if pm.is_blocked(short):
             continue
         module = importlib.import_module(module_name)
