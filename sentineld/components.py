@@ -92,9 +92,13 @@ class Component:
     def sample_config(cls) -> str | None:
         """The commented sample config (``sample.toml`` beside the plugin's package), if any."""
         module = sys.modules.get(cls.__module__)
-        if module is None or not hasattr(module, "__path__"):
+        if module is None:
             return None
-        sample = resources.files(cls.__module__).joinpath("sample.toml")
+        # The class may live in a submodule of the plugin's package (``.../source.py``).
+        package = cls.__module__ if hasattr(module, "__path__") else module.__package__
+        if not package:
+            return None
+        sample = resources.files(package).joinpath("sample.toml")
         return sample.read_text() if sample.is_file() else None
 
     async def start(self) -> None:

@@ -35,6 +35,7 @@ __all__ = [
 #: The built-in plugins, registered first, in this order.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.sources.jsonl",
+    "sentineld_plugins.sources.bluesky",
     "sentineld_plugins.sources.webhook",
     "sentineld_plugins.scorers.sentiment",
     "sentineld_plugins.triggers.volume_spike",

@@ -72,8 +72,8 @@ DEFAULT_USER_AGENT: Final = _default_user_agent()
 class HttpSourceOptions(Options):
     """Options shared by every HTTP source (subclass it to add the source's own)."""
 
-    #: The User-Agent header sent with every request. Unset: "sentineld/VERSION (...)".
-    user_agent: str | None = None
+    #: The User-Agent header sent with every request.
+    user_agent: str = DEFAULT_USER_AGENT
     #: Longest wait for a TCP/TLS connection to open.
     connect_timeout: Duration = Duration(10)
     #: Longest wait for the next bytes of a response.
@@ -218,7 +218,7 @@ def open_session(
     timeout = aiohttp.ClientTimeout(
         total=None, connect=options.connect_timeout, sock_read=options.read_timeout
     )
-    agent = user_agent or options.user_agent or DEFAULT_USER_AGENT
+    agent = user_agent or options.user_agent
     return aiohttp.ClientSession(
         headers={"User-Agent": agent, **(headers or {})}, timeout=timeout
     )
