@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from sentineld.alertrules import AlertingOptions
 from sentineld.components import Component, ComponentContext, Kind
 from sentineld.options import (
     Duration,
@@ -120,6 +121,7 @@ class ComponentSpec:
 EXTRA_SECTIONS: dict[str, type[Options]] = {
     "outbox": OutboxOptions,
     "http": HttpOptions,
+    "alerting": AlertingOptions,
 }
 
 

@@ -153,7 +153,8 @@ class Pipeline:
         self.notifiers = self._guards("notifier") if notify else []
         self.responders = self._guards("responder")
         self.sinks = {g.id: TriggerAlertSink(g.id, g.spec.type_name) for g in self.triggers}
-        self.alerts = AlertManager()
+        self.alerts = AlertManager(config.sections.get("alerting"))
+        self._next_silence_poll = 0.0
         self.router = router or broadcast_router([g.id for g in self.notifiers])
         self.clock = EventClock(daemon.tick)
         self.stats = PipelineStats()
@@ -400,6 +401,7 @@ class Pipeline:
     async def _trigger_stage(self) -> None:
         while True:
             item = await self.trigger_queue.get()
+            await self._poll_silences()
             if isinstance(item, list):
                 await self._observe(item)
             elif isinstance(item, Tick):
@@ -445,33 +447,53 @@ class Pipeline:
             await guard.call("tick", now, sink)
             if sink.signals:
                 await self._apply(sink.take())
+        await self._route(self.alerts.tick(boundary))
 
     async def _apply(self, signals: list[Any]) -> None:
-        for event in self.alerts.apply(signals):
-            deliveries = self.router(event) if self.notifiers else []
-            await self._record(event, deliveries)
+        await self._route(self.alerts.apply(signals))
+
+    async def _route(self, events: list[AlertEvent]) -> None:
+        for event in events:
+            deliveries = self.router(event) if self.notifiers and event.notify else []
+            if event.change or deliveries:
+                await self._record(event, deliveries)
+
+    async def _poll_silences(self) -> None:
+        """Re-read the silences now and then, so that `sentineld silence` acts on a running daemon."""
+        if time.monotonic() < self._next_silence_poll:
+            return
+        self._next_silence_poll = time.monotonic() + self.alerts.options.silence_poll
+        try:
+            # Live, silences that ended over a day ago cannot matter any more (late mentions aside).
+            horizon = time.time() - 86400 if self.live else None
+            self.alerts.set_silences(await self.store.call("silences", ending_after=horizon))
+        except StoreError as exc:
+            log.error("cannot read silences; keeping the ones known", error=str(exc))
 
     async def _record(self, event: AlertEvent, deliveries: list[tuple[str, str, bytes]]) -> None:
         delay = 0.5
         while True:
             try:
-                await self.store.call("record_alert", event.alert, deliveries)
+                if event.change:
+                    await self.store.call("record_alert", event.alert, deliveries)
+                else:
+                    await self.store.call("enqueue", deliveries)
                 break
             except StoreError as exc:
                 log.error("cannot store alert; retrying", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         alert = event.alert
-        if event.event == "opened":
+        if event.change and event.event == "opened":
             self.stats.alerts_opened += 1
             log.info("alert opened", alert=alert.id, kind=alert.kind, subject=alert.subject,
                      channel=alert.channel, severity=alert.severity, summary=alert.summary)
             self.hook.alert_raised(alert=alert)
-        elif event.event == "resolved":
+        elif event.change and event.event == "resolved":
             self.stats.alerts_resolved += 1
             log.info("alert resolved", alert=alert.id, kind=alert.kind, subject=alert.subject)
             self.hook.alert_resolved(alert=alert)
-        if self.on_alert is not None:
+        if self.on_alert is not None and event.change:
             self.on_alert(event)
         destinations = {d for d, _, _ in deliveries}
         for worker in self.workers:

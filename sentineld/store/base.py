@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from sentineld.alertrules import Silence
 from sentineld.model import Alert, Mention
 
 
@@ -103,5 +105,16 @@ class Store(Protocol):
         ...
 
     def outbox_counts(self) -> dict[str, dict[str, int]]: ...
+
+    # silences (see sentineld.alertrules.Silence)
+    def add_silence(self, silence: Silence) -> None: ...
+
+    def silences(self, *, ending_after: float | None = None) -> list[Silence]: ...
+
+    def silence(self, silence_id: str) -> Silence | None: ...
+
+    def expire_silence(self, silence_id: str, at: datetime) -> Silence | None:
+        """End a silence at `at` if it ends later; None if there is no such silence."""
+        ...
 
     def close(self) -> None: ...

@@ -65,4 +65,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX outbox_queue ON outbox (destination, state, seq);
         """,
     ),
+    (
+        "0003_silences",
+        """
+        CREATE TABLE silences (
+            id          TEXT PRIMARY KEY,
+            starts_us   INTEGER NOT NULL,
+            ends_us     INTEGER NOT NULL,
+            body        BLOB NOT NULL
+        );
+        CREATE INDEX silences_ends ON silences (ends_us);
+        """,
+    ),
 ]

@@ -6,11 +6,13 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 
+from sentineld.alertrules import Silence
 from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict, mention_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.migrations import MIGRATIONS
@@ -22,6 +24,7 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 _mention_decoder = msgspec.json.Decoder(Mention)
 _scored_decoder = msgspec.json.Decoder(dict[str, Any])
+_silence_decoder = msgspec.json.Decoder(Silence)
 
 
 def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
@@ -330,6 +333,43 @@ class SQLiteStore:
 
     def outbox_depth(self) -> int:
         return self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+    # ------------------------------------------------------------------ silences (alerting)
+
+    def add_silence(self, silence: Silence) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO silences VALUES (?, ?, ?, ?)",
+                (silence.id, _us(silence.starts_at.timestamp()), _us(silence.ends_at.timestamp()),
+                 _encode(silence)),
+            )
+
+    def silences(self, *, ending_after: float | None = None) -> list[Silence]:
+        """Silences (newest first), optionally only those ending after `ending_after`."""
+        where, args = ("WHERE ends_us > ?", (_us(ending_after),)) if ending_after is not None else ("", ())
+        rows = self.db.execute(f"SELECT body FROM silences {where} ORDER BY starts_us DESC, id", args)
+        return [_silence_decoder.decode(row[0]) for row in rows]
+
+    def silence(self, silence_id: str) -> Silence | None:
+        row = self.db.execute("SELECT body FROM silences WHERE id = ?", (silence_id,)).fetchone()
+        return _silence_decoder.decode(row[0]) if row else None
+
+    def expire_silence(self, silence_id: str, at: datetime) -> Silence | None:
+        """End a silence at `at` (if it ends later); None if there is no such silence."""
+        with self.transaction() as db:
+            row = db.execute("SELECT body FROM silences WHERE id = ?", (silence_id,)).fetchone()
+            if row is None:
+                return None
+            silence = _silence_decoder.decode(row[0])
+            if silence.ends_at > at:
+                silence.ends_at = max(at, silence.starts_at)
+                db.execute(
+                    "UPDATE silences SET ends_us = ?, body = ? WHERE id = ?",
+                    (_us(silence.ends_at.timestamp()), _encode(silence), silence_id),
+                )
+        return silence
+
+    # ------------------------------------------------------------------ end of silences
 
 
 _OUTBOX_COLUMNS: Final = (
