@@ -36,7 +36,9 @@ __all__ = [
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.sources.jsonl",
     "sentineld_plugins.sources.bluesky",
+    "sentineld_plugins.sources.hackernews",
     "sentineld_plugins.sources.webhook",
+    "sentineld_plugins.sources.rss",
     "sentineld_plugins.scorers.sentiment",
     "sentineld_plugins.triggers.volume_spike",
     "sentineld_plugins.notifiers.console",
