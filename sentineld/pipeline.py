@@ -335,23 +335,46 @@ class Pipeline:
 
     async def _ingest_stage(self) -> None:
         await self._refeed()
+        interval = self.config.daemon.checkpoint_interval
         while True:
-            item = await self.ingest_queue.get()
+            try:
+                item = await asyncio.wait_for(self.ingest_queue.get(), timeout=interval)
+            except TimeoutError:
+                if self.last_seq > self._checkpoint_seq:
+                    await self._barrier()
+                continue
             if item is _STOP:
                 await self.score_queue.put(Barrier(self.last_seq, final=True))
                 return
             if isinstance(item, Tick):
                 await self.score_queue.put(item)
                 continue
+            started = time.perf_counter()
             fresh = await self._store_batch(item)
+            self._timed("ingest", started)
             if item.stored is not None and not item.stored.done():
                 item.stored.set_result(len(fresh))
             if fresh:
                 self.last_seq = fresh[-1][0]
                 await self.score_queue.put(fresh)
-            if time.monotonic() - self._last_barrier >= self.config.daemon.checkpoint_interval:
-                self._last_barrier = time.monotonic()
-                await self.score_queue.put(Barrier(self.last_seq))
+            if time.monotonic() - self._last_barrier >= interval:
+                await self._barrier()
+
+    async def _barrier(self) -> None:
+        self._last_barrier = time.monotonic()
+        await self.score_queue.put(Barrier(self.last_seq))
+
+    def _timed(self, stage: str, started: float) -> None:
+        if self.on_stage is not None:
+            self.on_stage(stage, time.perf_counter() - started)
+
+    def _scored(self, batch: Scored) -> None:
+        if self.on_scored is None:
+            return
+        try:
+            self.on_scored(batch)
+        except Exception as exc:  # noqa: BLE001 - an observer must never stop the stream
+            log.error("scored-batch observer failed", error=repr(exc), exc_info=exc)
 
     async def _store_batch(self, item: _IngestBatch) -> Scored:
         delay = 0.5
@@ -387,11 +410,13 @@ class Pipeline:
         while True:
             item = await self.score_queue.get()
             if isinstance(item, list):
+                started = time.perf_counter()
                 mentions = [m for _, m in item]
                 self.matcher.apply(mentions)
                 for guard in self.scorers:
                     await guard.call("score", mentions, mentions=mentions)
                 self.stats.scored += len(mentions)
+                self._timed("score", started)
             elif isinstance(item, Barrier):
                 self._snapshot(self.scorers, item.states)
             await self.trigger_queue.put(item)
@@ -403,7 +428,10 @@ class Pipeline:
             item = await self.trigger_queue.get()
             await self._poll_silences()
             if isinstance(item, list):
+                started = time.perf_counter()
                 await self._observe(item)
+                self._timed("trigger", started)
+                self._scored(item)
             elif isinstance(item, Tick):
                 for boundary in self.clock.due(item.now):
                     await self._tick(boundary)
@@ -510,10 +538,12 @@ class Pipeline:
                     await self._save_scores(pending)
                     pending = []
             elif isinstance(item, Barrier):
+                started = time.perf_counter()
                 if pending:
                     await self._save_scores(pending)
                     pending = []
                 await self._checkpoint(item)
+                self._timed("commit", started)
                 if item.final:
                     return
 
