@@ -125,8 +125,11 @@ class DeliveryWorker:
             self.wakeup.clear()
             item = await self._next()
             if item is None:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+                # that lands as the wakeup fires, and the worker then never stops.
                 try:
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.settings.poll)
+                    async with asyncio.timeout(self.settings.poll):
+                        await self.wakeup.wait()
                 except TimeoutError:
                     pass
                 continue
