@@ -50,6 +50,12 @@ def _sections(brand: str) -> list[tuple[str, dict[str, Any]]]:
             "Where alerts go. Add slack, email, pagerduty… as you need them.",
             {"notifiers": {"screen": {"type": "console"}}},
         ),
+        (
+            "The dashboard, health, metrics and the JSON API on http://127.0.0.1:8780/.\n"
+            "The token is generated into STATE_DIR/http-token unless you set\n"
+            "token = { env = \"NAME\" } here.",
+            {"http": {"enabled": True, "listen": "127.0.0.1", "port": 8780}},
+        ),
     ]
 
 
