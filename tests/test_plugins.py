@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sentineld.config import ConfigError, load_config
+from sentineld import hookimpl
 from sentineld.plugin_manager import BUILTIN_PLUGINS
 
 
@@ -189,3 +190,54 @@ async def test_observer_hooks_are_called(example_installed, sentineld_harness) -
     result = await harness.replay(mentions)
     assert len(result.opened) == 1
     assert calls == ["startup:1", "raised:keyword", "resolved:keyword", "shutdown"]
+
+
+class CountingSource:
+    """A plugin whose source emits `count` mentions and then waits, resuming from its cursor."""
+
+    from sentineld import Source as _Source
+
+    class Counter(_Source):
+        type_name = "counter"
+
+        async def run(self, emit):
+            import asyncio
+
+            from sentineld.testing import make_mention
+
+            start = int(self.cursor or 0)
+            for n in range(start, start + 5):
+                await emit([make_mention(f"@acme hello {n}", id=f"counter:{n}")], str(n + 1))
+            await asyncio.Event().wait()
+
+    @hookimpl
+    def register_sources(self, register):
+        register(self.Counter)
+
+
+async def test_a_registered_source_runs_and_resumes_from_its_cursor(sentineld_harness) -> None:
+    harness = sentineld_harness.with_plugins(CountingSource())
+    harness.configure(sources={"count": {"type": "counter"}})
+    first = await harness.run_source("count", until=5)
+    assert [m.id for m in first] == [f"counter:{n}" for n in range(5)]
+    second = await harness.run_source("count", until=10)
+    assert [m.id for m in second] == [f"counter:{n}" for n in range(10)]
+
+
+def test_a_registered_responder_is_configurable(tmp_path: Path) -> None:
+    from sentineld import Draft, Responder
+
+    class Thanks(Responder):
+        type_name = "thanks"
+
+        async def draft(self, alert, mentions):
+            return [Draft(alert.id, m.id, m.source, "Thank you!") for m in mentions]
+
+    class Plugin:
+        @hookimpl
+        def register_responders(self, register):
+            register(Thanks)
+
+    config = load_config(text='[responders.polite]\ntype = "thanks"\n', extra_plugins=(Plugin(),))
+    assert config.components["responder"]["polite"].cls is Thanks
+    assert "responder:thanks" in config.registry.plugins[-1].registers
