@@ -125,23 +125,33 @@ class EmailNotifier(Notifier):
 
         options: EmailOptions = self.options
         mail = build_email(notification, options)
+        where = f"SMTP {options.host}:{options.port}"
+        client = aiosmtplib.SMTP(
+            hostname=options.host,
+            port=options.port,
+            use_tls=options.security == "tls",
+            start_tls=False,
+            timeout=30,
+        )
         try:
-            refused, _ = await aiosmtplib.send(
-                mail,
-                hostname=options.host,
-                port=options.port,
-                username=options.username or None,
-                password=options.password.reveal() if options.password else None,
-                use_tls=options.security == "tls",
-                start_tls=True if options.security == "starttls" else False,
-                timeout=30,
-            )
+            async with client:
+                if options.security == "starttls":
+                    await client.ehlo()
+                    if not client.supports_extension("starttls"):
+                        raise PermanentDeliveryError(
+                            f"{where} does not offer STARTTLS (check `security`)"
+                        )
+                    await client.starttls()
+                if options.username:
+                    password = options.password.reveal() if options.password else ""
+                    await client.login(options.username, password)
+                refused, _ = await client.send_message(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise _by_code([r.code for r in exc.recipients], _refusals(exc.recipients)) from None
         except aiosmtplib.SMTPResponseException as exc:
-            raise _by_code([exc.code], f"{exc.code} {exc.message}") from None
+            raise _by_code([exc.code], f"{where}: {exc.code} {exc.message}") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise RetryableDeliveryError(f"SMTP {options.host}:{options.port}: {exc}") from None
+            raise RetryableDeliveryError(f"{where}: {exc}") from None
         if refused:
             # The others have the mail already: sending again would duplicate it for them.
             self.log.warning("some recipients refused the mail", refused=sorted(refused))
