@@ -6,18 +6,15 @@ imported when a scorer is built, not when the plugin is loaded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from sentineld import Mention, Options, Scorer, hookimpl
 
-__all__ = ["NEUTRAL_BOUND", "SentimentOptions", "SentimentScorer", "label_for"]
+__all__ = ["VADER_BAND", "SentimentOptions", "SentimentScorer", "build_compound", "label_for"]
 
-#: Where the neutral label ends, as a compound score: a text whose summed valence is under half
-#: a point of VADER's -4..+4 rating scale would round to the raters' "neutral" mark, 0.
-#: 0.5 / sqrt(0.5² + 15) (VADER's normalisation) = 0.128.
-NEUTRAL_BOUND = round(0.5 / math.sqrt(0.5 * 0.5 + 15.0), 3)
+#: VADER's recommended neutral band for the compound score, the field's usual thresholds.
+VADER_BAND = 0.05
 
 Engine = Literal["social", "vader", "vadersentiment"]
 
@@ -29,9 +26,9 @@ class SentimentOptions(Options):
     #: (several times slower; for comparison).
     engine: Engine = "social"
     #: Scores below this are labelled negative.
-    negative_below: float = -NEUTRAL_BOUND
+    negative_below: float = -VADER_BAND
     #: Scores above this are labelled positive; from negative_below to here, neutral.
-    positive_above: float = NEUTRAL_BOUND
+    positive_above: float = VADER_BAND
     #: Names that carry no sentiment in this stream (a brand called "Joy", a product "Best").
     #: The social engine only.
     neutral_terms: list[str] = []

@@ -52,10 +52,10 @@ def compound_from_sum(total: float) -> float:
     return max(-1.0, min(1.0, total / math.sqrt(total * total + ALPHA)))
 
 
-def _vader_token(word: str) -> str:
-    """VADER strips punctuation around a word, unless that leaves ≤ 2 characters (``:)``)."""
-    stripped = word.strip(_PUNCTUATION)
-    return word if len(stripped) <= 2 else stripped
+def _vader_tokens(text: str) -> list[str]:
+    """VADER's tokens: split on whitespace, each stripped of surrounding punctuation unless
+    that leaves 2 characters or fewer (so ``:)`` and ``:(`` survive)."""
+    return [s if len(s := word.strip(_PUNCTUATION)) > 2 else word for word in text.split()]
 
 
 def _punctuation_emphasis(text: str) -> float:
@@ -122,7 +122,7 @@ class VaderEngine:
         emphasised: set[int] | tuple[()] = ()
         if self.social:
             text = self._normalise(text)
-            tokens = list(map(_vader_token, text.split()))
+            tokens = _vader_tokens(text)
             lowered = [token.lower() for token in tokens]
             if ELONGATED.search(text):
                 emphasised = unelongate(lowered, self._is_known)
@@ -130,7 +130,7 @@ class VaderEngine:
         else:
             if not text.isascii():
                 text = self._replace_emoji(text)
-            tokens = list(map(_vader_token, text.split()))
+            tokens = _vader_tokens(text)
             lowered = [token.lower() for token in tokens]
         return self._score_tokens(tokens, lowered, emphasised), text
 

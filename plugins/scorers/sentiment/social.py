@@ -60,6 +60,8 @@ class SocialNormaliser:
     def __init__(self, emoji: Collection[str], neutral_terms: Iterable[str] = ()) -> None:
         self._emoji = re.compile(_char_class(emoji)) if emoji else None
         terms = sorted({t.strip().lstrip("@#$") for t in neutral_terms} - {""}, key=len)
+        #: Lower-cased terms, a cheap test before the (much slower) word-boundary regex.
+        self._lowered_terms = tuple(term.lower() for term in terms)
         self._terms = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(t) for t in reversed(terms)) + r")(?!\w)",
@@ -77,7 +79,9 @@ class SocialNormaliser:
         if "@" in text:
             text = _HANDLE.sub(_SPACED_NEUTRAL, text)
         if self._terms is not None:
-            text = self._terms.sub(_SPACED_NEUTRAL, text)
+            lowered = text.lower()
+            if any(term in lowered for term in self._lowered_terms):
+                text = self._terms.sub(_SPACED_NEUTRAL, text)
         if "#" in text:
             text = _CAMEL_HASHTAG.sub(_split_camel_hashtag, text)
         if not text.isascii():

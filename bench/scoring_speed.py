@@ -1,0 +1,132 @@
+"""Scoring speed: mentions per second through each scorer's batch API, on one core.
+
+    .venv/bin/python bench/scoring_speed.py [--mentions 60000] [--runs 7] [--batch 500]
+
+The texts are the real tweets of ``../shared/data`` (VADER ground truth, TweetEval, customer
+support sample: about 6,300 tweets, 89 characters on average), repeated to ``--mentions``.
+Each figure is the median of ``--runs`` timed passes after one untimed warm-up pass. The
+process is pinned to one CPU where the OS allows it.
+
+One function per scorer (``bench_<scorer>``) returns its rows, so that other scorers can be
+added beside sentiment and measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datasets import data_dir, tweet_texts  # noqa: E402
+
+from sentineld import Mention, Scorer  # noqa: E402
+from sentineld.components import ComponentContext  # noqa: E402
+from sentineld.watch import WatchConfig  # noqa: E402
+
+Row = tuple[str, float]
+
+
+def pin_to_one_cpu() -> str:
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity here)"
+    cpu = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
+
+
+def make_mentions(texts: Sequence[str], count: int) -> list[Mention]:
+    now = datetime.now(UTC)
+    return [
+        Mention(id=f"bench:{i}", source="bench", created_at=now, text=texts[i % len(texts)])
+        for i in range(count)
+    ]
+
+
+def context(component_id: str, watch: WatchConfig | None = None) -> ComponentContext:
+    return ComponentContext(
+        id=component_id, kind="scorer", watch=watch or WatchConfig(), state_dir=Path(".")
+    )
+
+
+def median_rate(run_once: Callable[[], None], items: int, runs: int) -> float:
+    """Items per second: the median over `runs` timed calls, after one untimed warm-up."""
+    run_once()
+    rates = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run_once()
+        rates.append(items / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def scorer_rate(scorer: Scorer, mentions: list[Mention], batch: int, runs: int) -> float:
+    """Mentions per second through ``await scorer.score(batch)``, as the pipeline calls it."""
+    batches = [mentions[i : i + batch] for i in range(0, len(mentions), batch)]
+
+    async def score_all() -> None:
+        for part in batches:
+            await scorer.score(part)
+
+    loop = asyncio.new_event_loop()
+    try:
+        return median_rate(lambda: loop.run_until_complete(score_all()), len(mentions), runs)
+    finally:
+        loop.close()
+
+
+def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]:
+    """The sentiment scorer's engines, and bare vaderSentiment on the same texts."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from sentineld_plugins.scorers.sentiment import SentimentOptions, SentimentScorer
+
+    rows: list[Row] = []
+    watch = WatchConfig(brand=["acmeair", "@acmeair"], competitors={"rivaljet": ["rivaljet"]})
+    for engine in ("social", "vader"):
+        scorer = SentimentScorer(SentimentOptions(engine=engine), context("mood", watch))
+        rows.append((f"sentiment scorer, engine={engine}", scorer_rate(scorer, mentions, batch, runs)))
+
+    polarity = SentimentIntensityAnalyzer().polarity_scores
+    texts = [mention.text for mention in mentions]
+
+    def bare() -> None:
+        for text in texts:
+            polarity(text)
+
+    rows.append(("bare vaderSentiment polarity_scores", median_rate(bare, len(texts), runs)))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=None, help="default: $SENTINELD_DATA")
+    parser.add_argument("--mentions", type=int, default=60_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args(argv)
+
+    texts = tweet_texts(args.data or data_dir())
+    mentions = make_mentions(texts, args.mentions)
+    mean_length = statistics.fmean(len(text) for text in texts)
+    print(
+        f"{len(mentions)} mentions from {len(texts)} distinct tweets "
+        f"({mean_length:.0f} characters on average), batches of {args.batch}, "
+        f"median of {args.runs} runs, {pin_to_one_cpu()}\n"
+    )
+    rows = bench_sentiment(mentions, args.batch, args.runs)
+    baseline = rows[-1][1]
+    print(f"{'':40} {'mentions/s':>12} {'× vaderSentiment':>18}")
+    for name, rate in rows:
+        print(f"{name:40} {rate:12,.0f} {rate / baseline:17.2f}x")
+
+
+if __name__ == "__main__":
+    main()
