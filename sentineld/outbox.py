@@ -87,7 +87,9 @@ class _Backoff:
     def __init__(self, initial: float, maximum: float) -> None:
         import tenacity
 
-        self.base = tenacity.wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self.base = tenacity.wait_exponential(multiplier=initial, max=maximum) + tenacity.wait_random(
+            0, initial
+        )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         wait = self.base(retry_state)

@@ -26,7 +26,7 @@ SEVERITY_COLOR: Final = {
 }
 EVENT_WORD: Final = {
     "opened": "opened", "updated": "escalated", "resolved": "resolved",
-    "acknowledged": "acknowledged",
+    "acknowledged": "acknowledged", "renotify": "still open",
 }
 MAX_EVIDENCE_FACTS: Final = 4
 MAX_MENTION_IDS: Final = 3

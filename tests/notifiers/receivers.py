@@ -32,6 +32,8 @@ class LocalService:
         self.site: web.TCPSite | None = None
         self.port = 0
         self.requests: list[tuple[web.Request, bytes]] = []
+        #: Wall-clock time each request arrived.
+        self.times: list[float] = []
         self.accepted: list[Any] = []
         #: Answers to give before handling normally: (status, headers, body).
         self.fail_next: list[tuple[int, dict[str, str], str]] = []
@@ -68,6 +70,7 @@ class LocalService:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append((request, body))
+        self.times.append(time.time())
         if self.fail_next:
             status, headers, text = self.fail_next.pop(0)
             return web.Response(status=status, headers=headers, text=text)

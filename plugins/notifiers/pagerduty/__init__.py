@@ -1,8 +1,8 @@
 """PagerDuty notifier: Events API v2 (``POST /v2/enqueue``), one PagerDuty alert per sentineld
 alert.
 
-- ``opened`` and ``updated`` send ``event_action: "trigger"`` with the full ``payload`` (summary,
-  source, severity, timestamp, component, group, class, custom_details);
+- ``opened``, ``updated`` and ``renotify`` send ``event_action: "trigger"`` with the full
+  ``payload`` (summary, source, severity, timestamp, component, group, class, custom_details);
 - ``acknowledged`` sends ``acknowledge`` and ``resolved`` sends ``resolve``.
 
 Every event for one alert carries the same ``dedup_key``, derived from the alert id, so PagerDuty
@@ -31,7 +31,8 @@ SEVERITY: Final = {
     "critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info",
 }
 ACTION: Final = {
-    "opened": "trigger", "updated": "trigger", "acknowledged": "acknowledge", "resolved": "resolve",
+    "opened": "trigger", "updated": "trigger", "renotify": "trigger",
+    "acknowledged": "acknowledge", "resolved": "resolve",
 }
 
 
