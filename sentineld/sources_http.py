@@ -257,14 +257,11 @@ async def get_json(
     budget: RateBudget | None = None,
     method: str = "GET",
     data: Any = None,
-    auth: Any = None,
 ) -> JsonResponse:
     """One request whose answer must be JSON. Waits for `budget` first and updates it after."""
     if budget is not None:
         await budget.wait()
-    async with session.request(
-        method, url, params=params, headers=headers, data=data, auth=auth
-    ) as response:
+    async with session.request(method, url, params=params, headers=headers, data=data) as response:
         if budget is not None:
             budget.update(response.headers)
         await check_status(response)
