@@ -92,7 +92,8 @@ def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]
     watch = WatchConfig(brand=["acmeair", "@acmeair"], competitors={"rivaljet": ["rivaljet"]})
     for engine in ("social", "vader"):
         scorer = SentimentScorer(SentimentOptions(engine=engine), context("mood", watch))
-        rows.append((f"sentiment scorer, engine={engine}", scorer_rate(scorer, mentions, batch, runs)))
+        rate = scorer_rate(scorer, mentions, batch, runs)
+        rows.append((f"sentiment scorer, engine={engine}", rate))
 
     polarity = SentimentIntensityAnalyzer().polarity_scores
     texts = [mention.text for mention in mentions]

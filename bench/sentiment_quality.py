@@ -28,7 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datasets import TWEETEVAL_LABELS, Rated, data_dir, tweeteval_val, vader_ground_truth  # noqa: E402
+from datasets import (  # noqa: E402
+    TWEETEVAL_LABELS,
+    Rated,
+    data_dir,
+    tweeteval_val,
+    vader_ground_truth,
+)
 
 from sentineld_plugins.scorers.sentiment import (  # noqa: E402
     VADER_BAND,

