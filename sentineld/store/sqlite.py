@@ -43,18 +43,20 @@ def _us(seconds: float) -> int:
 class SQLiteStore:
     """`sentineld.store.Store` on SQLite. Not thread-safe: use it from one thread at a time."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: Path | str, *, synchronous: str = "NORMAL", busy_timeout: float = 10.0
+    ) -> None:
         self.path = Path(path)
         try:
             self.db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+                str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout
             )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from None
+            raise StoreError(f"cannot open store: {_explain(exc, self.path)}") from None
         self._next_seq = self.last_seq() + 1
 
     # ------------------------------------------------------------------ plumbing
@@ -69,16 +71,21 @@ class SQLiteStore:
         try:
             yield self.db
         except sqlite3.Error as exc:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(_explain(exc, self.path)) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise StoreError(_explain(exc, self.path)) from None
+
+    def _rollback(self) -> None:
+        """Roll back unless SQLite already did (it does on SQLITE_FULL, for one)."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     def migrate(self) -> list[str]:
         """Apply the migrations not applied yet; returns their names."""
@@ -208,6 +215,86 @@ class SQLiteStore:
 
     def count_mentions(self) -> int:
         return self.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+
+    # ------------------------------------------------------------------ influencer registry
+    # Rows are `sentineld.registry.AuthorRecord.to_row()` tuples, in `AUTHOR_COLUMNS` order.
+
+    def load_authors(
+        self, keys: Sequence[str], post_ids: Sequence[str] = ()
+    ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
+        """The stored rows of `keys` and of the authors of the stored posts `post_ids`, and
+        ``{post id: author key}`` for those posts."""
+        post_authors: dict[str, str] = {}
+        for chunk in _chunks(post_ids):
+            marks = ",".join("?" * len(chunk))
+            post_authors.update(
+                self.db.execute(
+                    f"SELECT id, author_key FROM mentions WHERE id IN ({marks}) "
+                    "AND author_key IS NOT NULL",
+                    chunk,
+                )
+            )
+        wanted = list(dict.fromkeys([*keys, *post_authors.values()]))
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                self.db.execute(f"SELECT {_AUTHOR_SELECT} FROM authors WHERE key IN ({marks})", chunk)
+            )
+        return rows, post_authors
+
+    def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
+        """Upsert author rows and the registry's position (`seq`) and state, in one transaction."""
+        marks = ",".join("?" * len(AUTHOR_COLUMNS))
+        with self.transaction() as db:
+            db.executemany(f"INSERT OR REPLACE INTO authors ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
+            db.execute(
+                "INSERT INTO checkpoints VALUES ('influencers', ?, ?, ?) ON CONFLICT (name) DO "
+                "UPDATE SET seq = excluded.seq, state = excluded.state, "
+                "updated_at = excluded.updated_at",
+                (seq, state, time.time()),
+            )
+
+    def count_authors(self) -> int:
+        return self.db.execute("SELECT count(*) FROM authors").fetchone()[0]
+
+    def rank_authors(
+        self,
+        by: str,
+        *,
+        limit: int = 20,
+        floor: float | None = None,
+        watchlist_only: bool = False,
+        include_own: bool = False,
+    ) -> list[tuple[tuple[Any, ...], float]]:
+        """The top `limit` authors by ``reach`` or ``maven_mass`` (highest first), each with its
+        mid-rank percentile among the authors that have a value (at least `floor`)."""
+        if by not in ("reach", "maven_mass"):
+            raise ValueError(f"cannot rank authors by {by!r}")
+        low = "" if floor is None else f" AND {by} >= ?"
+        low_args: tuple[Any, ...] = () if floor is None else (floor,)
+        total = self.db.execute(
+            f"SELECT count(*) FROM authors WHERE {by} IS NOT NULL{low}", low_args
+        ).fetchone()[0]
+        where = f"{by} IS NOT NULL{low}"
+        if not include_own:
+            where += " AND own = 0"
+        if watchlist_only:
+            where += " AND watchlist = 1"
+        rows = self.db.execute(
+            f"SELECT {_AUTHOR_SELECT}, "
+            f"(SELECT count(*) FROM authors b WHERE b.{by} >= a.{by}), "
+            f"(SELECT count(*) FROM authors b WHERE b.{by} = a.{by}) "
+            f"FROM authors a WHERE {where} ORDER BY {by} DESC, key LIMIT ?",
+            (*low_args, limit),
+        )
+        ranked = []
+        for row in rows:
+            at_least, ties = row[-2], row[-1]
+            ranked.append((tuple(row[:-2]), (total - at_least + 0.5 * ties) / total if total else 0.0))
+        return ranked
+
+    # ------------------------------------------------------------------ end of influencer registry
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -388,6 +475,20 @@ def _load_mention(body: bytes, scored: bytes | None) -> Mention:
     return mention
 
 
+AUTHOR_COLUMNS: Final = (
+    "key", "source", "handle", "name", "followers", "following", "posts", "created_us",
+    "first_seen_us", "last_seen_us", "mentions", "on_topic", "engaged", "sentiment_sum",
+    "sentiment_n", "maven_mass", "reach", "reach_bin", "maven_bin", "connector", "maven",
+    "influence", "watchlist", "own",
+)  # fmt: skip
+_AUTHOR_SELECT: Final = ", ".join(AUTHOR_COLUMNS)
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def _statements(sql: str) -> list[str]:
     return [s.strip() for s in sql.split(";") if s.strip()]
 
@@ -396,7 +497,7 @@ def _explain(exc: sqlite3.Error, path: Path) -> str:
     text = str(exc)
     if "disk is full" in text or "database or disk is full" in text:
         return f"the disk holding {path} is full: free space, then sentineld resumes"
-    if "readonly" in text or "read-only" in text:
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
         return f"{path} is read-only: give the daemon's user write access to the state directory"
     if "locked" in text:
         return f"{path} is locked by another process (is a second sentineld running on it?)"
