@@ -112,7 +112,10 @@ def mention_from_dict(data: Any) -> Mention:
     unknown = data.keys() - _MENTION_FIELDS
     if unknown:
         data = dict(data)
-        extra = dict(data.get("extra") or {})
+        extra = data.get("extra") or {}
+        if not isinstance(extra, dict):
+            raise MentionError(f"extra: expected an object, got {type(extra).__name__}")
+        extra = dict(extra)
         for key in unknown:
             extra[key] = data.pop(key)
         data["extra"] = extra
