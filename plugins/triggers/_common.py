@@ -1,0 +1,46 @@
+"""Small pieces the built-in triggers share: which watched subject a mention is about, a short
+excerpt for summaries, and tail probabilities for the evidence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = ["excerpt", "poisson_tail", "watched_subject"]
+
+
+def watched_subject(matches: Sequence[str], subjects: Sequence[str]) -> str | None:
+    """The first of `matches` the trigger watches (`subjects` holds names, or "*" for all)."""
+    if not matches:
+        return None
+    if "*" in subjects:
+        return matches[0]
+    for subject in matches:
+        if subject in subjects:
+            return subject
+    return None
+
+
+def excerpt(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def poisson_tail(observed: int, expected: float) -> float:
+    """P(X ≥ observed) for X ~ Poisson(expected): how surprising a count is under the baseline."""
+    if observed <= 0:
+        return 1.0
+    if expected <= 0:
+        return 0.0
+    log_rate = math.log(expected)
+    if observed <= expected:
+        below = sum(math.exp(k * log_rate - expected - math.lgamma(k + 1)) for k in range(observed))
+        return max(0.0, 1.0 - below)
+    # Above the mean the terms fall fast: sum them in log space until they stop mattering.
+    log_term = observed * log_rate - expected - math.lgamma(observed + 1)
+    total, k = 0.0, observed
+    while log_term > -745 and k < observed + 10_000:
+        total += math.exp(log_term)
+        k += 1
+        log_term += log_rate - math.log(k)
+    return min(1.0, total)

@@ -1,0 +1,273 @@
+"""viral_post: one post, or one cluster of near-duplicate posts, spreading unusually fast.
+
+A *post* spreads by reshares and replies: the scoring stage puts ``reshare_velocity`` and
+``reply_velocity`` (per hour) on the mentions, and a mention that reshares a post speaks for the
+post it reshares (``reshare_of``), any other mention for itself. A *cluster* spreads by new
+authors: ``labels["cluster"]`` names it, ``scores["cluster_size"]`` counts its distinct authors
+and ``scores["cluster_growth"]`` is their rate per hour.
+
+A rate fires when it reaches the fixed threshold (`velocity`, `cluster_growth`) **or** the
+learned one: the `quantile` of the peak rates of the posts (clusters) seen over the last weeks
+(a decayed log-binned histogram, see `learned.py`), never below the floor (`min_velocity`,
+`min_cluster_growth`) and only after `warmup` posts were learned. The evidence gives the rate,
+the threshold and where it came from, the factor, and the tail probability: the share of past
+posts that spread at least as fast.
+
+One alert per post or cluster: subject ``"<subject>/post:<post id>"`` on the post's channel, or
+``"<subject>/cluster:<id>"`` on channel ``"*"``. It resolves when the rate falls under
+`resolve_ratio` of the threshold it crossed, or when nothing was heard of it for `quiet`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
+from sentineld.model import Severity, from_timestamp
+from sentineld.options import Duration
+from sentineld_plugins.triggers._common import excerpt, watched_subject
+from sentineld_plugins.triggers.viral_post.learned import DecayedLogHistogram
+
+POST_METRICS = ("reshare_velocity", "reply_velocity")
+CLUSTER_METRIC = "cluster_growth"
+MAX_MENTION_IDS = 20
+UNITS = {"reshare_velocity": "reshares/h", "reply_velocity": "replies/h",
+         "cluster_growth": "new authors/h"}
+
+
+class ViralPostOptions(Options):
+    #: Subjects watched: "brand", "competitor:NAME", "topic:NAME", or "*" for all.
+    subjects: list[str] = msgspec.field(default_factory=lambda: ["brand"])
+    #: A post fires when its reshares or replies per hour reach this, whatever was learned
+    #: (0: only the learned threshold).
+    velocity: float = 500.0
+    #: A cluster fires when its new authors per hour reach this (0: only the learned threshold).
+    cluster_growth: float = 100.0
+    #: …or when a rate reaches this quantile of the peak rates of past posts (clusters)…
+    quantile: float = 0.99
+    #: …but never below these floors (0 → 2 reshares an hour is not virality).
+    min_velocity: float = 20.0
+    min_cluster_growth: float = 10.0
+    #: Fewest distinct authors a cluster needs before it can fire.
+    min_cluster_size: int = 5
+    #: Posts (clusters) learned before the learned threshold speaks.
+    warmup: int = 200
+    #: Half-life of the learned distribution: older posts weigh less.
+    half_life: Duration = Duration(14 * 86400)
+    #: The alert resolves when the rate falls below this share of the threshold it crossed…
+    resolve_ratio: float = 0.5
+    #: …or when nothing was heard of the post (cluster) for this long.
+    quiet: Duration = Duration(6 * 3600)
+    #: Severity, and the factor over the threshold from which it is "critical".
+    severity: Severity = "high"
+    critical_factor: float = 5.0
+    #: Posts and clusters followed at once (the longest-quiet is let go first).
+    max_tracked: int = 100_000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.quantile < 1:
+            raise ValueError("quantile must be between 0 and 1")
+        if not 0 < self.resolve_ratio <= 1:
+            raise ValueError("resolve_ratio must be in (0, 1]")
+
+
+class _Spread:
+    """One post or cluster being followed."""
+
+    __slots__ = ("subject", "channel", "first_at", "last_at", "peaks", "firing", "crossed",
+                 "reported", "mentions")
+
+    def __init__(self, subject: str, channel: str, at: float) -> None:
+        self.subject = subject
+        self.channel = channel
+        self.first_at = at
+        self.last_at = at
+        self.peaks: dict[str, float] = {}
+        self.firing: str | None = None
+        self.crossed = 0.0
+        self.reported = 0.0
+        self.mentions: list[str] = []
+
+
+class ViralPost(Trigger):
+    type_name = "viral_post"
+    description = "one post or near-duplicate cluster spreading faster than a threshold or its learned rate"
+    Options = ViralPostOptions
+
+    def __init__(self, options: ViralPostOptions, context: Any) -> None:
+        super().__init__(options, context)
+        self.tracked: OrderedDict[str, _Spread] = OrderedDict()
+        self.learned = {
+            metric: DecayedLogHistogram(options.half_life)
+            for metric in (*POST_METRICS, CLUSTER_METRIC)
+        }
+
+    # ------------------------------------------------------------------ thresholds
+
+    def threshold(self, metric: str) -> tuple[float, str]:
+        """The rate that fires for `metric` now, and where it comes from."""
+        options = self.options
+        fixed = options.cluster_growth if metric == CLUSTER_METRIC else options.velocity
+        best, source = (fixed, "fixed") if fixed > 0 else (math.inf, "none")
+        learned = self.learned[metric]
+        if learned.observations >= options.warmup:
+            floor = options.min_cluster_growth if metric == CLUSTER_METRIC else options.min_velocity
+            rate = max(floor, learned.quantile(options.quantile))
+            if rate < best:
+                best = rate
+                source = f"learned: q{options.quantile:g} of {learned.observations} past peaks"
+        return best, source
+
+    # ------------------------------------------------------------------ the stream
+
+    async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
+        subjects = self.options.subjects
+        for mention in mentions:
+            scores = mention.scores
+            if not scores or not mention.matches:
+                continue
+            subject = watched_subject(mention.matches, subjects)
+            if subject is None:
+                continue
+            reshares = scores.get("reshare_velocity") or 0.0
+            replies = scores.get("reply_velocity") or 0.0
+            if reshares > 0 or replies > 0:
+                post = mention.reshare_of or mention.id
+                self._update(f"{subject}/post:{post}", mention.source, mention,
+                             (("reshare_velocity", reshares), ("reply_velocity", replies)), alerts)
+            cluster = mention.labels.get("cluster")
+            growth = scores.get("cluster_growth") or 0.0
+            if cluster is not None and growth > 0:
+                if scores.get("cluster_size", 0) >= self.options.min_cluster_size:
+                    self._update(f"{subject}/cluster:{cluster}", "*", mention,
+                                 ((CLUSTER_METRIC, growth),), alerts)
+
+    def _update(self, key: str, channel: str, mention: Mention,
+                rates: tuple[tuple[str, float], ...], alerts: AlertSink) -> None:
+        moment = mention.timestamp
+        spread = self.tracked.get(key)
+        if spread is None:
+            self._expire(moment, alerts)
+            if len(self.tracked) >= self.options.max_tracked:
+                self._let_go(*self.tracked.popitem(last=False), moment, alerts)
+            spread = self.tracked[key] = _Spread(key, channel, moment)
+        else:
+            self.tracked.move_to_end(key)
+        spread.last_at = moment
+        if len(spread.mentions) < MAX_MENTION_IDS and mention.id not in spread.mentions:
+            spread.mentions.append(mention.id)
+        peaks = spread.peaks
+        for metric, rate in rates:
+            if rate > peaks.get(metric, 0.0):
+                peaks[metric] = rate
+        if spread.firing is None:
+            for metric, rate in rates:
+                threshold, source = self.threshold(metric)
+                if rate >= threshold:
+                    spread.firing, spread.crossed = metric, threshold
+                    self._fire(spread, metric, rate, threshold, source, mention, alerts)
+                    return
+            return
+        rate = dict(rates).get(spread.firing, 0.0)
+        if rate < self.options.resolve_ratio * spread.crossed:
+            alerts.clear(subject=spread.subject, channel=spread.channel, at=mention.created_at)
+            spread.firing = None
+        elif rate > spread.reported:
+            threshold, source = self.threshold(spread.firing)
+            self._fire(spread, spread.firing, rate, spread.crossed, source, mention, alerts)
+
+    def _fire(self, spread: _Spread, metric: str, rate: float, threshold: float, source: str,
+              mention: Mention, alerts: AlertSink) -> None:
+        spread.reported = rate
+        options = self.options
+        factor = rate / threshold if threshold > 0 else math.inf
+        learned = self.learned[metric]
+        tail = learned.tail(rate) if learned.observations else None
+        subject, _, spreading = spread.subject.partition("/")
+        what, _, ident = spreading.partition(":")
+        unit = UNITS[metric]
+        if what == "post":
+            author = mention.author.handle if mention.author and mention.author.handle else "?"
+            headline = f"a post about {subject} is spreading fast on {mention.source}"
+            detail = f"“{excerpt(mention.text)}” (by {author})"
+        else:
+            headline = f"near-duplicate cluster {ident} about {subject} is spreading"
+            detail = f"{int(mention.scores.get('cluster_size', 0))} authors so far: “{excerpt(mention.text)}”"
+        alerts.fire(
+            subject=spread.subject,
+            channel=spread.channel,
+            at=mention.created_at,
+            severity="critical" if factor >= options.critical_factor else options.severity,
+            summary=f"{headline}: {rate:,.0f} {unit}, {factor:.1f}x the threshold of "
+                    f"{threshold:,.0f} — {detail}",
+            evidence={
+                "spread": what,
+                "id": ident,
+                "metric": metric,
+                "observed": round(rate, 3),
+                "threshold": round(threshold, 3),
+                "threshold_source": source,
+                "factor": round(factor, 2),
+                "tail_probability": None if tail is None else round(tail, 6),
+                "peak": round(spread.peaks.get(metric, rate), 3),
+                "cluster_size": mention.scores.get("cluster_size"),
+                "window": str(Duration(max(0.0, mention.timestamp - spread.first_at))),
+                "url": mention.url,
+            },
+            mentions=spread.mentions,
+        )
+
+    # ------------------------------------------------------------------ forgetting and learning
+
+    def _let_go(self, key: str, spread: _Spread, at: float, alerts: AlertSink) -> None:
+        """Stop following a post: learn its peak rates, resolve its alert if open."""
+        for metric, peak in spread.peaks.items():
+            self.learned[metric].add(peak, spread.last_at)
+        if spread.firing is not None:
+            alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
+
+    def _expire(self, moment: float, alerts: AlertSink) -> None:
+        quiet = self.options.quiet
+        while self.tracked:
+            key, spread = next(iter(self.tracked.items()))
+            if spread.last_at + quiet > moment:
+                return
+            del self.tracked[key]
+            self._let_go(key, spread, spread.last_at + quiet, alerts)
+
+    async def tick(self, now: datetime, alerts: AlertSink) -> None:
+        self._expire(now.timestamp(), alerts)
+
+    def snapshot(self) -> Any:
+        return {
+            "learned": {metric: h.snapshot() for metric, h in self.learned.items()},
+            "tracked": [
+                [s.subject, s.channel, s.first_at, s.last_at, s.peaks, s.firing, s.crossed,
+                 s.reported, s.mentions]
+                for s in self.tracked.values()
+            ],
+        }
+
+    def restore(self, state: Any) -> None:
+        for metric, saved in state.get("learned", {}).items():
+            if metric in self.learned:
+                self.learned[metric].restore(saved)
+        self.tracked = OrderedDict()
+        for subject, channel, first_at, last_at, peaks, firing, crossed, reported, mentions in state.get(
+            "tracked", []
+        ):
+            spread = _Spread(subject, channel, first_at)
+            spread.last_at, spread.peaks, spread.firing = last_at, dict(peaks), firing
+            spread.crossed, spread.reported, spread.mentions = crossed, reported, list(mentions)
+            self.tracked[subject] = spread
+
+
+@hookimpl
+def register_triggers(register: Any) -> None:
+    register(ViralPost)

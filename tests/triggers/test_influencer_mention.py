@@ -1,0 +1,104 @@
+"""influencer_mention on constructed streams: fires, stays quiet, resolves, survives a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sentineld.testing import EPOCH
+from tests.triggers.helpers import scored
+
+NEG = {"sentiment": "negative"}
+POS = {"sentiment": "positive"}
+
+
+def maven(text: str, minutes: float, author: str = "maya", labels=NEG, **scores) -> object:
+    values = {"maven": 0.93, "connector": 0.2, "influence": 0.6, "sentiment": -0.7, **scores}
+    return scored(text, minutes=minutes, author=author, scores=values, labels=dict(labels))
+
+
+def crowd(minutes: float, n: int = 5) -> list:
+    return [scored("@acme meh flight", minutes=minutes + i, author=f"nobody{i}",
+                   scores={"maven": 0.1, "connector": 0.3, "sentiment": -0.5}, labels=NEG)
+            for i in range(n)]
+
+
+async def test_a_maven_ranting_about_the_brand_fires_once_with_the_evidence(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention"}})
+    stream = [*crowd(0), maven("@acme cancelled my flight, third time this month", 10),
+              maven("@acme and no refund either", 20)]
+    events = await harness.trigger("inf", stream)
+    assert [(e.event, e.alert.subject, e.alert.channel) for e in events if e.change] == [
+        ("opened", "brand/author:bluesky:maya", "bluesky")]
+    alert = events[0].alert
+    assert alert.severity == "high" and alert.opened_at == EPOCH + timedelta(minutes=10)
+    assert "maya" in alert.summary and "maven 0.93 ≥ 0.80" in alert.summary
+    evidence = alert.evidence
+    assert evidence["criterion"] == "maven" and evidence["observed"] == 0.93
+    assert evidence["threshold"] == 0.8 and evidence["factor"] == round(0.93 / 0.8, 2)
+    assert evidence["window"] == "0s" and evidence["author_key"] == "bluesky:maya"
+
+
+async def test_two_influencers_are_two_alerts(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention"}})
+    stream = [maven("@acme lost my bag", 1, author="maya"),
+              maven("@acme lost mine too", 2, author="connie", maven=0.1, connector=0.95)]
+    events = [e for e in await harness.trigger("inf", stream) if e.change]
+    assert sorted(e.alert.evidence["criterion"] for e in events) == ["connector", "maven"]
+    assert len({e.alert.subject for e in events}) == 2
+
+
+async def test_stays_quiet_for_ordinary_authors_praise_and_own_accounts(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention"}})
+    stream = [*crowd(0, 20),
+              maven("@acme great crew today", 30, labels=POS, sentiment=0.8),
+              maven("@acme we're sorry about the delay", 31, author="acme"),
+              maven("rivaljet lost my bag", 32)]
+    assert await harness.trigger("inf", stream) == []
+
+
+async def test_any_sentiment_and_the_watchlist(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention", "sentiment": "any"}})
+    events = await harness.trigger("inf", [maven("@acme great crew today", 0, labels=POS)])
+    assert [(e.event, e.alert.severity) for e in events] == [("opened", "medium")]
+
+    harness.configure(triggers={"inf": {"type": "influencer_mention"}})
+    watched = scored("@acme flying to Lisbon", author="journalist", scores={"maven": 0.0},
+                     labels={"watchlist": "yes", "sentiment": "neutral"})
+    events = await harness.trigger("inf", [watched])
+    assert [e.alert.evidence["criterion"] for e in events] == ["watchlist"]
+
+
+async def test_a_negative_mention_after_a_neutral_one_raises_the_severity(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention", "sentiment": "any"}})
+    events = await harness.trigger("inf", [maven("@acme boarding now", 0, labels=POS),
+                                           maven("@acme and now we are stuck for 3 hours", 40)])
+    assert [(e.event, e.alert.severity) for e in events] == [("opened", "medium"), ("updated", "high")]
+
+
+async def test_resolves_after_the_author_is_quiet(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention", "quiet": "2h"}})
+    stream = [maven("@acme cancelled again", 0), maven("@acme still waiting", 60)]
+    events = await harness.trigger(
+        "inf", stream, ticks=[EPOCH + timedelta(minutes=m) for m in (120, 179, 181)])
+    assert [e.event for e in events] == ["opened", "resolved"]
+    assert events[1].alert.resolved_at == EPOCH + timedelta(minutes=180)
+
+
+async def test_survives_a_restart_without_re_alerting(harness) -> None:
+    harness.configure(triggers={"inf": {"type": "influencer_mention", "quiet": "2h"}})
+    before = [*crowd(0), maven("@acme cancelled again", 10), *crowd(20)]
+    after = [maven("@acme still no answer", 60), *crowd(100), *crowd(200), *crowd(300)]
+
+    straight = await harness.replay(before + after)
+    assert [e.event for e in straight.events] == ["opened", "resolved"]
+
+    harness.directory = harness.directory / "restarted"
+    harness.directory.mkdir()
+    harness.configure(sentineld={"state_dir": str(harness.directory / "state")})
+    first = await harness.replay(before, keep_state=True)
+    second = await harness.replay(before + after, keep_state=True)
+    assert [e.event for e in first.events] == ["opened"]
+    assert [e.event for e in second.events] == ["resolved"]
+    assert second.events[0].alert.id == first.events[0].alert.id == straight.events[0].alert.id
+    assert second.events[0].alert.resolved_at == straight.events[1].alert.resolved_at
+    assert second.events[0].alert.evidence["mentions_in_window"] == 2
