@@ -40,6 +40,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.sources.reddit",
     "sentineld_plugins.sources.webhook",
     "sentineld_plugins.sources.rss",
+    "sentineld_plugins.sources.imap",
     "sentineld_plugins.scorers.sentiment",
     "sentineld_plugins.triggers.volume_spike",
     "sentineld_plugins.triggers.influencer_mention",

@@ -15,9 +15,10 @@ import asyncio
 import contextlib
 import imaplib
 import os
-import pwd
 import grp
+import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -201,7 +202,7 @@ class Dovecot:
                 pytrace=False,
             )
         self.binary = binary
-        self.doveadm = shutil.which("doveadm") or str(Path(binary).with_name("doveadm"))
+        self.doveadm_binary = shutil.which("doveadm") or str(Path(binary).with_name("doveadm"))
         (self.root / "mail").mkdir(parents=True)
         (self.root / "run").mkdir()
         (self.root / "state").mkdir()
@@ -229,6 +230,7 @@ class Dovecot:
             user=self.run_as if as_root else None,
             group=self.run_group if as_root else None,
             extra_groups=[] if as_root else None,
+            start_new_session=True,  # its own process group: stop() ends every child with it
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -243,25 +245,31 @@ class Dovecot:
         raise RuntimeError(f"dovecot did not listen on {self.port}: {self.log_text()}")
 
     def stop(self) -> None:
+        """End the master and every process it started (a session process outlives the master
+        otherwise, and its client would not notice the restart)."""
         if self.process is None:
             return
-        self.process.terminate()
+        group = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() > deadline:
+                os.killpg(group, signal.SIGKILL)
+                deadline = time.monotonic() + 10
+            time.sleep(0.05)
         if self.process.stderr:
             self.process.stderr.close()
         self.process = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # the port is free once the children are gone
-            try:
-                with socket.create_connection((self.host, self.port), 0.2):
-                    pass
-            except OSError:
-                return
-            time.sleep(0.05)
 
     def restart(self) -> None:
         """Stop and start again on the same ports: every client connection is cut."""
@@ -297,7 +305,7 @@ class Dovecot:
 
     def doveadm(self, *args: str) -> str:
         result = subprocess.run(
-            [self.doveadm, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30
+            [self.doveadm_binary, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30
         )
         if result.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)} failed: {result.stderr}")
