@@ -4,8 +4,9 @@
 
 The texts are the real tweets of ``../shared/data`` (VADER ground truth, TweetEval, customer
 support sample: about 6,300 tweets, 89 characters on average), repeated to ``--mentions``.
-Each figure is the median of ``--runs`` timed passes after one untimed warm-up pass. The
-process is pinned to one CPU where the OS allows it.
+Each figure is the median of ``--runs`` timed passes after one untimed warm-up pass; the
+contenders take turns, so that a change in the machine's load hits them alike. The process is
+pinned to one CPU where the OS allows it. The last row is the baseline of the ratios.
 
 One function per scorer (``bench_<scorer>``) returns its rows, so that other scorers can be
 added beside sentiment and measured in the same run.
@@ -56,30 +57,33 @@ def context(component_id: str, watch: WatchConfig | None = None) -> ComponentCon
     )
 
 
-def median_rate(run_once: Callable[[], None], items: int, runs: int) -> float:
-    """Items per second: the median over `runs` timed calls, after one untimed warm-up."""
-    run_once()
-    rates = []
-    for _ in range(runs):
-        started = time.perf_counter()
+def median_rates(contenders: dict[str, Callable[[], None]], items: int, runs: int) -> list[Row]:
+    """Items per second of each contender: the median over `runs` timed calls.
+
+    Each contender runs once untimed first; then the timed calls take turns (one of each per
+    round), so a change in the machine's load affects all of them alike.
+    """
+    for run_once in contenders.values():
         run_once()
-        rates.append(items / (time.perf_counter() - started))
-    return statistics.median(rates)
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(runs):
+        for name, run_once in contenders.items():
+            started = time.perf_counter()
+            run_once()
+            rates[name].append(items / (time.perf_counter() - started))
+    return [(name, statistics.median(values)) for name, values in rates.items()]
 
 
-def scorer_rate(scorer: Scorer, mentions: list[Mention], batch: int, runs: int) -> float:
-    """Mentions per second through ``await scorer.score(batch)``, as the pipeline calls it."""
+def scorer_pass(scorer: Scorer, mentions: list[Mention], batch: int) -> Callable[[], None]:
+    """One pass of ``await scorer.score(batch)`` over all mentions, as the pipeline calls it."""
     batches = [mentions[i : i + batch] for i in range(0, len(mentions), batch)]
+    loop = asyncio.new_event_loop()
 
     async def score_all() -> None:
         for part in batches:
             await scorer.score(part)
 
-    loop = asyncio.new_event_loop()
-    try:
-        return median_rate(lambda: loop.run_until_complete(score_all()), len(mentions), runs)
-    finally:
-        loop.close()
+    return lambda: loop.run_until_complete(score_all())
 
 
 def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]:
@@ -88,12 +92,11 @@ def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]
 
     from sentineld_plugins.scorers.sentiment import SentimentOptions, SentimentScorer
 
-    rows: list[Row] = []
     watch = WatchConfig(brand=["acmeair", "@acmeair"], competitors={"rivaljet": ["rivaljet"]})
+    contenders: dict[str, Callable[[], None]] = {}
     for engine in ("social", "vader"):
         scorer = SentimentScorer(SentimentOptions(engine=engine), context("mood", watch))
-        rate = scorer_rate(scorer, mentions, batch, runs)
-        rows.append((f"sentiment scorer, engine={engine}", rate))
+        contenders[f"sentiment scorer, engine={engine}"] = scorer_pass(scorer, mentions, batch)
 
     polarity = SentimentIntensityAnalyzer().polarity_scores
     texts = [mention.text for mention in mentions]
@@ -102,8 +105,8 @@ def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]
         for text in texts:
             polarity(text)
 
-    rows.append(("bare vaderSentiment polarity_scores", median_rate(bare, len(texts), runs)))
-    return rows
+    contenders["bare vaderSentiment polarity_scores"] = bare
+    return median_rates(contenders, len(mentions), runs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """What social text needs before VADER's rules see it (the engine's ``social=True`` mode).
 
 Each step is a rule about how people write on social platforms, not a fit to any data set;
-``docs/decisions/0100-sentiment-engine.md`` gives the reasons.
+``docs/decisions/0101-sentiment-rules-for-social-text.md`` gives the reasons.
 """
 
 from __future__ import annotations
