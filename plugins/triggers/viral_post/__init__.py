@@ -50,7 +50,7 @@ class ViralPostOptions(Options):
     #: A cluster fires when its new authors per hour reach this (0: only the learned threshold).
     cluster_growth: float = 100.0
     #: …or when a rate reaches this quantile of the peak rates of past posts (clusters)…
-    quantile: float = 0.99
+    quantile: float = 0.999
     #: …but never below these floors (0 → 2 reshares an hour is not virality).
     min_velocity: float = 20.0
     min_cluster_growth: float = 10.0
