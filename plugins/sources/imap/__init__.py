@@ -8,10 +8,8 @@ nothing is marked as read for the people who work in it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -129,6 +127,8 @@ class ImapSource(Source):
         await reconnector.run(lambda: self._session(emit, reconnector))
 
     async def _session(self, emit: Emit, reconnector: Reconnector) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from sentineld_plugins.sources.imap.connection import ImapConnection
 
         options = self.options
@@ -221,6 +221,8 @@ class ImapSource(Source):
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
