@@ -102,6 +102,23 @@ async def test_rate_limit_is_retryable_with_retry_after(slack) -> None:
     assert caught.value.retry_after == 7.0
 
 
+async def test_invalid_blocks_answer_is_permanent(slack) -> None:
+    """What Slack answers to a block it does not accept, through the notifier's HTTP path."""
+    server, harness = slack
+    config = harness.config()
+    from sentineld.supervisor import Guard
+
+    guard = Guard(config.components["notifier"]["care"], config)
+    notifier = guard.component
+    bad = {"text": "x", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}]}
+    with pytest.raises(PermanentDeliveryError, match="400: invalid_blocks"):
+        await notifier.post_json(server.url + PATH, bad)
+    with pytest.raises(PermanentDeliveryError, match="400: no_text"):
+        await notifier.post_json(server.url + PATH, {"blocks": []})
+    await guard.stop()
+    assert server.accepted == []
+
+
 async def test_the_local_server_refuses_what_slack_refuses() -> None:
     """The stand-in is only useful if it is strict: check its own rules."""
     assert slack_block_error({"type": "header", "text": {"type": "mrkdwn", "text": "x"}})
