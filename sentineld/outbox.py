@@ -197,10 +197,12 @@ class DeliveryWorker:
 
     async def _attempt(self, notification: Notification) -> None:
         limit = self.guard.spec.timeout
+        self.guard.stats.calls += 1
         try:
             async with asyncio.timeout(limit):
                 await self.guard.component.notify(notification)  # type: ignore[attr-defined]
         except TimeoutError:
+            self.guard.stats.timeouts += 1
             raise RetryableDeliveryError(f"no answer within {limit:g}s") from None
 
     async def _failed(self, item: OutboxItem, state: tenacity.RetryCallState) -> None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from email.message import EmailMessage
-from email.utils import formatdate
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sentineld import (
     Notification,
@@ -29,6 +27,9 @@ from sentineld import (
 )
 from sentineld.components import Notifier
 from sentineld_plugins.notifiers._format import Message, message_for
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 __all__ = ["EmailNotifier", "build_email"]
 
@@ -72,6 +73,9 @@ def _message_id(token: str, domain: str) -> str:
 
 def build_email(notification: Notification, options: EmailOptions) -> EmailMessage:
     """The mail for a notification: headers, a text part and an HTML part."""
+    from email.message import EmailMessage
+    from email.utils import formatdate
+
     message = message_for(notification)
     domain = _domain(options.sender)
     mail = EmailMessage()
