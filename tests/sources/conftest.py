@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -287,15 +288,18 @@ class Dovecot:
         client.login(self.user, self.password)
         return client
 
-    def deliver(self, *messages: bytes | str, mailbox: str = "INBOX") -> list[int]:
-        """APPEND raw RFC 5322 messages; returns their UIDs."""
+    def deliver(
+        self, *messages: bytes | str, mailbox: str = "INBOX", received: datetime | None = None
+    ) -> list[int]:
+        """APPEND raw RFC 5322 messages (with `received` as their INTERNALDATE); returns their
+        UIDs."""
         uids = []
         client = self.client()
         try:
             for message in messages:
                 raw = message.encode() if isinstance(message, str) else message
                 raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-                status, data = client.append(mailbox, None, None, raw)
+                status, data = client.append(mailbox, None, received, raw)
                 assert status == "OK", data
                 text = data[0].decode()
                 uids.append(int(text.split("APPENDUID ", 1)[1].split()[1].rstrip("]")))

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -204,3 +204,23 @@ async def test_malformed_message_is_rejected_and_skipped(live_core, dovecot) -> 
     async with live_core.running(config(dovecot)) as core:  # the cursor moved past it
         await asyncio.sleep(0.5)
         assert core.source("support").malformed == 0
+
+
+async def test_first_start_reads_only_the_recent_mail(live_core, dovecot) -> None:
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    dovecot.deliver(email(1, day=1), received=month_ago)
+    dovecot.deliver(email(2))
+    async with live_core.running(config(dovecot)) as core:  # default backfill: 7 days
+        stored = await core.wait_stored(1)
+        await asyncio.sleep(0.3)
+        assert [m.id for m in await core.mentions()] == ["email:msg-2@mail.example.com"]
+    assert stored[0].extra["uid"] == 2
+
+
+async def test_first_start_without_backfill_waits_for_new_mail(live_core, dovecot) -> None:
+    dovecot.deliver(email(1), email(2))
+    async with live_core.running(config(dovecot, backfill="0s")) as core:
+        await core.wait_for(lambda: core.source("support").position.uid == 2, what="the start")
+        dovecot.deliver(email(3))
+        stored = await core.wait_stored(1)
+    assert [m.id for m in stored] == ["email:msg-3@mail.example.com"]

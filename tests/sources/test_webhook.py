@@ -136,11 +136,14 @@ async def test_too_large_bodies_get_413_with_or_without_content_length(live_core
         assert await core.count() == 0
 
 
-async def test_other_media_types_get_415(live_core) -> None:
+async def test_other_media_types_get_415_and_other_methods_405(live_core) -> None:
     async with live_core.running(hook()) as core:
         url = await endpoint(core)
         status, _, answer = await post(url, b"id=1", BEARER, content_type="application/x-www-form-urlencoded")
         assert status == 415 and "application/json" in answer["message"]
+        async with aiohttp.ClientSession() as session, session.get(url, headers=BEARER) as response:
+            assert response.status == 405 and response.headers["Allow"] == "POST"
+            assert (await response.json())["error"] == "method_not_allowed"
 
 
 async def test_malformed_payloads_get_400_and_nothing_is_stored(live_core) -> None:

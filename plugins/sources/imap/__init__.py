@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sentineld import Duration, Options, Secret, Source, hookimpl
@@ -43,6 +44,10 @@ class ImapOptions(Options):
     ca_file: str | None = None
     #: The mailbox to read.
     mailbox: str = "INBOX"
+    #: On the first start (no cursor yet), how far back to read: the messages received within
+    #: this long before it (whole days: IMAP searches by date). "0s" starts with the next message;
+    #: a long one ("1000w") reads the whole mailbox.
+    backfill: Duration = Duration(7 * 86400)
     #: "auto" uses IDLE (push) when the server offers it, else polls; "idle" or "poll" force one.
     mode: Literal["auto", "idle", "poll"] = "auto"
     #: How often to look for new messages when polling.
@@ -146,7 +151,7 @@ class ImapSource(Source):
         try:
             await call(connection.connect)
             self.connections += 1
-            self._check_uidvalidity(connection.uidvalidity)
+            await self._check_uidvalidity(call, connection)
             self.idling = options.mode == "idle" or (options.mode == "auto" and connection.can_idle)
             if self.idling and not connection.can_idle:
                 self.log.warning("the server does not offer IDLE; polling instead")
@@ -171,7 +176,10 @@ class ImapSource(Source):
             worker.submit(connection.close)
             worker.shutdown(wait=False)
 
-    def _check_uidvalidity(self, uidvalidity: int) -> None:
+    async def _check_uidvalidity(
+        self, call: Callable[..., Awaitable[Any]], connection: ImapConnection
+    ) -> None:
+        uidvalidity = connection.uidvalidity
         if self.position.uidvalidity == uidvalidity:
             return
         if self.position.uidvalidity is not None:
@@ -180,7 +188,16 @@ class ImapSource(Source):
                 "(messages already stored are recognised by Message-ID)",
                 was=self.position.uidvalidity, now=uidvalidity,
             )
-        self.position = Position(uidvalidity, 0)
+            self.position = Position(uidvalidity, 0)
+            return
+        if self.options.backfill > 0:
+            since = (datetime.now(UTC) - timedelta(seconds=self.options.backfill)).date()
+            start = await call(connection.uid_before, since)
+        else:
+            since, start = datetime.now(UTC).date(), await call(connection.last_uid)
+        self.log.info("first start: reading the mail received since", since=str(since),
+                      after_uid=start)
+        self.position = Position(uidvalidity, start)
 
     async def _catch_up(
         self, call: Callable[..., Awaitable[Any]], connection: ImapConnection, emit: Emit

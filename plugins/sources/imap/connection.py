@@ -11,7 +11,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 #: Untagged IDLE responses that mean "the mailbox changed".
@@ -48,6 +48,7 @@ class ImapConnection:
         self.ca_file = ca_file
         self.client: Any = None
         self.uidvalidity = 0
+        self.uidnext = 0
         self.can_idle = False
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -70,6 +71,7 @@ class ImapConnection:
         self.client.login(self.username, self.password)
         selected = self.client.select_folder(self.mailbox, readonly=True)
         self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        self.uidnext = int(selected.get(b"UIDNEXT") or 0)
         self.can_idle = self.client.has_capability("IDLE")
 
     def uids_after(self, uid: int) -> list[int]:
@@ -77,6 +79,18 @@ class ImapConnection:
         is below n: those are filtered out.)"""
         found = self.client.search(["UID", f"{uid + 1}:*"])
         return sorted(u for u in found if u > uid)
+
+    def uid_before(self, since: date) -> int:
+        """The UID to start after so as to read the messages received since `since` (a day:
+        IMAP's SINCE compares dates, not times)."""
+        found = self.client.search(["SINCE", since])
+        return min(found) - 1 if found else self.last_uid()
+
+    def last_uid(self) -> int:
+        """The highest UID in the mailbox now (0 when it is empty)."""
+        if self.uidnext:
+            return self.uidnext - 1
+        return max(self.client.search(["ALL"]) or [0])
 
     def fetch(self, uids: list[int], max_bytes: int) -> list[Fetched]:
         """The messages (at most `max_bytes` of each), without setting \\Seen."""

@@ -120,7 +120,16 @@ class WebhookSource(Source):
         server mounts it at ``/ingest/<source id>``)."""
         from aiohttp import web
 
-        return [web.post(path or f"/ingest/{self.id}", self.handle)]
+        path = path or f"/ingest/{self.id}"
+        return [web.post(path, self.handle), web.route("*", path, self._method_not_allowed)]
+
+    async def _method_not_allowed(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        return web.json_response(
+            {"error": "method_not_allowed", "message": f"{request.method} is not accepted; POST mentions"},
+            status=405, headers={"Allow": "POST"},
+        )
 
     async def handle(self, request: web.Request) -> web.Response:
         """The request handler: authenticate, bound, parse, store, then answer 202."""
