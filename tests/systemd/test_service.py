@@ -129,7 +129,11 @@ def service(tmp_path: Path):
             env={"NOTIFY_SOCKET": listener.address, "SENTINELD_TEST_TOKEN": TOKEN},
         )
         started.append(daemon)
-        listener.wait_for("READY", "1")
+        try:
+            listener.wait_for("READY", "1", timeout=30)
+        except AssertionError as exc:
+            daemon.stop()
+            raise AssertionError(f"{exc}\nexit {daemon.proc.returncode}; stderr:\n{''.join(daemon.lines)}") from None
         return daemon
 
     start.listener = listener  # type: ignore[attr-defined]
@@ -220,7 +224,8 @@ def test_reload_bad_config_is_rejected_and_the_old_one_keeps_running(service) ->
     daemon.signal(signal.SIGHUP)
     listener.wait_for("RELOADING", "1")
     assert listener.wait_for("READY", "1")["STATUS"].startswith("reload rejected: ")
-    assert "not valid TOML" in daemon.logged("reload rejected; the running configuration stays")[-1]["reason"]
+    rejections = wait_until(lambda: daemon.logged("reload rejected; the running configuration stays")[1:])
+    assert "not valid TOML" in rejections[0]["reason"]
 
     append_lines(path / "inbox.jsonl", spike(START + timedelta(minutes=10, seconds=5), 30, len(quiet)))
     wait_until(lambda: alerts_in(path / "first.jsonl"))  # the old notifier still delivers
