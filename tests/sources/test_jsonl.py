@@ -151,3 +151,21 @@ async def test_cursor_without_inode_from_an_older_version_still_resumes(
         stored = await core.wait_stored(1)
         assert core.source("inbox").lines_read == 1
     assert ids(stored) == ["test:3"]
+
+
+async def test_speed_paces_mentions_by_their_event_times(live_core, tmp_path: Path) -> None:
+    import time
+
+    from sentineld.testing import EPOCH
+
+    path = tmp_path / "drill.jsonl"
+    path.write_bytes(b"".join(
+        encode_mention(make_mention("@acme", id=f"test:{i}", at=EPOCH, minutes=i)) + b"\n"
+        for i in range(3)
+    ))
+    async with live_core.running(source_config(path, speed=120.0)) as core:  # a minute in 0.5 s
+        await core.wait_stored(1)
+        first = time.monotonic()
+        assert await core.count() == 1  # the next one is due half a second later
+        await core.wait_stored(3)
+        assert time.monotonic() - first >= 0.95  # two minutes of event time at 120x

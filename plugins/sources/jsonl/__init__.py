@@ -32,6 +32,13 @@ class JsonlOptions(Options):
     rotate_wait: Duration = Duration(1)
     #: Mentions per batch handed to the core.
     batch_size: int = 512
+    #: Hand mentions over at this many times the pace of their event times (a drill: 1 is real
+    #: time, 60 plays an hour a minute). Unset: as fast as possible.
+    speed: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.speed is not None and self.speed <= 0:
+            raise ValueError("speed must be a positive factor (1 is real time)")
 
 
 @dataclass(slots=True)
@@ -81,6 +88,7 @@ class JsonlSource(Source):
         super().__init__(options, context)
         self.lines_read = 0
         self.rotations = 0
+        self._pace_origin: tuple[float, float] | None = None
 
     async def run(self, emit: Emit) -> None:
         if self.options.path == "-":
@@ -166,6 +174,7 @@ class JsonlSource(Source):
                     self._parse(pending, batch, label, position.line)
                     position.offset += len(pending)
                     pending = b""
+                    batch = await self._paced(batch, emit, position)
                 if batch or finishing:
                     await emit(batch, position.cursor())
                     batch = []
@@ -193,12 +202,28 @@ class JsonlSource(Source):
                 position.line += 1
                 position.offset += len(raw) + 1
                 self._parse(raw, batch, label, position.line)
+                batch = await self._paced(batch, emit, position)
                 if len(batch) >= self.options.batch_size:
                     await emit(batch, position.cursor())
                     batch = []
             if batch:
                 await emit(batch, position.cursor())
                 batch = []
+
+    async def _paced(self, batch: list[Mention], emit: Emit, position: Position) -> list[Mention]:
+        """With `speed`, hand each mention over alone, once its event time is due."""
+        if self.options.speed is None or not batch:
+            return batch
+        loop = asyncio.get_running_loop()
+        event_time, now = batch[-1].timestamp, loop.time()
+        if self._pace_origin is None:
+            self._pace_origin = (event_time, now)
+        first_event, first_wall = self._pace_origin
+        delay = first_wall + (event_time - first_event) / self.options.speed - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await emit(batch, position.cursor())
+        return []
 
     def _parse(self, raw: bytes, batch: list[Mention], label: str, line: int) -> None:
         if not raw.strip():
