@@ -6,10 +6,10 @@ The texts are the real tweets of ``../shared/data`` (VADER ground truth, TweetEv
 support sample: about 6,300 tweets, 89 characters on average), repeated to ``--mentions``.
 Each figure is the median of ``--runs`` timed passes after one untimed warm-up pass; the
 contenders take turns, so that a change in the machine's load hits them alike. The process is
-pinned to one CPU where the OS allows it. The last row is the baseline of the ratios.
+pinned to one CPU where the OS allows it.
 
-One function per scorer (``bench_<scorer>``) returns its rows, so that other scorers can be
-added beside sentiment and measured in the same run.
+One function per scorer (``bench_<scorer>``, listed in `BENCHES`) returns its `Section`, so
+that other scorers are added beside sentiment and measured in the same run.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +34,24 @@ from sentineld.components import ComponentContext  # noqa: E402
 from sentineld.watch import WatchConfig  # noqa: E402
 
 Row = tuple[str, float]
+
+
+@dataclass
+class Section:
+    """One scorer's figures: (name, mentions/s) rows, and the row the ratios are taken to."""
+
+    title: str
+    rows: list[Row]
+    baseline: str | None = None
+
+    def print(self) -> None:
+        base = dict(self.rows).get(self.baseline) if self.baseline else None
+        ratio_header = f"× {self.baseline.split()[0]}" if base else ""
+        print(f"{self.title:44} {'mentions/s':>12} {ratio_header:>22}")
+        for name, rate in self.rows:
+            ratio = f"{rate / base:21.2f}x" if base else ""
+            print(f"  {name:42} {rate:12,.0f} {ratio}")
+        print()
 
 
 def pin_to_one_cpu() -> str:
@@ -86,7 +105,7 @@ def scorer_pass(scorer: Scorer, mentions: list[Mention], batch: int) -> Callable
     return lambda: loop.run_until_complete(score_all())
 
 
-def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]:
+def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> Section:
     """The sentiment scorer's engines, and bare vaderSentiment on the same texts."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -105,8 +124,16 @@ def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> list[Row]
         for text in texts:
             polarity(text)
 
-    contenders["bare vaderSentiment polarity_scores"] = bare
-    return median_rates(contenders, len(mentions), runs)
+    contenders["vaderSentiment polarity_scores (bare)"] = bare
+    return Section(
+        "sentiment",
+        median_rates(contenders, len(mentions), runs),
+        baseline="vaderSentiment polarity_scores (bare)",
+    )
+
+
+#: Every scorer measured, in order; each returns its own `Section`.
+BENCHES: list[Callable[[list[Mention], int, int], Section]] = [bench_sentiment]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -125,11 +152,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"({mean_length:.0f} characters on average), batches of {args.batch}, "
         f"median of {args.runs} runs, {pin_to_one_cpu()}\n"
     )
-    rows = bench_sentiment(mentions, args.batch, args.runs)
-    baseline = rows[-1][1]
-    print(f"{'':40} {'mentions/s':>12} {'× vaderSentiment':>18}")
-    for name, rate in rows:
-        print(f"{name:40} {rate:12,.0f} {rate / baseline:17.2f}x")
+    for bench in BENCHES:
+        bench(mentions, args.batch, args.runs).print()
 
 
 if __name__ == "__main__":
