@@ -82,14 +82,14 @@ class HttpServer:
             series_rows, upto_seq=upto, bucket=self.live.bucket, window=self.live.window
         )
         self.live.backfill(rows, upto)
-        self._runner = web.AppRunner(build_app(self), access_log=None)
+        self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         self._site = await self._bind(self.options)
         self._publisher = asyncio.get_running_loop().create_task(self._publish(), name="http:publish")
 
     async def _bind(self, options: HttpOptions) -> web.TCPSite:
         assert self._runner is not None
-        site = web.TCPSite(self._runner, options.listen, options.port, shutdown_timeout=2.0)
+        site = web.TCPSite(self._runner, options.listen, options.port)
         await site.start()
         server = site._server  # noqa: SLF001 - the only way to learn the port picked for port 0
         sockets = getattr(server, "sockets", None) or []
