@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from sentineld.alertrules import AlertingOptions
-from sentineld.components import Component, ComponentContext, Kind
+from sentineld.components import HOST_KEYS, Component, ComponentContext, Kind
 from sentineld.options import (
     Duration,
     Options,
@@ -98,6 +98,7 @@ class HostKeys(Options):
 
 _HOST_KEYS: Final = frozenset(HostKeys.__struct_fields__)
 
+assert _HOST_KEYS == HOST_KEYS, "keep components.HOST_KEYS in step with HostKeys"
 
 @dataclass(slots=True)
 class ComponentSpec:

@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 from sentineld import hookspecs
-from sentineld.components import KIND_BASES, Component
+from sentineld.components import HOST_KEYS, KIND_BASES, Component
 from sentineld.options import did_you_mean
 
 __all__ = [
@@ -42,6 +42,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.sources.rss",
     "sentineld_plugins.sources.imap",
     "sentineld_plugins.scorers.sentiment",
+    "sentineld_plugins.scorers.influence",
+    "sentineld_plugins.scorers.virality",
     "sentineld_plugins.triggers.volume_spike",
     "sentineld_plugins.triggers.influencer_mention",
     "sentineld_plugins.triggers.viral_post",
@@ -126,6 +128,12 @@ class Registry:
         type_name = getattr(cls, "type_name", None)
         if not isinstance(type_name, str) or not type_name:
             raise PluginError(f"plugin {plugin!r}: {cls.__name__} has no type_name")
+        clash = HOST_KEYS.intersection(getattr(cls.Options, "__struct_encode_fields__", ()))
+        if clash:
+            raise PluginError(
+                f"plugin {plugin!r}: {cls.__name__}.Options declares {', '.join(sorted(clash))}, "
+                "which the host takes from every component table; rename the option"
+            )
         existing = self.types[kind].get(type_name)
         if existing is not None and existing.cls is not cls:
             raise PluginError(

@@ -141,6 +141,22 @@ def test_registering_the_wrong_kind_is_an_error(tmp_path: Path) -> None:
         load_config(text=text)
 
 
+def test_an_option_named_like_a_host_key_is_refused(tmp_path: Path) -> None:
+    text = _plugin_dir(tmp_path, """
+        from sentineld import Options, Source, hookimpl
+        class SlowOptions(Options):
+            timeout: float = 3.0
+        class Slow(Source):
+            type_name = "slow"
+            Options = SlowOptions
+        @hookimpl
+        def register_sources(register):
+            register(Slow)
+    """)
+    with pytest.raises(ConfigError, match="Slow.Options declares timeout, which the host takes"):
+        load_config(text=text)
+
+
 def test_misspelled_hook_is_caught(tmp_path: Path) -> None:
     text = _plugin_dir(tmp_path, """
         from sentineld import hookimpl
