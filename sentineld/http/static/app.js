@@ -256,7 +256,8 @@ function makeChart(target, names, data, sentiment) {
   const opts = {
     width: Math.max(300, target.clientWidth),
     height: sentiment ? 170 : 220,
-    scales: { x: { time: true }, y: sentiment ? { range: [-1, 1] } : { range: (u, min, max) => [0, Math.max(4, max * 1.1)] } },
+    // The last bucket is still filling: show its whole width, so a mark inside it is drawn.
+    scales: { x: { time: true, range: (u, min, max) => [min, max + state.bucket] }, y: sentiment ? { range: [-1, 1] } : { range: (u, min, max) => [0, Math.max(4, max * 1.1)] } },
     axes: [axisStyle(), Object.assign(axisStyle(), { size: 46 })],
     series,
     legend: { live: true },
