@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.sources.jsonl",
     "sentineld_plugins.sources.bluesky",
     "sentineld_plugins.sources.hackernews",
+    "sentineld_plugins.sources.mastodon",
     "sentineld_plugins.sources.reddit",
     "sentineld_plugins.sources.webhook",
     "sentineld_plugins.sources.rss",
