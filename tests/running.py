@@ -69,7 +69,10 @@ class NotifyListener:
 class DaemonProcess:
     """``python -m sentineld run -c CONFIG`` with its JSON log records collected as they come."""
 
-    def __init__(self, config: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, *, env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         full_env = {k: v for k, v in os.environ.items()
                     if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "SENTINELD_CONFIG")}
         full_env.update(env or {})
@@ -79,7 +82,7 @@ class DaemonProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sentineld", "run", "-c", str(config)],
             cwd=config.parent, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
+            text=True, preexec_fn=preexec_fn,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
