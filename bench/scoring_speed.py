@@ -5,7 +5,7 @@
 The texts are the real tweets of ``../shared/data`` (VADER ground truth, TweetEval, customer
 support sample: about 6,300 tweets, 89 characters on average), repeated to ``--mentions``.
 Each figure is the median of ``--runs`` timed passes after one untimed warm-up pass; the
-contenders take turns, so that a change in the machine's load hits them alike. The process is
+contenders take turns batch by batch, so that a change in the machine's load hits them alike. The process is
 pinned to one CPU where the OS allows it.
 
 One function per scorer (``bench_<scorer>``, listed in `BENCHES`) returns its `Section`, so
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -76,33 +77,43 @@ def context(component_id: str, watch: WatchConfig | None = None) -> ComponentCon
     )
 
 
-def median_rates(contenders: dict[str, Callable[[], None]], items: int, runs: int) -> list[Row]:
-    """Items per second of each contender: the median over `runs` timed calls.
+#: A contender is a list of steps, one per batch of the same mentions for every contender.
+Steps = list[Callable[[], None]]
 
-    Each contender runs once untimed first; then the timed calls take turns (one of each per
-    round), so a change in the machine's load affects all of them alike.
+
+def median_rates(contenders: dict[str, Steps], items: int, runs: int) -> list[Row]:
+    """Items per second of each contender: the median over `runs` timed passes.
+
+    Each contender makes one untimed pass first. Then, batch by batch, the contenders take
+    turns on the same batch, each timing its own steps: a change in the machine's load (other
+    processes on a shared core) hits all of them alike, so their ratio holds even when the
+    absolute figures move.
     """
-    for run_once in contenders.values():
-        run_once()
+    for steps in contenders.values():
+        for step in steps:
+            step()
     rates: dict[str, list[float]] = {name: [] for name in contenders}
+    clock = time.perf_counter
     for _ in range(runs):
-        for name, run_once in contenders.items():
-            started = time.perf_counter()
-            run_once()
-            rates[name].append(items / (time.perf_counter() - started))
+        spent = dict.fromkeys(contenders, 0.0)
+        for batch_steps in zip(*contenders.values(), strict=True):
+            for name, step in zip(contenders, batch_steps, strict=True):
+                started = clock()
+                step()
+                spent[name] += clock() - started
+        for name, seconds in spent.items():
+            rates[name].append(items / seconds)
     return [(name, statistics.median(values)) for name, values in rates.items()]
 
 
-def scorer_pass(scorer: Scorer, mentions: list[Mention], batch: int) -> Callable[[], None]:
-    """One pass of ``await scorer.score(batch)`` over all mentions, as the pipeline calls it."""
-    batches = [mentions[i : i + batch] for i in range(0, len(mentions), batch)]
+def scorer_steps(scorer: Scorer, batches: list[list[Mention]]) -> Steps:
+    """One ``await scorer.score(batch)`` per batch, as the pipeline's score stage calls it."""
     loop = asyncio.new_event_loop()
 
-    async def score_all() -> None:
-        for part in batches:
-            await scorer.score(part)
+    def step(batch: list[Mention]) -> Callable[[], None]:
+        return lambda: loop.run_until_complete(scorer.score(batch))
 
-    return lambda: loop.run_until_complete(score_all())
+    return [step(batch) for batch in batches]
 
 
 def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> Section:
@@ -112,19 +123,21 @@ def bench_sentiment(mentions: list[Mention], batch: int, runs: int) -> Section:
     from sentineld_plugins.scorers.sentiment import SentimentOptions, SentimentScorer
 
     watch = WatchConfig(brand=["acmeair", "@acmeair"], competitors={"rivaljet": ["rivaljet"]})
-    contenders: dict[str, Callable[[], None]] = {}
+    batches = [mentions[i : i + batch] for i in range(0, len(mentions), batch)]
+    contenders: dict[str, Steps] = {}
     for engine in ("social", "vader"):
         scorer = SentimentScorer(SentimentOptions(engine=engine), context("mood", watch))
-        contenders[f"sentiment scorer, engine={engine}"] = scorer_pass(scorer, mentions, batch)
+        contenders[f"sentiment scorer, engine={engine}"] = scorer_steps(scorer, batches)
 
     polarity = SentimentIntensityAnalyzer().polarity_scores
-    texts = [mention.text for mention in mentions]
 
-    def bare() -> None:
+    def bare(texts: list[str]) -> None:
         for text in texts:
             polarity(text)
 
-    contenders["vaderSentiment polarity_scores (bare)"] = bare
+    contenders["vaderSentiment polarity_scores (bare)"] = [
+        functools.partial(bare, [mention.text for mention in part]) for part in batches
+    ]
     return Section(
         "sentiment",
         median_rates(contenders, len(mentions), runs),
