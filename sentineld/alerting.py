@@ -219,6 +219,9 @@ class AlertManager:
         self._tracks: dict[ConditionKey, _Track] = {}
         self._groups: dict[str, _Group] = {}
         self._unnotified: set[ConditionKey] = set()
+        #: Event time from which muted alerts must be looked at again (a silence starts or
+        #: ends, or -inf after the silences changed or an inhibiting alert resolved).
+        self._mute_check_at = -_NEVER
         self._inhibitors = [
             _Inhibitor(parse_matchers(r.source), parse_matchers(r.target), tuple(r.equal))
             for r in self.options.inhibit
@@ -316,7 +319,8 @@ class AlertManager:
         alert.resolved_at = max(from_timestamp(moment), alert.opened_at)
         self.dirty.discard(key)
         self._unnotified.discard(key)
-        self._index_source(key, alert, add=False)
+        if self._index_source(key, alert, add=False):
+            self._mute_check_at = -_NEVER
         group = self._groups.get(track.group)
         if group is not None:
             group.members.discard(key)
@@ -330,14 +334,17 @@ class AlertManager:
         alerts whose mute lifted, flush groups and re-notify."""
         moment = now.timestamp() if isinstance(now, datetime) else float(now)
         events: list[AlertEvent] = []
-        if self._unnotified:
-            for key in list(self._unnotified):
+        if self._unnotified and moment >= self._mute_check_at:
+            for key in sorted(self._unnotified):
                 alert = self.open.get(key)
                 track = self._tracks.get(key)
                 if alert is None or track is None or track.pending:
                     continue
                 if self._muted(alert, moment) is None:
                     self._offer(key, moment)
+            edges = [edge for s in self.silences
+                     for edge in (s.starts_at.timestamp(), s.ends_at.timestamp()) if edge > moment]
+            self._mute_check_at = min(edges, default=_NEVER)
         if moment < self._due:
             return events
         self._due = _NEVER
@@ -414,7 +421,7 @@ class AlertManager:
                     return
             events.append(AlertEvent("opened", _copy(alert), change=False, meta=meta))
             return
-        ready.sort(key=lambda a: (a.resolved_at is None, _severity_rank(a)), reverse=True)
+        ready.sort(key=lambda a: (a.resolved_at is None, _severity_rank(a), a.id), reverse=True)
         ids = "|".join(sorted(a.id for a in ready))
         meta.update(self._listing(ready))
         events.append(
@@ -432,7 +439,7 @@ class AlertManager:
         group.last_sent = moment
         if not alerts:
             return
-        alerts.sort(key=lambda a: (_severity_rank(a), -a.opened_at.timestamp()), reverse=True)
+        alerts.sort(key=lambda a: (_severity_rank(a), -a.opened_at.timestamp(), a.id), reverse=True)
         meta = self._meta(group.id)
         meta.update(self._listing(alerts))
         events.append(
@@ -464,13 +471,16 @@ class AlertManager:
         group = self._groups.get(group_id)
         return {"group": group_id, "group_labels": dict(group.labels) if group else {}}
 
-    def _index_source(self, key: ConditionKey, alert: Alert, *, add: bool) -> None:
+    def _index_source(self, key: ConditionKey, alert: Alert, *, add: bool) -> bool:
+        """Add or remove an open alert as an inhibition source; True if it is one."""
         if not self._inhibitors:
-            return
+            return False
+        found = False
         labels = alert_labels(alert)
         for rule in self._inhibitors:
             if not matches_all(rule.source, labels):
                 continue
+            found = True
             values = tuple(labels[name] for name in rule.equal)
             if add:
                 rule.open_sources.setdefault(values, set()).add(key)
@@ -480,6 +490,7 @@ class AlertManager:
                     holders.discard(key)
                     if not holders:
                         del rule.open_sources[values]
+        return found
 
     def muted_by(self, alert: Alert, moment: float) -> str | None:
         """Why notifications of `alert` are held back at event time `moment`, or None."""
@@ -506,6 +517,11 @@ class AlertManager:
 
     def set_silences(self, silences: Sequence[Silence]) -> None:
         """Replace the known silences (the pipeline polls the store for them)."""
+        def shape(items: Sequence[Silence]) -> list[tuple[str, datetime, datetime]]:
+            return [(s.id, s.starts_at, s.ends_at) for s in items]
+
+        if shape(silences) != shape(self.silences):
+            self._mute_check_at = -_NEVER
         self.silences = list(silences)
 
     # ------------------------------------------------------------------ checkpoints
@@ -558,3 +574,4 @@ class AlertManager:
                 self._unnotified.add(key)
             self._index_source(key, alert, add=True)
         self._due = -_NEVER
+        self._mute_check_at = -_NEVER

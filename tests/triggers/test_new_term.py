@@ -50,7 +50,8 @@ async def test_a_new_hashtag_at_volume_fires_with_its_evidence(harness) -> None:
     assert evidence["observed"] == 10 and evidence["threshold"] == 10 and evidence["prior"] == 0
     assert evidence["authors"] >= 5 and evidence["window"] == "1h" and evidence["horizon"] == "30d"
     assert evidence["factor"] > 1000 and evidence["tail_probability"] < 1e-20
-    assert len(alert.mentions) == 10
+    burst_ids = {m.id for m in stream if "#boycottacme" in m.text}
+    assert 5 <= len(alert.mentions) <= 10 and set(alert.mentions) <= burst_ids
 
 
 async def test_everyday_words_and_slow_trickles_stay_quiet(harness) -> None:
@@ -106,8 +107,19 @@ async def test_resolves_when_the_wave_ebbs(harness) -> None:
     assert EPOCH + timedelta(minutes=2 * DAY + 60) < resolved < EPOCH + timedelta(minutes=2 * DAY + 120)
 
 
+async def test_words_too_when_asked(harness) -> None:
+    harness.configure(triggers=options(terms=["hashtag", "word"]))
+    lawsuit = [scored(f"@acme class action lawsuit filed, flight {i}", minutes=2 * DAY + i,
+                      author=f"lawyer{i}") for i in range(12)]
+    stream = sorted(chatter(2, every=1) + lawsuit, key=lambda m: m.created_at)
+    assert sorted(opened(await harness.trigger("new", stream))) == [
+        "brand/term:action", "brand/term:class", "brand/term:filed", "brand/term:lawsuit"]
+    harness.configure(triggers=options())
+    assert opened(await harness.trigger("new", stream)) == []  # hashtags only by default
+
+
 async def test_memory_is_bounded_by_max_terms(harness) -> None:
-    harness.configure(triggers=options(max_terms=500))
+    harness.configure(triggers=options(max_terms=500, terms=["word"]))
     rng = random.Random(3)
     words = [f"word{rng.randrange(10**9)}x" for _ in range(3000)]
     stream = [scored(f"@acme {w}", minutes=i, author=f"a{i}") for i, w in enumerate(words)]
@@ -117,8 +129,9 @@ async def test_memory_is_bounded_by_max_terms(harness) -> None:
     from sentineld.alerting import TriggerAlertSink
 
     await trigger.observe(stream, TriggerAlertSink("new", "new_term"))
-    assert len(trigger.terms) == 500
-    assert ("brand", words[-1]) in trigger.terms and ("brand", words[0]) not in trigger.terms
+    kept = trigger.terms["brand"]
+    assert 450 <= len(kept) == trigger.size <= 500
+    assert words[-1] in kept and words[0] not in kept
 
 
 async def test_snapshot_round_trips(harness) -> None:

@@ -106,9 +106,15 @@ class InfluencerMention(Trigger):
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         options = self.options
+        connector, maven, influence = options.connector, options.maven, options.influence
         for mention in mentions:
             if not mention.matches:
                 continue
+            scores = mention.scores
+            if (scores.get("connector", 0.0) < connector and scores.get("maven", 0.0) < maven
+                    and (influence is None or scores.get("influence", 0.0) < influence)
+                    and mention.labels.get("watchlist") != "yes"):
+                continue  # the fast path: not an influencer
             subject = watched_subject(mention.matches, options.subjects)
             if subject is None:
                 continue

@@ -1,9 +1,8 @@
 """new_term: a hashtag or word never seen with a subject in the last `horizon` days suddenly
 appears at volume (``#boycottacme``).
 
-For each (subject, term) the trigger keeps one small record, O(1), ordered by when the term was
-last seen, so terms unseen for `horizon` are forgotten first (and the oldest are dropped when
-`max_terms` is reached). A term's uses form *runs* (uses less than `window` apart). When a run
+For each (subject, term) the trigger keeps one small record, O(1). About once a day of event time
+the terms unseen for `horizon` are forgotten; at `max_terms`, the tenth unseen for longest goes. A term's uses form *runs* (uses less than `window` apart). When a run
 starts, the term is *fresh* if it was used at most `max_prior` times in the `horizon` before (a
 stray earlier use does not make a term known); it stays fresh until more than `max_prior` +
 `min_count` of the run's uses lie before the current window (a slow build-up is still new; a word
@@ -25,7 +24,6 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -37,7 +35,7 @@ from sentineld.model import Severity, format_time, from_timestamp
 from sentineld.options import Duration
 from sentineld_plugins.triggers._common import poisson_tail, watched_subject
 
-_TOKENS: Final = re.compile(r"https?://\S+|[@#$]?\w[\w'’-]*")
+_URLS: Final = re.compile(r"(?:https?://|www\.)\S+")
 MAX_MENTION_IDS: Final = 20
 #: Frequent English function words: never terms (they would only cost memory).
 STOPWORDS: Final = frozenset(
@@ -54,8 +52,8 @@ STOPWORDS: Final = frozenset(
 class NewTermOptions(Options):
     #: Subjects watched: "brand", "competitor:NAME", "topic:NAME", or "*" for all.
     subjects: list[str] = msgspec.field(default_factory=lambda: ["brand"])
-    #: Which terms: hashtags, words, or both.
-    terms: list[Literal["hashtag", "word"]] = msgspec.field(default_factory=lambda: ["hashtag", "word"])
+    #: Which terms: hashtags, words, or both (words cost about 6 µs a mention; see the README).
+    terms: list[Literal["hashtag", "word"]] = msgspec.field(default_factory=lambda: ["hashtag"])
     #: Uses within this window make "volume" (and uses further apart end a run).
     window: Duration = Duration(3600)
     #: Fewest uses within the window…
@@ -138,33 +136,41 @@ class NewTerm(Trigger):
 
     def __init__(self, options: NewTermOptions, context: Any) -> None:
         super().__init__(options, context)
-        self.terms: OrderedDict[tuple[str, str], _Term] = OrderedDict()
+        #: subject -> term -> record
+        self.terms: dict[str, dict[str, _Term]] = {}
+        self.size = 0
         self.firing: set[tuple[str, str]] = set()
         self.started: float | None = None
+        self.next_sweep: float | None = None
         self.hashtags = "hashtag" in options.terms
         self.words = "word" in options.terms
         watch = context.watch
         own = [*watch.brand, *watch.accounts, *(t for ts in watch.competitors.values() for t in ts)]
-        self.ignored = STOPWORDS | {t.lower().lstrip("@#$") for t in own}
+        bare = {t.lower().lstrip("@#$") for t in own}
+        self.ignored = frozenset(STOPWORDS | bare | {f"#{word}" for word in bare})
+        if self.words:
+            self.pattern = re.compile(r"[@#$]?[^\W\d_][\w'’]{%d,}" % (options.min_length - 1))
+        else:
+            self.pattern = re.compile(r"(?<![\w&])#\w{2,}")
 
     def terms_of(self, text: str) -> set[str]:
-        found: set[str] = set()
-        min_length, ignored = self.options.min_length, self.ignored
-        for token in _TOKENS.findall(text.lower()):
-            first = token[0]
-            if first == "#":
-                if self.hashtags and len(token) > 2 and token[1:] not in ignored:
-                    found.add(token.rstrip("'’-"))
-            elif first in "@$" or token.startswith(("http://", "https://")):
-                continue
-            elif self.words:
-                word = token.strip("'’-")
-                if len(word) >= min_length and word not in ignored and not word.isdigit():
-                    found.add(word)
+        """The hashtags and words of a text that may be terms (lower-cased, deduplicated)."""
+        text = text.lower()
+        if "http" in text or "www." in text:
+            text = _URLS.sub(" ", text)
+        found = set(self.pattern.findall(text))
+        found -= self.ignored
+        if not self.words:
+            return found
+        if "@" in text or "$" in text:
+            found = {t for t in found if t[0] != "@" and t[0] != "$"}
+        if not self.hashtags:
+            return {t for t in found if t[0] != "#"}
         return found
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
-        subjects = self.options.subjects
+        subjects, window = self.options.subjects, self.options.window
+        horizon, max_prior = self.options.horizon, self.options.max_prior
         for mention in mentions:
             if not mention.matches:
                 continue
@@ -172,30 +178,48 @@ class NewTerm(Trigger):
             if subject is None:
                 continue
             moment = mention.timestamp
-            if self.started is None:
-                self.started = moment
+            if self.next_sweep is None or moment >= self.next_sweep:
+                self._sweep(moment, alerts)
+            if not self.words and "#" not in mention.text:
+                continue
             found = self.terms_of(mention.text)
             if not found:
                 continue
-            self._forget(moment, alerts)
-            bit = author_bit(mention)
+            table = self.terms.get(subject)
+            if table is None:
+                table = self.terms[subject] = {}
+            bit = 0
             for term in found:
-                self._use((subject, term), moment, bit, mention, alerts)
+                entry = table.get(term)
+                if entry is not None and not entry.fresh:
+                    # The hot path: a known term, in its run or starting a run that cannot be new.
+                    gap = moment - entry.last_seen
+                    if gap <= window:
+                        entry.last_seen = moment
+                        entry.run_count += 1
+                        continue
+                    if gap <= horizon and entry.prior + entry.run_count > max_prior:
+                        entry.prior += entry.run_count
+                        entry.run_start = entry.last_seen = moment
+                        entry.run_count = 1
+                        continue
+                bit = bit or author_bit(mention)
+                self._use(table, subject, term, entry, moment, bit, mention, alerts)
 
-    def _use(self, key: tuple[str, str], moment: float, bit: int, mention: Mention,
-             alerts: AlertSink) -> None:
+    def _use(self, table: dict[str, _Term], subject: str, term: str, entry: _Term | None,
+             moment: float, bit: int, mention: Mention, alerts: AlertSink) -> None:
         options = self.options
-        entry = self.terms.get(key)
         if entry is None:
-            if len(self.terms) >= options.max_terms:
-                self._drop(*self.terms.popitem(last=False), moment, alerts)
-            entry = self.terms[key] = _Term(moment)
+            if self.size >= options.max_terms:
+                self._make_room(moment, alerts)
+            entry = table[term] = _Term(moment)
+            self.size += 1
         else:
-            self.terms.move_to_end(key)
             gap = moment - entry.last_seen
             if gap > options.horizon:
                 entry.prior = 0
                 entry.start_run(moment, fresh=True)
+                entry.mentions = None
             elif gap > options.window:
                 entry.prior += entry.run_count
                 entry.start_run(moment, fresh=entry.prior <= options.max_prior)
@@ -208,23 +232,29 @@ class NewTerm(Trigger):
         entry.roll(moment, window)
         entry.count += 1
         entry.bits |= bit
-        if entry.mentions is None:
-            entry.mentions = []
-        if len(entry.mentions) < MAX_MENTION_IDS:
-            entry.mentions.append(mention.id)
+        in_buckets = entry.count + entry.prev
+        if entry.firing or in_buckets * 2 >= options.min_count:
+            # Near volume: keep the mentions that make the alert (the first uses of a term that
+            # never gets there are not worth a list).
+            if entry.mentions is None:
+                entry.mentions = []
+            if len(entry.mentions) < MAX_MENTION_IDS:
+                entry.mentions.append(mention.id)
         if entry.firing:
             return
-        observed = entry.in_window(moment, window)
-        if entry.run_count - observed > options.max_prior + options.min_count:
+        if entry.run_count - in_buckets > options.max_prior + options.min_count:
             entry.fresh = False  # in use for a while already, just never at volume
             entry.mentions = None
             return
+        if in_buckets < options.min_count:
+            return
+        observed = entry.in_window(moment, window)
         if self.started is None or moment - self.started < options.warmup:
             return
         if observed >= options.min_count and entry.authors() >= options.min_authors:
             entry.firing = True
-            self.firing.add(key)
-            self._fire(key, entry, observed, mention.created_at, alerts)
+            self.firing.add((subject, term))
+            self._fire((subject, term), entry, observed, mention.created_at, alerts)
 
     def _fire(self, key: tuple[str, str], entry: _Term, observed: float, at: datetime,
               alerts: AlertSink) -> None:
@@ -262,28 +292,41 @@ class NewTerm(Trigger):
             mentions=entry.mentions or [],
         )
 
-    def _drop(self, key: tuple[str, str], entry: _Term, moment: float, alerts: AlertSink) -> None:
-        if entry.firing:
-            self.firing.discard(key)
-            alerts.clear(subject=f"{key[0]}/term:{key[1]}", channel="*", at=from_timestamp(moment))
+    # ------------------------------------------------------------------ forgetting
 
-    def _forget(self, moment: float, alerts: AlertSink) -> None:
+    def _sweep(self, moment: float, alerts: AlertSink) -> None:
+        """Forget the terms unseen for `horizon` (about once a day of event time)."""
+        if self.started is None:
+            self.started = moment
         horizon = self.options.horizon
-        while self.terms:
-            key, entry = next(iter(self.terms.items()))
-            if entry.last_seen + horizon > moment:
-                return
-            del self.terms[key]
-            self._drop(key, entry, moment, alerts)
+        self.next_sweep = moment + max(self.options.window, horizon / 30)
+        self._drop_where(lambda entry: entry.last_seen + horizon <= moment, moment, alerts)
+
+    def _make_room(self, moment: float, alerts: AlertSink) -> None:
+        """At `max_terms`, forget the tenth of the terms unseen for longest."""
+        ages = sorted(entry.last_seen for table in self.terms.values() for entry in table.values())
+        cutoff = ages[max(0, len(ages) // 10 - 1)]
+        self._drop_where(lambda entry: entry.last_seen <= cutoff, moment, alerts)
+
+    def _drop_where(self, condition: Any, moment: float, alerts: AlertSink) -> None:
+        for subject, table in self.terms.items():
+            old = [term for term, entry in table.items() if condition(entry)]
+            for term in old:
+                if table.pop(term).firing:
+                    self.firing.discard((subject, term))
+                    alerts.clear(subject=f"{subject}/term:{term}", channel="*",
+                                 at=from_timestamp(moment))
+            self.size -= len(old)
 
     async def tick(self, now: datetime, alerts: AlertSink) -> None:
         moment = now.timestamp()
-        self._forget(moment, alerts)
+        if self.next_sweep is not None and moment >= self.next_sweep:
+            self._sweep(moment, alerts)
         if not self.firing:
             return
         window, options = self.options.window, self.options
-        for key in list(self.firing):
-            entry = self.terms[key]
+        for key in sorted(self.firing):
+            entry = self.terms[key[0]][key[1]]
             entry.roll(moment, window)
             if entry.in_window(moment, window) < options.resolve_ratio * options.min_count:
                 entry.firing = False
@@ -294,13 +337,14 @@ class NewTerm(Trigger):
         rows = [
             [s, t, e.last_seen, e.prior, e.run_start, e.run_count, e.fresh, e.bucket_start,
              e.count, e.prev, e.bits, e.prev_bits, e.firing, e.mentions]
-            for (s, t), e in self.terms.items()
+            for s, table in self.terms.items() for t, e in table.items()
         ]
-        return {"started": self.started, "terms": rows}
+        return {"started": self.started, "next_sweep": self.next_sweep, "terms": rows}
 
     def restore(self, state: Any) -> None:
         self.started = state.get("started")
-        self.terms, self.firing = OrderedDict(), set()
+        self.next_sweep = state.get("next_sweep")
+        self.terms, self.firing, self.size = {}, set(), 0
         for row in state.get("terms", []):
             subject, term, last_seen, prior, run_start, run_count, fresh, *rest = row
             bucket_start, count, prev, bits, prev_bits, firing, mentions = rest
@@ -309,7 +353,8 @@ class NewTerm(Trigger):
             entry.bucket_start, entry.count, entry.prev = bucket_start, count, prev
             entry.bits, entry.prev_bits, entry.firing = bits, prev_bits, firing
             entry.mentions = list(mentions) if mentions is not None else None
-            self.terms[(subject, term)] = entry
+            self.terms.setdefault(subject, {})[term] = entry
+            self.size += 1
             if firing:
                 self.firing.add((subject, term))
 

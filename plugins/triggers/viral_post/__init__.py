@@ -132,17 +132,19 @@ class ViralPost(Trigger):
             scores = mention.scores
             if not scores or not mention.matches:
                 continue
+            reshares = scores.get("reshare_velocity") or 0.0
+            replies = scores.get("reply_velocity") or 0.0
+            growth = scores.get("cluster_growth") or 0.0
+            if reshares <= 0 and replies <= 0 and growth <= 0:
+                continue  # the fast path: not spreading at all
             subject = watched_subject(mention.matches, subjects)
             if subject is None:
                 continue
-            reshares = scores.get("reshare_velocity") or 0.0
-            replies = scores.get("reply_velocity") or 0.0
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
                 self._update(f"{subject}/post:{post}", mention.source, mention,
                              (("reshare_velocity", reshares), ("reply_velocity", replies)), alerts)
             cluster = mention.labels.get("cluster")
-            growth = scores.get("cluster_growth") or 0.0
             if cluster is not None and growth > 0:
                 if scores.get("cluster_size", 0) >= self.options.min_cluster_size:
                     self._update(f"{subject}/cluster:{cluster}", "*", mention,

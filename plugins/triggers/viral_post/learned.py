@@ -4,8 +4,9 @@ Rates (reshares per hour, new authors per hour…) span orders of magnitude, so 
 in logarithmic bins (`BINS_PER_DECADE` per power of ten, from `LOW` to `HIGH`). Each observation
 weighs 2^(age / half-life) less as it ages (stored as a growing weight for new observations, the
 standard forward-decay trick), so the distribution follows a stream whose habits change.
-Quantiles and tail probabilities are read off the bins; the quantile is cached until the next
-observation.
+Quantiles and tail probabilities are read off the bins; a quantile is cached until the
+observations have grown by a hundredth since it was computed (it moves slowly, and reading it
+costs a pass over the bins).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _upper_edge(index: int) -> float:
 class DecayedLogHistogram:
     """Observations of a positive rate; `quantile(q)` and `tail(value)` over the decayed weights."""
 
-    __slots__ = ("half_life", "bins", "origin", "observations", "_quantiles")
+    __slots__ = ("half_life", "bins", "origin", "observations", "_quantiles", "_since")
 
     def __init__(self, half_life: float) -> None:
         self.half_life = half_life
@@ -43,6 +44,7 @@ class DecayedLogHistogram:
         self.origin: float | None = None
         self.observations = 0
         self._quantiles: dict[float, float] = {}
+        self._since = 0
 
     def add(self, value: float, at: float) -> None:
         if self.origin is None:
@@ -53,7 +55,10 @@ class DecayedLogHistogram:
             self.origin, weight = at, 1.0
         self.bins[_bin(value)] += weight
         self.observations += 1
-        self._quantiles.clear()
+        self._since += 1
+        if self._since * 100 >= self.observations:
+            self._quantiles.clear()
+            self._since = 0
 
     def quantile(self, q: float) -> float:
         """The smallest bin edge with at least a share `q` of the weight at or below it."""
@@ -83,9 +88,9 @@ class DecayedLogHistogram:
         return (above + unit) / (total + unit)
 
     def snapshot(self) -> list[Any]:
-        return [self.origin, self.observations, self.bins]
+        return [self.origin, self.observations, self.bins, self._since, self._quantiles]
 
     def restore(self, state: list[Any]) -> None:
-        self.origin, self.observations, bins = state
+        self.origin, self.observations, bins, self._since, quantiles = state
         self.bins = [float(b) for b in bins]
-        self._quantiles.clear()
+        self._quantiles = {float(q): float(v) for q, v in quantiles.items()}
