@@ -26,6 +26,7 @@ from sentineld.model import Alert, Mention, Severity
 from sentineld.options import Options
 
 if TYPE_CHECKING:
+    from sentineld.registry import InfluencerRegistry
     from sentineld.watch import WatchConfig
 
 __all__ = [
@@ -66,6 +67,9 @@ class ComponentContext:
     watch: WatchConfig
     state_dir: Path
     log: Any = field(default=None)
+    #: The pipeline's influencer registry (author records, read-only for components); None
+    #: outside a pipeline, e.g. in ``sentineld score``.
+    influencers: InfluencerRegistry | None = None
 
     def __post_init__(self) -> None:
         if self.log is None:

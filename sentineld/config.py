@@ -39,6 +39,7 @@ from sentineld.plugin_manager import (
     build_plugin_manager,
     load_registry,
 )
+from sentineld.registry import InfluencerOptions
 from sentineld.watch import WatchConfig
 
 __all__ = [
@@ -123,6 +124,7 @@ EXTRA_SECTIONS: dict[str, type[Options]] = {
     "outbox": OutboxOptions,
     "http": HttpOptions,
     "alerting": AlertingOptions,
+    "influencers": InfluencerOptions,
 }
 
 
@@ -155,8 +157,8 @@ class Config:
     def section(self, name: str) -> Any:
         return self.sections[name]
 
-    def context(self, spec: ComponentSpec) -> ComponentContext:
-        return ComponentContext(spec.id, spec.kind, self.watch, self.state_dir)
+    def context(self, spec: ComponentSpec, influencers: Any = None) -> ComponentContext:
+        return ComponentContext(spec.id, spec.kind, self.watch, self.state_dir, influencers=influencers)
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:

@@ -31,6 +31,7 @@ from sentineld.components import HealthState, Source
 from sentineld.config import Config
 from sentineld.model import Mention
 from sentineld.outbox import DeliveryWorker
+from sentineld.registry import InfluencerRegistry, Tracking
 from sentineld.store.base import StoreError
 from sentineld.store.worker import StoreWorker
 from sentineld.supervisor import Guard
@@ -147,6 +148,8 @@ class Pipeline:
         self.trigger_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.commit_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.matcher = Matcher(config.watch)
+        self.influencers = InfluencerRegistry(config.sections.get("influencers"), self.matcher)
+        self.tracking = Tracking(self.influencers, store)
         self.sources = sources if sources is not None else self._guards("source")
         self.scorers = self._guards("scorer")
         self.triggers = self._guards("trigger")
@@ -172,7 +175,10 @@ class Pipeline:
         self._stopping = False
 
     def _guards(self, kind: Any) -> list[Guard]:
-        return [Guard(spec, self.config) for spec in self.config.of_kind(kind).values()]
+        return [
+            Guard(spec, self.config, influencers=self.influencers)
+            for spec in self.config.of_kind(kind).values()
+        ]
 
     def emitter(self, source: Guard) -> Emitter:
         return Emitter(self, source)
@@ -195,6 +201,7 @@ class Pipeline:
         """Restore the last checkpoint, start components and stages, then the sources."""
         self.last_seq = await self.store.call("last_seq")
         await self._restore()
+        await self.tracking.start()
         for guard in [*self.scorers, *self.triggers, *self.notifiers, *self.responders]:
             await guard.start()
         self.hook.sentineld_startup(config=self.config)
@@ -413,11 +420,14 @@ class Pipeline:
                 started = time.perf_counter()
                 mentions = [m for _, m in item]
                 self.matcher.apply(mentions)
+                await self.tracking.before_scoring(item)
                 for guard in self.scorers:
                     await guard.call("score", mentions, mentions=mentions)
+                await self.tracking.after_scoring(item)
                 self.stats.scored += len(mentions)
                 self._timed("score", started)
             elif isinstance(item, Barrier):
+                await self.tracking.flush()
                 self._snapshot(self.scorers, item.states)
             await self.trigger_queue.put(item)
             if isinstance(item, Barrier) and item.final:

@@ -52,10 +52,14 @@ class ComponentStats:
 class Guard:
     """Owns one component instance and makes every call into it safe."""
 
-    def __init__(self, spec: ComponentSpec, config: Config, *, on_rebuild: Callable[[Component], None] | None = None) -> None:
+    def __init__(
+        self, spec: ComponentSpec, config: Config, *,
+        on_rebuild: Callable[[Component], None] | None = None, influencers: Any = None,
+    ) -> None:
         self.spec = spec
         self.config = config
-        self.component = spec.build(config.context(spec))
+        self.influencers = influencers
+        self.component = spec.build(config.context(spec, influencers))
         self.stats = ComponentStats()
         self._consecutive = 0
         self._backoff = FIRST_BACKOFF
@@ -150,7 +154,7 @@ class Guard:
                 await old.stop()
         except Exception as exc:  # noqa: BLE001 - a failing stop must not stop the rebuild
             log.warning("component stop failed", component=self.id, error=repr(exc))
-        self.component = self.spec.build(self.config.context(self.spec))
+        self.component = self.spec.build(self.config.context(self.spec, self.influencers))
         if state is not None:
             self.component.restore(state)
         await self.start()
