@@ -19,7 +19,6 @@ plugin (``sentineld check``) stays fast.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import time
 from contextlib import asynccontextmanager
@@ -142,6 +141,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils
+
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
