@@ -43,6 +43,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.sources.rss",
     "sentineld_plugins.sources.imap",
     "sentineld_plugins.scorers.sentiment",
+    "sentineld_plugins.scorers.influence",
+    "sentineld_plugins.scorers.virality",
     "sentineld_plugins.triggers.volume_spike",
     "sentineld_plugins.triggers.influencer_mention",
     "sentineld_plugins.triggers.viral_post",

@@ -117,4 +117,24 @@ class Store(Protocol):
         """End a silence at `at` if it ends later; None if there is no such silence."""
         ...
 
+    # the influencer registry (rows: sentineld.registry.AuthorRecord.to_row())
+    def load_authors(
+        self, keys: Sequence[str], post_ids: Sequence[str] = ()
+    ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
+        """Stored rows of `keys` and of the authors of stored posts `post_ids`, and
+        ``{post id: author key}`` for those posts."""
+        ...
+
+    def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
+        """Upsert author rows with the registry's position and state, in one transaction."""
+        ...
+
+    def count_authors(self) -> int: ...
+
+    def rank_authors(
+        self, by: str, *, limit: int = 20, watchlist_only: bool = False, include_own: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """The top author rows by ``reach`` or ``maven_mass``, highest first."""
+        ...
+
     def close(self) -> None: ...

@@ -77,4 +77,38 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX silences_ends ON silences (ends_us);
         """,
     ),
+    (
+        # The influencer registry (sentineld.registry): one row per author seen in the stream.
+        "0002_authors",
+        """
+        CREATE TABLE authors (
+            key           TEXT PRIMARY KEY,
+            source        TEXT NOT NULL,
+            handle        TEXT,
+            name          TEXT,
+            followers     INTEGER,
+            following     INTEGER,
+            posts         INTEGER,
+            created_us    INTEGER,
+            first_seen_us INTEGER NOT NULL,
+            last_seen_us  INTEGER NOT NULL,
+            mentions      INTEGER NOT NULL,
+            on_topic      INTEGER NOT NULL,
+            engaged       INTEGER NOT NULL,
+            sentiment_sum REAL NOT NULL,
+            sentiment_n   INTEGER NOT NULL,
+            maven_mass    REAL,
+            reach         REAL,
+            audience_mass REAL,
+            connector     REAL NOT NULL,
+            maven         REAL NOT NULL,
+            influence     REAL NOT NULL,
+            watchlist     INTEGER NOT NULL DEFAULT 0,
+            own           INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX authors_reach ON authors (reach);
+        CREATE INDEX authors_maven ON authors (maven_mass);
+        CREATE INDEX authors_watchlist ON authors (key) WHERE watchlist = 1;
+        """,
+    ),
 ]

@@ -263,36 +263,23 @@ class SQLiteStore:
         by: str,
         *,
         limit: int = 20,
-        floor: float | None = None,
         watchlist_only: bool = False,
         include_own: bool = False,
-    ) -> list[tuple[tuple[Any, ...], float]]:
-        """The top `limit` authors by ``reach`` or ``maven_mass`` (highest first), each with its
-        mid-rank percentile among the authors that have a value (at least `floor`)."""
+    ) -> list[tuple[Any, ...]]:
+        """The top `limit` author rows by ``reach`` or ``maven_mass``, highest first (the
+        brand's own accounts left out unless `include_own`)."""
         if by not in ("reach", "maven_mass"):
             raise ValueError(f"cannot rank authors by {by!r}")
-        low = "" if floor is None else f" AND {by} >= ?"
-        low_args: tuple[Any, ...] = () if floor is None else (floor,)
-        total = self.db.execute(
-            f"SELECT count(*) FROM authors WHERE {by} IS NOT NULL{low}", low_args
-        ).fetchone()[0]
-        where = f"{by} IS NOT NULL{low}"
+        where = f"{by} IS NOT NULL"
         if not include_own:
             where += " AND own = 0"
         if watchlist_only:
             where += " AND watchlist = 1"
         rows = self.db.execute(
-            f"SELECT {_AUTHOR_SELECT}, "
-            f"(SELECT count(*) FROM authors b WHERE b.{by} >= a.{by}), "
-            f"(SELECT count(*) FROM authors b WHERE b.{by} = a.{by}) "
-            f"FROM authors a WHERE {where} ORDER BY {by} DESC, key LIMIT ?",
-            (*low_args, limit),
+            f"SELECT {_AUTHOR_SELECT} FROM authors WHERE {where} ORDER BY {by} DESC, key LIMIT ?",
+            (limit,),
         )
-        ranked = []
-        for row in rows:
-            at_least, ties = row[-2], row[-1]
-            ranked.append((tuple(row[:-2]), (total - at_least + 0.5 * ties) / total if total else 0.0))
-        return ranked
+        return [tuple(row) for row in rows]
 
     # ------------------------------------------------------------------ end of influencer registry
 
@@ -478,8 +465,8 @@ def _load_mention(body: bytes, scored: bytes | None) -> Mention:
 AUTHOR_COLUMNS: Final = (
     "key", "source", "handle", "name", "followers", "following", "posts", "created_us",
     "first_seen_us", "last_seen_us", "mentions", "on_topic", "engaged", "sentiment_sum",
-    "sentiment_n", "maven_mass", "reach", "reach_bin", "maven_bin", "connector", "maven",
-    "influence", "watchlist", "own",
+    "sentiment_n", "maven_mass", "reach", "audience_mass", "connector", "maven", "influence",
+    "watchlist", "own",
 )  # fmt: skip
 _AUTHOR_SELECT: Final = ", ".join(AUTHOR_COLUMNS)
 

@@ -1,0 +1,498 @@
+"""The influencer registry: what the stream has taught sentineld about each author.
+
+Per author (keyed ``source:author-id``): the latest profile (followers, following, posts,
+account age), how many mentions and how many on-topic mentions they wrote, first and last seen
+(event time), their mean sentiment toward the brand, the engagement their posts drew in the
+stream, a forward-decayed *maven mass* (below), the last connector/maven/influence scores, and
+whether they are on the watchlist or one of the brand's own accounts.
+
+Memory stays bounded: the registry keeps a hot set of recently seen authors (LRU) and the rest
+in the store's ``authors`` table. Watchlisted authors stay in memory for good. The pipeline's
+tracking step (`Tracking`) loads the authors of a batch that are not hot before the scorers run,
+applies the batch's facts (`InfluencerRegistry.observe`), lets the scorers read the records,
+records what the scorers found (`InfluencerRegistry.record`), and writes dirty records to the
+store together with the sequence number they are complete up to, so that a mention re-fed after
+a crash is never counted twice.
+
+Maven mass uses *forward decay* (Cormode et al., ICDE 2009): an on-topic post of weight ``w`` at
+event time ``t`` adds ``w * exp(t / tau)``, kept as a logarithm. The decayed value at any time
+``T`` is ``exp(mass - T / tau)``, so comparing masses compares authors' current decayed
+authority without touching every record as time passes, and a plain ``ORDER BY`` ranks mavens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+import structlog
+
+from sentineld.model import Mention
+from sentineld.options import Duration, Options
+from sentineld.store.base import StoreError
+from sentineld.watch import Matcher
+
+if TYPE_CHECKING:
+    from sentineld.store.worker import StoreWorker
+
+__all__ = [
+    "AuthorRecord",
+    "InfluencerOptions",
+    "InfluencerRegistry",
+    "Tracking",
+    "REGISTRY_CHECKPOINT",
+]
+
+log = structlog.get_logger("sentineld.registry")
+
+#: The name under which the registry's position and population state are checkpointed.
+REGISTRY_CHECKPOINT: Final = "influencers"
+NO_MASS: Final = -math.inf
+
+_encode_state = msgspec.msgpack.Encoder().encode
+_decode_state = msgspec.msgpack.Decoder().decode
+
+
+class InfluencerOptions(Options):
+    """The `[influencers]` section: how the registry remembers authors."""
+
+    #: Authors kept in memory (least recently seen leave first); the rest live in the store.
+    hot_authors: int = 50_000
+    #: Recent posts remembered in memory to credit reshares and replies to their author (older
+    #: ones are looked up in the store).
+    recent_posts: int = 50_000
+    #: Half-life of an author's maven mass: authority fades unless the author keeps posting.
+    half_life: Duration = Duration(7 * 86400)
+    #: Weight of a like against a reshare or a reply (those are what Cha et al. measure; a like
+    #: costs the reader less).
+    like_weight: float = 0.25
+    #: Dirty records evicted from the hot set that trigger a write before the next checkpoint.
+    flush_every: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.hot_authors < 1 or self.recent_posts < 1 or self.flush_every < 1:
+            raise ValueError("hot_authors, recent_posts and flush_every must be at least 1")
+        if self.half_life <= 0:
+            raise ValueError("half_life must be longer than 0s")
+        if self.like_weight < 0:
+            raise ValueError("like_weight cannot be negative")
+
+    @property
+    def tau(self) -> float:
+        """The decay's time constant in seconds (``half_life / ln 2``)."""
+        return self.half_life / math.log(2)
+
+
+def log_add(a: float, b: float) -> float:
+    """``log(exp(a) + exp(b))`` without overflow."""
+    if a < b:
+        a, b = b, a
+    if b == NO_MASS:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+def _us(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1_000_000))
+
+
+def _s(micros: int | None) -> float | None:
+    return None if micros is None else micros / 1_000_000
+
+
+class AuthorRecord:
+    """Everything the registry knows about one author. Times are POSIX seconds (event time)."""
+
+    __slots__ = (
+        "key", "source", "handle", "name", "followers", "following", "posts", "created",
+        "first_seen", "last_seen", "mentions", "on_topic", "engaged", "sentiment_sum",
+        "sentiment_n", "maven_mass", "reach", "audience_mass", "connector", "maven", "influence",
+        "watchlist", "own", "dirty",
+    )  # fmt: skip
+
+    def __init__(self, key: str, source: str, seen: float) -> None:
+        self.key = key
+        self.source = source
+        self.handle: str | None = None
+        self.name: str | None = None
+        self.followers: int | None = None
+        self.following: int | None = None
+        self.posts: int | None = None
+        self.created: float | None = None
+        self.first_seen = seen
+        self.last_seen = seen
+        self.mentions = 0
+        self.on_topic = 0
+        #: Reshares and replies the author's posts drew in the stream (from other authors).
+        self.engaged = 0
+        self.sentiment_sum = 0.0
+        self.sentiment_n = 0
+        #: log of the forward-decayed on-topic engagement (see the module docstring).
+        self.maven_mass = NO_MASS
+        #: log10(1 + effective followers), as the influence scorer last counted it in the
+        #: audience (`sentineld.audience`), and the maven mass it counted.
+        self.reach: float | None = None
+        self.audience_mass: float | None = None
+        self.connector = 0.0
+        self.maven = 0.0
+        self.influence = 0.0
+        self.watchlist = False
+        self.own = False
+        self.dirty = True
+
+    @property
+    def sentiment(self) -> float | None:
+        """Mean sentiment of the author's mentions of the brand, None before the first."""
+        return self.sentiment_sum / self.sentiment_n if self.sentiment_n else None
+
+    def to_row(self) -> tuple[Any, ...]:
+        """The ``authors`` row (columns in `sentineld.store.sqlite.AUTHOR_COLUMNS` order)."""
+        return (
+            self.key, self.source, self.handle, self.name, self.followers, self.following,
+            self.posts, _us(self.created), _us(self.first_seen), _us(self.last_seen),
+            self.mentions, self.on_topic, self.engaged, self.sentiment_sum, self.sentiment_n,
+            None if self.maven_mass == NO_MASS else self.maven_mass, self.reach,
+            self.audience_mass, self.connector, self.maven, self.influence, int(self.watchlist),
+            int(self.own),
+        )  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AuthorRecord:
+        (key, source, handle, name, followers, following, posts, created, first_seen, last_seen,
+         mentions, on_topic, engaged, sentiment_sum, sentiment_n, maven_mass, reach,
+         audience_mass, connector, maven, influence, watchlist, own) = row  # fmt: skip
+        record = cls(key, source, _s(first_seen) or 0.0)
+        record.handle, record.name = handle, name
+        record.followers, record.following, record.posts = followers, following, posts
+        record.created = _s(created)
+        record.last_seen = _s(last_seen) or record.first_seen
+        record.mentions, record.on_topic, record.engaged = mentions, on_topic, engaged
+        record.sentiment_sum, record.sentiment_n = sentiment_sum, sentiment_n
+        record.maven_mass = NO_MASS if maven_mass is None else maven_mass
+        record.reach, record.audience_mass = reach, audience_mass
+        record.connector, record.maven, record.influence = connector, maven, influence
+        record.watchlist, record.own = bool(watchlist), bool(own)
+        record.dirty = False
+        return record
+
+
+class InfluencerRegistry:
+    """Author records: a bounded hot set in memory, the rest in the store.
+
+    Without a store (``persistent=False``, as in ``sentineld score``) records that leave the hot
+    set are forgotten. With one, dirty records that leave it wait in `_evicted` for the next
+    `take_dirty`. `population` is small shared state that scorers keep beside the records (the
+    influence scorer's audience histograms); it is saved with the records, so both always agree.
+    """
+
+    def __init__(
+        self,
+        options: InfluencerOptions | None = None,
+        matcher: Matcher | None = None,
+        *,
+        persistent: bool = True,
+    ) -> None:
+        self.options = options or InfluencerOptions()
+        self.matcher = matcher
+        self.persistent = persistent
+        self.tau = self.options.tau
+        self._hot: OrderedDict[str, AuthorRecord] = OrderedDict()
+        self._pinned: dict[str, AuthorRecord] = {}
+        self._evicted: dict[str, AuthorRecord] = {}
+        self._posts: OrderedDict[str, str] = OrderedDict()
+        self.population: dict[str, Any] = {}
+        #: Mentions up to this sequence number are already in the stored records.
+        self.stored_seq = 0
+        #: The last sequence number whose facts the records hold.
+        self.applied_seq = 0
+        #: Latest event time seen (the registry's clock).
+        self.now = 0.0
+        self._all_on_topic = matcher is None or not matcher.has_subjects
+        self._brand_sentiment = matcher is not None and bool(matcher.watch.brand)
+
+    # ------------------------------------------------------------------ lookup
+
+    def get(self, key: str | None) -> AuthorRecord | None:
+        """The record of `key` if it is in memory (hot, pinned or waiting to be written)."""
+        if key is None:
+            return None
+        record = self._hot.get(key) or self._pinned.get(key) or self._evicted.get(key)
+        return record
+
+    def post_author(self, post: str) -> str | None:
+        """The author key of a recent on-topic post of the stream, if memory has it."""
+        return self._posts.get(post)
+
+    def __len__(self) -> int:
+        """Records in memory."""
+        return len(self._hot) + len(self._pinned) + len(self._evicted)
+
+    @property
+    def pending(self) -> int:
+        """Dirty records evicted from the hot set, waiting to be written."""
+        return len(self._evicted)
+
+    def missing(self, mentions: Iterable[Mention]) -> tuple[list[str], list[str]]:
+        """Author keys and parent post ids of `mentions` that memory does not know."""
+        keys: dict[str, None] = {}
+        posts: dict[str, None] = {}
+        for mention in mentions:
+            key = mention.author_key
+            if key is not None and self.get(key) is None:
+                keys[key] = None
+            parent = mention.reshare_of or mention.in_reply_to
+            if parent is None:
+                continue
+            author = self._posts.get(parent)
+            if author is None:
+                posts[parent] = None
+            elif self.get(author) is None:
+                keys[author] = None
+        return list(keys), list(posts)
+
+    def admit(self, rows: Iterable[Sequence[Any]], post_authors: dict[str, str] | None = None) -> None:
+        """Bring stored records (and the authors of stored posts) into memory."""
+        for row in rows:
+            if self.get(row[0]) is None:
+                self._insert(AuthorRecord.from_row(row))
+        for post, author in (post_authors or {}).items():
+            self._remember_post(post, author)
+
+    def restore(self, seq: int, state: bytes | None) -> None:
+        """Resume from the registry's stored position and population state."""
+        self.stored_seq = self.applied_seq = seq
+        if state:
+            saved = _decode_state(state)
+            self.population = saved.get("population", {})
+            self.now = saved.get("now", 0.0)
+
+    def state(self) -> bytes:
+        return _encode_state({"population": self.population, "now": self.now})
+
+    # ------------------------------------------------------------------ facts
+
+    def observe(self, mention: Mention) -> AuthorRecord | None:
+        """Apply what `mention` says about its author and the author of the post it answers or
+        reshares. Call once per mention, in stream order, before the scorers read the records."""
+        key = mention.author_key
+        if key is None:
+            return None
+        moment = mention.timestamp
+        if moment > self.now:
+            self.now = moment
+        record = self._touch(key, mention.source, moment)
+        self._update_profile(record, mention)
+        record.mentions += 1
+        if moment < record.first_seen:
+            record.first_seen = moment
+        if moment > record.last_seen:
+            record.last_seen = moment
+        matcher = self.matcher
+        if matcher is not None:
+            record.own = matcher.is_own_account(mention)
+            watched = matcher.is_watchlisted(mention)
+            if watched != record.watchlist:
+                record.watchlist = watched
+                self._pin(record) if watched else self._unpin(record)
+        parent = mention.reshare_of or mention.in_reply_to
+        if parent is not None and not record.own:
+            self._credit(parent, key, moment)
+        if mention.reshare_of is None and (self._all_on_topic or mention.matches):
+            record.on_topic += 1
+            record.maven_mass = log_add(record.maven_mass, self._post_mass(mention, moment))
+            self._remember_post(mention.id, key)
+        record.dirty = True
+        return record
+
+    def record(self, mention: Mention) -> None:
+        """Keep what the scorers found: sentiment toward the brand and the last scores."""
+        record = self.get(mention.author_key)
+        if record is None:
+            return
+        scores = mention.scores
+        sentiment = scores.get("sentiment")
+        if sentiment is not None and self._about_brand(mention):
+            record.sentiment_sum += sentiment
+            record.sentiment_n += 1
+        if "influence" in scores:
+            record.connector = scores.get("connector", 0.0)
+            record.maven = scores.get("maven", 0.0)
+            record.influence = scores["influence"]
+        record.dirty = True
+
+    def _about_brand(self, mention: Mention) -> bool:
+        if self._brand_sentiment:
+            return "brand" in mention.matches
+        return self._all_on_topic or bool(mention.matches)
+
+    def _post_mass(self, mention: Mention, moment: float) -> float:
+        """log of ``w * exp(t / tau)`` for an on-topic post: 1 for the post itself plus the
+        engagement the platform reports for it."""
+        weight = 1.0
+        metrics = mention.metrics
+        if metrics is not None:
+            weight += metrics.reshares + metrics.replies + self.options.like_weight * metrics.likes
+        return math.log(weight) + moment / self.tau
+
+    def _credit(self, post: str, replier: str, moment: float) -> None:
+        author = self._posts.get(post)
+        if author is None or author == replier:
+            return
+        record = self.get(author)
+        if record is None:
+            return
+        record.engaged += 1
+        record.maven_mass = log_add(record.maven_mass, moment / self.tau)
+        record.dirty = True
+
+    @staticmethod
+    def _update_profile(record: AuthorRecord, mention: Mention) -> None:
+        author = mention.author
+        assert author is not None
+        if author.handle:
+            record.handle = author.handle
+        if author.name:
+            record.name = author.name
+        if author.followers is not None:
+            record.followers = author.followers
+        if author.following is not None:
+            record.following = author.following
+        if author.posts is not None:
+            record.posts = author.posts
+        if author.created_at is not None:
+            record.created = author.created_at.timestamp()
+
+    # ------------------------------------------------------------------ memory
+
+    def _touch(self, key: str, source: str, moment: float) -> AuthorRecord:
+        record = self._hot.get(key)
+        if record is not None:
+            self._hot.move_to_end(key)
+            return record
+        record = self._pinned.get(key)
+        if record is not None:
+            return record
+        record = self._evicted.pop(key, None) or AuthorRecord(key, source, moment)
+        self._insert(record)
+        return record
+
+    def _insert(self, record: AuthorRecord) -> None:
+        if record.watchlist:
+            self._pinned[record.key] = record
+            return
+        self._hot[record.key] = record
+        while len(self._hot) > self.options.hot_authors:
+            _, old = self._hot.popitem(last=False)
+            if old.dirty and self.persistent:
+                self._evicted[old.key] = old
+
+    def _pin(self, record: AuthorRecord) -> None:
+        self._hot.pop(record.key, None)
+        self._pinned[record.key] = record
+
+    def _unpin(self, record: AuthorRecord) -> None:
+        self._pinned.pop(record.key, None)
+        self._insert(record)
+
+    def _remember_post(self, post: str, author: str) -> None:
+        posts = self._posts
+        posts[post] = author
+        posts.move_to_end(post)
+        if len(posts) > self.options.recent_posts:
+            posts.popitem(last=False)
+
+    @property
+    def needs_flush(self) -> bool:
+        return len(self._evicted) >= self.options.flush_every
+
+    def take_dirty(self) -> list[tuple[Any, ...]]:
+        """Rows of every record changed since the last call; they count as written."""
+        rows = [r.to_row() for r in self._evicted.values()]
+        self._evicted.clear()
+        for records in (self._hot, self._pinned):
+            for record in records.values():
+                if record.dirty:
+                    rows.append(record.to_row())
+                    record.dirty = False
+        return rows
+
+    def records(self) -> Iterable[AuthorRecord]:
+        """Every record in memory (hot, pinned, evicted)."""
+        yield from self._pinned.values()
+        yield from self._hot.values()
+        yield from self._evicted.values()
+
+
+class Tracking:
+    """The pipeline's tracking step: keeps the registry in step with the stream and the store.
+
+    Batches are lists of ``(seq, mention)``. A mention whose sequence number the stored records
+    already cover (re-fed after a crash) is scored again but not counted again.
+    """
+
+    def __init__(self, registry: InfluencerRegistry, store: StoreWorker) -> None:
+        self.registry = registry
+        self.store = store
+        self.writes = 0
+        self._unsaved: list[tuple[Any, ...]] = []
+
+    async def start(self) -> None:
+        saved = await self.store.call("load_checkpoint", REGISTRY_CHECKPOINT)
+        if saved is not None:
+            self.registry.restore(*saved)
+
+    async def before_scoring(self, batch: Sequence[tuple[int, Mention]]) -> None:
+        """Load the batch's authors that are not in memory, then apply the batch's facts."""
+        registry = self.registry
+        keys, posts = registry.missing(m for _, m in batch)
+        if keys or posts:
+            registry.admit(*await self._load(keys, posts))
+        stored = registry.stored_seq
+        for seq, mention in batch:
+            if seq > stored:
+                registry.observe(mention)
+
+    async def _load(self, keys: list[str], posts: list[str]) -> tuple[list[Any], dict[str, str]]:
+        """Stored records; while the store fails the batch waits (a fresh record in place of a
+        stored one would overwrite it)."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.store.call("load_authors", keys, posts)  # type: ignore[no-any-return]
+            except StoreError as exc:
+                log.error("cannot load influencer records; retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def after_scoring(self, batch: Sequence[tuple[int, Mention]]) -> None:
+        """Keep what the scorers found; write early when too many records wait in memory."""
+        registry = self.registry
+        stored = registry.stored_seq
+        for seq, mention in batch:
+            if seq > stored:
+                registry.record(mention)
+        if batch:
+            registry.applied_seq = max(registry.applied_seq, batch[-1][0])
+        if registry.needs_flush:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every dirty record and the position they are complete up to, in one
+        transaction (called at each checkpoint barrier and when memory asks for it)."""
+        registry = self.registry
+        rows = self._unsaved + registry.take_dirty()
+        if not rows and registry.applied_seq <= registry.stored_seq:
+            return
+        try:
+            await self.store.call("save_authors", rows, registry.applied_seq, registry.state())
+        except StoreError as exc:
+            self._unsaved = rows  # written with the next flush; later rows of a key win
+            log.error("cannot store influencer records; keeping them", error=str(exc), rows=len(rows))
+            return
+        self._unsaved = []
+        registry.stored_seq = registry.applied_seq
+        self.writes += 1
