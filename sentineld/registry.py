@@ -496,3 +496,68 @@ class Tracking:
         self._unsaved = []
         registry.stored_seq = registry.applied_seq
         self.writes += 1
+
+
+# --------------------------------------------------------------------------- reading the registry
+
+
+def top_influencers(
+    store: Any,
+    *,
+    kind: str | None = None,
+    top: int = 20,
+    watchlist_only: bool = False,
+    include_own: bool = False,
+) -> list[dict[str, Any]]:
+    """The `top` authors of a store by ``connector``, ``maven`` or (None) ``influence``, with
+    their scores against the audience as last saved (see `sentineld.audience`).
+
+    Ranking by reach and by maven mass gives the same order as the scores (both grow with
+    them); the top N by influence, the larger of the two, are among the top N of either.
+    """
+    from sentineld.audience import Audience
+    from sentineld.model import from_timestamp, format_time
+
+    saved = store.load_checkpoint(REGISTRY_CHECKPOINT)
+    population = _decode_state(saved[1]).get("population", {}) if saved and saved[1] else {}
+    audience = Audience(population)
+    columns = {"connector": ("reach",), "maven": ("maven_mass",), None: ("reach", "maven_mass")}
+    if kind not in columns:
+        raise ValueError(f"kind must be connector or maven, not {kind!r}")
+    found: dict[str, tuple[AuthorRecord, float, float]] = {}
+    for column in columns[kind]:
+        for row in store.rank_authors(column, limit=top, watchlist_only=watchlist_only, include_own=include_own):
+            record = AuthorRecord.from_row(row)
+            connector = audience.connector(record.reach) if record.reach is not None else 0.0
+            maven = audience.maven(record.maven_mass)
+            found[record.key] = (record, connector, maven)
+    sort_key = {"connector": 1, "maven": 2}.get(kind or "")
+    ranked = sorted(
+        found.values(),
+        key=lambda item: (-(item[sort_key] if sort_key else max(item[1], item[2])), item[0].key),
+    )
+    rows = []
+    for record, connector, maven in ranked[:top]:
+        sentiment = record.sentiment
+        rows.append(
+            {
+                "author": record.key,
+                "source": record.source,
+                "handle": record.handle,
+                "name": record.name,
+                "influence": round(max(connector, maven), 4),
+                "connector": round(connector, 4),
+                "maven": round(maven, 4),
+                "followers": record.followers,
+                "following": record.following,
+                "posts": record.posts,
+                "mentions": record.mentions,
+                "on_topic": record.on_topic,
+                "engaged": record.engaged,
+                "sentiment": None if sentiment is None else round(sentiment, 4),
+                "first_seen": format_time(from_timestamp(record.first_seen)),
+                "last_seen": format_time(from_timestamp(record.last_seen)),
+                "watchlist": record.watchlist,
+            }
+        )
+    return rows

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("sentineld.cli.config", "print a plugin's commented sample configuration"),
     "plugins": ("sentineld.cli.plugins", "list the loaded plugins and what they register"),
     "alerts": ("sentineld.cli.alerts", "list alerts from the store"),
+    "influencers": ("sentineld.cli.influencers", "list the top authors: connectors, mavens, the watchlist"),
     "silence": ("sentineld.cli.silence", "add, list and expire silences that mute alert notifications"),
     "outbox": ("sentineld.cli.outbox", "list pending or dead-lettered notifications; re-queue dead ones"),
 }
