@@ -1,0 +1,237 @@
+"""Baselines that learn what a window of mentions normally holds, robustly to their own spikes.
+
+`SeasonalCounts` forecasts the count of a window as ``level × daily[hour] × weekly[weekday]``
+(multiplicative Holt-Winters with two seasonal profiles, hour of day and day of week in UTC),
+and the count's over-dispersion as a negative binomial dispersion (method of moments). Each
+closed window teaches it, but a window far above the forecast enters clipped to the forecast's
+``robust_alpha`` quantile (a Huber-style update): a spike does not teach the baseline that
+spikes are normal, while a lasting level shift is still learnt, a clipped step at a time.
+
+`ShareBaseline` learns the usual share of a window's mentions that are, say, negative, and how
+much that share scatters beyond binomial noise (a quasi-binomial dispersion factor).
+
+Both keep O(1) state (a few floats and a 31-float profile) and are plain data for checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sentineld.detect.stats import count_isf
+
+__all__ = ["Learning", "SeasonalCounts", "ShareBaseline", "rate_for_half_life"]
+
+HOURS: Final = 24
+DAYS: Final = 7
+#: Seasonal factors are kept within these bounds (a slot can be quiet, never impossible).
+FACTOR_FLOOR: Final = 0.02
+FACTOR_CEILING: Final = 50.0
+#: The smallest forecast: a key that went silent still expects "almost nothing", never zero.
+MEAN_FLOOR: Final = 1e-6
+#: Empty windows up to this many are learnt one by one; a longer silence in closed form.
+EXACT_GAP: Final = 64
+_THURSDAY: Final = 3  # 1970-01-01, day 0 of POSIX time, was a Thursday (Monday = 0)
+
+
+def rate_for_half_life(updates: float) -> float:
+    """The weight of a new observation that halves an old one's weight after `updates` updates."""
+    if updates <= 0:
+        return 1.0
+    return 1.0 - 2.0 ** (-1.0 / updates)
+
+
+@dataclass(frozen=True, slots=True)
+class Learning:
+    """How fast the baselines of one trigger learn (shared by all its keys)."""
+
+    window: float
+    level_rate: float
+    daily_rate: float
+    weekly_rate: float
+    dispersion_rate: float
+    #: Windows a key must have been learning for before it may alert.
+    warmup: int
+    #: Quantile of the forecast a learnt window is clipped to.
+    robust_alpha: float = 1e-3
+
+    @classmethod
+    def from_half_lives(
+        cls,
+        window: float,
+        *,
+        level: float,
+        daily: float,
+        weekly: float,
+        dispersion: float,
+        warmup: float,
+        robust_alpha: float = 1e-3,
+    ) -> Learning:
+        """Half-lives and warm-up in seconds of event time, converted into per-update rates."""
+        seasonal = window < 86400
+        per_hour_slot = max(1.0, 3600.0 / window)
+        per_day_slot = 86400.0 / window
+        return cls(
+            window=window,
+            level_rate=rate_for_half_life(level / window),
+            daily_rate=rate_for_half_life(daily / 86400 * per_hour_slot) if seasonal else 0.0,
+            weekly_rate=rate_for_half_life(weekly / (7 * 86400) * per_day_slot) if seasonal else 0.0,
+            dispersion_rate=rate_for_half_life(dispersion / window),
+            warmup=max(1, math.ceil(warmup / window)),
+            robust_alpha=robust_alpha,
+        )
+
+    @property
+    def windows_per_day(self) -> int:
+        return max(1, round(86400 / self.window))
+
+
+def _slots(start: float) -> tuple[int, int]:
+    day = int(start // 86400)
+    return int(start // 3600) % HOURS, HOURS + (day + _THURSDAY) % DAYS
+
+
+class SeasonalCounts:
+    """The learnt forecast of one key's window counts (see the module docstring)."""
+
+    __slots__ = ("level", "profile", "spread", "scale", "seen")
+
+    def __init__(self) -> None:
+        self.level = 0.0
+        #: 24 hour-of-day factors, then 7 day-of-week factors (Monday first), each near 1.
+        self.profile = array("f", [1.0] * (HOURS + DAYS))
+        #: Exponentially weighted sums of (x - μ)² - μ and of μ²: their ratio is the dispersion.
+        self.spread = 0.0
+        self.scale = 0.0
+        #: Windows learnt so far.
+        self.seen = 0
+
+    def mean(self, start: float) -> float:
+        """Forecast count of the window starting at `start`."""
+        hour, weekday = _slots(start)
+        profile = self.profile
+        return max(self.level * profile[hour] * profile[weekday], MEAN_FLOOR)
+
+    def dispersion(self) -> float:
+        if self.scale <= 0.0:
+            return 0.0
+        return max(self.spread / self.scale, 0.0)
+
+    def warm(self, learning: Learning) -> bool:
+        return self.seen >= learning.warmup
+
+    def learn(self, start: float, count: float, learning: Learning) -> None:
+        """Teach the baseline one closed window (robustly once warm)."""
+        mean = self.mean(start)
+        dispersion = self.dispersion()
+        value = float(count)
+        warm = self.seen >= learning.warmup
+        if warm and value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
+            value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
+        seen = self.seen
+        if seen > 0:
+            rate = max(1.0 / (seen + 1), learning.dispersion_rate)
+            self.spread += rate * ((value - mean) ** 2 - mean - self.spread)
+            self.scale += rate * (mean * mean - self.scale)
+        hour, weekday = _slots(start)
+        profile = self.profile
+        daily, weekly = profile[hour], profile[weekday]
+        level_rate = learning.level_rate if warm else max(1.0 / (seen + 1), learning.level_rate)
+        self.level += level_rate * (value / (daily * weekly) - self.level)
+        if self.level > 0.0:
+            daily += learning.daily_rate * (value / (self.level * weekly) - daily)
+            daily = min(max(daily, FACTOR_FLOOR), FACTOR_CEILING)
+            weekly += learning.weekly_rate * (value / (self.level * daily) - weekly)
+            profile[hour] = daily
+            profile[weekday] = min(max(weekly, FACTOR_FLOOR), FACTOR_CEILING)
+        self.seen = seen + 1
+        if self.seen % learning.windows_per_day == 0:
+            self._normalise()
+
+    def learn_silence(self, start: float, windows: int, learning: Learning) -> None:
+        """Teach `windows` empty windows from `start` on: one by one when few, else in closed
+        form (every component of an empty window's update is a pure decay)."""
+        if windows <= EXACT_GAP:
+            step = learning.window
+            for index in range(windows):
+                self.learn(start + index * step, 0, learning)
+            return
+        self.level *= (1.0 - learning.level_rate) ** windows
+        self.seen += windows
+        self._normalise()
+
+    def _normalise(self) -> None:
+        """Keep each profile's mean at 1, moving the scale into the level."""
+        profile = self.profile
+        daily_mean = sum(profile[:HOURS]) / HOURS
+        weekly_mean = sum(profile[HOURS:]) / DAYS
+        if daily_mean <= 0 or weekly_mean <= 0:
+            return
+        for index in range(HOURS):
+            profile[index] /= daily_mean
+        for index in range(HOURS, HOURS + DAYS):
+            profile[index] /= weekly_mean
+        self.level *= daily_mean * weekly_mean
+
+    def dump(self) -> list[Any]:
+        return [self.level, self.profile.tobytes(), self.spread, self.scale, self.seen]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> SeasonalCounts:
+        counts = cls()
+        counts.level, profile, counts.spread, counts.scale, counts.seen = data
+        counts.profile = array("f")
+        counts.profile.frombytes(profile)
+        if len(counts.profile) != HOURS + DAYS:
+            raise ValueError("a seasonal profile must hold 31 factors")
+        return counts
+
+
+class ShareBaseline:
+    """The usual share of a window's mentions that count (negative ones, a competitor's)."""
+
+    __slots__ = ("hits", "trials", "chi", "seen")
+
+    def __init__(self) -> None:
+        #: Exponentially weighted sums of counted and of all mentions per window.
+        self.hits = 0.0
+        self.trials = 0.0
+        #: Exponentially weighted Pearson χ² per window: scatter beyond binomial noise (≥ 1).
+        self.chi = 1.0
+        self.seen = 0
+
+    def share(self) -> float:
+        return self.hits / self.trials if self.trials > 0 else 0.0
+
+    def dispersion(self) -> float:
+        return max(self.chi, 1.0)
+
+    def warm(self, learning: Learning) -> bool:
+        return self.seen >= learning.warmup and self.trials > 0
+
+    def learn(self, hits: int, trials: int, learning: Learning) -> None:
+        if trials <= 0:
+            return
+        share = self.share()
+        value = float(hits)
+        if self.seen > 0 and 0.0 < share < 1.0:
+            spread = math.sqrt(self.dispersion() * trials * share * (1.0 - share))
+            value = min(value, trials * share + 3.0 * spread + 1.0)
+            pearson = (value - trials * share) ** 2 / (trials * share * (1.0 - share))
+            rate = max(1.0 / (self.seen + 1), learning.dispersion_rate)
+            self.chi += rate * (pearson - self.chi)
+        rate = max(1.0 / (self.seen + 1), learning.level_rate)
+        self.hits += rate * (value - self.hits)
+        self.trials += rate * (trials - self.trials)
+        self.seen += 1
+
+    def dump(self) -> list[Any]:
+        return [self.hits, self.trials, self.chi, self.seen]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> ShareBaseline:
+        baseline = cls()
+        baseline.hits, baseline.trials, baseline.chi, baseline.seen = data
+        return baseline

@@ -1,0 +1,445 @@
+"""`CountTrigger`: the machinery the count-based triggers share (volume_spike, negativity_spike,
+competitor_surge).
+
+Each key (subject, channel) counts mentions in tumbling event-time windows: a *count* (the
+mentions that matter: all of them, the negative ones, a competitor's) and a *total* (what a
+share is taken of). Every closed window teaches the key's baselines (`SeasonalCounts`,
+`ShareBaseline`). The running count of the current window is compared with thresholds worked
+out when the window opened, so an alert opens on the very mention that makes the window
+unusual, not at the window's end.
+
+A window alerts on its own when its tail probability under the baseline is at most `alpha`;
+two consecutive windows alert when each is at most `confirm_alpha` (a run rule, as in
+statistical process control: a sustained rise is caught before it is extreme, a lone blip
+needs to be extreme). Both also need `min_count` mentions and `factor` times the forecast, so
+that low volumes never alert on a handful of mentions. The alert stays open while windows stay
+unusual (at `confirm_alpha`) and resolves once `resolve_after` has passed without one.
+
+Cost: a dict lookup and an increment per mention and key; the tail arithmetic runs only when a
+count passes the cheap floors. Windows roll lazily when their key sees a mention; a key with an
+open alert is also in a heap of resolve deadlines that `tick` pops, so a tick never walks all
+keys. State per key is O(1) and the number of keys is capped (`max_keys`, least recently seen
+without an open alert are forgotten first).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+from sentineld.components import AlertSink, Trigger
+from sentineld.detect.baseline import Learning, SeasonalCounts, ShareBaseline
+from sentineld.detect.stats import binomial_sf, count_isf, count_sf, surprise
+from sentineld.model import Mention, Severity
+from sentineld.options import Duration, Options
+
+__all__ = ["CountOptions", "CountTrigger", "Series"]
+
+#: Mention ids kept per window for the alert (what a human opens first).
+RECENT: Final = 20
+_INF: Final = math.inf
+SNAPSHOT_VERSION: Final = 1
+
+Key = tuple[str, str]
+
+
+class CountOptions(Options):
+    """Options every count trigger takes (see each plugin's ``sample.toml``)."""
+
+    #: Length of the counting window (tumbling, aligned on multiples of it in event time).
+    window: Duration = Duration(300)
+    #: Tail probability at or below which one window alerts on its own.
+    alpha: float = 1e-12
+    #: Tail probability at or below which two consecutive windows alert (and keep it open).
+    confirm_alpha: float = 1e-6
+    #: A window must also hold at least this multiple of its forecast…
+    factor: float = 2.0
+    #: …and at least this many mentions (0 → 2 is not a crisis).
+    min_count: int = 10
+    #: How long a key learns before it may alert.
+    warmup: Duration = Duration(86400)
+    #: Half-life of the baseline's level.
+    half_life: Duration = Duration(3 * 86400)
+    #: Half-life of the hour-of-day profile.
+    daily_half_life: Duration = Duration(7 * 86400)
+    #: Half-life of the day-of-week profile.
+    weekly_half_life: Duration = Duration(21 * 86400)
+    #: Half-life of the learnt over-dispersion.
+    dispersion_half_life: Duration = Duration(7 * 86400)
+    #: An open alert resolves after this long without an unusual window.
+    resolve_after: Duration = Duration(86400)
+    #: Also watch each channel (mention source) on its own, beside all channels ("*").
+    per_channel: bool = True
+    severity: Severity = "high"
+    #: Keys kept at most; the least recently seen without an open alert are forgotten first.
+    max_keys: int = 100_000
+
+
+class Series:
+    """One key's current window, baselines and alert state."""
+
+    __slots__ = (
+        "subject", "channel", "start", "count", "total", "counts", "shares", "mean",
+        "floor", "limit", "alarm", "exact", "armed", "open", "last_hot", "recent", "touched",
+    )
+
+    def __init__(self, subject: str, channel: str, start: float, shares: bool) -> None:
+        self.subject = subject
+        self.channel = channel
+        self.start = start
+        self.count = 0
+        self.total = 0
+        self.counts = SeasonalCounts()
+        self.shares = ShareBaseline() if shares else None
+        #: Forecast count of the current window, fixed when it opened.
+        self.mean = 0.0
+        #: The cheap necessary condition (min_count, factor × mean) for any alert this window.
+        self.floor = _INF
+        #: The running count at which to look closer: `floor` until the exact tail thresholds
+        #: are known (`exact`), then the lowest count that alerts; infinite when nothing can.
+        self.limit = _INF
+        self.alarm = _INF
+        self.exact = False
+        #: The previous window was unusual (at confirm_alpha): this one may confirm it.
+        self.armed = False
+        self.open = False
+        self.last_hot = 0.0
+        self.recent: list[str] = []
+        self.touched = start
+
+
+class CountTrigger(Trigger):
+    """Base class: subclasses route each mention to keys in `observe` via `add`."""
+
+    #: Whether keys also test the share count/total against a `ShareBaseline`.
+    share_test: ClassVar[bool] = False
+
+    def __init__(self, options: CountOptions, context: Any) -> None:
+        super().__init__(options, context)
+        window = float(options.window)
+        if window <= 0:
+            raise ValueError("window must be positive")
+        self.window = window
+        self.learning = Learning.from_half_lives(
+            window,
+            level=options.half_life,
+            daily=options.daily_half_life,
+            weekly=options.weekly_half_life,
+            dispersion=options.dispersion_half_life,
+            warmup=options.warmup,
+        )
+        self.series: dict[Key, Series] = {}
+        self.deadlines: list[tuple[float, str, str]] = []
+
+    # ------------------------------------------------------------------ routing
+
+    def add(self, subject: str, channel: str, mention: Mention, moment: float, hit: bool,
+            alerts: AlertSink) -> None:
+        """Count `mention` for one key: in the total, and in the count when `hit`."""
+        key = (subject, channel)
+        series = self.series.get(key)
+        if series is None:
+            series = self._create(key, moment)
+        elif moment >= series.start + self.window:
+            self._advance(series, moment, alerts)
+        series.touched = moment
+        series.total += 1
+        if not hit:
+            return
+        series.count += 1
+        if len(series.recent) < RECENT:
+            series.recent.append(mention.id)
+        if series.count >= series.limit:
+            self._check_count(series, mention, alerts)
+        if (series.shares is not None and not series.open
+                and series.count >= self.options.min_count):
+            self._check_share(series, mention, alerts)
+
+    def channels(self, mention: Mention) -> tuple[str, ...]:
+        return ("*", mention.source) if self.options.per_channel else ("*",)
+
+    async def tick(self, now: datetime, alerts: AlertSink) -> None:
+        moment = now.timestamp()
+        heap = self.deadlines
+        while heap and heap[0][0] <= moment:
+            _, subject, channel = heapq.heappop(heap)
+            series = self.series.get((subject, channel))
+            if series is None or not series.open:
+                continue
+            if moment >= series.start + self.window:
+                self._advance(series, moment, alerts)
+            if series.open:
+                self._schedule(series)
+
+    # ------------------------------------------------------------------ windows
+
+    def _create(self, key: Key, moment: float) -> Series:
+        if len(self.series) >= self.options.max_keys:
+            self._evict()
+        start = moment - moment % self.window
+        series = Series(key[0], key[1], start, self.share_test)
+        self.series[key] = series
+        self._open_window(series)
+        return series
+
+    def _open_window(self, series: Series) -> None:
+        series.count = series.total = 0
+        series.recent = []
+        series.exact = False
+        series.alarm = _INF
+        series.mean = series.counts.mean(series.start)
+        if series.open or not series.counts.warm(self.learning):
+            series.floor = series.limit = _INF
+            return
+        options = self.options
+        series.floor = float(max(options.min_count, math.ceil(options.factor * series.mean)))
+        series.limit = series.floor
+
+    def _exact_limits(self, series: Series) -> None:
+        """Replace the cheap floor by the lowest counts whose tail is small enough."""
+        options = self.options
+        dispersion = series.counts.dispersion()
+        series.alarm = max(series.floor, float(count_isf(options.alpha, series.mean, dispersion)))
+        limit = series.alarm
+        if series.armed:
+            confirm = count_isf(options.confirm_alpha, series.mean, dispersion)
+            limit = min(limit, max(series.floor, float(confirm)))
+        series.limit = limit
+        series.exact = True
+
+    def _advance(self, series: Series, moment: float, alerts: AlertSink) -> None:
+        """Close the current window and any empty ones up to `moment`; open the next."""
+        window = self.window
+        end = series.start + window
+        self._close(series, end, alerts)
+        empty = int((moment - end) // window)
+        if empty > 0:
+            if series.open:
+                deadline = series.last_hot + self.options.resolve_after
+                steps = max(1, math.ceil((deadline - end) / window - 1e-9))
+                if steps <= empty:
+                    self._resolve(series, end + steps * window, alerts)
+            series.counts.learn_silence(end, empty, self.learning)
+            series.armed = False
+        series.start = end + empty * window
+        self._open_window(series)
+
+    def _close(self, series: Series, end: float, alerts: AlertSink) -> None:
+        hot = self._window_hot(series)
+        if series.open:
+            if hot is not None:
+                series.last_hot = end
+                self._fire(series, hot, datetime.fromtimestamp(end, UTC), alerts, update=True)
+            elif end >= series.last_hot + self.options.resolve_after:
+                self._resolve(series, end, alerts)
+        series.armed = hot is not None
+        series.counts.learn(series.start, series.count, self.learning)
+        if series.shares is not None:
+            series.shares.learn(series.count, series.total, self.learning)
+
+    def _window_hot(self, series: Series) -> dict[str, Any] | None:
+        """The evidence of a closed window that was unusual at `confirm_alpha`, else None."""
+        if not series.counts.warm(self.learning) or series.count < self.options.min_count:
+            return None
+        options = self.options
+        floor = max(options.min_count, options.factor * series.mean)
+        if series.count >= floor:
+            evidence = self._count_evidence(series)
+            if evidence["p_value"] <= options.confirm_alpha:
+                return evidence
+        if series.shares is not None:
+            evidence = self._share_evidence(series)
+            if evidence is not None and evidence["p_value"] <= options.confirm_alpha:
+                return evidence
+        return None
+
+    def _resolve(self, series: Series, at: float, alerts: AlertSink) -> None:
+        series.open = False
+        alerts.clear(subject=series.subject, channel=series.channel,
+                     at=datetime.fromtimestamp(at, UTC))
+
+    def _schedule(self, series: Series) -> None:
+        deadline = max(series.last_hot + self.options.resolve_after, series.start + self.window)
+        heapq.heappush(self.deadlines, (deadline, series.subject, series.channel))
+
+    # ------------------------------------------------------------------ tests
+
+    def _check_count(self, series: Series, mention: Mention, alerts: AlertSink) -> None:
+        if not series.exact:
+            self._exact_limits(series)
+            if series.count < series.limit:
+                return
+        evidence = self._count_evidence(series)
+        evidence["rule"] = "one window" if series.count >= series.alarm else "two windows in a row"
+        self._open_alert(series, evidence, mention, alerts)
+
+    def _check_share(self, series: Series, mention: Mention, alerts: AlertSink) -> None:
+        shares = series.shares
+        assert shares is not None
+        if not shares.warm(self.learning):
+            return
+        expected = shares.share()
+        if series.count < self.options.factor * expected * series.total:
+            return
+        evidence = self._share_evidence(series)
+        if evidence is None:
+            return
+        options = self.options
+        if evidence["p_value"] <= options.alpha:
+            evidence["rule"] = "one window"
+        elif series.armed and evidence["p_value"] <= options.confirm_alpha:
+            evidence["rule"] = "two windows in a row"
+        else:
+            return
+        self._open_alert(series, evidence, mention, alerts)
+
+    def _open_alert(self, series: Series, evidence: dict[str, Any], mention: Mention,
+                    alerts: AlertSink) -> None:
+        series.open = True
+        series.last_hot = series.start + self.window
+        series.limit = series.floor = _INF
+        self._fire(series, evidence, mention.created_at, alerts, update=False)
+        self._schedule(series)
+
+    def _count_evidence(self, series: Series) -> dict[str, Any]:
+        mean = series.mean
+        dispersion = series.counts.dispersion()
+        probability = count_sf(series.count, mean, dispersion)
+        spread = math.sqrt(mean + dispersion * mean * mean)
+        return {
+            "test": "count",
+            "observed": series.count,
+            "expected": round(mean, 3),
+            "factor": round(series.count / mean, 2) if mean > 0 else None,
+            "p_value": probability,
+            "surprise": round(surprise(probability), 2),
+            "z": round((series.count - mean) / spread, 2) if spread > 0 else None,
+            "dispersion": round(dispersion, 4),
+            **self._window_evidence(series),
+        }
+
+    def _share_evidence(self, series: Series) -> dict[str, Any] | None:
+        shares = series.shares
+        if shares is None or series.total <= 0 or not shares.warm(self.learning):
+            return None
+        expected = shares.share()
+        if expected <= 0.0:
+            return None
+        dispersion = shares.dispersion()
+        total = series.total
+        probability = binomial_sf(series.count, total, expected, dispersion)
+        spread = math.sqrt(dispersion * total * expected * (1.0 - expected))
+        share = series.count / total
+        return {
+            "test": "share",
+            "observed": series.count,
+            "total": total,
+            "share": round(share, 4),
+            "expected_share": round(expected, 4),
+            "expected": round(expected * total, 3),
+            "factor": round(share / expected, 2),
+            "p_value": probability,
+            "surprise": round(surprise(probability), 2),
+            "z": round((series.count - expected * total) / spread, 2) if spread > 0 else None,
+            "dispersion": round(dispersion, 3),
+            **self._window_evidence(series),
+        }
+
+    def _window_evidence(self, series: Series) -> dict[str, Any]:
+        return {
+            "window": str(Duration(self.window)),
+            "window_start": _iso(series.start),
+            "window_end": _iso(series.start + self.window),
+            "baseline_windows": series.counts.seen,
+        }
+
+    # ------------------------------------------------------------------ alerts
+
+    def _fire(self, series: Series, evidence: dict[str, Any], at: datetime, alerts: AlertSink,
+              *, update: bool) -> None:
+        alerts.fire(
+            subject=series.subject,
+            channel=series.channel,
+            at=at,
+            severity=self.options.severity,
+            summary=self.describe(series, evidence),
+            evidence=evidence,
+            mentions=series.recent,
+        )
+
+    def describe(self, series: Series, evidence: dict[str, Any]) -> str:
+        """The alert's one-line summary; subclasses name what they count."""
+        return self.describe_count("mentions", series, evidence)
+
+    def describe_count(self, noun: str, series: Series, evidence: dict[str, Any]) -> str:
+        where = "all channels" if series.channel == "*" else series.channel
+        since = evidence["window_start"][11:16]
+        if evidence["test"] == "share":
+            return (
+                f"{evidence['share']:.0%} of mentions of {series.subject} on {where} are {noun} "
+                f"in the {evidence['window']} window from {since} UTC ({evidence['observed']} of "
+                f"{evidence['total']}), {evidence['factor']}x the usual "
+                f"{evidence['expected_share']:.0%} (p = {evidence['p_value']:.1e})"
+            )
+        return (
+            f"{evidence['observed']} {noun} of {series.subject} on {where} in the "
+            f"{evidence['window']} window from {since} UTC, {evidence['factor']}x the expected "
+            f"{evidence['expected']:.1f} (p = {evidence['p_value']:.1e})"
+        )
+
+    # ------------------------------------------------------------------ memory and state
+
+    def _evict(self) -> None:
+        """Forget the least recently seen tenth of the keys that have no open alert."""
+        idle = sorted((s.touched, key) for key, s in self.series.items() if not s.open)
+        for _, key in idle[: max(1, len(self.series) // 10)]:
+            del self.series[key]
+
+    def snapshot(self) -> Any:
+        rows = []
+        for series in self.series.values():
+            rows.append([
+                series.subject, series.channel, series.start, series.count, series.total,
+                series.counts.dump(), series.shares.dump() if series.shares else None,
+                series.armed, series.open, series.last_hot, series.recent, series.touched,
+            ])
+        return {"version": SNAPSHOT_VERSION, "window": self.window, "series": rows}
+
+    def restore(self, state: Any) -> None:
+        self.series = {}
+        self.deadlines = []
+        if not state or state.get("version") != SNAPSHOT_VERSION:
+            return
+        if state.get("window") != self.window:
+            self.log.warning("window changed since the checkpoint; baselines start afresh")
+            return
+        for row in state["series"]:
+            (subject, channel, start, count, total, counts, shares, armed, is_open, last_hot,
+             recent, touched) = row
+            series = Series(subject, channel, start, self.share_test)
+            series.counts = SeasonalCounts.load(counts)
+            if self.share_test and shares is not None:
+                series.shares = ShareBaseline.load(shares)
+            series.armed, series.open, series.last_hot = armed, is_open, last_hot
+            self._open_window(series)
+            series.count, series.total, series.recent, series.touched = count, total, recent, touched
+            if series.count >= series.limit:
+                self._exact_limits(series)
+            self.series[(subject, channel)] = series
+            if series.open:
+                self._schedule(series)
+
+    # ------------------------------------------------------------------ helpers for subclasses
+
+    def subjects_of(self, mention: Mention, wanted: Sequence[str]) -> Iterable[str]:
+        """The subjects of `mention` this trigger watches (`wanted` holds names or "*")."""
+        if "*" in wanted:
+            return mention.matches
+        return [subject for subject in mention.matches if subject in wanted]
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
