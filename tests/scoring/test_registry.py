@@ -1,0 +1,188 @@
+"""The influencer registry: per-author state, a bounded hot set, the store, restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sentineld.model import Author, Metrics
+from sentineld.registry import InfluencerOptions, InfluencerRegistry, Tracking
+from sentineld.store import SQLiteStore, StoreError, open_store
+from sentineld.store.worker import StoreWorker
+from sentineld.testing import Harness, make_mention
+from sentineld.watch import Matcher, WatchConfig
+
+from .conftest import WATCH, audience
+
+SCORERS = {"reach": {"type": "influence"}, "spread": {"type": "virality"}}
+
+
+def harness(tmp_path: Path, **watch: Any) -> Harness:
+    return Harness(tmp_path).configure(
+        watch={"brand": ["acmeair", "@acmeair"], "accounts": ["acmeair"], **watch}, scorers=SCORERS
+    )
+
+
+def stored_authors(state_dir: Path) -> dict[str, Any]:
+    store = open_store(state_dir)
+    try:
+        rows = store.db.execute("SELECT key, mentions, on_topic, first_seen_us, last_seen_us, "
+                                "sentiment_n, watchlist, maven_mass FROM authors").fetchall()
+    finally:
+        store.close()
+    return {row[0]: row[1:] for row in rows}
+
+
+async def test_registry_persists_across_a_restart(tmp_path: Path) -> None:
+    core = harness(tmp_path)
+    jo = Author(id="jo", handle="jo.example", followers=300, following=200, posts=900)
+    first = [make_mention(f"@acmeair flight {i} late", author=jo, minutes=i) for i in range(3)]
+    first += audience(20)
+    await core.replay(first, keep_state=True)
+    state = tmp_path / "state"
+    after_first = stored_authors(state)
+    assert len(after_first) == 21
+    assert after_first["test:jo"][:2] == (3, 3)
+
+    second = [make_mention("@acmeair lost my bag", author=jo, minutes=600 + i) for i in range(2)]
+    second.append(make_mention("hello world", author=jo, minutes=700))
+    await core.replay(second, keep_state=True)
+    after_second = stored_authors(state)
+    mentions, on_topic, first_seen, last_seen, *_ = after_second["test:jo"]
+    assert (mentions, on_topic) == (6, 5)
+    assert first_seen == after_first["test:jo"][2]  # remembered across the restart
+    assert last_seen > after_first["test:jo"][3]
+    assert after_second["test:jo"][-1] > after_first["test:jo"][-1]  # more maven mass
+
+
+async def test_refed_mentions_are_not_counted_twice(tmp_path: Path) -> None:
+    """After a crash the pipeline re-feeds what came after the last checkpoint; the registry
+    may already hold some of it."""
+    worker = StoreWorker(open_store(tmp_path))
+    try:
+        mentions = [make_mention("@acmeair hi", author="jo", minutes=i) for i in range(10)]
+        stored = await worker.call("ingest", "src", mentions, None)
+        tracking = Tracking(InfluencerRegistry(matcher=Matcher(WATCH)), worker)
+        await tracking.start()
+        Matcher(WATCH).apply(mentions)
+        await tracking.before_scoring(stored[:6])
+        await tracking.after_scoring(stored[:6])
+        await tracking.flush()  # the registry was written, then the process died
+
+        restarted = Tracking(InfluencerRegistry(matcher=Matcher(WATCH)), worker)
+        await restarted.start()
+        assert restarted.registry.stored_seq == stored[5][0]
+        for part in (stored[:4], stored[4:]):  # re-fed from an older checkpoint, then onwards
+            await restarted.before_scoring(part)
+            await restarted.after_scoring(part)
+        await restarted.flush()
+        rows, _ = await worker.call("load_authors", ["test:jo"])
+    finally:
+        worker.close()
+    assert rows[0][10] == 10  # mentions: each counted once
+
+
+async def test_hot_set_is_bounded_and_evicted_authors_come_back_from_the_store(tmp_path: Path) -> None:
+    worker = StoreWorker(open_store(tmp_path))
+    options = InfluencerOptions(hot_authors=50, flush_every=30)
+    try:
+        tracking = Tracking(InfluencerRegistry(options, Matcher(WATCH)), worker)
+        await tracking.start()
+        mentions = [make_mention("@acmeair hi", author=f"a{i % 400}", minutes=i) for i in range(800)]
+        Matcher(WATCH).apply(mentions)
+        stored = await worker.call("ingest", "src", mentions, None)
+        peak = 0
+        for start in range(0, len(stored), 40):
+            part = stored[start : start + 40]
+            await tracking.before_scoring(part)
+            await tracking.after_scoring(part)
+            peak = max(peak, len(tracking.registry))
+        await tracking.flush()
+        assert await worker.call("count_authors") == 400
+        rows, _ = await worker.call("load_authors", ["test:a7"])
+    finally:
+        worker.close()
+    assert peak <= 50 + 30 + 40  # hot set, plus what waits to be written, plus one batch
+    assert rows[0][10] == 2  # seen once in each round, the second time loaded from the store
+
+
+async def test_watchlisted_authors_stay_in_memory(tmp_path: Path) -> None:
+    watch = WatchConfig(brand=["acmeair"], watchlist=["@vip"])
+    registry = InfluencerRegistry(InfluencerOptions(hot_authors=5), Matcher(watch), persistent=False)
+    vip = make_mention("acmeair", author=Author(id="v1", handle="vip"))
+    Matcher(watch).apply([vip])
+    registry.observe(vip)
+    for i in range(50):
+        registry.observe(make_mention("acmeair", author=f"x{i}", minutes=i))
+    record = registry.get("test:v1")
+    assert record is not None and record.watchlist
+    assert len(registry) == 6
+
+
+async def test_sentiment_toward_the_brand_is_the_mean_over_brand_mentions(tmp_path: Path) -> None:
+    watch = WatchConfig(brand=["acmeair"], competitors={"rival": ["rivaljet"]})
+    registry = InfluencerRegistry(matcher=Matcher(watch), persistent=False)
+    mentions = [
+        make_mention("acmeair lost my bag", author="jo", minutes=1),
+        make_mention("acmeair found it", author="jo", minutes=2),
+        make_mention("rivaljet is great", author="jo", minutes=3),
+    ]
+    Matcher(watch).apply(mentions)
+    for mention, sentiment in zip(mentions, (-0.8, 0.4, 0.9), strict=True):
+        registry.observe(mention)
+        mention.scores["sentiment"] = sentiment
+        registry.record(mention)
+    record = registry.get("test:jo")
+    assert record is not None
+    assert record.sentiment == (-0.8 + 0.4) / 2
+    assert (record.mentions, record.on_topic) == (3, 3)
+
+
+class _FailingOnce(SQLiteStore):
+    """A real store whose disk is full for the first write of authors."""
+
+    failures = 1
+
+    def save_authors(self, *args: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("the disk holding the store is full")
+        super().save_authors(*args)
+
+
+async def test_store_full_keeps_dirty_records_until_the_next_write(tmp_path: Path) -> None:
+    worker = StoreWorker(_FailingOnce(tmp_path / "db.sqlite3"))
+    try:
+        tracking = Tracking(InfluencerRegistry(matcher=Matcher(WATCH)), worker)
+        await tracking.start()
+        first = await worker.call("ingest", "src", [make_mention("@acmeair a", author="jo")], None)
+        await tracking.before_scoring(first)
+        await tracking.after_scoring(first)
+        await tracking.flush()  # fails: nothing lost
+        assert await worker.call("count_authors") == 0
+        second = await worker.call("ingest", "src", [make_mention("@acmeair b", author="kim")], None)
+        await tracking.before_scoring(second)
+        await tracking.after_scoring(second)
+        await tracking.flush()
+        rows, _ = await worker.call("load_authors", ["test:jo", "test:kim"])
+    finally:
+        worker.close()
+    assert sorted(row[0] for row in rows) == ["test:jo", "test:kim"]
+
+
+async def test_scores_and_registry_through_the_whole_pipeline(tmp_path: Path) -> None:
+    core = harness(tmp_path, watchlist=["@vip.example"])
+    vip = Author(id="vip", handle="vip.example", followers=120, following=100, posts=400)
+    stream = [*audience(50), make_mention("@acmeair where is my bag", author=vip, minutes=40, metrics=Metrics(likes=2))]
+    await core.replay(stream, keep_state=True)
+    store = open_store(tmp_path / "state")
+    try:
+        scored = {m.id: m for _, m in store.recent_mentions(limit=100)}
+        watchlisted = store.rank_authors("maven_mass", watchlist_only=True)
+    finally:
+        store.close()
+    vip_mention = scored[stream[-1].id]
+    assert vip_mention.labels["watchlist"] == "yes"
+    for mention in scored.values():
+        assert {"connector", "maven", "influence", "virality", "reshare_velocity", "reply_velocity"} <= mention.scores.keys()
+    assert [row[0] for row in watchlisted] == ["test:vip"]
