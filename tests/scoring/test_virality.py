@@ -1,0 +1,194 @@
+"""Per-post velocity, near-duplicate clusters across unconnected authors, virality."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from sentineld.model import Author, Metrics
+from sentineld.registry import InfluencerRegistry
+from sentineld.testing import make_mention
+from sentineld.watch import Matcher
+from sentineld_plugins.scorers.virality import ViralityOptions, ViralityScorer
+from sentineld_plugins.scorers.virality.signatures import Signer, normalize, pair_hashes
+
+from .conftest import WATCH, audience, context, score
+
+CAMPAIGN = [
+    "I am done with @acmeair: three cancelled flights this month and still no refund. Boycott! https://t.co/a1",
+    "@someone I am done with @acmeair, three cancelled flights this month and still no refund. Boycott https://t.co/b2",
+    "I am DONE with @acmeair: three cancelled flights this month and STILL no refund!! boycott",
+    "I am done with @acmeair: three cancelled flights this month and still no refund at all. Boycott! https://bit.ly/x",
+    "i am done with @acmeair three cancelled flights this month and still no refund boycott #acmeair",
+]
+
+
+def scorer(**options: object) -> ViralityScorer:
+    return ViralityScorer(ViralityOptions(**options), context())  # type: ignore[arg-type]
+
+
+def people(count: int) -> list[Author]:
+    return [Author(id=f"p{i}", handle=f"p{i}.example", followers=100) for i in range(count)]
+
+
+@pytest.mark.parametrize("index", ["bands", "datasketch"])
+async def test_near_duplicates_by_unconnected_authors_form_one_cluster(index: str) -> None:
+    stream = audience(300)
+    copies = [make_mention(text, author=who, minutes=200 + 7 * i) for i, (text, who) in enumerate(zip(CAMPAIGN, people(5)))]
+    await score([*stream, *copies], scorer(index=index))
+
+    assert not any("cluster" in m.labels for m in stream)
+    assert "cluster" not in copies[0].labels  # alone when posted
+    ids = {m.labels["cluster"] for m in copies[1:]}
+    assert len(ids) == 1
+    assert [m.scores["cluster_size"] for m in copies[1:]] == [2.0, 3.0, 4.0, 5.0]
+    growth = [m.scores["cluster_growth"] for m in copies[1:]]
+    assert growth == sorted(growth) and growth[-1] > 3.0  # authors per hour, recent
+    assert all(m.scores["virality"] > 0 for m in copies[1:])
+
+
+async def test_cluster_ids_are_stable_across_runs() -> None:
+    def run() -> list[str]:
+        return [m.labels.get("cluster", "") for m in copies]
+
+    copies = [make_mention(text, id=f"test:c{i}", author=who, minutes=i) for i, (text, who) in enumerate(zip(CAMPAIGN, people(5)))]
+    await score(copies, scorer())
+    first = run()
+    copies = [make_mention(text, id=f"test:c{i}", author=who, minutes=i) for i, (text, who) in enumerate(zip(CAMPAIGN, people(5)))]
+    await score(copies, scorer(), batch=2)
+    assert run() == first and first[1].startswith("c")
+
+
+async def test_one_author_reposting_the_same_text_is_not_a_cluster() -> None:
+    jo = Author(id="jo", handle="jo.example", followers=100)
+    reposts = [make_mention(CAMPAIGN[0], author=jo, minutes=i * 10) for i in range(6)]
+    await score(reposts, scorer())
+    assert not any("cluster" in m.labels for m in reposts)
+
+
+async def test_replies_in_one_thread_are_connected() -> None:
+    post = make_mention("@acmeair my flight to Denver was cancelled and nobody answers the phone", author="op")
+    echoes = [
+        make_mention("@op @acmeair my flight to Denver was cancelled and nobody answers the phone",
+                     author=who, minutes=1 + i, in_reply_to=post.id)
+        for i, who in enumerate(people(4))
+    ]
+    await score([post, *echoes], scorer())
+    assert not any("cluster" in m.labels for m in [post, *echoes])
+
+
+async def test_different_texts_and_short_ones_are_not_clustered() -> None:
+    texts = [
+        "@acmeair my flight to Denver was cancelled and nobody answers the phone",
+        "@acmeair the new lounge in Chicago has great coffee and fast wifi",
+        "@acmeair why does a checked bag cost more than my seat on this route",
+    ]
+    different = [make_mention(t, author=who, minutes=i) for i, (t, who) in enumerate(zip(texts, people(3)))]
+    short = [make_mention("thanks @acmeair!", author=who, minutes=10 + i) for i, who in enumerate(people(8))]
+    await score([*different, *short], scorer())
+    assert not any("cluster" in m.labels for m in [*different, *short])
+
+
+async def test_japanese_near_duplicates_cluster() -> None:
+    texts = [
+        "アクメ航空の便がまた欠航した。返金もまだない。もう二度と乗らない",
+        "アクメ航空の便がまた欠航した!返金もまだない。もう二度と乗らない https://t.co/x",
+        "アクメ航空の便がまた欠航した。返金もまだない、もう二度と乗らない",
+    ]
+    posts = [make_mention(t, author=who, minutes=i) for i, (t, who) in enumerate(zip(texts, people(3)))]
+    await score(posts, scorer())
+    assert [m.scores.get("cluster_size") for m in posts] == [None, 2.0, 3.0]
+
+
+async def test_reshares_seen_in_the_stream_give_the_reshare_velocity() -> None:
+    post = make_mention("@acmeair lost my wheelchair at Denver and nobody helps", author="op")
+    reshares = [make_mention("", author=who, minutes=1 + i, reshare_of=post.id) for i, who in enumerate(people(30))]
+    brand = Author(id="acme", handle="acmeair", followers=10)
+    brand_reshare = make_mention("", author=brand, minutes=31, reshare_of=post.id)
+    await score([post, *reshares, brand_reshare], scorer())
+    velocities = [m.scores["reshare_velocity"] for m in reshares]
+    assert velocities == sorted(velocities)
+    assert 20 < velocities[-1] < 30  # 30 reshares within half an hour, decayed over an hour
+    assert brand_reshare.scores["reshare_velocity"] == pytest.approx(velocities[-1] * np.exp(-1 / 60), rel=0.01)
+    assert reshares[-1].scores["virality"] > reshares[0].scores["virality"]
+
+
+async def test_self_replies_do_not_count_as_replies() -> None:
+    registry = InfluencerRegistry(matcher=Matcher(WATCH), persistent=False)
+    spread = ViralityScorer(ViralityOptions(), context(influencers=registry))
+    post = make_mention("@acmeair a thread about refunds that never arrive", author="op")
+    thread = [make_mention(f"@acmeair part {i}", author="op", minutes=1 + i, in_reply_to=post.id) for i in range(10)]
+    others = [make_mention("@op same here", author=who, minutes=20 + i, in_reply_to=post.id) for i, who in enumerate(people(3))]
+    batch = [post, *thread, *others]
+    Matcher(WATCH).apply(batch)
+    for mention in batch:
+        registry.observe(mention)
+    await spread.score(batch)
+    assert all(m.scores["reply_velocity"] == 0.0 for m in thread)
+    assert others[-1].scores["reply_velocity"] == pytest.approx(3.0, rel=0.1)
+
+
+async def test_metrics_over_age_give_an_original_posts_velocity() -> None:
+    old = make_mention("@acmeair the video of the broken wing", author="filmer", minutes=0,
+                       metrics=Metrics(reshares=60, replies=20))
+    later = make_mention("@acmeair hello", author="someone", minutes=120)
+    fresh = make_mention("@acmeair brand new", author="new", minutes=120, metrics=Metrics(reshares=5))
+    await score([later, old, fresh], scorer(), batch=3)
+    assert old.scores["reshare_velocity"] == pytest.approx(30.0)  # 60 reshares in two hours
+    assert old.scores["reply_velocity"] == pytest.approx(10.0)
+    assert fresh.scores["reshare_velocity"] == pytest.approx(20.0)  # counted as 15 minutes old
+    assert later.scores["virality"] == 0.0
+
+
+async def test_state_survives_a_checkpoint_and_restore() -> None:
+    def campaign() -> list:
+        return [
+            make_mention(text, id=f"test:copy{i}", author=who, minutes=100 + i)
+            for i, (text, who) in enumerate(zip(CAMPAIGN, people(5)))
+        ]
+
+    stream = audience(100)
+    copies = campaign()
+    straight = scorer()
+    await score([*stream, *copies], straight)
+    expected = [(m.labels.get("cluster"), m.scores.get("cluster_size")) for m in copies]
+
+    stream = audience(100)
+    copies = campaign()
+    before = scorer()
+    await score([*stream, *copies[:2]], before)
+    state = msgspec.msgpack.decode(msgspec.msgpack.encode(before.snapshot()))
+    after = scorer()
+    after.restore(state)
+    await score(copies[2:], after)
+    assert [(m.labels.get("cluster"), m.scores.get("cluster_size")) for m in copies] == expected
+    assert expected[-1][1] == 5.0
+
+
+async def test_memory_is_bounded_by_max_posts() -> None:
+    spread = scorer(max_posts=64, tracked_posts=32)
+    stream = audience(500)
+    stream += [make_mention("", author="r", minutes=300 + i, reshare_of=m.id) for i, m in enumerate(stream[:200])]
+    await score(stream, spread)
+    assert len(spread._entries) <= 64
+    assert len(spread._engagement) <= 32
+    assert len(spread._index) <= 64 * 10
+
+
+def test_signatures_are_datasketchs_minhash() -> None:
+    contents = [normalize(t) for t in [*CAMPAIGN, "アクメ航空の便が遅れた", "two words"]]
+    signer = Signer(64)
+    signatures = signer.sign(contents)
+    pairs, starts = pair_hashes(contents)
+    ends = [*starts[1:], len(pairs)]
+    for start, end, signature in zip(starts, ends, signatures, strict=True):
+        reference = MinHash(num_perm=64, seed=1, scheme="affine32", hashfunc=int)
+        reference.update_batch(pairs[start:end].tolist())
+        assert np.array_equal(reference.hashvalues, signature)
+
+
+def test_normalisation_keeps_the_content() -> None:
+    assert normalize("@jo @acmeair I am DONE!!! https://t.co/x #Boycott") == b"i am done boycott"
+    assert normalize("アクメ航空、最悪") == "ア ク メ 航 空 最 悪".encode()
