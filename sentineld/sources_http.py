@@ -19,12 +19,13 @@ plugin (``sentineld check``) stays fast.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -50,6 +51,8 @@ __all__ = [
     "StreamClosed",
     "StreamSilent",
     "check_status",
+    "from_posix",
+    "plausible_time",
     "connect_websocket",
     "get_json",
     "iter_sse",
@@ -127,6 +130,32 @@ class StreamSilent(SourceError):
 
 class StreamClosed(SourceError):
     """The server ended a stream that should go on forever."""
+
+
+# --------------------------------------------------------------------------- event times
+
+#: Event times a platform may plausibly report. Outside, a time is a bug or an attack (and some
+#: cannot even be converted to UTC or to POSIX seconds, which every later stage needs).
+EARLIEST: Final = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def from_posix(seconds: float) -> datetime | None:
+    """An aware UTC datetime from POSIX seconds, or None when it is not a plausible time."""
+    if not math.isfinite(seconds) or not EARLIEST.timestamp() <= seconds <= LATEST.timestamp():
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def plausible_time(moment: datetime | None) -> datetime | None:
+    """`moment` in UTC, or None when it is naive, cannot be converted, or is not plausible."""
+    if moment is None or moment.tzinfo is None:
+        return None
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return utc if EARLIEST <= utc <= LATEST else None
 
 
 # --------------------------------------------------------------------------- rate limits

@@ -339,13 +339,14 @@ async def test_malformed_payloads(run):
                                                     "record": {"$type": "app.bsky.feed.post",
                                                                "text": 12}}}),
         b"\x28\xb5\x2f\xfd binary",
+        json.dumps({**post_event(4, "acme"), "time_us": 2**63}),  # would poison the cursor
         post_event(3, "acme still here"),
     ])
     async with LocalServer(fake.app) as server:
         source = run.start(options(server))
         await run.until(lambda: run.cursor() == str(T0 + 3_000_000))
         await run.stop()
-    assert source.malformed == 5
+    assert source.malformed == 6
     assert run.ids() == ["bluesky:at://did:plc:jo00000000000000000000/app.bsky.feed.post/3kpost00003"]
 
 

@@ -251,14 +251,17 @@ async def test_malformed_payloads(run):
     bad_type = story(2, "acme broken", at=NOW - 20)
     bad_type["points"] = "lots"
     empty = story(4, "", at=NOW - 5)
-    fake = FakeAlgolia([no_id, bad_type, good, empty])
+    future = story(5, "acme in 3 billion years", at=NOW - 3)
+    future["created_at_i"] = 10**17
+    fake = FakeAlgolia([no_id, bad_type, good, empty, future])
     fake.raw_next = [b"<html>Service Unavailable</html>", b'{"hits": "nope"}']
     async with LocalServer(fake.app) as server:
         source = run.start(options(server))
         await run.until(lambda: run.ids() == ["hn:3"])
         await run.stop()
-    # two bad pages, two bad hits, one hit without any text
-    assert source.malformed == 5
+    # two bad pages, two bad hits, one hit without any text, one from the far future
+    assert source.malformed == 6
+    assert run.cursor() == str(NOW - 5)  # the far-future hit did not become the cursor
 
 
 async def test_more_new_items_than_one_query_serves(run):

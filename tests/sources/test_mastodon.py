@@ -18,7 +18,7 @@ from harness_http import FAST, LocalServer, SourceRun, closed_port_url
 from sentineld.components import HealthState
 from sentineld_plugins.sources.mastodon import MastodonSource
 
-BASE_TIME = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+BASE_TIME = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 _ids = iter(range(113_000_000_000_000_000, 10**19, 1000))
 
 
@@ -358,7 +358,9 @@ async def test_malformed_payloads(run):
     fake = FakeMastodon()
     broken = status("<p>no account</p>")
     del broken["account"]
-    fake.raw_next = [{"error": "not a list"}, [broken]]
+    ancient = status("<p>from year one</p>")
+    ancient["created_at"] = "0001-01-01T00:00:00+01:00"  # cannot even be converted to UTC
+    fake.raw_next = [{"error": "not a list"}, [broken, ancient]]
     async with LocalServer(fake.app) as server:
         source = run.start(options(server))
         # The bad REST pages were read (the first one forced a reconnection) and the stream is
@@ -369,7 +371,7 @@ async def test_malformed_payloads(run):
         good = fake.post("acme", status("<p>fine</p>"))
         await run.until(lambda: run.ids() == [mid(good)])
         await run.stop()
-    assert source.malformed == 4
+    assert source.malformed == 5
 
 
 async def test_unreachable_endpoint_degrades_without_crashing(run):

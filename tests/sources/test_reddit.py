@@ -5,6 +5,7 @@ Retry-After, and the client-credentials token endpoint ``/api/v1/access_token``.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from typing import Any
@@ -261,13 +262,17 @@ async def test_malformed_payloads(run):
     del bad["data"]["created_utc"]
     wrong = post("p2", "acme", at=NOW - 20)
     wrong["data"]["score"] = "high"
-    fake.add("new", bad, wrong, post("p3", "acme fine", at=NOW - 10))
+    far = post("p4", "acme from the year 10^292", at=NOW - 40)
+    far["data"]["created_utc"] = 1e300
+    fake.add("new", bad, wrong, post("p3", "acme fine", at=NOW - 10), far)
     fake.raw_next = [b"<html>our CDN is sad</html>", {"kind": "t3", "data": {}}]
     async with LocalServer(fake.app) as server:
         source = run.start(options(server, comments=False))
         await run.until(lambda: run.ids() == ["reddit:t3_p3"])
         await run.stop()
-    assert source.malformed == 4
+    assert source.malformed == 5
+    # The position is the newest *valid* thing: the absurd time did not poison the cursor.
+    assert json.loads(run.cursor() or "{}")["r/acmeair/new"][0] == "t3_p3"
 
 
 async def test_unreachable_endpoint_degrades_without_crashing(run):

@@ -15,12 +15,13 @@ Jetstream sends one JSON object per websocket message::
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
 from sentineld.model import Author, Mention
+from sentineld.sources_http import from_posix, plausible_time
 
 POST_COLLECTION: Final = "app.bsky.feed.post"
 SOURCE: Final = "bluesky"
@@ -129,17 +130,19 @@ def mentioned_dids(facets: list[dict[str, Any]]) -> set[str]:
 
 
 def parse_datetime(text: str | None) -> datetime | None:
+    """An AT Protocol datetime, or None when it is missing, naive or not plausible."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
+    return plausible_time(moment)
 
 
-def event_time(time_us: int) -> datetime:
-    return datetime.fromtimestamp(time_us / 1_000_000, UTC)
+def event_time(time_us: int) -> datetime | None:
+    """When Jetstream saw the event, or None for a time_us that is not a plausible time."""
+    return from_posix(time_us / 1_000_000)
 
 
 def to_mention(event: Event, post: PostRecord, profile: Profile | None) -> Mention:
@@ -148,6 +151,7 @@ def to_mention(event: Event, post: PostRecord, profile: Profile | None) -> Menti
     push the event-time clock ahead."""
     assert event.commit is not None
     seen = event_time(event.time_us)
+    assert seen is not None, "events with an implausible time_us are rejected before"
     claimed = parse_datetime(post.createdAt)
     created = min(claimed, seen) if claimed is not None else seen
     uri = post_uri(event.did, event.commit.rkey)

@@ -30,6 +30,7 @@ from .records import (
     PostRecord,
     decode_event,
     decode_post,
+    event_time,
     mentioned_dids,
     quoted_uri,
     to_mention,
@@ -188,6 +189,10 @@ class BlueskySource(Source):
             event = decode_event(raw)
         except msgspec.DecodeError as exc:
             self.reject(f"not a Jetstream event: {exc}", raw)
+            return
+        if event_time(event.time_us) is None:
+            # Never let such a time become the cursor: a reconnection would ask for the future.
+            self.reject(f"implausible time_us {event.time_us}", raw)
             return
         kept = self._post_of(event, raw)
         if kept is not None:

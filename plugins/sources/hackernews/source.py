@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -24,6 +23,7 @@ from sentineld.sources_http import (
     HttpSourceOptions,
     MalformedPayload,
     Reconnector,
+    from_posix,
     get_json,
     open_session,
 )
@@ -178,9 +178,14 @@ class HackerNewsSource(Source):
         hits = []
         for raw in page.hits:
             try:
-                hits.append(msgspec.convert(raw, Hit))
+                hit = msgspec.convert(raw, Hit)
             except msgspec.ValidationError as exc:
                 self.reject(f"malformed hit: {exc}", raw)
+                continue
+            if from_posix(hit.created_at_i) is None:
+                self.reject(f"implausible created_at_i {hit.created_at_i}", raw)
+                continue
+            hits.append(hit)
         return hits
 
     def _mention(self, hit: Hit) -> Mention | None:
@@ -197,6 +202,8 @@ class HackerNewsSource(Source):
             haystack = text if is_comment else f"{text}\n{hit.url or ''}"
             if not self.matcher.match(haystack):
                 return None
+        created = from_posix(hit.created_at_i)
+        assert created is not None, "hits with an implausible time are rejected when decoded"
         extra: dict[str, Any] = {"kind": "comment" if is_comment else _kind(hit.tags)}
         if hit.url:
             extra["link"] = hit.url
@@ -207,7 +214,7 @@ class HackerNewsSource(Source):
         return Mention(
             id=f"hn:{hit.objectID}",
             source=SOURCE,
-            created_at=datetime.fromtimestamp(hit.created_at_i, UTC),
+            created_at=created,
             text=text,
             author=Author(id=hit.author, handle=hit.author) if hit.author else None,
             url=f"https://news.ycombinator.com/item?id={hit.objectID}",

@@ -10,6 +10,7 @@ import msgspec
 
 from sentineld.html_text import html_to_text
 from sentineld.model import Author, Mention, Metrics
+from sentineld.sources_http import plausible_time
 
 SOURCE: Final = "mastodon"
 
@@ -90,12 +91,19 @@ def to_author(account: Account, host: str) -> Author:
         followers=account.followers_count,
         following=account.following_count,
         posts=account.statuses_count,
-        created_at=account.created_at,
+        created_at=plausible_time(account.created_at),
     )
 
 
-def to_mention(status: Status, host: str) -> Mention:
-    """A Mention from a status; a reblog's text is the reblogged status's, with `reshare_of`."""
+def to_mention(status: Status, host: str, received: datetime) -> Mention:
+    """A Mention from a status; a reblog's text is the reblogged status's, with `reshare_of`.
+
+    `created_at` is capped at `received` (a remote server's clock may run ahead, and a future
+    time would drag the event-time clock with it). Raises ValueError for an implausible time.
+    """
+    created = plausible_time(status.created_at)
+    if created is None:
+        raise ValueError(f"implausible created_at {status.created_at!r}")
     shown = status.reblog or status
     text = html_to_text(shown.content)
     if shown.spoiler_text:
@@ -115,7 +123,7 @@ def to_mention(status: Status, host: str) -> Mention:
     return Mention(
         id=f"{SOURCE}:{host}:{status.id}",
         source=SOURCE,
-        created_at=status.created_at,
+        created_at=min(created, received),
         text=text,
         author=to_author(status.account, host),
         url=status.url or status.uri,

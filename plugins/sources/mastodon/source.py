@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -300,11 +301,19 @@ class MastodonSource(Source):
 
     # ------------------------------------------------------------------ mentions
 
+    def _mention(self, status: Status) -> Mention | None:
+        try:
+            return to_mention(status, self.host, datetime.now(UTC))
+        except ValueError as exc:
+            self.reject(str(exc), msgspec.to_builtins(status))
+            return None
+
     def _keep(self, statuses: list[Status]) -> list[Mention]:
         mentions = []
         for status in statuses:
-            mention = to_mention(status, self.host)
-            if self.options.keep == "all" or self._wanted(status, mention):
+            mention = self._mention(status)
+            if mention is not None and (self.options.keep == "all"
+                                        or self._wanted(status, mention)):
                 mentions.append(mention)
         return mentions
 
@@ -316,8 +325,13 @@ class MastodonSource(Source):
                    in self.own_accounts for ref in shown.mentions)
 
     def _from_notifications(self, notifications: list[Notification]) -> list[Mention]:
-        return [to_mention(n.status, self.host) for n in notifications
-                if n.type in ("mention", "status") and n.status is not None]
+        mentions = []
+        for notification in notifications:
+            if notification.type in ("mention", "status") and notification.status is not None:
+                mention = self._mention(notification.status)
+                if mention is not None:
+                    mentions.append(mention)
+        return mentions
 
     async def _emit(self, emit: Emit, feed: _Feed, mentions: list[Mention], ids: list[str]) -> None:
         """Hand mentions over with the feed's new position. The position is recorded only once

@@ -9,12 +9,12 @@ A listing is ``{"kind": "Listing", "data": {"after": "t3_â€¦"|null, "before": â€
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
 
 from sentineld.model import Author, Mention, Metrics
+from sentineld.sources_http import from_posix
 
 SOURCE: Final = "reddit"
 SITE: Final = "https://www.reddit.com"
@@ -59,6 +59,10 @@ class Listing(msgspec.Struct):
 
 
 def to_mention(kind: str, thing: Thing) -> Mention:
+    """A Mention from a t3 or t1; raises ValueError for an implausible ``created_utc``."""
+    created = from_posix(thing.created_utc)
+    if created is None:
+        raise ValueError(f"implausible created_utc {thing.created_utc}")
     if kind == "t1":
         text = thing.body or ""
     else:
@@ -78,7 +82,7 @@ def to_mention(kind: str, thing: Thing) -> Mention:
     return Mention(
         id=f"{SOURCE}:{thing.name}",
         source=SOURCE,
-        created_at=datetime.fromtimestamp(thing.created_utc, UTC),
+        created_at=created,
         text=text,
         author=author,
         url=f"{SITE}{thing.permalink}" if thing.permalink else None,

@@ -22,6 +22,7 @@ from sentineld.sources_http import (
     RateBudget,
     Reconnector,
     SourceError,
+    from_posix,
     get_json,
     open_session,
 )
@@ -196,10 +197,14 @@ class RedditSource(Source):
         if kind not in ("t1", "t3"):
             return None
         try:
-            return msgspec.convert(data, Thing)
+            thing = msgspec.convert(data, Thing)
         except msgspec.ValidationError as exc:
             self.reject(f"malformed {kind}: {exc}", data)
             return None
+        if from_posix(thing.created_utc) is None:
+            self.reject(f"implausible created_utc {thing.created_utc}", data)
+            return None
+        return thing
 
     async def _listing(
         self, session: aiohttp.ClientSession, feed: _Feed, after: str | None
