@@ -64,8 +64,9 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
-    lines = problems(BASE.replace('window = "15m"', 'window = "15m"\nz = "high"'), tmp_path)
-    assert lines == [f"{tmp_path / 'bad.toml'}: triggers.anger.z: expected float, got str"]
+    text = BASE + '[sources.inbox]\ntype = "jsonl"\npath = "m.jsonl"\nbatch_size = "many"\n'
+    lines = problems(text, tmp_path)
+    assert lines == [f"{tmp_path / 'bad.toml'}: sources.inbox.batch_size: expected int, got str"]
 
 
 def test_missing_type_lists_choices(tmp_path: Path) -> None:
