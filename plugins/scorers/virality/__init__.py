@@ -27,12 +27,13 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from sentineld import Duration, Mention, Options, Scorer, hookimpl
 from sentineld_plugins.scorers.virality.clusters import Cluster, bump, cluster_id, decayed
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _HOUR = 3600.0
 _BASELINE_BIN = 0.25  # in log2(1 + spread per hour)
@@ -98,6 +99,8 @@ class ViralityScorer(Scorer):
 
     def __init__(self, options: ViralityOptions, context: Any) -> None:
         super().__init__(options, context)
+        import numpy as np
+
         from sentineld.watch import Matcher
         from sentineld_plugins.scorers.virality.index import BandIndex, DatasketchIndex, lsh_params
         from sentineld_plugins.scorers.virality.signatures import Signer
@@ -215,6 +218,8 @@ class ViralityScorer(Scorer):
         contents: list[bytes], now: float,
     ) -> dict[int, tuple[int, list[int]]]:
         """Index the batch's clusterable posts; position -> (slot, candidate slots)."""
+        import numpy as np
+
         found: dict[int, tuple[int, list[int]]] = {}
         if not positions:
             return found
@@ -338,6 +343,8 @@ class ViralityScorer(Scorer):
         }
 
     def restore(self, state: Any) -> None:
+        import numpy as np
+
         if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
             return
         self.now = state["now"]
