@@ -414,20 +414,27 @@ class AlertManager:
         self._due = min(self._due, moment + self.options.group_interval)
         meta = self._meta(group.id)
         if len(ready) == 1:
-            alert = ready[0]
-            for event in reversed(events):
-                if event.alert.id == alert.id and event.event == "opened" and event.change:
-                    event.notify, event.meta = True, meta
-                    return
-            events.append(AlertEvent("opened", _copy(alert), change=False, meta=meta))
-            return
-        ready.sort(key=lambda a: (a.resolved_at is None, _severity_rank(a), a.id), reverse=True)
-        ids = "|".join(sorted(a.id for a in ready))
-        meta.update(self._listing(ready))
-        events.append(
-            AlertEvent("opened", _copy(ready[0]), change=False, key=f"group-{_short_hash(ids)}:opened",
-                       meta=meta)
-        )
+            self._announce(ready[0], meta, events)
+        else:
+            ready.sort(key=lambda a: (a.resolved_at is None, _severity_rank(a), a.id), reverse=True)
+            ids = "|".join(sorted(a.id for a in ready))
+            listing = {**meta, **self._listing(ready)}
+            events.append(AlertEvent("opened", _copy(ready[0]), change=False,
+                                     key=f"group-{_short_hash(ids)}:opened", meta=listing))
+        # An alert that resolved while it waited for its group was announced above with its
+        # resolved_at; its resolution is sent too, so that no receiver keeps it open.
+        for alert in sorted((a for a in ready if a.resolved_at is not None), key=lambda a: a.id):
+            events.append(AlertEvent("resolved", _copy(alert), change=False, meta=dict(meta)))
+
+    @staticmethod
+    def _announce(alert: Alert, meta: dict[str, Any], events: list[AlertEvent]) -> None:
+        """The `opened` notification of one alert: the change event of this very call if there
+        is one (opened and notified at once), else a notification of its own."""
+        for event in reversed(events):
+            if event.alert.id == alert.id and event.event == "opened" and event.change:
+                event.notify, event.meta = True, meta
+                return
+        events.append(AlertEvent("opened", _copy(alert), change=False, meta=meta))
 
     def _renotify(self, group: _Group, moment: float, events: list[AlertEvent]) -> None:
         alerts = []

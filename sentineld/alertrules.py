@@ -188,7 +188,7 @@ def _default_inhibit_rules() -> list[InhibitRule]:
             source=[f"kind={kind}", "channel=*"], target=[f"kind={kind}", "channel!=*"],
             equal=["subject"],
         )
-        for kind in ("negativity_spike", "volume_spike")
+        for kind in ("negativity_spike",)
     ]
 
 
@@ -206,7 +206,7 @@ class AlertingOptions(Options):
     group_wait: Duration = Duration(0)
     #: After a group notified, further new alerts of the group wait this long and go as one.
     group_interval: Duration = Duration(300)
-    #: Inhibition rules (default: a brand-wide negativity or volume spike mutes the per-channel
+    #: Inhibition rules (default: a brand-wide negativity spike mutes the per-channel negativity
     #: spikes of the same subject).
     inhibit: list[InhibitRule] = msgspec.field(default_factory=_default_inhibit_rules)
     #: Severity of alerts whose trigger does not set one, by trigger id or kind.

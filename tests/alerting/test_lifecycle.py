@@ -96,6 +96,24 @@ def test_group_collects_new_alerts_within_the_group_interval() -> None:
     assert notified(other) == [("opened", "competitor:rival", "bluesky")]
 
 
+def test_an_alert_resolved_while_waiting_for_its_group_is_announced_and_resolved() -> None:
+    alerts = manager(group_interval=Duration(300), inhibit=[])
+    run(alerts, fire(0, channel="a"))
+    events = run(alerts, fire(1, channel="b"), clear(2, channel="b"), 4)
+    assert notified(events) == []
+    events = run(alerts, 5)
+    assert [(e.event, e.alert.channel, e.alert.resolved_at) for e in events] == [
+        ("opened", "b", at(2)), ("resolved", "b", at(2))]
+    keys = [key for e in events for _, key, _ in broadcast_router(["n"])(e)]
+    assert keys == [f"{events[0].alert.id}:opened:n", f"{events[0].alert.id}:resolved:n"]
+
+
+def test_opened_and_resolved_in_one_call_are_both_notified() -> None:
+    events = run(manager(), [fire(0), clear(0.5)])
+    assert notified(events) == [("opened", "brand", "*"), ("resolved", "brand", "*")]
+    assert len({e.key for e in events if e.notify}) == 2
+
+
 def test_group_wait_holds_the_first_alert_and_sends_the_group_once() -> None:
     alerts = manager(group_wait=Duration(60), inhibit=[])
     events = run(alerts, fire(0, channel="a"), fire(0.5, channel="b"))
