@@ -46,9 +46,12 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.scorers.influence",
     "sentineld_plugins.scorers.virality",
     "sentineld_plugins.triggers.volume_spike",
+    "sentineld_plugins.triggers.negativity_spike",
+    "sentineld_plugins.triggers.competitor_surge",
     "sentineld_plugins.triggers.influencer_mention",
     "sentineld_plugins.triggers.viral_post",
     "sentineld_plugins.triggers.new_term",
+    "sentineld_plugins.triggers.unanswered",
     "sentineld_plugins.notifiers.console",
     "sentineld_plugins.notifiers.file",
     "sentineld_plugins.notifiers.webhook",
@@ -57,6 +60,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sentineld_plugins.notifiers.discord",
     "sentineld_plugins.notifiers.email",
     "sentineld_plugins.notifiers.pagerduty",
+    "sentineld_plugins.responders.template",
+    "sentineld_plugins.responders.mastodon",
+    "sentineld_plugins.responders.bluesky",
 )
 
 REGISTER_HOOKS = {

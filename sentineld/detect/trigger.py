@@ -1,31 +1,33 @@
 """`CountTrigger`: the machinery the count-based triggers share (volume_spike, negativity_spike,
 competitor_surge).
 
-Each key (subject, channel) counts mentions in tumbling event-time windows: a *count* (the
-mentions that matter: all of them, the negative ones, a competitor's) and a *total* (what a
-share is taken of). Every closed window teaches the key's baselines (`SeasonalCounts`,
-`ShareBaseline`). The running count of the current window is compared with thresholds worked
-out when the window opened, so an alert opens on the very mention that makes the window
-unusual, not at the window's end.
+Each key (subject, channel) counts mentions in a *sliding* event-time window made of
+`slices` slices: a *count* (the mentions that matter: all of them, the negative ones, a
+competitor's) and a *total* (what a share is taken of). Windows are compared with baselines
+(`SeasonalCounts`, `ShareBaseline`) that learn from the tumbling windows (every `slices`
+slices). Sliding keeps a burst that straddles a boundary whole; the running count of the
+current window is compared with thresholds worked out when its slice opened, so an alert opens
+on the very mention that makes the window unusual, not at the window's end.
 
 A window alerts on its own when its tail probability under the baseline is at most `alpha`;
-two consecutive windows alert when each is at most `confirm_alpha` (a run rule, as in
-statistical process control: a sustained rise is caught before it is extreme, a lone blip
-needs to be extreme). Both also need `min_count` mentions and `factor` times the forecast, so
+two consecutive (non-overlapping) windows alert when each is at most `confirm_alpha` — a run
+rule as in statistical process control: a sustained rise is caught before it is extreme, a lone
+blip must be extreme. Both also need `min_count` mentions and `factor` times the forecast, so
 that low volumes never alert on a handful of mentions. The alert stays open while windows stay
 unusual (at `confirm_alpha`) and resolves once `resolve_after` has passed without one.
 
-Cost: a dict lookup and an increment per mention and key; the tail arithmetic runs only when a
-count passes the cheap floors. Windows roll lazily when their key sees a mention; a key with an
-open alert is also in a heap of resolve deadlines that `tick` pops, so a tick never walks all
-keys. State per key is O(1) and the number of keys is capped (`max_keys`, least recently seen
-without an open alert are forgotten first).
+Cost: a dict lookup and two increments per mention and key; the tail arithmetic runs only when
+a count passes the cheap floors. Slices roll lazily when their key sees a mention; a key with
+an open alert is also in a heap of resolve deadlines that `tick` pops, so a tick never walks all
+keys. State per key is O(1) and the number of keys is capped (`max_keys`: the least recently
+seen without an open alert are forgotten first).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -38,10 +40,10 @@ from sentineld.options import Duration, Options
 
 __all__ = ["CountOptions", "CountTrigger", "Series"]
 
-#: Mention ids kept per window for the alert (what a human opens first).
+#: Mention ids kept for the alert (what a human opens first).
 RECENT: Final = 20
 _INF: Final = math.inf
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2
 
 Key = tuple[str, str]
 
@@ -49,8 +51,10 @@ Key = tuple[str, str]
 class CountOptions(Options):
     """Options every count trigger takes (see each plugin's ``sample.toml``)."""
 
-    #: Length of the counting window (tumbling, aligned on multiples of it in event time).
+    #: Length of the counting window.
     window: Duration = Duration(300)
+    #: Slices per window: the window slides by window/slices (1 = tumbling windows).
+    slices: int = 5
     #: Tail probability at or below which one window alerts on its own.
     alpha: float = 1e-12
     #: Tail probability at or below which two consecutive windows alert (and keep it open).
@@ -79,36 +83,49 @@ class CountOptions(Options):
 
 
 class Series:
-    """One key's current window, baselines and alert state."""
+    """One key's sliding window, baselines and alert state."""
 
     __slots__ = (
-        "subject", "channel", "start", "count", "total", "counts", "shares", "mean",
-        "floor", "limit", "alarm", "exact", "armed", "open", "last_hot", "recent", "touched",
+        "subject", "channel", "slice", "ring", "totals", "count", "total", "prev", "tumble",
+        "tumble_total", "hot_bits", "counts", "shares", "mean", "floor", "limit", "alarm",
+        "exact", "armed", "open", "last_hot", "recent", "touched",
     )
 
-    def __init__(self, subject: str, channel: str, start: float, shares: bool) -> None:
+    def __init__(self, subject: str, channel: str, slice_index: int, slices: int,
+                 shares: bool) -> None:
         self.subject = subject
         self.channel = channel
-        self.start = start
+        #: Index of the current slice (event time // slice length).
+        self.slice = slice_index
+        #: Counts of the last 2 × slices slices (this window's, then the previous window's).
+        self.ring = array("I", bytes(8 * slices))
+        self.totals = array("I", bytes(8 * slices)) if shares else None
+        #: Running count and total of the current sliding window; count of the previous one.
         self.count = 0
         self.total = 0
+        self.prev = 0
+        #: Count and total since the current tumbling window began (what the baseline learns).
+        self.tumble = 0
+        self.tumble_total = 0
+        #: Bit k: the window that ended k slices ago was unusual (at confirm_alpha).
+        self.hot_bits = 0
         self.counts = SeasonalCounts()
         self.shares = ShareBaseline() if shares else None
-        #: Forecast count of the current window, fixed when it opened.
+        #: Forecast count of the current window, fixed when its slice opened.
         self.mean = 0.0
-        #: The cheap necessary condition (min_count, factor × mean) for any alert this window.
+        #: The cheap necessary condition (min_count, factor × mean) for an alert on the count.
         self.floor = _INF
         #: The running count at which to look closer: `floor` until the exact tail thresholds
-        #: are known (`exact`), then the lowest count that alerts; infinite when nothing can.
+        #: are known (`exact`), then the lowest count that alerts; infinite when none can.
         self.limit = _INF
         self.alarm = _INF
         self.exact = False
-        #: The previous window was unusual (at confirm_alpha): this one may confirm it.
+        #: The window just before the current one was unusual: this one may confirm it.
         self.armed = False
         self.open = False
         self.last_hot = 0.0
         self.recent: list[str] = []
-        self.touched = start
+        self.touched = 0.0
 
 
 class CountTrigger(Trigger):
@@ -120,9 +137,11 @@ class CountTrigger(Trigger):
     def __init__(self, options: CountOptions, context: Any) -> None:
         super().__init__(options, context)
         window = float(options.window)
-        if window <= 0:
-            raise ValueError("window must be positive")
+        if window <= 0 or options.slices < 1:
+            raise ValueError("window must be positive and slices at least 1")
         self.window = window
+        self.slices = options.slices
+        self.step = window / options.slices
         self.learning = Learning.from_half_lives(
             window,
             level=options.half_life,
@@ -143,13 +162,20 @@ class CountTrigger(Trigger):
         series = self.series.get(key)
         if series is None:
             series = self._create(key, moment)
-        elif moment >= series.start + self.window:
-            self._advance(series, moment, alerts)
+        else:
+            slice_index = int(moment // self.step)
+            if slice_index > series.slice:
+                self._advance(series, slice_index, alerts)
         series.touched = moment
-        series.total += 1
+        if series.totals is not None:
+            series.totals[series.slice % (2 * self.slices)] += 1
+            series.total += 1
+            series.tumble_total += 1
         if not hit:
             return
+        series.ring[series.slice % (2 * self.slices)] += 1
         series.count += 1
+        series.tumble += 1
         if len(series.recent) < RECENT:
             series.recent.append(mention.id)
         if series.count >= series.limit:
@@ -169,34 +195,37 @@ class CountTrigger(Trigger):
             series = self.series.get((subject, channel))
             if series is None or not series.open:
                 continue
-            if moment >= series.start + self.window:
-                self._advance(series, moment, alerts)
+            slice_index = int(moment // self.step)
+            if slice_index > series.slice:
+                self._advance(series, slice_index, alerts)
             if series.open:
                 self._schedule(series)
 
-    # ------------------------------------------------------------------ windows
+    # ------------------------------------------------------------------ slices and windows
 
     def _create(self, key: Key, moment: float) -> Series:
         if len(self.series) >= self.options.max_keys:
             self._evict()
-        start = moment - moment % self.window
-        series = Series(key[0], key[1], start, self.share_test)
+        series = Series(key[0], key[1], int(moment // self.step), self.slices, self.share_test)
         self.series[key] = series
-        self._open_window(series)
+        self._open_slice(series)
         return series
 
-    def _open_window(self, series: Series) -> None:
-        series.count = series.total = 0
-        series.recent = []
+    def _open_slice(self, series: Series) -> None:
+        """Forecast the sliding window that ends with the new slice, and its cheap floor."""
         series.exact = False
         series.alarm = _INF
-        series.mean = series.counts.mean(series.start)
+        series.armed = bool((series.hot_bits >> (self.slices - 1)) & 1)
+        window_start = (series.slice - self.slices + 1) * self.step
+        series.mean = series.counts.mean(window_start)
         if series.open or not series.counts.warm(self.learning):
             series.floor = series.limit = _INF
             return
         options = self.options
         series.floor = float(max(options.min_count, math.ceil(options.factor * series.mean)))
         series.limit = series.floor
+        if series.count >= series.floor:
+            self._exact_limits(series)
 
     def _exact_limits(self, series: Series) -> None:
         """Replace the cheap floor by the lowest counts whose tail is small enough."""
@@ -210,43 +239,68 @@ class CountTrigger(Trigger):
         series.limit = limit
         series.exact = True
 
-    def _advance(self, series: Series, moment: float, alerts: AlertSink) -> None:
-        """Close the current window and any empty ones up to `moment`; open the next."""
-        window = self.window
-        end = series.start + window
-        self._close(series, end, alerts)
-        empty = int((moment - end) // window)
-        if empty > 0:
-            if series.open:
-                deadline = series.last_hot + self.options.resolve_after
-                steps = max(1, math.ceil((deadline - end) / window - 1e-9))
-                if steps <= empty:
-                    self._resolve(series, end + steps * window, alerts)
-            series.counts.learn_silence(end, empty, self.learning)
-            series.armed = False
-        series.start = end + empty * window
-        self._open_window(series)
+    def _advance(self, series: Series, target: int, alerts: AlertSink) -> None:
+        """Close slices until `target` is the current one (a long silence in closed form)."""
+        size = 2 * self.slices
+        while series.slice < target:
+            if target - series.slice > size and not any(series.ring) and not (
+                    series.totals is not None and any(series.totals)):
+                self._skip_silence(series, target, alerts)
+                break
+            self._close_slice(series, alerts)
+            series.slice += 1
+            index = series.slice
+            leaving = series.ring[(index - self.slices) % size]
+            series.count -= leaving
+            series.prev += leaving - series.ring[index % size]
+            series.ring[index % size] = 0
+            totals = series.totals
+            if totals is not None:
+                series.total -= totals[(index - self.slices) % size]
+                totals[index % size] = 0
+            series.recent = []
+        self._open_slice(series)
 
-    def _close(self, series: Series, end: float, alerts: AlertSink) -> None:
+    def _close_slice(self, series: Series, alerts: AlertSink) -> None:
+        end = (series.slice + 1) * self.step
         hot = self._window_hot(series)
+        series.hot_bits = ((series.hot_bits << 1) | (hot is not None)) & ((1 << self.slices) - 1)
         if series.open:
             if hot is not None:
                 series.last_hot = end
-                self._fire(series, hot, datetime.fromtimestamp(end, UTC), alerts, update=True)
+                self._fire(series, hot, datetime.fromtimestamp(end, UTC), alerts)
             elif end >= series.last_hot + self.options.resolve_after:
                 self._resolve(series, end, alerts)
-        series.armed = hot is not None
-        series.counts.learn(series.start, series.count, self.learning)
-        if series.shares is not None:
-            series.shares.learn(series.count, series.total, self.learning)
+        if (series.slice + 1) % self.slices == 0:
+            series.counts.learn(end - self.window, series.tumble, self.learning)
+            if series.shares is not None:
+                series.shares.learn(series.tumble, series.tumble_total, self.learning)
+            series.tumble = series.tumble_total = 0
+
+    def _skip_silence(self, series: Series, target: int, alerts: AlertSink) -> None:
+        """Jump over empty slices up to `target` (every count of the rings is zero)."""
+        step, slices = self.step, self.slices
+        if series.open:
+            deadline = series.last_hot + self.options.resolve_after
+            closing = max(series.slice + 1, math.ceil(deadline / step - 1e-9))
+            if closing <= target:
+                self._resolve(series, closing * step, alerts)
+        # Tumbling windows end where a slice boundary b (slice + 1 ≤ b ≤ target) is a multiple
+        # of `slices`; the first of them may have begun before the silence, but holds nothing.
+        windows = target // slices - series.slice // slices
+        if windows > 0:
+            first_end = (series.slice // slices + 1) * slices
+            series.counts.learn_silence(first_end * step - self.window, windows, self.learning)
+        series.slice = target
+        series.hot_bits = 0
+        series.recent = []
 
     def _window_hot(self, series: Series) -> dict[str, Any] | None:
-        """The evidence of a closed window that was unusual at `confirm_alpha`, else None."""
-        if not series.counts.warm(self.learning) or series.count < self.options.min_count:
-            return None
+        """The evidence of the window ending now if it is unusual at `confirm_alpha`."""
         options = self.options
-        floor = max(options.min_count, options.factor * series.mean)
-        if series.count >= floor:
+        if series.count < options.min_count or not series.counts.warm(self.learning):
+            return None
+        if series.count >= options.factor * series.mean:
             evidence = self._count_evidence(series)
             if evidence["p_value"] <= options.confirm_alpha:
                 return evidence
@@ -262,7 +316,7 @@ class CountTrigger(Trigger):
                      at=datetime.fromtimestamp(at, UTC))
 
     def _schedule(self, series: Series) -> None:
-        deadline = max(series.last_hot + self.options.resolve_after, series.start + self.window)
+        deadline = max(series.last_hot + self.options.resolve_after, (series.slice + 1) * self.step)
         heapq.heappush(self.deadlines, (deadline, series.subject, series.channel))
 
     # ------------------------------------------------------------------ tests
@@ -281,8 +335,7 @@ class CountTrigger(Trigger):
         assert shares is not None
         if not shares.warm(self.learning):
             return
-        expected = shares.share()
-        if series.count < self.options.factor * expected * series.total:
+        if series.count < self.options.factor * shares.share() * series.total:
             return
         evidence = self._share_evidence(series)
         if evidence is None:
@@ -299,9 +352,9 @@ class CountTrigger(Trigger):
     def _open_alert(self, series: Series, evidence: dict[str, Any], mention: Mention,
                     alerts: AlertSink) -> None:
         series.open = True
-        series.last_hot = series.start + self.window
+        series.last_hot = (series.slice + 1) * self.step
         series.limit = series.floor = _INF
-        self._fire(series, evidence, mention.created_at, alerts, update=False)
+        self._fire(series, evidence, mention.created_at, alerts)
         self._schedule(series)
 
     def _count_evidence(self, series: Series) -> dict[str, Any]:
@@ -318,6 +371,7 @@ class CountTrigger(Trigger):
             "surprise": round(surprise(probability), 2),
             "z": round((series.count - mean) / spread, 2) if spread > 0 else None,
             "dispersion": round(dispersion, 4),
+            "previous_window": series.prev,
             **self._window_evidence(series),
         }
 
@@ -349,17 +403,18 @@ class CountTrigger(Trigger):
         }
 
     def _window_evidence(self, series: Series) -> dict[str, Any]:
+        end = (series.slice + 1) * self.step
         return {
             "window": str(Duration(self.window)),
-            "window_start": _iso(series.start),
-            "window_end": _iso(series.start + self.window),
+            "window_start": _iso(end - self.window),
+            "window_end": _iso(end),
             "baseline_windows": series.counts.seen,
         }
 
     # ------------------------------------------------------------------ alerts
 
-    def _fire(self, series: Series, evidence: dict[str, Any], at: datetime, alerts: AlertSink,
-              *, update: bool) -> None:
+    def _fire(self, series: Series, evidence: dict[str, Any], at: datetime,
+              alerts: AlertSink) -> None:
         alerts.fire(
             subject=series.subject,
             channel=series.channel,
@@ -380,13 +435,13 @@ class CountTrigger(Trigger):
         if evidence["test"] == "share":
             return (
                 f"{evidence['share']:.0%} of mentions of {series.subject} on {where} are {noun} "
-                f"in the {evidence['window']} window from {since} UTC ({evidence['observed']} of "
+                f"in the {evidence['window']} from {since} UTC ({evidence['observed']} of "
                 f"{evidence['total']}), {evidence['factor']}x the usual "
                 f"{evidence['expected_share']:.0%} (p = {evidence['p_value']:.1e})"
             )
         return (
             f"{evidence['observed']} {noun} of {series.subject} on {where} in the "
-            f"{evidence['window']} window from {since} UTC, {evidence['factor']}x the expected "
+            f"{evidence['window']} from {since} UTC, {evidence['factor']}x the expected "
             f"{evidence['expected']:.1f} (p = {evidence['p_value']:.1e})"
         )
 
@@ -400,34 +455,40 @@ class CountTrigger(Trigger):
 
     def snapshot(self) -> Any:
         rows = []
-        for series in self.series.values():
+        for s in self.series.values():
             rows.append([
-                series.subject, series.channel, series.start, series.count, series.total,
-                series.counts.dump(), series.shares.dump() if series.shares else None,
-                series.armed, series.open, series.last_hot, series.recent, series.touched,
+                s.subject, s.channel, s.slice, s.ring.tobytes(),
+                s.totals.tobytes() if s.totals is not None else None,
+                s.count, s.total, s.prev, s.tumble, s.tumble_total, s.hot_bits,
+                s.counts.dump(), s.shares.dump() if s.shares is not None else None,
+                s.open, s.last_hot, s.recent, s.touched,
             ])
-        return {"version": SNAPSHOT_VERSION, "window": self.window, "series": rows}
+        return {"version": SNAPSHOT_VERSION, "window": self.window, "slices": self.slices,
+                "series": rows}
 
     def restore(self, state: Any) -> None:
         self.series = {}
         self.deadlines = []
         if not state or state.get("version") != SNAPSHOT_VERSION:
             return
-        if state.get("window") != self.window:
-            self.log.warning("window changed since the checkpoint; baselines start afresh")
+        if state.get("window") != self.window or state.get("slices") != self.slices:
+            self.log.warning("window or slices changed since the checkpoint; baselines start afresh")
             return
         for row in state["series"]:
-            (subject, channel, start, count, total, counts, shares, armed, is_open, last_hot,
-             recent, touched) = row
-            series = Series(subject, channel, start, self.share_test)
+            (subject, channel, slice_index, ring, totals, count, total, prev, tumble, tumble_total,
+             hot_bits, counts, shares, is_open, last_hot, recent, touched) = row
+            series = Series(subject, channel, slice_index, self.slices, self.share_test)
+            series.ring = array("I", ring)
+            if series.totals is not None and totals is not None:
+                series.totals = array("I", totals)
+            series.count, series.total, series.prev = count, total, prev
+            series.tumble, series.tumble_total, series.hot_bits = tumble, tumble_total, hot_bits
             series.counts = SeasonalCounts.load(counts)
-            if self.share_test and shares is not None:
+            if series.shares is not None and shares is not None:
                 series.shares = ShareBaseline.load(shares)
-            series.armed, series.open, series.last_hot = armed, is_open, last_hot
-            self._open_window(series)
-            series.count, series.total, series.recent, series.touched = count, total, recent, touched
-            if series.count >= series.limit:
-                self._exact_limits(series)
+            series.open, series.last_hot = is_open, last_hot
+            series.recent, series.touched = list(recent), touched
+            self._open_slice(series)
             self.series[(subject, channel)] = series
             if series.open:
                 self._schedule(series)
