@@ -119,12 +119,12 @@ class RssSource(Source):
                 raise SourceError(f"feed is over max_bytes ({self.options.max_bytes})")
             response_headers = {k.lower(): v for k, v in response.headers.items()}
             response_headers.setdefault("content-location", str(response.url))
-        document = await asyncio.to_thread(_parse, body, response_headers)
+        try:
+            document = await asyncio.to_thread(_parse, body, response_headers)
+        except Exception as exc:  # noqa: BLE001 - feedparser raises on some bodies (a bad encoding name)
+            return self._not_a_feed(f"feedparser failed: {exc!r}", body)
         if not document.entries and (document.bozo or not document.feed):
-            reason = getattr(document, "bozo_exception", None) or "no feed and no entries"
-            self.reject(f"not an RSS or Atom feed: {reason}", body[:200], url=self.options.url)
-            self.health.set(HealthState.DEGRADED, f"not an RSS or Atom feed: {reason}")
-            return False
+            return self._not_a_feed(getattr(document, "bozo_exception", None) or "no feed and no entries", body)
         mentions = self._new_mentions(document)
         state = FeedState(
             etag=response_headers.get("etag"),
@@ -135,6 +135,11 @@ class RssSource(Source):
             await emit(mentions, state.dump())
             self.state = state
         return True
+
+    def _not_a_feed(self, reason: object, body: bytes) -> bool:
+        self.reject(f"not an RSS or Atom feed: {reason}", body[:200], url=self.options.url)
+        self.health.set(HealthState.DEGRADED, f"not an RSS or Atom feed: {reason}")
+        return False
 
     def _new_mentions(self, document: Any) -> list[Mention]:
         from sentineld_plugins.sources.rss.entries import (

@@ -1,0 +1,394 @@
+"""bad input: property-based fuzzing of every source's parser, from the payload as the platform
+sends it to the Mentions the source hands over.
+
+Each example feeds near-valid payloads (a real shape with fields replaced by wrong types, deleted,
+nulled, huge, odd unicode, nested junk) or plain junk through the source's own code: the HTTP
+sources poll a real stand-in server on 127.0.0.1 that answers with the example's body; Bluesky
+reads Jetstream messages and looks profiles up on the stand-in; Mastodon also reads a real
+server-sent event stream; RSS gets feed XML; IMAP parses raw RFC 822 messages; jsonl reads a
+file. What is handed over is stored in a real SQLite store.
+
+The property: no crash (only the documented rejection path: `Source.reject`, or a
+`MalformedPayload` that the reconnector counts as a rejection), no hang (each example has a hard
+timeout), every rejection explained (a non-empty reason), and every Mention sound enough for the
+stages after it (`check_mention`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from sentineld.sources_http import MalformedPayload, open_session
+from sentineld.store import SQLiteStore
+from tests.faults.fuzz_support import SourceUnderTest, StandIn, json_junk, payloads
+
+#: CI runs a few dozen examples per parser; SENTINELD_FUZZ_EXAMPLES=5000 hunts longer.
+EXAMPLES = int(os.environ.get("SENTINELD_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.data_too_large],
+)
+
+
+def body_of(payload: Any) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def rejected_or_none(exc: BaseException | None) -> None:
+    """A poll may end in a MalformedPayload (the whole answer is unusable): it must say why."""
+    if exc is not None:
+        assert isinstance(exc, MalformedPayload), f"{type(exc).__name__}: {exc}"
+        assert exc.reason.strip()
+
+
+def outcome(run: SourceUnderTest) -> str:
+    """For --hypothesis-show-statistics: how often examples get through to a Mention."""
+    return f"mentions: {bool(run.mentions)}, rejections: {bool(run.rejections)}"
+
+
+async def polled(call: Any) -> BaseException | None:
+    try:
+        await call
+    except MalformedPayload as exc:
+        return exc
+    return None
+
+
+# --------------------------------------------------------------------------- Bluesky
+
+BSKY_POST = {
+    "did": "did:plc:jo", "time_us": 1_732_439_702_000_000, "kind": "commit",
+    "commit": {
+        "rev": "3l3qo2vutsw2b", "operation": "create", "collection": "app.bsky.feed.post",
+        "rkey": "3k2la3b", "cid": "bafyreipost",
+        "record": {
+            "$type": "app.bsky.feed.post", "text": "@acme lost my bag again",
+            "createdAt": "2024-11-24T09:15:02.000Z", "langs": ["en"],
+            "reply": {"parent": {"uri": "at://did:plc:acmebrand/app.bsky.feed.post/3k", "cid": "b1"},
+                      "root": {"uri": "at://did:plc:acmebrand/app.bsky.feed.post/3k", "cid": "b1"}},
+            "embed": {"$type": "app.bsky.embed.recordWithMedia",
+                      "record": {"record": {"uri": "at://did:plc:x/app.bsky.feed.post/9", "cid": "c"}},
+                      "media": {"$type": "app.bsky.embed.images", "images": []}},
+            "facets": [{"index": {"byteStart": 0, "byteEnd": 5},
+                        "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:acmebrand"}]}],
+        },
+    },
+}
+BSKY_IDENTITY = {"did": "did:plc:jo", "time_us": 1_732_439_703_000_000, "kind": "identity",
+                 "identity": {"did": "did:plc:jo", "handle": "jo2.bsky.social", "seq": 1, "time": "2024-11-24T09:15:03Z"}}
+BSKY_PROFILES = {"profiles": [{
+    "did": "did:plc:jo", "handle": "jo.bsky.social", "displayName": "Jo", "followersCount": 1200,
+    "followsCount": 300, "postsCount": 5400, "createdAt": "2023-04-01T00:00:00.000Z",
+}]}
+jetstream_messages = st.lists(
+    payloads(BSKY_POST).map(json.dumps) | payloads(BSKY_IDENTITY).map(json.dumps)
+    | st.text(max_size=40) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+    min_size=1, max_size=4,
+)
+
+
+@FUZZ
+@given(messages=jetstream_messages, profiles=payloads(BSKY_PROFILES), keep=st.sampled_from(["all", "watch"]))
+def test_bluesky_jetstream_events_and_profiles(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, messages: list[str], profiles: Any, keep: str,
+) -> None:
+    from sentineld_plugins.sources.bluesky.source import BlueskySource
+
+    stand_in.answer("/xrpc/app.bsky.actor.getProfiles", body_of(profiles))
+    run = SourceUnderTest(BlueskySource, {"keep": keep, "api_url": stand_in.url}, fuzz_store, fuzz_dir)
+    source: Any = run.source
+
+    async def example() -> None:
+        session = open_session(source.options)
+        try:
+            for message in messages:
+                source._read(message, source.pending, time.monotonic())
+            await source._flush(session, run.emit, source.pending)
+        finally:
+            await session.close()
+
+    stand_in.run(example())
+    run.assert_rejections_explained()
+    event(outcome(run))
+
+
+# --------------------------------------------------------------------------- Mastodon
+
+MASTODON_ACCOUNT = {
+    "id": "109", "username": "jo", "acct": "jo@example.social", "display_name": "Jo :blobcat:",
+    "url": "https://example.social/@jo", "followers_count": 120, "following_count": 80,
+    "statuses_count": 3400, "created_at": "2022-11-03T00:00:00.000Z", "bot": False,
+}
+MASTODON_STATUS = {
+    "id": "113500000000000001", "created_at": "2024-11-24T09:15:02.000Z",
+    "in_reply_to_id": "113499", "in_reply_to_account_id": "1", "sensitive": False,
+    "spoiler_text": "", "visibility": "public", "language": "en",
+    "uri": "https://example.social/users/jo/statuses/113500000000000001",
+    "url": "https://example.social/@jo/113500000000000001",
+    "replies_count": 1, "reblogs_count": 2, "favourites_count": 3, "edited_at": None,
+    "content": "<p>Lost my bag again <span class=\"h-card\"><a href=\"https://x/@acme\">@<span>acme</span></a></span> "
+               "<a href=\"https://x/tags/acme\" class=\"hashtag\">#<span>acme</span></a><br/>second&amp;line</p>",
+    "reblog": None, "account": MASTODON_ACCOUNT, "media_attachments": [],
+    "mentions": [{"id": "1", "username": "acme", "acct": "acme", "url": "https://x/@acme"}],
+    "tags": [{"name": "acme", "url": "https://x/tags/acme"}],
+    "quote": {"state": "accepted", "quoted_status": {"id": "113400"}},
+}
+MASTODON_REBLOG = {**MASTODON_STATUS, "id": "113500000000000002", "content": "",
+                   "reblog": {**MASTODON_STATUS, "quote": None}}
+MASTODON_NOTIFICATION = {"id": "3401", "type": "mention", "created_at": "2024-11-24T09:15:03.000Z",
+                         "account": MASTODON_ACCOUNT, "status": MASTODON_STATUS}
+statuses_page = st.lists(payloads(MASTODON_STATUS) | payloads(MASTODON_REBLOG), max_size=3) | json_junk
+notifications_page = st.lists(payloads(MASTODON_NOTIFICATION), max_size=3) | json_junk
+
+
+def sse_event(kind: str, data: Any) -> str:
+    text = data if isinstance(data, str) else json.dumps(data)
+    return f"event: {kind}\n" + "".join(f"data: {line}\n" for line in text.split("\n")) + "\n"
+
+
+sse_bodies = st.lists(
+    st.builds(sse_event, st.sampled_from(["update", "notification", "delete", "status.update", "x"]),
+              payloads(MASTODON_STATUS) | payloads(MASTODON_NOTIFICATION) | st.text(max_size=20))
+    | st.sampled_from([":thump\n", "data:\n\n", "event:\n", "\r\n", "id: 7\n", "data: {\n\n"])
+    | st.text(max_size=30),
+    max_size=5,
+).map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass")) | st.binary(max_size=80)
+
+
+def mastodon(stand_in: StandIn, store: SQLiteStore, directory: Path, keep: str) -> SourceUnderTest:
+    from sentineld_plugins.sources.mastodon.source import MastodonSource
+
+    options = {"instance": stand_in.url, "streaming_url": stand_in.url, "hashtags": ["acme"],
+               "access_token": {"env": "SENTINELD_FUZZ_MASTODON_TOKEN"}, "keep": keep, "max_pages": 2}
+    return SourceUnderTest(MastodonSource, options, store, directory,
+                           cursor=json.dumps({"tag:acme": "1", "notifications": "1"}))
+
+
+@FUZZ
+@given(statuses=statuses_page, notifications=notifications_page, keep=st.sampled_from(["all", "watch"]))
+def test_mastodon_rest_pages_of_statuses_and_notifications(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, mastodon_token: None,
+    statuses: Any, notifications: Any, keep: str,
+) -> None:
+    stand_in.answer("/api/v1/timelines/tag/acme", body_of(statuses))
+    stand_in.answer("/api/v1/notifications", body_of(notifications))
+    run = mastodon(stand_in, fuzz_store, fuzz_dir, keep)
+    source: Any = run.source
+    source.positions = json.loads(source.cursor)
+
+    async def example() -> list[BaseException | None]:
+        session = open_session(source.options)
+        try:
+            return [await polled(source._catch_up(session, run.emit, feed)) for feed in source.feeds]
+        finally:
+            await session.close()
+
+    for failure in stand_in.run(example()):
+        rejected_or_none(failure)
+    run.assert_rejections_explained()
+    event(outcome(run))
+
+
+@FUZZ
+@given(body=sse_bodies, notifications=st.booleans())
+def test_mastodon_streaming_events(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, mastodon_token: None,
+    body: bytes, notifications: bool,
+) -> None:
+    from sentineld.sources_http import Reconnector, StreamClosed
+
+    stand_in.answer("/api/v1/streaming", body, content_type="text/event-stream")
+    run = mastodon(stand_in, fuzz_store, fuzz_dir, "all")
+    source: Any = run.source
+    feed = source.feeds[-1 if notifications else 0]
+
+    async def example() -> None:
+        session = open_session(source.options)
+        try:
+            response = await source._open_stream(session, feed)
+            assert response is not None, "the stand-in serves an event stream"
+            async with response:
+                try:
+                    await source._read_stream(run.emit, feed, response, Reconnector(source, source.options))
+                except StreamClosed:
+                    pass  # the body ended: what a closed stream does
+        finally:
+            await session.close()
+
+    stand_in.run(example())
+    run.assert_rejections_explained()
+    event(outcome(run))
+
+
+# --------------------------------------------------------------------------- Reddit
+
+REDDIT_POST = {"kind": "t3", "data": {
+    "name": "t3_1gyx0a", "id": "1gyx0a", "created_utc": 1732439702.0, "author": "jo",
+    "author_fullname": "t2_abc", "title": "acme lost my bag", "selftext": "third time this year",
+    "permalink": "/r/travel/comments/1gyx0a/acme_lost_my_bag/", "subreddit": "travel", "score": 12,
+    "num_comments": 3, "url": "https://www.reddit.com/r/travel/comments/1gyx0a/", "is_self": True,
+}}
+REDDIT_COMMENT = {"kind": "t1", "data": {
+    "name": "t1_lzz9", "id": "lzz9", "created_utc": 1732439800.0, "author": "[deleted]",
+    "body": "same with @acme", "parent_id": "t3_1gyx0a", "link_id": "t3_1gyx0a",
+    "link_title": "acme lost my bag", "permalink": "/r/travel/comments/1gyx0a/_/lzz9/",
+    "subreddit": "travel", "score": 1,
+}}
+REDDIT_LISTING = {"kind": "Listing", "data": {"after": None, "before": None, "dist": 2,
+                                              "children": [REDDIT_POST, REDDIT_COMMENT]}}
+
+
+@FUZZ
+@given(listing=payloads(REDDIT_LISTING), keep=st.sampled_from(["all", "watch"]), resume=st.booleans())
+def test_reddit_listings(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, listing: Any, keep: str, resume: bool,
+) -> None:
+    from sentineld_plugins.sources.reddit.source import RedditSource
+
+    stand_in.answer("/r/travel/", body_of(listing))
+    cursor = json.dumps({"r/travel/new": ["t3_0", 1700000000.0]}) if resume else None
+    run = SourceUnderTest(RedditSource, {
+        "subreddits": ["travel"], "comments": False, "reddit_username": "fuzzer", "keep": keep,
+        "base_url": stand_in.url, "max_pages": 2,
+    }, fuzz_store, fuzz_dir, cursor=cursor)
+    source: Any = run.source
+
+    async def example() -> BaseException | None:
+        session = open_session(source.options)
+        try:
+            return await polled(source.poll(session, run.emit))
+        finally:
+            await session.close()
+
+    rejected_or_none(stand_in.run(example()))
+    run.assert_rejections_explained()
+    event(outcome(run))
+
+
+# --------------------------------------------------------------------------- Hacker News
+
+HN_STORY = {
+    "objectID": "42200001", "created_at": "2024-11-24T09:15:02Z", "created_at_i": 1732439702,
+    "author": "jo", "title": "Ask HN: acme lost my bag", "url": "https://example.com/acme",
+    "story_text": "<p>Anyone else?<p>It&#x27;s the third time", "points": 12, "num_comments": 3,
+    "story_id": 42200001, "_tags": ["story", "author_jo", "story_42200001", "ask_hn"],
+    "_highlightResult": {"title": {"value": "acme", "matchLevel": "full"}},
+}
+HN_COMMENT = {
+    "objectID": "42200002", "created_at_i": 1732439800, "author": "kim",
+    "comment_text": "<i>acme</i> did that to me<p><a href=\"https://x\">link</a>", "parent_id": 42200001,
+    "story_id": 42200001, "story_title": "Ask HN: acme lost my bag", "points": None,
+    "_tags": ["comment", "author_kim", "story_42200001"],
+}
+HN_PAGE = {"hits": [HN_STORY, HN_COMMENT], "nbHits": 2, "page": 0, "nbPages": 1, "hitsPerPage": 100,
+           "exhaustiveNbHits": True, "query": "", "params": "tags=%28story%2Ccomment%29"}
+
+
+@FUZZ
+@given(page=payloads(HN_PAGE), keep=st.sampled_from(["all", "watch"]), resume=st.booleans())
+def test_hackernews_search_pages(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, page: Any, keep: str, resume: bool,
+) -> None:
+    from sentineld_plugins.sources.hackernews.source import HackerNewsSource
+
+    stand_in.answer("/hn/search_by_date", body_of(page))
+    run = SourceUnderTest(HackerNewsSource, {"api_url": stand_in.url + "/hn", "keep": keep},
+                          fuzz_store, fuzz_dir, cursor="1732439000" if resume else None)
+    source: Any = run.source
+
+    async def example() -> BaseException | None:
+        session = open_session(source.options)
+        try:
+            return await polled(source.poll(session, run.emit))
+        finally:
+            await session.close()
+
+    rejected_or_none(stand_in.run(example()))
+    run.assert_rejections_explained()
+    event(outcome(run))
+
+
+# --------------------------------------------------------------------------- RSS and Atom
+
+RSS_ITEM = """<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>
+<pubDate>{date}</pubDate><author>{author}</author><category>{tag}</category>
+<description>{body}</description></item>"""
+ATOM_ENTRY = """<entry><title type="html">{title}</title><link href="{link}"/><id>{guid}</id>
+<updated>{date}</updated><author><name>{author}</name><email>{author}@example.com</email></author>
+<category term="{tag}"/><content type="{kind}">{body}</content></entry>"""
+RSS_DOC = """<?xml version="1.0" encoding="{encoding}"?>
+<rss version="2.0"><channel><title>{feed_title}</title><link>https://example.com/</link>
+<language>{lang}</language>{items}</channel></rss>"""
+ATOM_DOC = """<?xml version="1.0" encoding="{encoding}"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>{feed_title}</title><id>urn:x</id>
+<updated>2024-11-24T09:15:02Z</updated>{items}</feed>"""
+FEED_DATES = ["Sun, 24 Nov 2024 09:15:02 GMT", "2024-11-24T09:15:02Z", "Mon, 31 Feb 2024 99:99:99 +9999",
+              "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "", "yesterday", "1732439702",
+              "Sun, 24 Nov 10000 09:15:02 GMT", "2024-W47-7"]
+xml_text = (st.sampled_from(["acme lost my bag", "", "<![CDATA[<b>acme</b>]]>", "&lt;p&gt;acme&lt;/p&gt;",
+                             "&amp;#55296;", "&#0;", "&bogus;", "<b>unclosed", "]]>", "\x00\x01", "&#x1F600;"])
+            | st.text(max_size=40) | st.text(max_size=40).map(lambda t: t.replace("&", "&amp;").replace("<", "&lt;")))
+feed_entries = st.fixed_dictionaries({
+    "title": xml_text, "link": st.sampled_from(["https://example.com/1", "", "javascript:x", "\x00"]) | xml_text,
+    "guid": st.sampled_from(["post-1", "post-2", "", "  "]) | xml_text, "date": st.sampled_from(FEED_DATES),
+    "author": xml_text, "tag": xml_text, "body": xml_text, "kind": st.sampled_from(["html", "text", "xhtml", "x"]),
+})
+
+
+def render_feed(atom: bool, encoding: str, lang: str, title: str, entries: list[dict[str, str]]) -> bytes:
+    template, item = (ATOM_DOC, ATOM_ENTRY) if atom else (RSS_DOC, RSS_ITEM)
+    document = template.format(encoding=encoding, feed_title=title, lang=lang,
+                               items="".join(item.format(**entry) for entry in entries))
+    return document.encode("utf-8", "surrogatepass")
+
+
+def damaged(document: bytes, cuts: list[tuple[int, bytes]]) -> bytes:
+    """A document with bytes overwritten at a few places (truncations, stray markup, binary)."""
+    data = bytearray(document)
+    for position, junk in cuts:
+        at = position % (len(data) + 1)
+        data[at : at + len(junk)] = junk
+    return bytes(data)
+
+
+feeds = st.builds(
+    render_feed, st.booleans(), st.sampled_from(["utf-8", "iso-8859-1", "utf-16", "bogus-charset"]),
+    st.sampled_from(["en-us", "", "x" * 300, "-"]), xml_text, st.lists(feed_entries, max_size=3),
+)
+feed_bodies = (
+    feeds | st.builds(damaged, feeds, st.lists(st.tuples(st.integers(0, 2000), st.binary(min_size=1, max_size=8)), max_size=3))
+    | st.binary(max_size=200)
+)
+
+
+@FUZZ
+@given(body=feed_bodies, content_type=st.sampled_from(["application/rss+xml", "application/atom+xml",
+                                                        "text/html", "text/xml; charset=latin-1"]))
+def test_rss_and_atom_documents(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, body: bytes, content_type: str,
+) -> None:
+    from sentineld_plugins.sources.rss import RssSource
+
+    stand_in.answer("/feed", body, content_type=content_type)
+    run = SourceUnderTest(RssSource, {"url": stand_in.url + "/feed"}, fuzz_store, fuzz_dir)
+    source: Any = run.source
+
+    async def example() -> None:
+        session = open_session(source.options)
+        try:
+            await source.poll(session, run.emit)
+        finally:
+            await session.close()
+
+    stand_in.run(example())
+    run.assert_rejections_explained()
+    event(outcome(run))
