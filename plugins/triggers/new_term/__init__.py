@@ -334,29 +334,36 @@ class NewTerm(Trigger):
                 alerts.clear(subject=f"{key[0]}/term:{key[1]}", channel="*", at=now)
 
     def snapshot(self) -> Any:
-        rows = [
-            [s, t, e.last_seen, e.prior, e.run_start, e.run_count, e.fresh, e.bucket_start,
-             e.count, e.prev, e.bits, e.prev_bits, e.firing, e.mentions]
-            for s, table in self.terms.items() for t, e in table.items()
-        ]
-        return {"started": self.started, "next_sweep": self.next_sweep, "terms": rows}
+        """Per subject, one row per term: known terms (most of them) need five fields only."""
+        tables = {}
+        for subject, table in self.terms.items():
+            tables[subject] = [
+                [t, e.last_seen, e.prior, e.run_start, e.run_count]
+                if not e.fresh and not e.firing else
+                [t, e.last_seen, e.prior, e.run_start, e.run_count, e.fresh, e.bucket_start, e.count,
+                 e.prev, e.bits, e.prev_bits, e.firing, e.mentions]
+                for t, e in table.items()
+            ]
+        return {"started": self.started, "next_sweep": self.next_sweep, "terms": tables}
 
     def restore(self, state: Any) -> None:
         self.started = state.get("started")
         self.next_sweep = state.get("next_sweep")
         self.terms, self.firing, self.size = {}, set(), 0
-        for row in state.get("terms", []):
-            subject, term, last_seen, prior, run_start, run_count, fresh, *rest = row
-            bucket_start, count, prev, bits, prev_bits, firing, mentions = rest
-            entry = _Term(last_seen)
-            entry.prior, entry.run_start, entry.run_count, entry.fresh = prior, run_start, run_count, fresh
-            entry.bucket_start, entry.count, entry.prev = bucket_start, count, prev
-            entry.bits, entry.prev_bits, entry.firing = bits, prev_bits, firing
-            entry.mentions = list(mentions) if mentions is not None else None
-            self.terms.setdefault(subject, {})[term] = entry
-            self.size += 1
-            if firing:
-                self.firing.add((subject, term))
+        for subject, rows in state.get("terms", {}).items():
+            table = self.terms[subject] = {}
+            for term, last_seen, prior, run_start, run_count, *detail in rows:
+                entry = table[term] = _Term(last_seen)
+                entry.prior, entry.run_start, entry.run_count = prior, run_start, run_count
+                entry.fresh = False
+                if detail:
+                    entry.fresh, bucket_start, count, prev, bits, prev_bits, firing, mentions = detail
+                    entry.bucket_start, entry.count, entry.prev = bucket_start, count, prev
+                    entry.bits, entry.prev_bits, entry.firing = bits, prev_bits, firing
+                    entry.mentions = list(mentions) if mentions is not None else None
+                    if firing:
+                        self.firing.add((subject, term))
+                self.size += 1
 
 
 @hookimpl
