@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from sentineld.alertrules import AlertingOptions
+from sentineld.cases import CasesOptions
 from sentineld.components import HOST_KEYS, Component, ComponentContext, Kind
 from sentineld.options import (
     Duration,
@@ -33,6 +34,7 @@ from sentineld.options import (
 )
 from sentineld.http.options import HttpOptions
 from sentineld.outbox import OutboxOptions
+from sentineld.playbooks import PlaybooksOptions
 from sentineld.plugin_manager import (
     PluginError,
     Registry,
@@ -40,6 +42,7 @@ from sentineld.plugin_manager import (
     load_registry,
 )
 from sentineld.registry import InfluencerOptions
+from sentineld.responses import ResponsesOptions
 from sentineld.watch import WatchConfig
 
 __all__ = [
@@ -125,6 +128,9 @@ EXTRA_SECTIONS: dict[str, type[Options]] = {
     "http": HttpOptions,
     "alerting": AlertingOptions,
     "influencers": InfluencerOptions,
+    "playbooks": PlaybooksOptions,
+    "cases": CasesOptions,
+    "responses": ResponsesOptions,
 }
 
 

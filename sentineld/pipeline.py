@@ -26,12 +26,15 @@ import structlog
 import tenacity
 
 from sentineld.alerting import AlertEvent, AlertManager, Router, TriggerAlertSink, broadcast_router
+from sentineld.cases import CaseStep
 from sentineld.clock import EventClock
 from sentineld.components import HealthState, Source
 from sentineld.config import Config
 from sentineld.model import Mention
 from sentineld.outbox import DeliveryWorker
+from sentineld.playbooks import PlaybookRouter
 from sentineld.registry import InfluencerRegistry, Tracking
+from sentineld.responses import PostingWorker, ResponseDesk
 from sentineld.store.base import StoreError
 from sentineld.store.worker import StoreWorker
 from sentineld.supervisor import Guard
@@ -158,7 +161,14 @@ class Pipeline:
         self.sinks = {g.id: TriggerAlertSink(g.id, g.spec.type_name) for g in self.triggers}
         self.alerts = AlertManager(config.sections.get("alerting"))
         self._next_silence_poll = 0.0
-        self.router = router or broadcast_router([g.id for g in self.notifiers])
+        self.playbooks = self._playbooks()
+        self.router = router or self.playbooks or broadcast_router([g.id for g in self.notifiers])
+        self.cases = CaseStep(config.sections.get("cases"), self.matcher, store)
+        self.responses = ResponseDesk(
+            config.sections.get("responses"), self.responders, store, self._draft_destinations
+        )
+        self.posting = PostingWorker(config.sections.get("responses"), self.responders, store)
+        self._next_ack_poll = 0.0
         self.clock = EventClock(daemon.tick)
         self.stats = PipelineStats()
         #: Observers for the HTTP side: each scored batch as it leaves the trigger stage, and the
@@ -183,6 +193,29 @@ class Pipeline:
     def emitter(self, source: Guard) -> Emitter:
         return Emitter(self, source)
 
+    def _playbooks(self) -> PlaybookRouter | None:
+        """The playbook router when `[playbooks]` is configured and notifiers run."""
+        options = self.config.sections.get("playbooks")
+        if options is None or not options.configured or not self.notifiers:
+            return None
+        return PlaybookRouter(options, [g.id for g in self.notifiers])
+
+    def _draft_destinations(self, alert: Any) -> list[str]:
+        if self.playbooks is not None:
+            return self.playbooks.destinations(alert)
+        return [g.id for g in self.notifiers]
+
+    def _paced_clock(self) -> tuple[Callable[[], float | None], float] | None:
+        """A replay paced by event time (`replay --speed`): the source's clock and speed, so
+        that the clock ticks between mentions at the accelerated pace (drills)."""
+        for guard in self.sources:
+            component: Any = guard.component
+            speed = getattr(getattr(component, "options", None), "speed", None)
+            paced_now = getattr(component, "paced_now", None)
+            if speed and paced_now is not None:
+                return paced_now, float(speed)
+        return None
+
     @property
     def all_guards(self) -> list[Guard]:
         return [*self.sources, *self.scorers, *self.triggers, *self.notifiers, *self.responders]
@@ -202,6 +235,7 @@ class Pipeline:
         self.last_seq = await self.store.call("last_seq")
         await self._restore()
         await self.tracking.start()
+        await self.cases.start()
         for guard in [*self.scorers, *self.triggers, *self.notifiers, *self.responders]:
             await guard.start()
         self.hook.sentineld_startup(config=self.config)
@@ -213,8 +247,10 @@ class Pipeline:
             spawn(self._commit_stage(), name="stage:commit"),
         ]
         self._tasks += [spawn(w.run(), name=f"outbox:{w.destination}") for w in self.workers]
-        if self.live:
+        if self.live or self._paced_clock() is not None:
             self._tasks.append(spawn(self._ticker(), name="ticker"))
+        if self.live and self.posting.active:
+            self._tasks.append(spawn(self.posting.run(), name="posting"))
         for guard in self.sources:
             self._source_tasks[guard.id] = spawn(self._run_source(guard), name=f"source:{guard.id}")
 
@@ -275,6 +311,8 @@ class Pipeline:
             if saved and saved.get("type") == guard.spec.type_name and saved.get("state") is not None:
                 guard.component.restore(saved["state"])
         self.alerts.restore(states.get("alerts", []))
+        if self.playbooks is not None:
+            self.playbooks.restore(states.get("playbooks"))
         self.clock.restore(states.get("clock"))
         self._checkpoint_seq = seq
         log.info("restored checkpoint", seq=seq, behind=self.last_seq - seq)
@@ -333,10 +371,19 @@ class Pipeline:
 
     async def _ticker(self) -> None:
         interval = self.config.daemon.tick
+        now: Callable[[], float | None] = time.time
+        wall_interval = interval
+        paced = None if self.live else self._paced_clock()
+        if paced is not None:
+            now, speed = paced
+            wall_interval = max(interval / speed, 0.01)
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(wall_interval)
+            moment = now()
+            if moment is None:
+                continue
             try:
-                self.ingest_queue.put_nowait(Tick(time.time() - interval))
+                self.ingest_queue.put_nowait(Tick(moment - interval))
             except asyncio.QueueFull:
                 pass
 
@@ -424,6 +471,7 @@ class Pipeline:
                 for guard in self.scorers:
                     await guard.call("score", mentions, mentions=mentions)
                 await self.tracking.after_scoring(item)
+                await self.cases.after_scoring(item)
                 self.stats.scored += len(mentions)
                 self._timed("score", started)
             elif isinstance(item, Barrier):
@@ -437,6 +485,7 @@ class Pipeline:
         while True:
             item = await self.trigger_queue.get()
             await self._poll_silences()
+            await self._poll_acks()
             if isinstance(item, list):
                 started = time.perf_counter()
                 await self._observe(item)
@@ -451,6 +500,8 @@ class Pipeline:
                     await self.store.call("record_alert", alert, [])
                 self._snapshot(self.triggers, item.states)
                 item.states["alerts"] = self.alerts.snapshot()
+                if self.playbooks is not None:
+                    item.states["playbooks"] = self.playbooks.snapshot()
                 item.states["clock"] = self.clock.snapshot()
             await self.commit_queue.put(item)
             if isinstance(item, Barrier) and item.final:
@@ -486,6 +537,10 @@ class Pipeline:
             if sink.signals:
                 await self._apply(sink.take())
         await self._route(self.alerts.tick(boundary))
+        if self.playbooks is not None:
+            escalations = self.playbooks.tick(boundary)
+            if escalations:
+                await self._record_deliveries(escalations)
 
     async def _apply(self, signals: list[Any]) -> None:
         await self._route(self.alerts.apply(signals))
@@ -508,6 +563,34 @@ class Pipeline:
         except StoreError as exc:
             log.error("cannot read silences; keeping the ones known", error=str(exc))
 
+    async def _poll_acks(self) -> None:
+        """Re-read acknowledgements of the alerts the playbooks escalate (``sentineld ack``)."""
+        if self.playbooks is None or time.monotonic() < self._next_ack_poll:
+            return
+        self._next_ack_poll = time.monotonic() + self.alerts.options.silence_poll
+        try:
+            self.playbooks.set_acks(await self.store.call("alert_acks", self.playbooks.open_alert_ids))
+        except StoreError as exc:
+            log.error("cannot read acknowledgements; keeping the ones known", error=str(exc))
+
+    async def _record_deliveries(self, deliveries: list[tuple[str, str, bytes]]) -> None:
+        """Queue deliveries that belong to no alert change (escalations, acknowledgements)."""
+        delay = 0.5
+        while True:
+            try:
+                await self.store.call("enqueue", deliveries)
+                break
+            except StoreError as exc:
+                log.error("cannot queue notifications; retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self._wake({d for d, _, _ in deliveries})
+
+    def _wake(self, destinations: set[str]) -> None:
+        for worker in self.workers:
+            if worker.destination in destinations:
+                worker.wakeup.set()
+
     async def _record(self, event: AlertEvent, deliveries: list[tuple[str, str, bytes]]) -> None:
         delay = 0.5
         while True:
@@ -527,6 +610,7 @@ class Pipeline:
             log.info("alert opened", alert=alert.id, kind=alert.kind, subject=alert.subject,
                      channel=alert.channel, severity=alert.severity, summary=alert.summary)
             self.hook.alert_raised(alert=alert)
+            self._wake(set(await self.responses.on_opened(alert)))
         elif event.change and event.event == "resolved":
             self.stats.alerts_resolved += 1
             log.info("alert resolved", alert=alert.id, kind=alert.kind, subject=alert.subject)

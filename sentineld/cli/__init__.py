@@ -21,6 +21,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "influencers": ("sentineld.cli.influencers", "list the top authors: connectors, mavens, the watchlist"),
     "silence": ("sentineld.cli.silence", "add, list and expire silences that mute alert notifications"),
     "outbox": ("sentineld.cli.outbox", "list pending or dead-lettered notifications; re-queue dead ones"),
+    "cases": ("sentineld.cli.cases", "list cases (one per customer issue), most urgent first"),
+    "case": ("sentineld.cli.cases", "show a case: its mentions, replies, drafts and the customer's whole history"),
+    "ack": ("sentineld.cli.cases", "acknowledge a case or an alert (an alert's escalation steps stop)"),
+    "resolve": ("sentineld.cli.cases", "resolve a case"),
+    "link": ("sentineld.cli.cases", "link identities (email:…, bluesky:@…) as one customer"),
+    "drafts": ("sentineld.cli.drafts", "list drafted replies (pending approval by default); reject one"),
+    "approve": ("sentineld.cli.drafts", "approve a drafted reply for posting"),
 }
 
 

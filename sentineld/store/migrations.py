@@ -111,4 +111,84 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX authors_watchlist ON authors (key) WHERE watchlist = 1;
         """,
     ),
+    (
+        # Cases (sentineld.cases): customers and the identities that name them across channels,
+        # one case per customer issue, the mentions of each case, and alert acknowledgements.
+        "0005_cases",
+        """
+        CREATE TABLE customers (
+            id          TEXT PRIMARY KEY,
+            name        TEXT,
+            created_us  INTEGER NOT NULL
+        );
+        CREATE TABLE identities (
+            key         TEXT PRIMARY KEY,
+            customer    TEXT NOT NULL,
+            author_key  TEXT,
+            origin      TEXT NOT NULL,
+            created_us  INTEGER NOT NULL
+        );
+        CREATE INDEX identities_customer ON identities (customer);
+        CREATE TABLE cases (
+            id                TEXT PRIMARY KEY,
+            customer          TEXT NOT NULL,
+            state             TEXT NOT NULL,
+            severity          TEXT NOT NULL,
+            opened_us         INTEGER NOT NULL,
+            sla_due_us        INTEGER,
+            first_response_us INTEGER,
+            acknowledged_us   INTEGER,
+            resolved_us       INTEGER,
+            updated_us        INTEGER NOT NULL,
+            body              BLOB NOT NULL
+        );
+        CREATE INDEX cases_state ON cases (state, sla_due_us);
+        CREATE INDEX cases_customer ON cases (customer);
+        CREATE TABLE case_mentions (
+            mention_id  TEXT PRIMARY KEY,
+            case_id     TEXT NOT NULL,
+            role        TEXT NOT NULL,
+            channel     TEXT NOT NULL,
+            created_us  INTEGER NOT NULL,
+            due_us      INTEGER,
+            severity    TEXT,
+            answered_by TEXT,
+            answers     TEXT
+        );
+        CREATE INDEX case_mentions_case ON case_mentions (case_id, created_us);
+        CREATE TABLE alert_acks (
+            alert_id    TEXT PRIMARY KEY,
+            at_us       INTEGER NOT NULL,
+            by          TEXT NOT NULL,
+            note        TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
+    (
+        # Drafted replies (sentineld.responses) and their approval and posting.
+        "0006_drafts",
+        """
+        CREATE TABLE drafts (
+            id          TEXT PRIMARY KEY,
+            created_at  REAL NOT NULL,
+            state       TEXT NOT NULL,
+            alert_id    TEXT,
+            case_id     TEXT,
+            mention_id  TEXT,
+            channel     TEXT NOT NULL,
+            responder   TEXT NOT NULL,
+            template    TEXT NOT NULL,
+            text        TEXT NOT NULL,
+            meta        BLOB NOT NULL,
+            approved_at REAL,
+            approved_by TEXT,
+            posted_at   REAL,
+            remote_id   TEXT,
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            error       TEXT
+        );
+        CREATE INDEX drafts_state ON drafts (state, created_at);
+        CREATE INDEX drafts_case ON drafts (case_id);
+        """,
+    ),
 ]

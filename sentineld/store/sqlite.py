@@ -15,6 +15,7 @@ import msgspec
 from sentineld.alertrules import Silence
 from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict, mention_to_dict
 from sentineld.store.base import OutboxItem, StoreError
+from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
 
 __all__ = ["SQLiteStore", "open_store"]
@@ -40,7 +41,7 @@ def _us(seconds: float) -> int:
     return int(round(seconds * 1_000_000))
 
 
-class SQLiteStore:
+class SQLiteStore(CrmStoreMixin):
     """`sentineld.store.Store` on SQLite. Not thread-safe: use it from one thread at a time."""
 
     def __init__(

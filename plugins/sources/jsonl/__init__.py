@@ -225,6 +225,15 @@ class JsonlSource(Source):
         await emit(batch, position.cursor())
         return []
 
+    def paced_now(self) -> float | None:
+        """With `speed`: the event time the pace has reached now (POSIX seconds), so that the
+        pipeline's clock ticks between mentions at the same accelerated pace; None before the
+        first mention or without `speed`."""
+        if self.options.speed is None or self._pace_origin is None:
+            return None
+        first_event, first_wall = self._pace_origin
+        return first_event + (asyncio.get_running_loop().time() - first_wall) * self.options.speed
+
     def _parse(self, raw: bytes, batch: list[Mention], label: str, line: int) -> None:
         if not raw.strip():
             return

@@ -1,0 +1,621 @@
+"""The store's side of the social CRM: customers, identities, cases, alert acknowledgements and
+drafted replies (tables of migrations ``0005_cases`` and ``0006_drafts``).
+
+`CrmTables` is the small set of statements `sentineld.cases.CaseBook` runs inside one
+transaction (``SQLiteStore.crm_apply``); `CrmStoreMixin` adds the read and update methods the
+CLI, the HTTP API and the pipeline call on `SQLiteStore`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+
+from sentineld.model import SEVERITIES, Mention, format_time
+
+__all__ = [
+    "OPEN_STATES",
+    "CASE_STATES",
+    "CaseMention",
+    "CaseRecord",
+    "CrmStoreMixin",
+    "CrmTables",
+    "DraftRecord",
+]
+
+CASE_STATES: Final = ("new", "acknowledged", "responded", "resolved", "merged")
+OPEN_STATES: Final = ("new", "acknowledged", "responded")
+DRAFT_STATES: Final = ("pending", "approved", "posted", "dry_run", "failed", "rejected")
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_mention_decoder = msgspec.json.Decoder(Mention)
+
+
+def _us(seconds: float) -> int:
+    return int(round(seconds * 1_000_000))
+
+
+def short_hash(*parts: str, size: int = 6) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=size).hexdigest()
+
+
+# --------------------------------------------------------------------------- records
+
+
+class CaseRecord(msgspec.Struct, kw_only=True):
+    """One case as the CLI and the API show it. Times are POSIX seconds (event time, except
+    `acknowledged_at` and `resolved_at`, which are when a person acted)."""
+
+    id: str
+    customer: str
+    state: str
+    severity: str
+    opened_at: float
+    updated_at: float
+    sla_due_at: float | None = None
+    first_response_at: float | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    customer_name: str = ""
+    channels: list[str] = []
+    title: str = ""
+    mentions: int = 0
+    waiting: int = 0
+    merged_into: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def channel(self) -> str:
+        return self.channels[0] if self.channels else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (`sentineld cases --json`, ``/api/cases``): times as ISO 8601."""
+        return {
+            "id": self.id,
+            "customer": self.customer,
+            "customer_name": self.customer_name,
+            "state": self.state,
+            "severity": self.severity,
+            "channel": self.channel,
+            "channels": self.channels,
+            "title": self.title,
+            "opened_at": _iso(self.opened_at),
+            "updated_at": _iso(self.updated_at),
+            "sla_due_at": _iso(self.sla_due_at),
+            "first_response_at": _iso(self.first_response_at),
+            "responded_at": _iso(self.first_response_at),
+            "acknowledged_at": _iso(self.acknowledged_at),
+            "resolved_at": _iso(self.resolved_at),
+            "sla_breached": self.sla_breached,
+            "mentions": self.mentions,
+            "waiting": self.waiting,
+            "merged_into": self.merged_into,
+        }
+
+    @property
+    def sla_breached(self) -> bool | None:
+        """Whether the first response came (or, still missing, is) later than due; None
+        without an SLA. An open case without a response is judged against the wall clock."""
+        if self.sla_due_at is None:
+            return None
+        answered = self.first_response_at
+        if answered is None:
+            return time.time() > self.sla_due_at if self.is_open else None
+        return answered > self.sla_due_at
+
+
+def _iso(seconds: float | None) -> str | None:
+    return format_time(datetime.fromtimestamp(seconds, UTC)) if seconds is not None else None
+
+
+class CaseMention(msgspec.Struct, kw_only=True):
+    """One mention of a case: a customer's (with its first-response due time) or the brand's."""
+
+    mention_id: str
+    case_id: str
+    role: str
+    channel: str
+    created_at: float
+    due_at: float | None = None
+    severity: str | None = None
+    answered_by: str | None = None
+    answers: str | None = None
+
+
+class DraftRecord(msgspec.Struct, kw_only=True):
+    """A drafted reply and where it stands: pending → approved → posted (or dry_run, failed)."""
+
+    id: str
+    created_at: float
+    state: str
+    channel: str
+    responder: str
+    template: str
+    text: str
+    alert_id: str | None = None
+    case_id: str | None = None
+    mention_id: str | None = None
+    meta: dict[str, Any] = {}
+    approved_at: float | None = None
+    approved_by: str | None = None
+    posted_at: float | None = None
+    remote_id: str | None = None
+    attempts: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = msgspec.to_builtins(self)
+        for name in ("created_at", "approved_at", "posted_at"):
+            data[name] = _iso(getattr(self, name))
+        return data
+
+
+_CASE_COLUMNS: Final = (
+    "id, customer, state, severity, opened_us, sla_due_us, first_response_us, acknowledged_us, "
+    "resolved_us, updated_us, body"
+)
+_CASE_MENTION_COLUMNS: Final = (
+    "mention_id, case_id, role, channel, created_us, due_us, severity, answered_by, answers"
+)
+_DRAFT_COLUMNS: Final = (
+    "id, created_at, state, alert_id, case_id, mention_id, channel, responder, template, text, "
+    "meta, approved_at, approved_by, posted_at, remote_id, attempts, error"
+)
+
+
+def _sec(us: int | None) -> float | None:
+    return us / 1_000_000 if us is not None else None
+
+
+def _case_from_row(row: Sequence[Any], counts: tuple[int, int] = (0, 0)) -> CaseRecord:
+    body = _decode(row[10]) if row[10] else {}
+    return CaseRecord(
+        id=row[0], customer=row[1], state=row[2], severity=row[3], opened_at=row[4] / 1e6,
+        sla_due_at=_sec(row[5]), first_response_at=_sec(row[6]), acknowledged_at=_sec(row[7]),
+        resolved_at=_sec(row[8]), updated_at=row[9] / 1e6,
+        customer_name=body.get("customer_name", ""), channels=body.get("channels", []),
+        title=body.get("title", ""), merged_into=body.get("merged_into"),
+        mentions=counts[0], waiting=counts[1],
+    )
+
+
+def _case_row(case: CaseRecord) -> tuple[Any, ...]:
+    body = {"customer_name": case.customer_name, "channels": case.channels, "title": case.title}
+    if case.merged_into:
+        body["merged_into"] = case.merged_into
+    return (
+        case.id, case.customer, case.state, case.severity, _us(case.opened_at),
+        _opt_us(case.sla_due_at), _opt_us(case.first_response_at), _opt_us(case.acknowledged_at),
+        _opt_us(case.resolved_at), _us(case.updated_at), _encode(body),
+    )
+
+
+def _opt_us(seconds: float | None) -> int | None:
+    return _us(seconds) if seconds is not None else None
+
+
+def _case_mention_from_row(row: Sequence[Any]) -> CaseMention:
+    return CaseMention(
+        mention_id=row[0], case_id=row[1], role=row[2], channel=row[3], created_at=row[4] / 1e6,
+        due_at=_sec(row[5]), severity=row[6], answered_by=row[7], answers=row[8],
+    )
+
+
+def _draft_from_row(row: Sequence[Any]) -> DraftRecord:
+    return DraftRecord(
+        id=row[0], created_at=row[1], state=row[2], alert_id=row[3], case_id=row[4],
+        mention_id=row[5], channel=row[6], responder=row[7], template=row[8], text=row[9],
+        meta=_decode(row[10]) if row[10] else {}, approved_at=row[11], approved_by=row[12],
+        posted_at=row[13], remote_id=row[14], attempts=row[15], error=row[16],
+    )
+
+
+def more_severe(a: str, b: str) -> str:
+    return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
+
+
+# --------------------------------------------------------------------------- inside a transaction
+
+
+class CrmTables:
+    """The statements the case book needs, on a connection inside one transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    # mentions (read)
+    def mention(self, mention_id: str) -> Mention | None:
+        row = self.db.execute("SELECT body FROM mentions WHERE id = ?", (mention_id,)).fetchone()
+        return _mention_decoder.decode(row[0]) if row else None
+
+    # customers and identities
+    def customers_of(self, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(f"SELECT key, customer FROM identities WHERE key IN ({marks})", list(keys))
+        return dict(rows.fetchall())
+
+    def add_customer(self, customer: str, name: str, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO customers VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", (customer, name, _us(at))
+        )
+
+    def add_identity(self, key: str, customer: str, author_key: str | None, origin: str, at: float) -> bool:
+        """Give `key` to `customer` unless it belongs to someone already; True if added."""
+        cur = self.db.execute(
+            "INSERT INTO identities VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, customer, author_key, origin, _us(at)),
+        )
+        return cur.rowcount == 1
+
+    def set_author_key(self, key: str, author_key: str) -> None:
+        self.db.execute(
+            "UPDATE identities SET author_key = ? WHERE key = ? AND author_key IS NULL", (author_key, key)
+        )
+
+    def has_cases(self, customer: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM cases WHERE customer = ? LIMIT 1", (customer,)).fetchone()
+        return row is not None
+
+    def customer_created(self, customer: str) -> float:
+        row = self.db.execute("SELECT created_us FROM customers WHERE id = ?", (customer,)).fetchone()
+        return row[0] / 1e6 if row else float("inf")
+
+    def merge_customers(self, customers: Iterable[str]) -> str:
+        """Make several customers one (the oldest survives) and their open cases one case."""
+        ordered = sorted(set(customers), key=lambda c: (self.customer_created(c), c))
+        survivor, others = ordered[0], ordered[1:]
+        for other in others:
+            self.db.execute("UPDATE identities SET customer = ? WHERE customer = ?", (survivor, other))
+            self.db.execute("UPDATE cases SET customer = ? WHERE customer = ?", (survivor, other))
+            self.db.execute("DELETE FROM customers WHERE id = ?", (other,))
+        self._merge_open_cases(survivor)
+        return survivor
+
+    def _merge_open_cases(self, customer: str) -> None:
+        marks = ",".join("?" * len(OPEN_STATES))
+        rows = self.db.execute(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE customer = ? AND state IN ({marks}) "
+            "ORDER BY opened_us, id", (customer, *OPEN_STATES),
+        ).fetchall()
+        if len(rows) < 2:
+            return
+        cases = [_case_from_row(row) for row in rows]
+        keep, rest = cases[0], cases[1:]
+        for case in rest:
+            self.db.execute("UPDATE case_mentions SET case_id = ? WHERE case_id = ?", (keep.id, case.id))
+            keep.severity = more_severe(keep.severity, case.severity)
+            keep.sla_due_at = _min(keep.sla_due_at, case.sla_due_at)
+            keep.first_response_at = _min(keep.first_response_at, case.first_response_at)
+            keep.acknowledged_at = _min(keep.acknowledged_at, case.acknowledged_at)
+            keep.updated_at = max(keep.updated_at, case.updated_at)
+            keep.channels = list(dict.fromkeys([*keep.channels, *case.channels]))
+            case.state, case.merged_into = "merged", keep.id
+            self.save_case(case)
+        if keep.first_response_at is not None:
+            keep.state = "responded"
+        elif keep.acknowledged_at is not None:
+            keep.state = "acknowledged"
+        self.save_case(keep)
+
+    # cases
+    def open_case(self, customer: str) -> CaseRecord | None:
+        marks = ",".join("?" * len(OPEN_STATES))
+        row = self.db.execute(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE customer = ? AND state IN ({marks}) "
+            "ORDER BY opened_us LIMIT 1", (customer, *OPEN_STATES),
+        ).fetchone()
+        return _case_from_row(row) if row else None
+
+    def case(self, case_id: str) -> CaseRecord | None:
+        row = self.db.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+        return _case_from_row(row) if row else None
+
+    def save_case(self, case: CaseRecord) -> None:
+        self.db.execute(
+            f"INSERT OR REPLACE INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)})", _case_row(case)
+        )
+
+    def case_mention(self, mention_id: str) -> CaseMention | None:
+        row = self.db.execute(
+            f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id = ?", (mention_id,)
+        ).fetchone()
+        return _case_mention_from_row(row) if row else None
+
+    def add_case_mention(self, item: CaseMention) -> None:
+        self.db.execute(
+            f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (mention_id) DO NOTHING",
+            (item.mention_id, item.case_id, item.role, item.channel, _us(item.created_at),
+             _opt_us(item.due_at), item.severity, item.answered_by, item.answers),
+        )
+
+    def answer(self, case_id: str, channel: str, upto: float, by: str) -> int:
+        """Mark the case's unanswered customer mentions on `channel` up to `upto` answered."""
+        cur = self.db.execute(
+            "UPDATE case_mentions SET answered_by = ? WHERE case_id = ? AND role = 'customer' "
+            "AND channel = ? AND answered_by IS NULL AND created_us <= ?",
+            (by, case_id, channel, _us(upto)),
+        )
+        return cur.rowcount
+
+
+def _min(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
+# --------------------------------------------------------------------------- the store's methods
+
+
+class CrmStoreMixin:
+    """Methods `SQLiteStore` gets for cases, identities, acknowledgements and drafts."""
+
+    db: sqlite3.Connection
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def crm_apply(self, book: Any, mentions: Sequence[Mention]) -> list[Any]:
+        """Run `book.apply(tables, mentions)` in one transaction (see sentineld.cases)."""
+        with self.transaction() as db:
+            return book.apply(CrmTables(db), mentions)  # type: ignore[no-any-return]
+
+    def crm_link(self, book: Any, keys: Sequence[str], origin: str) -> str:
+        """Make the identities `keys` one customer (see `CaseBook.link`); returns its id."""
+        with self.transaction() as db:
+            return book.link(CrmTables(db), keys, origin)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ cases
+
+    def cases(
+        self,
+        *,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        customer: str | None = None,
+    ) -> list[CaseRecord]:
+        """Cases, most urgent first: unanswered ones by first-response due time, then the rest
+        newest first. `state` is one of the states, or "open" (new, acknowledged, responded);
+        merged cases are listed only when asked for by state."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if state in (None, "all"):
+            clauses.append("state != 'merged'")
+        elif state == "open":
+            clauses.append(f"state IN ({','.join('?' * len(OPEN_STATES))})")
+            args += OPEN_STATES
+        elif state in CASE_STATES:
+            clauses.append("state = ?")
+            args.append(state)
+        else:
+            raise ValueError(f"state must be open, all or one of {', '.join(CASE_STATES)}; got {state!r}")
+        if customer is not None:
+            clauses.append("customer = ?")
+            args.append(customer)
+        rows = self.db.execute(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE {' AND '.join(clauses)} "
+            "ORDER BY (first_response_us IS NOT NULL OR sla_due_us IS NULL OR state = 'resolved'), "
+            "CASE WHEN first_response_us IS NULL THEN sla_due_us END, opened_us DESC, id "
+            "LIMIT ? OFFSET ?",
+            (*args, int(limit), int(offset)),
+        ).fetchall()
+        counts = self._case_counts([row[0] for row in rows])
+        return [_case_from_row(row, counts.get(row[0], (0, 0))) for row in rows]
+
+    def _case_counts(self, case_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        if not case_ids:
+            return {}
+        marks = ",".join("?" * len(case_ids))
+        rows = self.db.execute(
+            f"SELECT case_id, count(*), sum(role = 'customer' AND answered_by IS NULL) "
+            f"FROM case_mentions WHERE case_id IN ({marks}) GROUP BY case_id", list(case_ids),
+        )
+        return {row[0]: (row[1], row[2] or 0) for row in rows}
+
+    def case(self, case_id: str) -> CaseRecord | None:
+        row = self.db.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+        if row is None:
+            return None
+        return _case_from_row(row, self._case_counts([case_id]).get(case_id, (0, 0)))
+
+    def mentions_by_id(self, mention_ids: Sequence[str]) -> list[Mention | None]:
+        """The stored mentions with these ids, in the same order (None where unknown)."""
+        found: dict[str, Mention] = {}
+        ids = list(dict.fromkeys(mention_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for ident, body in self.db.execute(f"SELECT id, body FROM mentions WHERE id IN ({marks})", chunk):
+                found[ident] = _mention_decoder.decode(body)
+        return [found.get(ident) for ident in mention_ids]
+
+    def case_of_mention(self, mention_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT case_id FROM case_mentions WHERE mention_id = ?", (mention_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def case_mentions(self, case_id: str) -> list[tuple[CaseMention, Mention | None]]:
+        """The case's mentions (the customer's and the brand's replies), oldest first."""
+        rows = self.db.execute(
+            f"SELECT {', '.join('c.' + c.strip() for c in _CASE_MENTION_COLUMNS.split(','))}, m.body "
+            "FROM case_mentions c LEFT JOIN mentions m ON m.id = c.mention_id "
+            "WHERE c.case_id = ? ORDER BY c.created_us, c.mention_id", (case_id,),
+        )
+        return [
+            (_case_mention_from_row(row[:9]), _mention_decoder.decode(row[9]) if row[9] else None)
+            for row in rows
+        ]
+
+    def customer_identities(self, customer: str) -> list[tuple[str, str]]:
+        """(identity key, how it was linked) of a customer, oldest first."""
+        rows = self.db.execute(
+            "SELECT key, origin FROM identities WHERE customer = ? ORDER BY created_us, key", (customer,)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def customer_of(self, key: str) -> str | None:
+        row = self.db.execute("SELECT customer FROM identities WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def customer_history(self, customer: str, *, limit: int = 200) -> list[Mention]:
+        """Everything the customer wrote on any linked identity, oldest first (the last `limit`)."""
+        keys = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT author_key FROM identities WHERE customer = ? AND author_key IS NOT NULL",
+                (customer,),
+            )
+        ]
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(
+            f"SELECT body FROM mentions WHERE author_key IN ({marks}) ORDER BY created_us DESC, seq DESC "
+            "LIMIT ?", (*keys, limit),
+        ).fetchall()
+        return [_mention_decoder.decode(row[0]) for row in reversed(rows)]
+
+    def set_case_state(self, case_id: str, state: str, at: float) -> CaseRecord | None:
+        """Acknowledge or resolve a case (people act in wall-clock time); None if no such case.
+        Acknowledging never moves a case back from responded or resolved."""
+        if state not in ("acknowledged", "resolved"):
+            raise ValueError(f"a case can be acknowledged or resolved, not set to {state!r}")
+        with self.transaction() as db:
+            tables = CrmTables(db)
+            case = tables.case(case_id)
+            if case is None:
+                return None
+            if case.state == "merged" and case.merged_into:
+                case = tables.case(case.merged_into) or case
+            if state == "acknowledged":
+                case.acknowledged_at = case.acknowledged_at or at
+                if case.state == "new":
+                    case.state = "acknowledged"
+            elif case.state != "resolved":
+                case.state, case.resolved_at = "resolved", at
+            tables.save_case(case)
+        return self.case(case.id)
+
+    # ------------------------------------------------------------------ alert acknowledgements
+
+    def ack_alert(self, alert_id: str, at: float, by: str, note: str = "") -> bool:
+        """Record that someone acknowledged an alert at `at`; False if it was already."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO alert_acks VALUES (?, ?, ?, ?) ON CONFLICT (alert_id) DO NOTHING",
+                (alert_id, _us(at), by, note),
+            )
+        return cur.rowcount == 1
+
+    def alert_acks(self, alert_ids: Sequence[str] | None = None) -> dict[str, float]:
+        """alert id → when it was acknowledged (POSIX seconds), for `alert_ids` or all."""
+        if alert_ids is None:
+            rows = self.db.execute("SELECT alert_id, at_us FROM alert_acks")
+            return {row[0]: row[1] / 1e6 for row in rows}
+        found: dict[str, float] = {}
+        ids = list(alert_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT alert_id, at_us FROM alert_acks WHERE alert_id IN ({marks})", chunk)
+            found.update({row[0]: row[1] / 1e6 for row in rows})
+        return found
+
+    # ------------------------------------------------------------------ drafts
+
+    def save_drafts(self, drafts: Sequence[DraftRecord]) -> list[str]:
+        """Store new drafts (a draft id already stored is left as it is); returns the new ids."""
+        added = []
+        with self.transaction() as db:
+            for draft in drafts:
+                cur = db.execute(
+                    f"INSERT INTO drafts ({_DRAFT_COLUMNS}) VALUES ({','.join('?' * 17)}) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    (draft.id, draft.created_at, draft.state, draft.alert_id, draft.case_id,
+                     draft.mention_id, draft.channel, draft.responder, draft.template, draft.text,
+                     _encode(draft.meta), draft.approved_at, draft.approved_by, draft.posted_at,
+                     draft.remote_id, draft.attempts, draft.error),
+                )
+                if cur.rowcount == 1:
+                    added.append(draft.id)
+        return added
+
+    def drafts(
+        self, *, state: str | None = None, case_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DraftRecord]:
+        clauses, args = [], []
+        if state is not None:
+            if state not in DRAFT_STATES:
+                raise ValueError(f"state must be one of {', '.join(DRAFT_STATES)}; got {state!r}")
+            clauses.append("state = ?")
+            args.append(state)
+        if case_id is not None:
+            clauses.append("case_id = ?")
+            args.append(case_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.execute(
+            f"SELECT {_DRAFT_COLUMNS} FROM drafts {where} ORDER BY created_at, id LIMIT ? OFFSET ?",
+            (*args, int(limit), int(offset)),
+        )
+        return [_draft_from_row(row) for row in rows]
+
+    def draft(self, draft_id: str) -> DraftRecord | None:
+        row = self.db.execute(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,)).fetchone()
+        return _draft_from_row(row) if row else None
+
+    def approve_draft(self, draft_id: str, by: str, text: str | None = None) -> DraftRecord | None:
+        """Approve a pending (or failed) draft, optionally with edited text; None if no such draft.
+        Raises ValueError for a draft already posted or rejected."""
+        with self.transaction() as db:
+            row = db.execute(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,)).fetchone()
+            if row is None:
+                return None
+            draft = _draft_from_row(row)
+            if draft.state not in ("pending", "failed", "approved"):
+                raise ValueError(f"draft {draft_id} is {draft.state}; only a pending draft can be approved")
+            db.execute(
+                "UPDATE drafts SET state = 'approved', approved_at = ?, approved_by = ?, "
+                "text = ?, attempts = 0, error = NULL WHERE id = ?",
+                (time.time(), by, text if text is not None else draft.text, draft_id),
+            )
+        return self.draft(draft_id)
+
+    def reject_draft(self, draft_id: str, by: str) -> DraftRecord | None:
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE drafts SET state = 'rejected', approved_by = ?, approved_at = ? "
+                "WHERE id = ? AND state IN ('pending', 'failed', 'approved')",
+                (by, time.time(), draft_id),
+            )
+        if cur.rowcount == 0 and self.draft(draft_id) is not None:
+            raise ValueError(f"draft {draft_id} cannot be rejected any more")
+        return self.draft(draft_id)
+
+    def draft_result(
+        self, draft_id: str, state: str, *, remote_id: str | None = None, error: str | None = None
+    ) -> None:
+        """Record a posting attempt: posted / dry_run / failed, or approved again (to retry)."""
+        if state not in DRAFT_STATES:
+            raise ValueError(f"unknown draft state {state!r}")
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE drafts SET state = ?, remote_id = coalesce(?, remote_id), error = ?, "
+                "attempts = attempts + 1, posted_at = CASE WHEN ? IN ('posted', 'dry_run') THEN ? "
+                "ELSE posted_at END WHERE id = ?",
+                (state, remote_id, error, state, time.time(), draft_id),
+            )
+
