@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from sentineld.sources_http import MalformedPayload, open_session
 from sentineld.store import SQLiteStore
-from tests.faults.fuzz_support import SourceUnderTest, StandIn, json_junk, payloads
+from tests.faults.fuzz_support import SourceUnderTest, StandIn, check_mention, json_junk, payloads
 
 #: CI runs a few dozen examples per parser; SENTINELD_FUZZ_EXAMPLES=5000 hunts longer.
 EXAMPLES = int(os.environ.get("SENTINELD_FUZZ_EXAMPLES", "60"))
@@ -392,3 +392,80 @@ def test_rss_and_atom_documents(
     stand_in.run(example())
     run.assert_rejections_explained()
     event(outcome(run))
+
+
+# --------------------------------------------------------------------------- IMAP (RFC 822)
+
+MAIL_HEADERS = {
+    "From": ["Jo Doe <jo@example.com>", "=?utf-8?b?SsO2cmc=?= <jorg@example.de>", "<>", "@@", "jo",
+             '"unterminated <jo@example.com>', "jo@example.com, kim@example.com", "=?bogus?q?x?= <a@b>",
+             "Jo <jo@[300.1.1.1]>", "=?utf-8?b?!!!?= <x@y>", "\udcff <a@b>", ""],
+    "Date": ["Sun, 24 Nov 2024 09:15:02 +0000", "Mon, 31 Feb 2024 99:99:99 +9999", "",
+             "Mon, 1 Jan 0001 00:00:00 +2359", "Fri, 31 Dec 9999 23:59:59 -2359", "24 Nov 2024 09:15",
+             "Sun, 24 Nov 2024 09:15:02 -0000", "1732439702", "Sun, 24 Nov 10000 09:15:02 +0000"],
+    "Message-ID": ["<abc.123@example.com>", "", "<>", "no-brackets@example.com", "<a@b> <c@d>", "<" * 50,
+                   "<\udcff@x>"],
+    "Subject": ["acme lost my bag", "=?utf-8?q?acme_=F0=9F=99=82?=", "=?iso-8859-1?b?////?=", "=?x?q??=",
+                "=?utf-8?b?" + "QUFB" * 2000 + "?=", "", "a\r\n b"],
+    "In-Reply-To": ["<prev@example.com>", "junk", ""],
+    "References": ["<a@b> <c@d>", "<<<>>>", ""],
+    "To": ["support@acme.example", "undisclosed-recipients:;", "\"a,b\" <a@b>, c", ""],
+    "Content-Language": ["en-US", "", ",", "x" * 300],
+}
+BODY_PARTS = [
+    ("text/plain; charset=utf-8", "8bit", "Hello, acme lost my bag.\n> quoted line\nthanks".encode()),
+    ("text/plain; charset=bogus-8", "8bit", b"caf\xe9"),
+    ("text/plain; charset=utf-8", "base64", b"!!!not base64@@@"),
+    ("text/plain; charset=utf-8", "quoted-printable", b"=E2=9C=93 =ZZ =\r\nend"),
+    ("text/html; charset=iso-8859-1", "8bit", b"<p>caf\xe9 <b>acme</b><script>x</script>"),
+    ("text/html", "x-uuencode", b"begin 644 x\n`\nend\n"),
+    ("application/octet-stream", "base64", b"AAAA"),
+    ("text/plain; charset=\"utf-16\"", "8bit", b"\xff\xfe\x00"),
+    ("text", "7bit", b"no subtype"),
+]
+
+
+def render_message(headers: dict[str, str], parts: list[tuple[str, str, bytes]], multipart: str) -> bytes:
+    lines = [f"{name}: {value}".encode("utf-8", "surrogateescape") for name, value in headers.items()]
+    if not parts:
+        return b"\r\n".join(lines) + b"\r\n\r\n"
+    if len(parts) == 1:
+        kind, encoding, payload = parts[0]
+        lines += [f"Content-Type: {kind}".encode(), f"Content-Transfer-Encoding: {encoding}".encode()]
+        return b"\r\n".join(lines) + b"\r\n\r\n" + payload
+    boundary = "=-=b0undary=-="
+    lines.append(f'MIME-Version: 1.0\r\nContent-Type: {multipart}; boundary="{boundary}"'.encode())
+    body = b""
+    for kind, encoding, payload in parts:
+        body += (f"--{boundary}\r\nContent-Type: {kind}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+                 .encode() + payload + b"\r\n")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body + f"--{boundary}--\r\n".encode()
+
+
+messages = st.builds(
+    render_message,
+    st.fixed_dictionaries({}, optional={name: st.sampled_from(values) | st.text(max_size=20)
+                                        for name, values in MAIL_HEADERS.items()}),
+    st.lists(st.sampled_from(BODY_PARTS), max_size=3),
+    st.sampled_from(["multipart/alternative", "multipart/mixed", "multipart/related", "multipart/bogus"]),
+)
+raw_messages = messages | st.builds(damaged, messages, st.lists(
+    st.tuples(st.integers(0, 500), st.binary(min_size=1, max_size=6)), min_size=1, max_size=3)) | st.binary(max_size=300)
+
+
+@FUZZ
+@given(raw=raw_messages, internal=st.sampled_from([None, "2024-11-24T09:15:02+00:00", "0001-01-01T00:00:00+14:00"]))
+def test_imap_raw_messages(raw: bytes, internal: str | None) -> None:
+    from datetime import datetime
+
+    from sentineld_plugins.sources.imap.messages import MessageError, message_to_mention
+
+    internal_date = datetime.fromisoformat(internal) if internal else None
+    try:
+        mention = message_to_mention(raw, internal_date=internal_date, mailbox="INBOX", uid=7)
+    except MessageError as exc:
+        assert str(exc).strip()
+        event("rejected")
+    else:
+        check_mention(mention)
+        event("mention")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sentineld.html_text import html_to_text
 from sentineld.model import Author, Mention
+from sentineld.sources_http import plausible_time
 
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _QUOTED = re.compile(r"^[ \t]*>")
@@ -43,7 +44,17 @@ def _header(message: EmailMessage, name: str) -> str | None:
         value = message.get(name)
     except (ValueError, IndexError, TypeError, AttributeError):
         value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
-    return None if value is None else str(value)
+    return None if value is None else _unescape(str(value))
+
+
+def _unescape(text: str) -> str:
+    """Header text without the parser's surrogate escapes of raw 8-bit bytes (RFC 6532 UTF-8
+    headers, or a legacy charset): the bytes read as UTF-8, the undecodable ones as U+FFFD. A
+    lone surrogate cannot be stored or sent as JSON."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _sender(message: EmailMessage) -> tuple[str | None, str | None]:
@@ -52,11 +63,12 @@ def _sender(message: EmailMessage) -> tuple[str | None, str | None]:
         header = message["From"]
         addresses = getattr(header, "addresses", ()) if header is not None else ()
         if addresses and addresses[0].addr_spec and "@" in addresses[0].addr_spec:
-            return addresses[0].addr_spec.lower(), addresses[0].display_name or None
+            address, name = addresses[0].addr_spec, addresses[0].display_name
+            return _unescape(address).lower(), _unescape(name) or None
     except (ValueError, IndexError, TypeError, AttributeError):
         pass
     raw = next((v for k, v in message.raw_items() if k.lower() == "from"), None)
-    name, address = parseaddr(str(raw)) if raw is not None else ("", "")
+    name, address = parseaddr(_unescape(str(raw))) if raw is not None else ("", "")
     return (address.lower() if "@" in address else None), (name or None)
 
 
@@ -114,7 +126,7 @@ def message_to_mention(
         digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
         msg_id = f"{digest}@no-message-id"
     text = f"{subject}\n\n{body}" if subject and body else subject or body
-    created = _date(message) or internal_date or datetime.now(UTC)
+    created = plausible_time(_date(message)) or plausible_time(internal_date) or datetime.now(UTC)
     reply_to = message_id(_header(message, "In-Reply-To"))
     extra: dict[str, Any] = {"mailbox": mailbox, "uid": uid}
     if subject:
