@@ -54,6 +54,9 @@ class Learning:
     dispersion_rate: float
     #: Windows a key must have been learning for before it may alert.
     warmup: int
+    #: Updates each hour-of-day slot gets per day, and each day-of-week slot per week.
+    per_hour_slot: float = 1.0
+    per_day_slot: float = 1.0
     #: Quantile of the forecast a learnt window is clipped to.
     robust_alpha: float = 1e-3
 
@@ -80,6 +83,8 @@ class Learning:
             weekly_rate=rate_for_half_life(weekly / (7 * 86400) * per_day_slot) if seasonal else 0.0,
             dispersion_rate=rate_for_half_life(dispersion / window),
             warmup=max(1, math.ceil(warmup / window)),
+            per_hour_slot=per_hour_slot,
+            per_day_slot=per_day_slot,
             robust_alpha=robust_alpha,
         )
 
@@ -140,8 +145,12 @@ class SeasonalCounts:
         daily, weekly = profile[hour], profile[weekday]
         level_rate = learning.level_rate if warm else max(1.0 / (seen + 1), learning.level_rate)
         self.level += level_rate * (value / (daily * weekly) - self.level)
-        if self.level > 0.0:
-            daily += learning.daily_rate * (value / (self.level * weekly) - daily)
+        if self.level > 0.0 and learning.daily_rate > 0.0:
+            # Like the level, an hour-of-day slot starts as a running mean of the values it has
+            # seen, then settles into its half-life, so that a new key learns its day in days.
+            days = seen * learning.window / 86400
+            daily_rate = max(learning.daily_rate, 1.0 / (1.0 + days * learning.per_hour_slot))
+            daily += daily_rate * (value / (self.level * weekly) - daily)
             daily = min(max(daily, FACTOR_FLOOR), FACTOR_CEILING)
             weekly += learning.weekly_rate * (value / (self.level * daily) - weekly)
             profile[hour] = daily

@@ -1,0 +1,220 @@
+"""volume_spike on constructed streams: quiet on a daily rhythm and on low volume, fires early on
+a burst with its evidence, resolves, and survives restarts without alerting twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sentineld.alerting import AlertManager
+from sentineld.detect import count_sf
+from sentineld.testing import Harness
+
+from .streams import (
+    START,
+    WATCH,
+    Stream,
+    brand_mention,
+    build_trigger,
+    daily_rhythm,
+    drive,
+    roundtrip,
+    split_at,
+)
+
+DAY = timedelta(days=1)
+WINDOWS_PER_DAY = 288
+
+
+def configure(harness: Harness, **options: object) -> Harness:
+    return harness.configure(
+        watch={"brand": WATCH.brand, "accounts": WATCH.accounts},
+        triggers={"buzz": {"type": "volume_spike", "window": "5m", "warmup": "1d",
+                           "resolve_after": "1h", **options}},
+    )
+
+
+def rhythm(low: float = 3.0, high: float = 60.0):
+    return lambda at: daily_rhythm(at.hour + at.minute / 60, low, high)
+
+
+def steady_days(days: int, *, low: float = 3.0, high: float = 60.0, seed: int = 7,
+                source: str = "bluesky") -> Stream:
+    return Stream(seed=seed).add_windows(START, days * WINDOWS_PER_DAY, rhythm(low, high),
+                                         brand_mention(source=source))
+
+
+async def test_quiet_on_a_daily_rhythm(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    stream = steady_days(5)
+    run = await drive(trigger, stream.sorted())
+    assert run.events == []
+    # It stayed quiet because it learnt the day, not because it was deaf: the forecast at the
+    # 16:00 peak is many times the 04:00 trough.
+    series = trigger.series[("brand", "*")]  # type: ignore[attr-defined]
+    peak = series.counts.mean((START + 5 * DAY + timedelta(hours=16)).timestamp())
+    trough = series.counts.mean((START + 5 * DAY + timedelta(hours=4)).timestamp())
+    assert peak / trough > 8
+
+
+async def test_fires_early_on_a_burst_with_its_evidence(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    burst_at = START + 2 * DAY + timedelta(hours=10)
+    stream = steady_days(3)
+    stream.add_burst(burst_at, 400, brand_mention("@acme lost every bag on the flight"))
+    run = await drive(trigger, stream.sorted())
+    opened = [a for a in run.opened if a.channel == "*"]
+    assert len(opened) == 1
+    alert = opened[0]
+    assert (alert.kind, alert.subject, alert.severity) == ("volume_spike", "brand", "high")
+    # Opened on the mention that made the window unusual, well before the burst was over.
+    assert burst_at <= alert.opened_at < burst_at + timedelta(minutes=2)
+    evidence = alert.evidence
+    assert evidence["window"] == "5m"
+    assert evidence["observed"] >= 10
+    assert evidence["factor"] >= 2
+    assert evidence["p_value"] <= 1e-12
+    assert evidence["z"] > 5
+    assert 0 < evidence["expected"] < 60
+    assert evidence["observed"] / evidence["expected"] == pytest.approx(evidence["factor"], rel=0.01)
+    assert "x the expected" in alert.summary and "brand" in alert.summary
+    assert alert.mentions and all(m.startswith("bluesky:") for m in alert.mentions)
+
+
+async def test_low_volume_zero_to_two_is_not_a_crisis(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    stream = steady_days(3, low=0.01, high=0.1)
+    quiet = START + 3 * DAY + timedelta(hours=4)
+    for hour, count in enumerate([2, 3, 5, 8]):
+        stream.add_burst(quiet + timedelta(hours=hour), count, brand_mention())
+    run = await drive(trigger, stream.sorted())
+    assert run.events == []
+    # The counts were improbable — a Gaussian z-score would have screamed — but they are a
+    # handful of mentions: the min_count floor holds them back.
+    assert count_sf(5, 0.05, 0.0) < 1e-8
+
+
+async def test_low_volume_real_burst_fires(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    stream = steady_days(3, low=0.01, high=0.1)
+    stream.add_burst(START + 3 * DAY + timedelta(hours=4), 40, brand_mention())
+    run = await drive(trigger, stream.sorted())
+    assert [a.channel for a in run.opened] == ["*", "bluesky"]
+
+
+async def test_resolves_when_the_burst_is_over(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    burst_at = START + 2 * DAY + timedelta(hours=10)
+    stream = steady_days(3)
+    stream.add_burst(burst_at, 400, brand_mention())
+    run = await drive(trigger, stream.sorted())
+    resolved = [a for a in run.resolved if a.channel == "*"]
+    assert len(resolved) == 1
+    assert resolved[0].resolved_at is not None
+    # Resolved an hour (resolve_after) after the last unusual window.
+    assert burst_at + timedelta(hours=1) <= resolved[0].resolved_at <= burst_at + timedelta(hours=2)
+
+
+async def test_resolves_in_silence_through_ticks(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    burst_at = START + 2 * DAY + timedelta(hours=10)
+    stream = steady_days(2)
+    stream.add_burst(burst_at, 400, brand_mention())
+    before, _ = split_at(stream.sorted(), burst_at + timedelta(minutes=5))
+    run = await drive(trigger, before, until=burst_at + timedelta(hours=3))
+    assert len([a for a in run.opened if a.channel == "*"]) == 1
+    resolved = [a for a in run.resolved if a.channel == "*"]
+    assert len(resolved) == 1
+    # An hour (resolve_after) after the last window that held burst mentions: the windows slide
+    # by a minute, so the last one ends within a window's length of the burst's end.
+    burst_end = burst_at + timedelta(minutes=5)
+    assert burst_end + timedelta(hours=1) < resolved[0].resolved_at
+    assert resolved[0].resolved_at <= burst_end + timedelta(minutes=5, hours=1)
+    assert resolved[0].resolved_at.second == 0
+    # Nothing is left in the timer heap once no alert is open.
+    assert trigger.deadlines == [] or all(  # type: ignore[attr-defined]
+        not trigger.series[(s, c)].open for _, s, c in trigger.deadlines  # type: ignore[attr-defined]
+    )
+
+
+async def test_per_channel_burst_names_its_channel(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    stream = steady_days(3)
+    stream.add_windows(START, 3 * WINDOWS_PER_DAY, lambda at: 0.5, brand_mention(source="reddit"))
+    stream.add_burst(START + 2 * DAY + timedelta(hours=3), 60, brand_mention(source="reddit"))
+    run = await drive(trigger, stream.sorted())
+    # Sixty posts on a forum that sees one an hour are news there; on all channels together,
+    # at a quiet hour, they are also well above the forecast.
+    assert {a.channel for a in run.opened} >= {"reddit"}
+    reddit = next(a for a in run.opened if a.channel == "reddit")
+    assert reddit.evidence["expected"] < 2
+
+
+async def test_subjects_option_limits_what_is_watched(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness, subjects=["competitor:rivaljet"]), "buzz")
+    stream = steady_days(2)
+    stream.add_burst(START + DAY + timedelta(hours=10), 400, brand_mention())
+    run = await drive(trigger, stream.sorted())
+    assert run.events == []
+
+
+async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness) -> None:
+    configure(sentineld_harness)
+    burst_at = START + 2 * DAY + timedelta(hours=10)
+    stream = steady_days(3)
+    stream.add_burst(burst_at, 400, brand_mention())
+    mentions = stream.sorted()
+    whole = await drive(build_trigger(sentineld_harness, "buzz"), mentions)
+
+    # Crash in the middle of the burst, after the alert opened: the pipeline restores the last
+    # checkpoint (trigger state and open alerts, through msgpack) and goes on.
+    cut = burst_at + timedelta(minutes=3)
+    before, after = split_at(mentions, cut)
+    first = build_trigger(sentineld_harness, "buzz")
+    manager = AlertManager()
+    part = await drive(first, before, manager=manager)
+    assert len([a for a in part.opened if a.channel == "*"]) == 1
+    second = build_trigger(sentineld_harness, "buzz")
+    second.restore(roundtrip(first.snapshot()))
+    restored = AlertManager()
+    restored.restore(roundtrip(manager.snapshot()))
+    rest = await drive(second, after, manager=restored)
+
+    def keyed(events):
+        return [(e.event, e.alert.id, e.alert.opened_at, e.alert.resolved_at) for e in events]
+
+    assert [e for e in rest.events if e.event == "opened"] == []
+    assert keyed(part.events + rest.events) == keyed(whole.events)
+
+
+async def test_restart_through_the_real_pipeline(harness: Harness) -> None:
+    configure(harness)
+    burst_at = START + 2 * DAY + timedelta(hours=10)
+    stream = steady_days(3)
+    stream.add_burst(burst_at, 400, brand_mention())
+    mentions = stream.sorted()
+    before, _ = split_at(mentions, burst_at + timedelta(minutes=10))
+    first = await harness.replay(before, keep_state=True)
+    assert [(a.kind, a.channel) for a in first.opened] == [("volume_spike", "*"),
+                                                           ("volume_spike", "bluesky")]
+    assert first.resolved == []
+    # The same file grown by the rest of the stream, with the same state directory: the run
+    # resumes from the stored cursor and checkpoint, so the burst is not alerted again.
+    second = await harness.replay(mentions, keep_state=True)
+    assert second.opened == []
+    assert {a.id for a in second.resolved} == {a.id for a in first.opened}
+
+
+async def test_keys_are_capped_and_open_alerts_kept(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness, max_keys=50), "buzz")
+    stream = steady_days(2, source="hot")
+    stream.add_burst(START + DAY + timedelta(hours=10), 400, brand_mention(source="hot"))
+    for index in range(200):
+        stream.add_burst(START + DAY + timedelta(hours=10, minutes=10, seconds=index), 1,
+                         brand_mention(source=f"site{index}"))
+    before, _ = split_at(stream.sorted(), START + DAY + timedelta(hours=10, minutes=20))
+    await drive(trigger, before)
+    series = trigger.series  # type: ignore[attr-defined]
+    assert len(series) <= 50
+    assert series[("brand", "hot")].open and series[("brand", "*")].open
