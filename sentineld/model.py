@@ -120,17 +120,27 @@ def mention_from_dict(data: Any) -> Mention:
             extra[key] = data.pop(key)
         data["extra"] = extra
     try:
-        return msgspec.convert(data, Mention)
+        mention = msgspec.convert(data, Mention)
     except msgspec.ValidationError as exc:
         raise MentionError(_describe_validation_error(exc)) from None
+    for name in ("id", "source"):  # an empty id would make unrelated mentions duplicates
+        if not getattr(mention, name).strip():
+            raise MentionError(f"{name}: must not be empty")
+    try:
+        mention.created_at.astimezone(UTC)
+    except OverflowError:
+        raise MentionError(f"created_at: {mention.created_at.isoformat()} has no UTC equivalent") from None
+    return mention
 
 
 def decode_mention(line: bytes | str) -> Mention:
     """Parse one line of Mention JSON. Raises MentionError with a readable reason."""
     try:
         data = _json_decoder.decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MentionError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MentionError("not valid JSON: nested too deeply") from None
     return mention_from_dict(data)
 
 

@@ -82,6 +82,9 @@ def parse_duration(value: str | int | float) -> Duration:
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return Duration(value)
+    if not isinstance(value, str):
+        kind = {dict: "a table", list: "an array"}.get(type(value), type(value).__name__)
+        raise ValueError(f"expected a duration such as \"15m\", got {kind}")
     text = value.strip().lower().replace(" ", "")
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):

@@ -469,3 +469,46 @@ def test_imap_raw_messages(raw: bytes, internal: str | None) -> None:
     else:
         check_mention(mention)
         event("mention")
+
+
+# --------------------------------------------------------------------------- jsonl
+
+MENTION = {
+    "id": "bluesky:at://did:plc:abc/app.bsky.feed.post/3k2", "source": "bluesky",
+    "created_at": "2026-11-24T09:15:02Z", "text": "@acmeair lost my bag again",
+    "author": {"id": "did:plc:abc", "handle": "jo.bsky.social", "name": "Jo", "followers": 1200,
+               "following": 300, "posts": 5400, "created_at": "2023-04-01T00:00:00Z"},
+    "url": "https://bsky.app/profile/did:plc:abc/post/3k2", "lang": "en", "in_reply_to": None,
+    "reshare_of": None, "metrics": {"likes": 3, "reshares": 1, "replies": 0}, "extra": {"cid": "b"},
+}
+NASTY_LINES = [
+    b'{"id": "a\xff", "source": "x", "created_at": "2026-11-24T09:15:02Z", "text": "t"}',  # invalid UTF-8
+    b"[" * 20_000 + b"]" * 20_000,  # nesting deeper than any parser's stack
+    b'{"id": "a", "source": "x", "created_at": "2026-11-24T09:15:02Z", "text": "\\ud800"}',  # lone surrogate
+    b'{"id": "a", "source": "x", "created_at": "0001-01-01T00:00:00+01:00", "text": "t"}',
+    b'{"id": "a", "source": "x", "created_at": "9999-12-31T23:59:59-12:00", "text": "t"}',
+    b'{"id": "a", "source": "x", "created_at": "2026-11-24T09:15:02Z", "text": "t", "metrics": {"likes": 1e999}}',
+    b"\xef\xbb\xbf" + json.dumps(MENTION).encode(), b"\x00", b"NaN", b"\r",
+]
+jsonl_lines = st.lists(
+    payloads(MENTION).map(lambda m: json.dumps(m).encode("utf-8", "surrogatepass"))
+    | st.sampled_from(NASTY_LINES) | st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" ")),
+    min_size=1, max_size=6,
+)
+
+
+@FUZZ
+@given(lines=jsonl_lines, final_newline=st.booleans())
+def test_jsonl_lines(
+    stand_in: StandIn, fuzz_store: SQLiteStore, fuzz_dir: Path, lines: list[bytes], final_newline: bool,
+) -> None:
+    from sentineld_plugins.sources.jsonl import JsonlSource
+
+    path = fuzz_dir / "lines.jsonl"
+    path.write_bytes(b"\n".join(lines) + (b"\n" if final_newline else b""))
+    run = SourceUnderTest(JsonlSource, {"path": str(path), "follow": False}, fuzz_store, fuzz_dir)
+    run.source.finite = True
+    stand_in.run(run.source.run(run.emit))
+    run.assert_rejections_explained()
+    assert run.source.lines_read == sum(1 for line in lines if line.strip())  # type: ignore[attr-defined]
+    event(outcome(run))
