@@ -305,8 +305,10 @@ async def get_json(
         final_url = str(response.url)
     try:
         return JsonResponse(msgspec.json.decode(body), headers_copy, links, final_url)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"response from {url} is not JSON: {exc}", body[:200]) from None
+    except RecursionError:
+        raise MalformedPayload(f"response from {url} is JSON nested too deeply", body[:200]) from None
 
 
 # --------------------------------------------------------------------------- streams
@@ -367,9 +369,14 @@ async def iter_sse(
     Comment lines (``:thump``, heartbeats) yield nothing but prove the stream alive: the silence
     limit applies to any line. The end of the body raises `StreamClosed`.
     """
+    from aiohttp.http_exceptions import LineTooLong
+
     event, data, event_id = "", [], None
     while True:
-        raw = await until_silent(response.content.readline(), silence_limit, "event stream")
+        try:
+            raw = await until_silent(response.content.readline(), silence_limit, "event stream")
+        except LineTooLong:
+            raise MalformedPayload("an event stream line is longer than the reader's limit") from None
         if not raw:
             raise StreamClosed("the server closed the event stream")
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")

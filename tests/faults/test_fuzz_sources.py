@@ -63,6 +63,66 @@ async def polled(call: Any) -> BaseException | None:
     return None
 
 
+# --------------------------------------------------------------------------- the shared HTTP layer
+
+answer_bodies = st.binary(max_size=200) | st.sampled_from([
+    b'"\xed\xa0\x80"', b'{"a": "\xff"}', b"[" * 100_000, b'{"a":' * 50_000, b"1e999", b"NaN", b"",
+    b"\xef\xbb\xbf{}", b'"\\ud800"', b"null",
+]) | json_junk.map(body_of)
+
+
+@FUZZ
+@given(body=answer_bodies, status=st.sampled_from([200, 200, 203, 400, 404, 429, 500, 503]))
+def test_http_answers_are_json_or_an_explained_failure(stand_in: StandIn, body: bytes, status: int) -> None:
+    """Every JSON-over-HTTP source reads its answers through `get_json`."""
+    from sentineld.sources_http import HttpSourceOptions, SourceError, get_json
+
+    stand_in.answer("/json", body, status=status, headers={"Retry-After": "1"})
+
+    async def example() -> None:
+        session = open_session(HttpSourceOptions())
+        try:
+            await get_json(session, stand_in.url + "/json")
+        except SourceError as exc:  # MalformedPayload, HttpStatusError, RateLimited
+            assert str(exc).strip()
+        finally:
+            await session.close()
+
+    stand_in.run(example())
+
+
+sse_lines = st.lists(
+    st.sampled_from([b"event: update\n", b"data: x\n", b"\n", b":thump\n", b"id: 1\n", b"\r\n",
+                     b"data: " + b"x" * 600_000 + b"\n", b"\xff\xfe\n", b"data"]) | st.binary(max_size=30),
+    max_size=6,
+).map(b"".join)
+
+
+@FUZZ
+@given(body=sse_lines)
+def test_event_stream_framing(stand_in: StandIn, body: bytes) -> None:
+    """Mastodon's streaming API (and any server-sent events) through `iter_sse`: events, or the
+    end of the stream, or an explained malformed payload (which reconnects)."""
+    from sentineld.sources_http import HttpSourceOptions, MalformedPayload, StreamClosed, iter_sse
+
+    stand_in.answer("/sse", body, content_type="text/event-stream")
+
+    async def example() -> None:
+        session = open_session(HttpSourceOptions())
+        try:
+            async with session.get(stand_in.url + "/sse") as response:
+                async for item in iter_sse(response, silence_limit=5):
+                    assert isinstance(item.data, str)
+        except StreamClosed:
+            pass
+        except MalformedPayload as exc:
+            assert exc.reason.strip()
+        finally:
+            await session.close()
+
+    stand_in.run(example())
+
+
 # --------------------------------------------------------------------------- Bluesky
 
 BSKY_POST = {
@@ -211,20 +271,21 @@ def test_mastodon_streaming_events(
     source: Any = run.source
     feed = source.feeds[-1 if notifications else 0]
 
-    async def example() -> None:
+    async def example() -> BaseException | None:
         session = open_session(source.options)
         try:
             response = await source._open_stream(session, feed)
             assert response is not None, "the stand-in serves an event stream"
             async with response:
                 try:
-                    await source._read_stream(run.emit, feed, response, Reconnector(source, source.options))
+                    return await polled(source._read_stream(run.emit, feed, response,
+                                                            Reconnector(source, source.options)))
                 except StreamClosed:
-                    pass  # the body ended: what a closed stream does
+                    return None  # the body ended: what a closed stream does
         finally:
             await session.close()
 
-    stand_in.run(example())
+    rejected_or_none(stand_in.run(example()))
     run.assert_rejections_explained()
     event(outcome(run))
 
