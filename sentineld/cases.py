@@ -317,7 +317,11 @@ class CaseBook:
         for mention in mentions:
             known = tables.case_mention(mention.id)
             if known is not None:
-                results.append(self._labels(known))
+                labels = self._labels(known)
+                case = tables.case(known.case_id) if known.role == "customer" else None
+                if case is not None:
+                    labels[LABEL_CUSTOMER] = case.customer
+                results.append(labels)
             elif self.addressing.is_own(mention):
                 results.append(self._brand_reply(tables, mention) if mention.in_reply_to else None)
             else:

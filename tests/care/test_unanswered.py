@@ -1,0 +1,133 @@
+"""The unanswered trigger: fires at the first-response SLA in event time, not in closed hours,
+resolves when the brand answers, survives a restart, and keeps bounded state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from sentineld.alerting import AlertManager, TriggerAlertSink
+from sentineld.supervisor import Guard
+from sentineld.testing import Harness
+from tests.care.helpers import T0, at, bluesky, email, filler
+
+
+def opened(result: Any) -> list[tuple[str, str, Any]]:
+    return [(a.subject.split("/")[0], a.channel, a.opened_at) for a in result.opened]
+
+
+async def test_fires_at_the_sla_and_not_before(care: Harness) -> None:
+    care.configure(triggers={"waiting": {"type": "unanswered"}}, cases={"first_response": "30m"})
+    mail = email("jo@example.com", "My refund?", minutes=0)
+    early = await care.replay([mail, filler(29)])
+    assert early.opened == []
+    result = await care.replay([mail, filler(29), filler(45)])
+    [alert] = result.opened
+    assert alert.opened_at == at(30) and alert.kind == "unanswered" and alert.channel == "email"
+    assert alert.subject.startswith("brand/customer:cu-") and alert.mentions == [mail.id]
+    assert alert.evidence["observed"] == "30m" and alert.evidence["expected"] == "30m"
+    assert "jo@example.com has waited 30m" in alert.summary
+
+
+async def test_an_answer_in_time_raises_nothing(care: Harness) -> None:
+    care.configure(triggers={"waiting": {"type": "unanswered"}}, cases={"first_response": "30m"})
+    post = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social help", minutes=0)
+    answer = bluesky("did:plc:acme", "acme.bsky.social", "@jo.bsky.social on it", minutes=20, reply_to=post.id)
+    result = await care.replay([post, answer, filler(120)])
+    assert result.opened == []
+
+
+async def test_resolves_when_answered_and_one_reply_answers_the_earlier_mentions_too(care: Harness) -> None:
+    care.configure(triggers={"waiting": {"type": "unanswered"}}, cases={"first_response": "30m"})
+    first = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social my bag", minutes=0)
+    second = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social hello??", minutes=10)
+    answer = bluesky("did:plc:acme", "acme.bsky.social", "@jo.bsky.social sorry!", minutes=50, reply_to=second.id)
+    result = await care.replay([first, second, filler(45), answer, filler(120)])
+    [alert] = result.opened
+    assert alert.opened_at == at(30)
+    [resolved] = result.resolved
+    assert resolved.id == alert.id and resolved.resolved_at == at(50)
+    # The update at 40m added the second overdue mention to the same alert.
+    assert resolved.mentions == [first.id, second.id]
+
+
+async def test_nothing_fires_in_closed_hours(care: Harness) -> None:
+    care.configure(
+        triggers={"waiting": {"type": "unanswered"}},
+        cases={"first_response": "1h",
+               "business_hours": {"timezone": "Europe/London", "start": "09:00", "end": "17:00"}},
+    )
+    friday_evening = (3 * 24 + 9) * 60  # T0 is Tuesday 09:00 UTC; Friday 18:00 (London = UTC in November)
+    mail = email("jo@example.com", "Refund?", minutes=friday_evening)
+    weekend = [filler(friday_evening + h * 60) for h in range(2, 63, 6)]  # through Monday 08:00
+    monday = friday_evening + 63 * 60  # Monday 09:00
+    quiet = await care.replay([mail, *weekend])
+    assert quiet.opened == []
+    result = await care.replay([mail, *weekend, filler(monday + 30), filler(monday + 90)])
+    [alert] = result.opened
+    assert alert.opened_at == at(monday + 60)  # Monday 10:00: one business hour after Friday 18:00
+
+
+async def test_own_rules_without_cases(care: Harness) -> None:
+    care.configure(
+        triggers={"waiting": {"type": "unanswered", "first_response": "2h",
+                              "sla": [{"channels": ["bluesky"], "first_response": "10m"}]}},
+        cases={"enabled": False},
+    )
+    own_post = bluesky("did:plc:acme", "acme.bsky.social", "Our new routes are live!", minutes=0)
+    reply = bluesky("did:plc:jo", "jo.bsky.social", "great, but my bag is lost", minutes=1, reply_to=own_post.id)
+    mail = email("al@example.com", "Where is my refund", minutes=2)
+    unrelated = bluesky("did:plc:bo", "bo.bsky.social", "acme planes are pretty", minutes=3)
+    result = await care.replay([own_post, reply, mail, unrelated, filler(200)])
+    assert sorted((a.channel, a.opened_at) for a in result.opened) == [("bluesky", at(11)), ("email", at(122))]
+    assert all(a.subject.startswith("brand/customer:") for a in result.opened)
+
+
+async def trigger(care: Harness, **options: Any) -> Any:
+    config = care.configure(triggers={"waiting": {"type": "unanswered", **options}},
+                            cases={"enabled": False}).config()
+    return Guard(config.components["trigger"]["waiting"], config).component
+
+
+async def test_survives_a_restart_without_forgetting_or_repeating(care: Harness) -> None:
+    waiting = await trigger(care, first_response="30m")
+    sink, manager = TriggerAlertSink("waiting", "unanswered"), AlertManager()
+    post = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social help", minutes=0)
+    await waiting.observe([post], sink)
+    await waiting.tick(at(31), sink)
+    events = manager.apply(sink.take())
+    assert [e.event for e in events if e.change] == ["opened"]
+    state = msgspec.msgpack.decode(msgspec.msgpack.encode(waiting.snapshot()))
+
+    restarted = await trigger(care, first_response="30m")
+    restarted.restore(state)
+    await restarted.tick(at(32), sink)
+    assert sink.take() == []  # fired before the restart: not again
+    answer = bluesky("did:plc:acme", "acme.bsky.social", "@jo.bsky.social hi", minutes=40, reply_to=post.id)
+    await restarted.observe([answer], sink)
+    [signal] = sink.take()
+    assert not signal.fire and signal.at == at(40)
+
+    # A mention waiting (not yet due) across the restart still fires on time.
+    fresh = await trigger(care, first_response="30m")
+    other = bluesky("did:plc:al", "al.bsky.social", "@acme.bsky.social hi", minutes=50)
+    await fresh.observe([other], sink)
+    again = await trigger(care, first_response="30m")
+    again.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(fresh.snapshot())))
+    await again.tick(at(79), sink)
+    assert sink.take() == []
+    await again.tick(at(80), sink)
+    assert [s.fire for s in sink.take()] == [True]
+
+
+async def test_state_is_bounded(care: Harness) -> None:
+    waiting = await trigger(care, first_response="10m", max_pending=3)
+    sink = TriggerAlertSink("waiting", "unanswered")
+    posts = [bluesky(f"did:plc:u{i}", f"u{i}.bsky.social", "@acme.bsky.social hi", minutes=i) for i in range(5)]
+    await waiting.observe(posts, sink)
+    assert len(waiting.pending) == 3
+    await waiting.tick(T0 + timedelta(minutes=30), sink)
+    assert sorted(s.subject for s in sink.take()) == sorted(
+        f"brand/customer:bluesky:did:plc:u{i}" for i in (2, 3, 4))
