@@ -69,6 +69,7 @@ LABEL_CUSTOMER: Final = "customer"
 LABEL_DUE: Final = "sla_due"
 LABEL_SEVERITY: Final = "case_severity"
 LABEL_ANSWERS: Final = "answers"
+LABEL_ANSWERS_AT: Final = "answers_at"
 TITLE_LENGTH: Final = 120
 
 
@@ -317,16 +318,24 @@ class CaseBook:
         for mention in mentions:
             known = tables.case_mention(mention.id)
             if known is not None:
-                labels = self._labels(known)
-                case = tables.case(known.case_id) if known.role == "customer" else None
-                if case is not None:
-                    labels[LABEL_CUSTOMER] = case.customer
-                results.append(labels)
+                results.append(self._known_labels(tables, known))
             elif self.addressing.is_own(mention):
                 results.append(self._brand_reply(tables, mention) if mention.in_reply_to else None)
             else:
                 results.append(self._customer_mention(tables, mention))
         return results
+
+    def _known_labels(self, tables: CrmTables, item: CaseMention) -> dict[str, str]:
+        """The labels a mention got the first time (it is re-fed after a crash)."""
+        labels = self._labels(item)
+        case = tables.case(item.case_id)
+        if case is not None:
+            labels[LABEL_CUSTOMER] = case.customer
+        if item.answers:
+            target = tables.case_mention(item.answers)
+            if target is not None:
+                labels[LABEL_ANSWERS_AT] = format_time(from_timestamp(target.created_at))
+        return labels
 
     @staticmethod
     def _labels(item: CaseMention) -> dict[str, str]:
@@ -422,9 +431,10 @@ class CaseBook:
                 case.state = "responded"
         case.updated_at = max(case.updated_at, moment)
         tables.save_case(case)
-        labels = {LABEL_CASE: case.id}
+        labels = {LABEL_CASE: case.id, LABEL_CUSTOMER: case.customer}
         if answers is not None:
             labels[LABEL_ANSWERS] = answers
+            labels[LABEL_ANSWERS_AT] = format_time(from_timestamp(target.created_at))
         return labels
 
     # ------------------------------------------------------------------ identities

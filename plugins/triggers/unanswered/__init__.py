@@ -26,7 +26,16 @@ from typing import Any
 import msgspec
 
 from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
-from sentineld.cases import LABEL_ADDRESSED, LABEL_CUSTOMER, LABEL_DUE, LABEL_SEVERITY, Addressing, SlaPolicy, SlaRule
+from sentineld.cases import (
+    LABEL_ADDRESSED,
+    LABEL_ANSWERS_AT,
+    LABEL_CUSTOMER,
+    LABEL_DUE,
+    LABEL_SEVERITY,
+    Addressing,
+    SlaPolicy,
+    SlaRule,
+)
 from sentineld.hours import WeeklyHours
 from sentineld.model import SEVERITIES, Severity, format_time, from_timestamp, parse_time
 from sentineld.options import Duration
@@ -161,14 +170,21 @@ class Unanswered(Trigger):
                     del table[key]
 
     def _answered(self, target_id: str, reply: Mention, alerts: AlertSink) -> None:
+        """The brand replied to `target_id`: that mention and the same customer's earlier ones on
+        the channel are answered. A target that was not waiting (not addressed to the brand)
+        still answers the customer when the case step says whose it was (labels)."""
         target = self.pending.get(target_id)
-        if target is None:
-            return
-        key = (target.customer, target.channel)
+        if target is not None:
+            key, upto = (target.customer, target.channel), target.created
+        else:
+            customer, answered_at = reply.labels.get(LABEL_CUSTOMER), reply.labels.get(LABEL_ANSWERS_AT)
+            if not customer or not answered_at:
+                return
+            key, upto = (customer, reply.source), parse_time(answered_at).timestamp()
         was_overdue = bool(self.overdue.get(key))
         for mention_id in list(self.groups.get(key, ())):
             waiting = self.pending[mention_id]
-            if waiting.created <= target.created:
+            if waiting.created <= upto:
                 del self.pending[mention_id]
                 self._forget(waiting)
         if not was_overdue:
@@ -176,7 +192,7 @@ class Unanswered(Trigger):
         if self.overdue.get(key):
             self._fire(key, reply.created_at, alerts)
         else:
-            alerts.clear(subject=self._subject(target.customer), channel=target.channel, at=reply.created_at)
+            alerts.clear(subject=self._subject(key[0]), channel=key[1], at=reply.created_at)
 
     # ------------------------------------------------------------------ the clock
 
