@@ -538,6 +538,10 @@ class Pipeline:
                 await self._apply(sink.take())
         await self._route(self.alerts.tick(boundary))
         if self.playbooks is not None:
+            due = self.playbooks.due_alert_ids(boundary)
+            if due:  # an acknowledgement made just before a step falls due must count
+                self._next_ack_poll = 0.0
+                await self._poll_acks(due)
             escalations = self.playbooks.tick(boundary)
             if escalations:
                 await self._record_deliveries(escalations)
@@ -563,13 +567,14 @@ class Pipeline:
         except StoreError as exc:
             log.error("cannot read silences; keeping the ones known", error=str(exc))
 
-    async def _poll_acks(self) -> None:
+    async def _poll_acks(self, alert_ids: list[str] | None = None) -> None:
         """Re-read acknowledgements of the alerts the playbooks escalate (``sentineld ack``)."""
         if self.playbooks is None or time.monotonic() < self._next_ack_poll:
             return
         self._next_ack_poll = time.monotonic() + self.alerts.options.silence_poll
+        wanted = alert_ids if alert_ids is not None else self.playbooks.open_alert_ids
         try:
-            self.playbooks.set_acks(await self.store.call("alert_acks", self.playbooks.open_alert_ids))
+            self.playbooks.set_acks(await self.store.call("alert_acks", wanted))
         except StoreError as exc:
             log.error("cannot read acknowledgements; keeping the ones known", error=str(exc))
 

@@ -309,6 +309,14 @@ class PlaybookRouter:
     def acknowledged(self, alert_ids: Iterable[str], by: float) -> bool:
         return any(self.acks.get(i, float("inf")) <= by for i in alert_ids)
 
+    def due_alert_ids(self, now: float) -> list[str]:
+        """The alerts (and their group members) with an escalation step due by `now`."""
+        ids: dict[str, None] = {}
+        for escalation in self.pending:
+            if escalation.due <= now:
+                ids.update(dict.fromkeys([escalation.alert_id, *escalation.members]))
+        return list(ids)
+
     def tick(self, now: float) -> list[tuple[str, str, bytes]]:
         deliveries: list[tuple[str, str, bytes]] = []
         while self.pending and self.pending[0].due <= now:
