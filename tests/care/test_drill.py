@@ -1,0 +1,93 @@
+"""Drills: ``sentineld replay --speed 600 --notify`` plays a recorded crisis through the real
+notifiers in accelerated real time. The SLA timers and escalations fire between mentions, on the
+paced clock, so the receiver hears of each event at (event time − first event time) / speed.
+
+The timing assertions are deliberately loose (a loaded machine delays things): this checks the
+pace, not the speed of anything."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sentineld.model import encode_mention
+from tests.care.helpers import email, filler
+from tests.notifiers.receivers import WebhookReceiver
+
+SECRET = "drill-secret"
+SPEED = 600
+TOLERANCE = 0.6  # seconds of wall clock
+
+
+@pytest.mark.slow
+async def test_a_recorded_crisis_plays_through_the_notifiers_at_600x(tmp_path: Path, serve) -> None:
+    receiver = await serve(WebhookReceiver(SECRET))
+    jo = email("jo@example.com", "My flight was cancelled, refund?", minutes=0)
+    crisis = [
+        jo,
+        filler(10),
+        email("al@example.com", "Same here, nobody answers", minutes=30),
+        email("care@acme.example", "Dear Jo, your refund is on its way.", minutes=45, reply_to=jo.id),
+        filler(48),  # before Al's escalation at 50m
+    ]
+    recorded = tmp_path / "crisis.jsonl"
+    recorded.write_bytes(b"".join(encode_mention(m) + b"\n" for m in crisis))
+    config = tmp_path / "drill.toml"
+    config.write_text(textwrap.dedent(f"""
+        [sentineld]
+        tick = "1m"
+        log_level = "warning"
+        [watch]
+        brand = ["acme"]
+        accounts = ["acme", "care@acme.example"]
+        [triggers.waiting]
+        type = "unanswered"
+        [cases]
+        first_response = "5m"
+        [notifiers.care_team]
+        type = "webhook"
+        url = "{receiver.url}/care_team"
+        secret = {{ env = "HOOK_SECRET" }}
+        [notifiers.oncall]
+        type = "webhook"
+        url = "{receiver.url}/oncall"
+        secret = {{ env = "HOOK_SECRET" }}
+        [[playbooks.rules]]
+        name = "waiting"
+        match = ["kind=unanswered"]
+        steps = [{{ notify = ["care_team"] }}, {{ after = "15m", notify = ["oncall"] }}]
+    """))
+    started = asyncio.get_running_loop().time()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sentineld", "replay", "--speed", str(SPEED), "--notify",
+        "-c", str(config), str(recorded),
+        env={**os.environ, "HOOK_SECRET": SECRET}, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert process.returncode == 0, stderr.decode()
+
+    heard = [(request.path.strip("/"), payload["event"])
+             for (request, _), payload in zip(receiver.requests, receiver.processed.values(), strict=True)]
+    # Event times: Jo waits past 5m (opened), nobody acknowledges by 20m (on-call paged),
+    # Al waits past 35m (opened), Jo is answered at 45m (resolved, to both who heard of it).
+    assert heard == [
+        ("care_team", "opened"), ("oncall", "opened"), ("care_team", "opened"),
+        ("care_team", "resolved"), ("oncall", "resolved"),
+    ] or heard == [
+        ("care_team", "opened"), ("oncall", "opened"), ("care_team", "opened"),
+        ("oncall", "resolved"), ("care_team", "resolved"),
+    ]
+    event_minutes = [5, 20, 35, 45, 45]
+    expected = [(m - event_minutes[0]) * 60 / SPEED for m in event_minutes]
+    actual = [t - receiver.times[0] for t in receiver.times]
+    for want, got in zip(expected, actual, strict=True):
+        assert abs(got - want) <= TOLERANCE, (expected, actual)
+    # Paced, not as fast as possible: 48 minutes of event time take about 5 seconds.
+    assert elapsed >= 48 * 60 / SPEED * 0.8
