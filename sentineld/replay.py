@@ -77,9 +77,11 @@ async def replay(
     state_dir: Path | None = None,
     notify: bool = False,
     speed: float | None = None,
+    watch: Callable[[Pipeline], None] | None = None,
 ) -> ReplaySummary:
     """Push recorded Mention JSON Lines through the pipeline as fast as possible (or at `speed`
-    times real time). Without `state_dir` the state is thrown away afterwards."""
+    times real time). Without `state_dir` the state is thrown away afterwards. `watch` gets the
+    running pipeline (a progress bar reads its sources' positions and its counters)."""
     summary = ReplaySummary(list(files))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sentineld-replay-") as scratch:
@@ -91,6 +93,8 @@ async def replay(
                 config, worker, live=False, notify=notify, sources=sources, on_alert=on_alert
             )
             await pipeline.start()
+            if watch is not None:
+                watch(pipeline)
             await pipeline.wait_sources()
             await pipeline.stop()
         finally:
@@ -110,15 +114,18 @@ async def replay(
 
 
 async def score_stream(
-    config: Config, inputs: Sequence[str], out: BinaryIO, batch_size: int = 512
+    config: Config, inputs: Sequence[str], out: BinaryIO, batch_size: int = 512,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Score Mention JSON Lines (files or "-") and write Scored mention JSON Lines to `out`.
-    Returns (scored, malformed)."""
+    Returns (scored, malformed). `progress(bytes read from files, mentions scored)` is called
+    after each batch."""
     matcher = Matcher(config.watch)
     scorers = [Guard(spec, config) for spec in config.of_kind("scorer").values()]
     for guard in scorers:
         await guard.start()
     scored = malformed = 0
+    finished_bytes = 0
     try:
         for name in inputs:
             handle = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
@@ -137,10 +144,14 @@ async def score_stream(
                     if len(batch) >= batch_size:
                         scored += await _score_batch(batch, matcher, scorers, out)
                         batch = []
+                        if progress is not None:
+                            at = handle.tell() if handle is not sys.stdin.buffer else 0
+                            progress(finished_bytes + at, scored)
                 if batch:
                     scored += await _score_batch(batch, matcher, scorers, out)
             finally:
                 if handle is not sys.stdin.buffer:
+                    finished_bytes += handle.tell()
                     handle.close()
     finally:
         for guard in scorers:

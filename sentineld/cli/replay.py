@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 from sentineld.cli.common import CommandError, load
@@ -41,21 +43,81 @@ def cmd_replay(args: argparse.Namespace) -> int:
             out.write(encode_alert(event.alert) + b"\n")  # type: ignore[attr-defined]
             out.flush()
 
-    summary = asyncio.run(
-        replay(
-            config, args.files, on_alert=print_alert if args.json else None,
-            state_dir=args.state_dir, notify=args.notify, speed=args.speed,
+    from sentineld.progress import progress_bar
+
+    total = None if "-" in args.files else sum(Path(name).stat().st_size for name in args.files)
+    with progress_bar("replay", total, relog=lambda stream: _relog(config, stream)) as bar:
+        summary = asyncio.run(
+            _replay_with_progress(
+                bar, total, replay, config, args.files, on_alert=print_alert if args.json else None,
+                state_dir=args.state_dir, notify=args.notify, speed=args.speed,
+            )
         )
-    )
     print(summary.render(), file=sys.stderr)
     return 0
+
+
+def _relog(config: Any, stream: Any) -> None:
+    from sentineld.logs import configure_logging
+
+    configure_logging(config.daemon.log_level, config.daemon.log_format, stream=stream)
+
+
+async def _replay_with_progress(bar: Any, total: int | None, replay: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run `replay`, updating `bar` from the replay sources' byte positions ten times a second."""
+    if not bar.shown:
+        return await replay(*args, **kwargs)
+    polling: list[asyncio.Task[None]] = []
+
+    async def poll(pipeline: Any) -> None:
+        while True:
+            bar.update(_bytes_read(pipeline), total, **_figures(pipeline))
+            await asyncio.sleep(0.1)
+
+    def watch(pipeline: Any) -> None:
+        polling.append(asyncio.get_running_loop().create_task(poll(pipeline)))
+
+    try:
+        summary = await replay(*args, watch=watch, **kwargs)
+    finally:
+        for task in polling:
+            task.cancel()
+    bar.update(total if total is not None else summary.lines, total, stored=summary.stored,
+               alerts=summary.alerts_opened)
+    return summary
+
+
+def _bytes_read(pipeline: Any) -> int:
+    """Sum of the replay sources' positions (the jsonl cursor holds the byte offset)."""
+    done = 0
+    for guard in pipeline.sources:
+        cursor = getattr(guard.component, "cursor", None)
+        if cursor:
+            try:
+                done += int(json.loads(cursor)["offset"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return done
+
+
+def _figures(pipeline: Any) -> dict[str, int]:
+    return {"stored": pipeline.stats.stored, "alerts": pipeline.stats.alerts_opened}
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from sentineld.replay import score_stream
 
+    from sentineld.progress import progress_bar
+
     config = load(args)
-    scored, malformed = asyncio.run(score_stream(config, args.files, sys.stdout.buffer))
+    total = None if "-" in args.files else sum(Path(name).stat().st_size for name in args.files)
+    with progress_bar("score", total, relog=lambda stream: _relog(config, stream)) as bar:
+        scored, malformed = asyncio.run(
+            score_stream(config, args.files, sys.stdout.buffer,
+                         progress=(lambda done, count: bar.update(done or None, total, scored=count))
+                         if bar.shown else None)
+        )
+        bar.update(total, total, scored=scored)
     print(f"scored {scored} mentions, {malformed} malformed skipped", file=sys.stderr)
     return 0
 
