@@ -248,6 +248,13 @@ def _validate(
     for name, options_cls in EXTRA_SECTIONS.items():
         sections[name] = _convert(data.get(name, {}), options_cls, name, problems)
 
+    playbooks = sections.get("playbooks")
+    if playbooks is not None:
+        # Every [notifiers.ID] table counts, also one with problems of its own (reported above).
+        tables = data.get("notifiers")
+        known = set(components["notifier"]) | set(tables if isinstance(tables, Mapping) else ())
+        problems += [Problem(path, message) for path, message in playbooks.unknown_notifiers(known)]
+
     if problems:
         raise ConfigError(problems, label)
     assert watch is not None

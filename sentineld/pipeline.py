@@ -198,7 +198,8 @@ class Pipeline:
         options = self.config.sections.get("playbooks")
         if options is None or not options.configured or not self.notifiers:
             return None
-        return PlaybookRouter(options, [g.id for g in self.notifiers])
+        configured = self.config.components["notifier"]
+        return PlaybookRouter(options, [g.id for g in self.notifiers], configured)
 
     def _draft_destinations(self, alert: Any) -> list[str]:
         if self.playbooks is not None:

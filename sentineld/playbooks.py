@@ -129,6 +129,22 @@ class PlaybooksOptions(Options):
     def configured(self) -> bool:
         return bool(self.rules) or self.unmatched is not None
 
+    def unknown_notifiers(self, known: Iterable[str]) -> list[tuple[str, str]]:
+        """(key path, problem) for each notifier id the playbooks name that is not configured."""
+        known = set(known)
+        choices = ", ".join(sorted(known)) or "none configured"
+        problems = []
+        for i, rule in enumerate(self.rules):
+            for j, step in enumerate(rule.steps):
+                for name in step.notify:
+                    if name not in known:
+                        problems.append((f"playbooks.rules[{i}].steps[{j}].notify",
+                                         f"no notifier {name!r} (configured: {choices})"))
+        for name in self.unmatched or ():
+            if name not in known:
+                problems.append(("playbooks.unmatched", f"no notifier {name!r} (configured: {choices})"))
+        return problems
+
 
 class PlaybookError(ValueError):
     """The playbooks name something that is not configured (a notifier id)."""
@@ -159,30 +175,21 @@ class PlaybookRouter:
     escalation (and acknowledgement) deliveries that fell due by event time `now`.
     """
 
-    def __init__(self, options: PlaybooksOptions, notifier_ids: Sequence[str]) -> None:
+    def __init__(
+        self, options: PlaybooksOptions, notifier_ids: Sequence[str], configured: Iterable[str] | None = None
+    ) -> None:
+        """`notifier_ids`: the notifiers running; `configured`: all configured ones (disabled
+        ones included), which the playbooks may name (deliveries to a disabled one are dropped)."""
         self.options = options
         self.notifier_ids = list(notifier_ids)
-        self._check(notifier_ids)
+        problems = options.unknown_notifiers(configured if configured is not None else notifier_ids)
+        if problems:
+            raise PlaybookError("; ".join(f"{path}: {message}" for path, message in problems))
         self.rules = {rule.name: rule for rule in options.rules}
         self.told: dict[str, _Told] = {}
         self.pending: list[_Escalation] = []
         self.acks: dict[str, float] = {}
         self.announced: dict[str, None] = {}
-
-    def _check(self, notifier_ids: Sequence[str]) -> None:
-        known = set(notifier_ids)
-        problems = []
-        for i, rule in enumerate(self.options.rules):
-            for j, step in enumerate(rule.steps):
-                for name in step.notify:
-                    if name not in known:
-                        problems.append(f"playbooks.rules[{i}].steps[{j}].notify: no notifier {name!r}")
-        for name in self.options.unmatched or ():
-            if name not in known:
-                problems.append(f"playbooks.unmatched: no notifier {name!r}")
-        if problems:
-            configured = ", ".join(sorted(known)) or "none"
-            raise PlaybookError("; ".join(problems) + f" (configured notifiers: {configured})")
 
     # ------------------------------------------------------------------ matching
 
@@ -208,9 +215,17 @@ class PlaybookRouter:
         unmatched = self.options.unmatched
         return list(self.notifier_ids if unmatched is None else unmatched)
 
+    def _running(self, deliveries: list[tuple[str, str, bytes]]) -> list[tuple[str, str, bytes]]:
+        """Only the deliveries to notifiers that run (a playbook may name a disabled one)."""
+        running = set(self.notifier_ids)
+        return [d for d in deliveries if d[0] in running]
+
     # ------------------------------------------------------------------ routing
 
     def __call__(self, event: AlertEvent) -> list[tuple[str, str, bytes]]:
+        return self._running(self._route(event))
+
+    def _route(self, event: AlertEvent) -> list[tuple[str, str, bytes]]:
         if not event.notify:
             return []
         alert = event.alert
@@ -318,6 +333,9 @@ class PlaybookRouter:
         return list(ids)
 
     def tick(self, now: float) -> list[tuple[str, str, bytes]]:
+        return self._running(self._tick(now))
+
+    def _tick(self, now: float) -> list[tuple[str, str, bytes]]:
         deliveries: list[tuple[str, str, bytes]] = []
         while self.pending and self.pending[0].due <= now:
             escalation = heapq.heappop(self.pending)

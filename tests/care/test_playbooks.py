@@ -155,3 +155,31 @@ def test_unknown_notifier_in_a_playbook_is_a_clear_error() -> None:
 def test_bad_playbooks_are_explained(config: dict, message: str) -> None:
     with pytest.raises(OptionsError, match=message):
         convert_options(config, PlaybooksOptions, "playbooks")
+
+
+def test_sentineld_check_names_a_playbook_step_with_an_unknown_notifier() -> None:
+    from sentineld.config import ConfigError, load_config
+
+    text = """
+[notifiers.care_team]
+type = "console"
+[notifiers.pager]
+type = "console"
+enabled = false
+[[playbooks.rules]]
+name = "x"
+steps = [{ notify = ["care_team"] }, { after = "5m", notify = ["pager", "oncall"] }]
+"""
+    with pytest.raises(ConfigError) as error:
+        load_config(text=text)
+    assert str(error.value).splitlines() == [
+        "<embedded sentineld.toml>: playbooks.rules[0].steps[1].notify: no notifier 'oncall' "
+        "(configured: care_team, pager)"
+    ]
+
+
+def test_a_disabled_notifier_named_by_a_playbook_is_skipped() -> None:
+    config = {"rules": [{"name": "x", "steps": [{"notify": ["care_team", "pager"]}]}]}
+    pb = PlaybookRouter(convert_options(config, PlaybooksOptions, "playbooks"), ["care_team"],
+                        configured=["care_team", "pager"])
+    assert [d for d, _, _ in route(pb, opened())] == ["care_team"]
