@@ -179,7 +179,8 @@ def chatter(start: datetime, minutes: int, per_minute: int, *, first_index: int 
         for k in range(per_minute):
             moment = start + timedelta(minutes=minute, seconds=(60 / per_minute) * k + 1)
             source = "bluesky" if index % 3 else "mastodon"
-            lines.append(mention_line(index, moment, texts[index % len(texts)], source=source))
+            lines.append(mention_line(index, moment, texts[index % len(texts)], source=source,
+                                      followers=150 * (index % 25 + 1) ** 2))
             index += 1
     return lines
 

@@ -17,8 +17,7 @@ from sentineld.components import HealthState, Source
 from sentineld.http.auth import SESSION_COOKIE
 from sentineld.http.live import stream_events
 from sentineld.http.metrics import CONTENT_TYPE_LATEST
-from sentineld.model import alert_to_dict, mention_to_dict
-from sentineld.store.dashboard import table_exists
+from sentineld.model import alert_to_dict, format_time, from_timestamp, mention_to_dict
 
 if TYPE_CHECKING:
     from sentineld.http.server import HttpServer
@@ -255,46 +254,73 @@ async def series(request: web.Request) -> web.Response:
     return json_response(_server(request).live.snapshot())
 
 
-def _unavailable(what: str, table: str) -> web.Response:
-    return json_error(
-        501,
-        f"{what} are not available in this build: the store has no {table!r} table and no "
-        f"{table}() reader yet",
-    )
+def _times_as_iso(data: dict[str, Any]) -> dict[str, Any]:
+    """The CRM records keep POSIX seconds; the API speaks ISO 8601 like everywhere else."""
+    for key, value in data.items():
+        if key.endswith("_at") and isinstance(value, int | float) and not isinstance(value, bool):
+            data[key] = format_time(from_timestamp(value))
+    return data
 
 
-async def _optional_listing(request: web.Request, method: str, table: str, what: str) -> web.Response:
-    """Cases and influencers come from capabilities that may not be installed: serve them when
-    the store has them, else say so with 501."""
-    reader = _server(request).reader
-    assert reader is not None
-    if not reader.has(method) or not await reader.run(table_exists, table):
-        return _unavailable(what, table)
+async def cases(request: web.Request) -> web.Response:
+    """Most urgent first (unanswered ones by first-response due time). ``state``: open (the
+    default), all, or one state; ``customer``: one customer's cases."""
     limit = _limit(request)
     offset = _int_param(request, "offset", 0, 0, 2**31) or 0
-    filters = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
     try:
-        rows = await reader.call(method, limit=limit, offset=offset, **filters)
-    except TypeError as exc:
-        raise web.HTTPBadRequest(reason=f"unsupported filter: {exc}") from None
-    items = [_builtin(row) for row in rows]
+        rows = await _server(request).reader.call(  # type: ignore[union-attr]
+            "cases", state=request.query.get("state", "open"), limit=limit, offset=offset,
+            customer=request.query.get("customer") or None,
+        )
+    except ValueError as exc:
+        raise web.HTTPBadRequest(reason=str(exc)) from None
+    items = [_times_as_iso(msgspec.to_builtins(row)) for row in rows]
     more = len(items) == limit
     return json_response(
         {"items": items, "next": _next_url(request, offset=offset + limit) if more else None}
     )
 
 
-def _builtin(row: Any) -> Any:
-    to_dict = getattr(row, "to_dict", None)
-    return to_dict() if callable(to_dict) else msgspec.to_builtins(row)
+def _case_with_mentions(store: SQLiteStore, case_id: str) -> dict[str, Any] | None:
+    record = store.case(case_id)  # type: ignore[attr-defined]
+    if record is None:
+        return None
+    data = _times_as_iso(msgspec.to_builtins(record))
+    data["history"] = [
+        {**_times_as_iso(msgspec.to_builtins(item)),
+         "mention": mention_to_dict(found) if found is not None else None}
+        for item, found in store.case_mentions(case_id)  # type: ignore[attr-defined]
+    ]
+    return data
 
 
-async def cases(request: web.Request) -> web.Response:
-    return await _optional_listing(request, "cases", "cases", "cases")
+async def case(request: web.Request) -> web.Response:
+    """One case with its whole history: the customer's mentions and the brand's replies."""
+    data = await _server(request).reader.run(_case_with_mentions, request.match_info["id"])  # type: ignore[union-attr]
+    if data is None:
+        return json_error(404, "no such case")
+    return json_response(data)
 
 
 async def influencers(request: web.Request) -> web.Response:
-    return await _optional_listing(request, "influencers", "influencers", "influencers")
+    """The registry's top authors: ``kind`` connector (reach) or maven (topical authority),
+    else by influence, the larger of the two; ``watchlist=1`` for the watchlist only."""
+    from sentineld.registry import top_influencers
+
+    limit = _limit(request)
+    offset = _int_param(request, "offset", 0, 0, 10_000) or 0
+    kind = request.query.get("kind") or None
+    if kind not in (None, "connector", "maven"):
+        raise web.HTTPBadRequest(reason=f"kind must be connector or maven, got {kind!r}")
+    rows = await _server(request).reader.run(  # type: ignore[union-attr]
+        top_influencers, kind=kind, top=offset + limit,
+        watchlist_only=request.query.get("watchlist") in ("1", "true"),
+    )
+    items = rows[offset:]
+    more = len(rows) == offset + limit
+    return json_response(
+        {"items": items, "next": _next_url(request, offset=offset + limit) if more else None}
+    )
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -353,6 +379,7 @@ def build_app(server: HttpServer) -> web.Application:
     app.router.add_get("/api/alerts/{id}", alert)
     app.router.add_get("/api/series", series)
     app.router.add_get("/api/cases", cases)
+    app.router.add_get("/api/cases/{id}", case)
     app.router.add_get("/api/influencers", influencers)
     app.router.add_get("/api/events", events)
     app.router.add_route("*", "/ingest/{source_id}", ingest)

@@ -50,7 +50,8 @@ class TokenAuth:
         self.session = hmac.new(self._token, b"sentineld dashboard session", hashlib.sha256).hexdigest()
 
     def check_token(self, candidate: str) -> bool:
-        return hmac.compare_digest(candidate.encode(), self._token)
+        # surrogateescape: header bytes that are not UTF-8 compare as the bytes they are
+        return hmac.compare_digest(candidate.encode("utf-8", "surrogateescape"), self._token)
 
     def allowed(self, request: Any) -> bool:
         header = request.headers.get("Authorization", "")
@@ -59,5 +60,5 @@ class TokenAuth:
             return self.check_token(credentials.strip())
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            return hmac.compare_digest(cookie.encode(), self.session.encode())
+            return hmac.compare_digest(cookie.encode("utf-8", "surrogateescape"), self.session.encode())
         return False

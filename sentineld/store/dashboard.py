@@ -10,14 +10,7 @@ from typing import Any
 
 from sentineld.store.sqlite import SQLiteStore
 
-__all__ = ["outbox_counts", "series_rows", "table_exists"]
-
-
-def table_exists(store: SQLiteStore, name: str) -> bool:
-    row = store.db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    ).fetchone()
-    return row is not None
+__all__ = ["outbox_counts", "series_rows"]
 
 
 def outbox_counts(store: SQLiteStore) -> list[tuple[str, str, int]]:

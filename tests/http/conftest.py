@@ -25,6 +25,7 @@ tick = "1h"
 
 [watch]
 brand = ["acme", "@acme"]
+accounts = ["acme"]
 competitors.rivaljet = ["rivaljet"]
 
 [sources.inbox]
@@ -34,6 +35,9 @@ poll_interval = "20ms"
 
 [scorers.mood]
 type = "sentiment"
+
+[scorers.reach]
+type = "influence"
 
 [triggers.buzz]
 type = "volume_spike"

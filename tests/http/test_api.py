@@ -121,11 +121,50 @@ async def test_alerts_list_and_detail_with_evidence_and_mentions(running: Runnin
     assert (await running.get("/api/alerts?state=closed"))[0] == 400
 
 
-async def test_cases_and_influencers_say_501_until_their_store_exists(running: Running) -> None:
-    for path, what in (("/api/cases", "cases"), ("/api/influencers", "influencers")):
-        status, body = await running.get(path)
-        assert status == 501, body
-        assert body["error"].startswith(f"{what} are not available in this build")
+async def test_case_queue_most_urgent_first_with_history(running: Running) -> None:
+    lines = chatter(START, minutes=10, per_minute=4)  # customers writing to @acme
+    running.feed(lines)
+    await running.stored(len(lines))
+
+    async def open_cases() -> list:
+        return (await running.get("/api/cases?limit=100"))[1]["items"]
+
+    cases = await running.until(open_cases)
+    assert {c["state"] for c in cases} == {"new"}
+    dues = [c["sla_due_at"] for c in cases]
+    assert all(isinstance(due, str) and due.endswith("Z") for due in dues)  # ISO 8601
+    assert dues == sorted(dues)  # the first to breach first
+    status, detail = await running.get(f"/api/cases/{cases[0]['id']}")
+    assert status == 200
+    assert detail["history"] and all(h["mention"]["text"] for h in detail["history"])
+    assert detail["history"][0]["role"] == "customer"
+    assert (await running.get("/api/cases/nope"))[0] == 404
+    status, body = await running.get("/api/cases?state=bogus")
+    assert status == 400 and "state must be" in body["error"]
+
+
+async def test_influencers_ranked_and_paged(running: Running) -> None:
+    lines = [
+        mention_line(k, START + timedelta(seconds=30 * k), "flying with @acme today",
+                     author=f"famous{k}", followers=1000 * (k + 1))
+        for k in range(12)
+    ]
+    running.feed(lines)
+    await running.stored(len(lines))
+
+    async def first_page() -> list:
+        return (await running.get("/api/influencers?kind=connector&limit=5"))[1]["items"]
+
+    page = await running.until(first_page)
+    assert len(page) == 5
+    scores = [p["connector"] for p in page]
+    assert scores == sorted(scores, reverse=True)
+    assert page[0]["handle"] == "famous11.example"  # the largest audience
+    status, body = await running.get("/api/influencers?kind=connector&limit=5")
+    status, second = await running.get(body["next"])
+    assert {p["author"] for p in second["items"]}.isdisjoint({p["author"] for p in page})
+    status, body = await running.get("/api/influencers?kind=loud")
+    assert status == 400
 
 
 async def test_event_stream_sends_hello_then_a_new_alert_live(running: Running) -> None:

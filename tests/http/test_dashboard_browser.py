@@ -32,6 +32,7 @@ tick = "2s"
 
 [watch]
 brand = ["acme", "@acme"]
+accounts = ["acme"]
 competitors.rivaljet = ["rivaljet"]
 
 [sources.inbox]
@@ -41,6 +42,12 @@ poll_interval = "50ms"
 
 [scorers.mood]
 type = "sentiment"
+
+[scorers.reach]
+type = "influence"
+
+[cases]
+first_response = "30m"
 
 [triggers.buzz]
 type = "volume_spike"
@@ -133,7 +140,7 @@ def test_dashboard_live_in_headless_chromium(tmp_path: Path) -> None:
             burst_at = datetime.now(UTC)  # live: the clock ticks event time up to now
             burst = [
                 mention_line(len(quiet) + k, burst_at + timedelta(seconds=k),
-                             INJECTION if k == 0 else "@acme lost my bag, worst airline ever",
+                             INJECTION if k % 2 == 0 else "@acme lost my bag, worst airline ever",
                              author=f"angry{k}")
                 for k in range(30)
             ]
@@ -155,9 +162,22 @@ def test_dashboard_live_in_headless_chromium(tmp_path: Path) -> None:
             assert page.locator("#alerts img").count() == 0  # …never as markup
             assert page.evaluate("window.__pwned") is None
 
-            cases = page.inner_text(".cases-card")
-            assert page.is_visible("#cases-empty")
-            assert "Cases are not available in this build." in cases  # no case store yet
+            # The case queue: customers who wrote to @acme, the most urgent first, each with a
+            # first-response timer that counts on the page (30 min SLA: the oldest are overdue).
+            page.locator("#cases tbody tr").first.wait_for()
+            timers = page.locator("#cases .sla")
+            assert timers.count() >= 5
+            first_timer = timers.first.inner_text()
+            assert first_timer.startswith("overdue ")
+            assert page.locator("#cases .sla.breached").count() >= 1
+            assert page.locator("#cases .sla.ok, #cases .sla.soon").count() >= 1
+            page.wait_for_timeout(1500)
+            assert timers.first.inner_text() != first_timer  # it ticks without the server
+            assert not page.is_visible("#cases-empty")
+
+            page.locator("#connectors li").first.wait_for()
+            assert page.locator("#connectors li").count() >= 3
+            assert page.locator("#mavens li").count() >= 1
 
             page.screenshot(path=str(ARTIFACTS / "dashboard-alert.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 800})

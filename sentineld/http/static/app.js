@@ -69,6 +69,12 @@ function formatClock(seconds) {
   return h ? `${h}:${mm}:${ss}` : `${m}:${ss}`;
 }
 
+function formatEvidence(value) {
+  if (typeof value === "number" && !Number.isInteger(value)) return String(Number(value.toPrecision(4)));
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
 function toSeconds(iso) { return iso ? Date.parse(iso) / 1000 : null; }
 
 function colourFor(name, index) {
@@ -348,7 +354,7 @@ async function loadAlertDetails(id, details) {
   details.dataset.loaded = "1";
   const evidence = el("dl", { class: "evidence" });
   for (const [key, value] of Object.entries(body.evidence || {})) {
-    evidence.append(el("dt", {}, key.replaceAll("_", " ")), el("dd", {}, typeof value === "object" ? JSON.stringify(value) : value));
+    evidence.append(el("dt", {}, key.replaceAll("_", " ")), el("dd", {}, formatEvidence(value)));
   }
   const mentions = el("ul", { class: "evidence-mentions" });
   for (const m of (body.mention_details || []).slice(0, 8)) {
@@ -379,9 +385,6 @@ function applyAlertEvent(message) {
 
 // --------------------------------------------------------------------------- cases
 
-function caseDue(c) {
-  return toSeconds(c.sla_due_at || c.first_response_due_at || c.due_at || (c.sla && c.sla.due_at));
-}
 
 function renderCases(message) {
   const table = $("cases"), empty = $("cases-empty"), body = table.querySelector("tbody");
@@ -392,17 +395,18 @@ function renderCases(message) {
     $("cases-count").textContent = "";
     return;
   }
-  const rows = state.cases.map((c) => el("tr", { dataset: { id: c.id } },
-    el("td", {}, c.id),
-    el("td", {}, c.customer_name || c.customer || c.customer_id || "–"),
-    el("td", {}, c.channel || (c.channels || []).join(", ") || "–"),
+  const rows = state.cases.map((c) => el("tr", { class: `case sev-${c.severity}`, dataset: { id: c.id } },
+    el("td", { title: `case ${c.id}: ${c.title}` },
+      el("span", { class: "case-title" }, el("span", { class: "sev" }, c.severity), " ", c.title || c.id),
+      el("span", { class: "meta" }, [c.customer_name || c.customer, (c.channels || []).join(", "),
+        c.waiting ? `${c.waiting} waiting` : ""].filter(Boolean).join(" · "))),
     el("td", {}, c.state || "–"),
-    el("td", {}, el("span", { class: "sla", dataset: { due: caseDue(c) ?? "", answered: c.responded_at || c.first_response_at || "" } }, ""))));
+    el("td", {}, el("span", { class: "sla", dataset: { due: toSeconds(c.sla_due_at) ?? "", answered: c.first_response_at || "" } }, ""))));
   body.replaceChildren(...rows);
   table.hidden = rows.length === 0;
   empty.hidden = rows.length > 0;
   empty.textContent = "No open cases.";
-  $("cases-count").textContent = String(rows.length);
+  $("cases-count").textContent = `${rows.length}${state.casesMore ? "+" : ""}`;
   tickTimers();
 }
 
@@ -428,13 +432,13 @@ function tickTimers() {
 function renderPeople(listId, emptyId, items, scoreKey, message) {
   const list = $(listId), empty = $(emptyId);
   if (message) { list.replaceChildren(); empty.hidden = false; empty.textContent = message; return; }
-  const top = Math.max(...items.map((p) => Number(p[scoreKey] ?? p.score ?? 0)), 1e-9);
+  const top = Math.max(...items.map((p) => Number(p[scoreKey] ?? 0)), 1e-9);
   list.replaceChildren(...items.map((p) => {
-    const score = Number(p[scoreKey] ?? p.score ?? 0);
-    const name = p.handle || p.name || p.key || p.author_key || p.id;
+    const score = Number(p[scoreKey] ?? 0);
+    const name = p.handle || p.name || p.author;
     return el("li", {},
       el("span", {}, name),
-      el("span", { class: "meta" }, `${score.toFixed(2)} · ${formatNumber(p.mentions ?? p.mention_count ?? 0)} mentions` + (p.followers !== undefined && p.followers !== null ? ` · ${formatNumber(p.followers)} followers` : "")),
+      el("span", { class: "meta" }, `${score.toFixed(2)} · ${formatNumber(p.mentions)} mentions` + (p.followers !== undefined && p.followers !== null ? ` · ${formatNumber(p.followers)} followers` : "") + ` · ${p.source}`),
       el("span", { class: "bar", style: null, dataset: { w: String(score / top) } }));
   }));
   for (const bar of list.querySelectorAll(".bar")) bar.style.width = `${Math.round(Number(bar.dataset.w) * 100)}%`;
@@ -464,10 +468,11 @@ async function loadAlerts() {
 async function loadCases() {
   const { ok, status, body } = await api("/api/cases?limit=50&state=open");
   if (!ok) {
-    renderCases(status === 501 ? "Cases are not available in this build." : `Cases could not be loaded (${status}).`);
+    renderCases(`Cases could not be loaded (${status}).`);
     return;
   }
   state.cases = body.items;
+  state.casesMore = Boolean(body.next);
   renderCases(null);
 }
 
@@ -475,9 +480,9 @@ async function loadPeople() {
   const [connectors, mavens] = await Promise.all([
     api("/api/influencers?kind=connector&limit=8"), api("/api/influencers?kind=maven&limit=8"),
   ]);
-  const unavailable = "The influencer registry is not available in this build.";
-  renderPeople("connectors", "connectors-empty", connectors.ok ? connectors.body.items : [], "connector", connectors.ok ? null : unavailable);
-  renderPeople("mavens", "mavens-empty", mavens.ok ? mavens.body.items : [], "maven", mavens.ok ? null : unavailable);
+  const failed = (r) => `The influencer registry could not be read (${r.status}).`;
+  renderPeople("connectors", "connectors-empty", connectors.ok ? connectors.body.items : [], "connector", connectors.ok ? null : failed(connectors));
+  renderPeople("mavens", "mavens-empty", mavens.ok ? mavens.body.items : [], "maven", mavens.ok ? null : failed(mavens));
 }
 
 async function loadAll() {
