@@ -5,7 +5,7 @@
 The texts are the real tweets of ``../shared/data`` (as ``bench/scoring_speed.py`` reads them);
 beyond the first use of a text its words are shuffled, so that repeats are not near-duplicates,
 and 2 % of the mentions copy one of a few campaign texts (near-duplicates by different authors,
-which the virality scorer clusters). Every mention has its own author (the registry's worst
+which the virality scorer clusters); 90 % name the brand, as in a brand's stream. Every mention has its own author (the registry's worst
 case), 10 % are replies and 10 % reshares of earlier mentions, and the stream spans a day.
 
 Each row is the median of ``--runs`` timed passes after an untimed warm-up, the contenders
@@ -65,6 +65,8 @@ def make_stream(texts: Sequence[str], count: int, seed: int = 7) -> list[Mention
                 words = text.split()
                 rng.shuffle(words)
                 text = " ".join(words)
+            if rng.random() < 0.9:
+                text = "@acmeair " + text
         followers = int(10 ** rng.gauss(2.5, 0.8))
         author = Author(
             id=f"a{i}", handle=f"user{i}", followers=followers,

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-REACH_BIN: Final = 0.05  # log10 units
-REACH_BINS: Final = 240  # up to 10^12
+REACH_BIN: Final = 0.1  # log10 units
+REACH_BINS: Final = 120  # up to 10^12
 MASS_BIN: Final = 0.25  # natural-log units
 _MASS_SPAN: Final = 50.0  # authority e^-50 below the loudest is nothing: forget those bins
 _REBASE: Final = 500.0  # keep exp() of weights far from overflow
@@ -42,25 +42,26 @@ class Audience:
 
     # ------------------------------------------------------------------ connectors
 
-    @staticmethod
-    def _reach_bin(reach: float) -> int:
-        return min(max(int(reach / REACH_BIN), 0), REACH_BINS - 1)
-
-    def move_reach(self, old: float | None, new: float | None) -> None:
-        """Count an author at `new` reach instead of `old` (None: not counted)."""
-        if old == new:
-            return
+    def connector(self, old: float | None, new: float | None, *, counted: bool = True) -> float:
+        """Move an author counted at reach `old` to `new` (None: not counted; `counted` False:
+        remove them, as for the brand's own accounts) and return 1 - the share of the
+        audience's reach held by authors who reach more people (0 for no reach)."""
         bins = self.reach
-        if old is not None:
-            index = self._reach_bin(old)
-            bins[index] = max(bins[index] - (10.0**old - 1.0), 0.0)
-        if new is not None:
-            bins[self._reach_bin(new)] += 10.0**new - 1.0
-
-    def connector(self, reach: float) -> float:
-        """1 - the share of the audience's reach held by authors who reach more people."""
-        index = min(max(int(reach / REACH_BIN), 0), REACH_BINS - 1)
-        return _share(self.reach, index, reach / REACH_BIN, 10.0**reach - 1.0)
+        if old is not None and (old != new or not counted):
+            index = int(old / REACH_BIN)
+            index = index if index < REACH_BINS else REACH_BINS - 1
+            left = bins[index] - (10.0**old - 1.0)
+            bins[index] = left if left > 0.0 else 0.0
+            old = None
+        if new is None:
+            return 0.0
+        position = new / REACH_BIN
+        index = int(position)
+        index = index if index < REACH_BINS else REACH_BINS - 1
+        own = 10.0**new - 1.0
+        if counted and old is None:
+            bins[index] += own
+        return _share(bins, index, position, own, 0.0 if counted else own)
 
     # ------------------------------------------------------------------ mavens
 
@@ -68,42 +69,34 @@ class Audience:
         landmark = self.state["landmark"]
         return math.exp(mass - landmark) if mass - landmark > -700.0 else 0.0
 
-    def _mass_index(self, mass: float) -> int:
-        return math.floor(mass / MASS_BIN) - self.state["mass_base"]
-
-    def move_mass(self, old: float | None, new: float | None) -> None:
-        """Count an author at maven mass `new` instead of `old` (None: not counted)."""
-        if old == new:
-            return
+    def maven(self, old: float | None, new: float | None, *, counted: bool = True) -> float:
+        """As `connector`, for maven mass: 1 - the share of the audience's (decayed) authority
+        held by more authoritative authors (0 for an author who never posted on topic)."""
         state, bins = self.state, self.mass
         if new is not None and state["landmark"] is None:
             state["landmark"] = new
             state["mass_base"] = math.floor(new / MASS_BIN)
         if new is not None and new - state["landmark"] > _REBASE:
             self._rebase(new)
-        if old is not None and bins:
-            index = self._mass_index(old)
+        if old is not None and (old != new or not counted):
+            index = math.floor(old / MASS_BIN) - state["mass_base"]
             if 0 <= index < len(bins):
-                bins[index] = max(bins[index] - self._weight(old), 0.0)
-        if new is not None:
-            index = self._mass_index(new)
-            if index < 0:
-                return  # far below every voice that still counts
-            if index >= len(bins):
-                bins.extend([0.0] * (index + 1 - len(bins)))
-                self._forget_faint()
-                index = self._mass_index(new)
-            bins[index] += self._weight(new)
-
-    def maven(self, mass: float) -> float:
-        """1 - the share of the audience's (decayed) authority held by more authoritative
-        authors; 0 for an author who never posted on topic."""
-        if mass == -math.inf or self.state["landmark"] is None:
+                left = bins[index] - self._weight(old)
+                bins[index] = left if left > 0.0 else 0.0
+            old = None
+        if new is None:
             return 0.0
-        index = self._mass_index(mass)
+        index = math.floor(new / MASS_BIN) - state["mass_base"]
         if index < 0:
-            return 0.0
-        return _share(self.mass, min(index, len(self.mass) - 1), mass / MASS_BIN - self.state["mass_base"], self._weight(mass))
+            return 0.0  # far below every voice that still counts
+        if index >= len(bins):
+            bins.extend([0.0] * (index + 1 - len(bins)))
+            self._forget_faint()
+            index = math.floor(new / MASS_BIN) - state["mass_base"]
+        own = self._weight(new)
+        if counted and old is None:
+            bins[index] += own
+        return _share(bins, index, new / MASS_BIN - state["mass_base"], own, 0.0 if counted else own)
 
     def _rebase(self, landmark: float) -> None:
         factor = math.exp(self.state["landmark"] - landmark)
@@ -117,12 +110,14 @@ class Audience:
             self.state["mass_base"] += drop
 
 
-def _share(bins: list[float], index: int, position: float, own: float) -> float:
-    """Weight at or below the author's, over the total (mid-bin: linear interpolation)."""
-    total = sum(bins)
+def _share(bins: list[float], index: int, position: float, own: float, outside: float) -> float:
+    """Weight at or below the author's over the total (within a bin, linear interpolation);
+    `outside` is the author's own weight when the bins do not count it."""
+    total = sum(bins) + outside
     if total <= 0.0:
         return 0.0
-    below = sum(bins[:index])
-    others = max(bins[index] - own, 0.0)
-    fraction = min(max(position - index, 0.0), 1.0)
-    return min((below + fraction * others + own) / total, 1.0)
+    others = bins[index] + outside - own
+    fraction = position - index
+    fraction = 0.0 if fraction < 0.0 else 1.0 if fraction > 1.0 else fraction
+    share = (sum(bins[:index]) + fraction * (others if others > 0.0 else 0.0) + own) / total
+    return share if share < 1.0 else 1.0

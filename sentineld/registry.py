@@ -528,8 +528,8 @@ def top_influencers(
     for column in columns[kind]:
         for row in store.rank_authors(column, limit=top, watchlist_only=watchlist_only, include_own=include_own):
             record = AuthorRecord.from_row(row)
-            connector = audience.connector(record.reach) if record.reach is not None else 0.0
-            maven = audience.maven(record.maven_mass)
+            connector = audience.connector(record.reach, record.reach)
+            maven = audience.maven(record.audience_mass, record.audience_mass)
             found[record.key] = (record, connector, maven)
     sort_key = {"connector": 1, "maven": 2}.get(kind or "")
     ranked = sorted(

@@ -115,16 +115,14 @@ class InfluenceScorer(Scorer):
                 age = None if record.created is None else (record.last_seen - record.created) / _DAY
                 reach = effective_reach(record.followers, record.following, record.posts, age, *self._discounts)
             mass = None if record.maven_mass == -math.inf else record.maven_mass
-            # The brand's own accounts are scored against the audience but not part of it.
-            counted_reach, counted_mass = (None, None) if record.own else (reach, mass)
-            audience.move_reach(record.reach, counted_reach)
-            audience.move_mass(record.audience_mass, counted_mass)
-            record.reach, record.audience_mass = counted_reach, counted_mass
-            connector = 0.0 if reach is None else audience.connector(reach)
-            maven = 0.0 if mass is None else audience.maven(mass)
+            # The brand's own accounts are scored against the audience but not counted in it.
+            counted = not record.own
+            connector = audience.connector(record.reach, reach, counted=counted)
+            maven = audience.maven(record.audience_mass, mass, counted=counted)
+            record.reach, record.audience_mass = (reach, mass) if counted else (None, None)
             scores["connector"] = connector
             scores["maven"] = maven
-            scores["influence"] = max(connector, maven)
+            scores["influence"] = connector if connector > maven else maven
             if self.standalone:
                 registry.record(mention)
 

@@ -144,17 +144,26 @@ class ViralityScorer(Scorer):
                     contents.append(content)
         indexed = self._index_posts(mentions, times, positions, contents, latest)
 
+        engagement = self._engagement
         for position, mention in enumerate(mentions):
             at = times[position]
             if at > self.now:
                 self.now = at
-            reshares, replies = self._velocity(mention, at)
+            metrics = mention.metrics
+            if (
+                mention.reshare_of is None and mention.in_reply_to is None
+                and (metrics is None or not (metrics.reshares or metrics.replies))
+                and mention.id not in engagement
+            ):
+                reshares = replies = 0.0  # an original post nobody spreads (yet)
+            else:
+                reshares, replies = self._velocity(mention, at)
             scores = mention.scores
             scores["reshare_velocity"] = reshares
             scores["reply_velocity"] = replies
             spread = reshares + replies
             found = indexed.get(position)
-            if found is not None:
+            if found is not None and found[1]:
                 cluster = self._join(mention, *found)
                 if cluster is not None:
                     growth = cluster.growth_per_hour(self.now, options.rate_window)
@@ -162,7 +171,7 @@ class ViralityScorer(Scorer):
                     scores["cluster_size"] = float(cluster.size)
                     scores["cluster_growth"] = growth
                     spread += growth
-            scores["virality"] = self._virality(spread)
+            scores["virality"] = self._virality(spread) if spread > 0.0 else 0.0
         self._expire_clusters()
 
     def _velocity(self, mention: Mention, at: float) -> tuple[float, float]:

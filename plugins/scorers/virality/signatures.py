@@ -29,7 +29,10 @@ _URL: Final = re.compile(r"https?://\S+|www\.\S+")  # on case-folded text
 _REPLY_PREFIX: Final = re.compile(r"^(?:\s*@[\w.\-]+)+")
 _UNSPACED_CHAR: Final = re.compile(f"[{_UNSPACED}]")
 _NON_WORD: Final = re.compile(r"[\W_]+")
-_NON_WORD_ASCII: Final = re.compile(rb"[^0-9a-z]+")
+#: ASCII letters to lower case, digits kept, every other byte a space.
+_ASCII_WORDS: Final = bytes(
+    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256)
+)
 _SPACE, _NEWLINE = 32, 10
 #: Odd multipliers for the byte positions of a token (positions beyond 64 wrap around).
 _BYTE_MULT: Final = (
@@ -41,12 +44,11 @@ _PAIR: Final = np.uint32(0x9E3779B1)  # the golden-ratio multiplier: a pair's or
 def normalize(text: str) -> bytes:
     """The content of a post as UTF-8 tokens separated by single spaces (see the module doc)."""
     if text.isascii():
-        text = text.casefold()
-        if "://" in text or "www." in text:
-            text = _URL.sub(" ", text)
-        if text[:1] == "@" or text.lstrip()[:1] == "@":
+        if "://" in text or "www." in text.lower():
+            text = _URL.sub(" ", text.lower())
+        if text.lstrip()[:1] == "@":
             text = _REPLY_PREFIX.sub("", text)
-        return _NON_WORD_ASCII.sub(b" ", text.encode()).strip()
+        return b" ".join(text.encode().translate(_ASCII_WORDS).split())
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _REPLY_PREFIX.sub("", _URL.sub(" ", text))
     text = _UNSPACED_CHAR.sub(r" \g<0> ", text)
