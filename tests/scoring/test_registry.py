@@ -186,3 +186,25 @@ async def test_scores_and_registry_through_the_whole_pipeline(tmp_path: Path) ->
     for mention in scored.values():
         assert {"connector", "maven", "influence", "virality", "reshare_velocity", "reply_velocity"} <= mention.scores.keys()
     assert [row[0] for row in watchlisted] == ["test:vip"]
+
+
+async def test_a_reply_to_a_forgotten_post_is_credited_through_the_store(tmp_path: Path) -> None:
+    worker = StoreWorker(open_store(tmp_path))
+    options = InfluencerOptions(hot_authors=10, recent_posts=10, flush_every=5)
+    try:
+        tracking = Tracking(InfluencerRegistry(options, Matcher(WATCH)), worker)
+        await tracking.start()
+        post = make_mention("@acmeair here is how refunds really work", author="expert", minutes=0)
+        crowd = [make_mention("@acmeair hi", author=f"c{i}", minutes=1 + i) for i in range(40)]
+        replies = [make_mention("@expert thanks!", author=f"r{i}", minutes=60 + i, in_reply_to=post.id) for i in range(3)]
+        for part in ([post], crowd, replies):
+            Matcher(WATCH).apply(part)
+            stored = await worker.call("ingest", "src", part, None)
+            await tracking.before_scoring(stored)
+            await tracking.after_scoring(stored)
+        await tracking.flush()
+        rows, posts = await worker.call("load_authors", ["test:expert"], [post.id])
+    finally:
+        worker.close()
+    assert posts == {post.id: "test:expert"}
+    assert rows[0][12] == 3  # engaged: the three replies, though author and post had left memory
