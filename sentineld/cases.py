@@ -161,9 +161,19 @@ class Addressing:
         self.matcher = matcher
         self.direct = frozenset(direct_sources)
         self._accounts = _account_pattern(matcher.watch.accounts)
+        self._own = frozenset(a.strip().lower().lstrip("@") for a in matcher.watch.accounts if a.strip())
 
     def is_own(self, mention: Mention) -> bool:
-        return self.matcher.is_own_account(mention)
+        """`Matcher.is_own_account`, with the accounts normalised once (it runs per mention)."""
+        author = mention.author
+        if author is None or not self._own:
+            return False
+        own = self._own
+        for value in (author.handle, author.id):
+            if value and value.lower().lstrip("@") in own:
+                return True
+        key = mention.author_key
+        return key is not None and key.lower() in own
 
     def names_own_account(self, text: str) -> bool:
         return self._accounts is not None and self._accounts.search(text) is not None
@@ -315,8 +325,9 @@ class CaseBook:
     def apply(self, tables: CrmTables, mentions: Sequence[Mention]) -> list[dict[str, str] | None]:
         """Labels for each mention (None: not a case matter), after updating the cases."""
         results: list[dict[str, str] | None] = []
+        seen = tables.known_mentions([m.id for m in mentions])
         for mention in mentions:
-            known = tables.case_mention(mention.id)
+            known = tables.case_mention(mention.id) if mention.id in seen else None
             if known is not None:
                 results.append(self._known_labels(tables, known))
             elif self.addressing.is_own(mention):

@@ -328,6 +328,16 @@ class CrmTables:
             f"INSERT OR REPLACE INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)})", _case_row(case)
         )
 
+    def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
+        """Which of these mentions the cases already hold."""
+        found: set[str] = set()
+        for start in range(0, len(mention_ids), 500):
+            chunk = list(mention_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(
+                f"SELECT mention_id FROM case_mentions WHERE mention_id IN ({marks})", chunk))
+        return found
+
     def case_mention(self, mention_id: str) -> CaseMention | None:
         row = self.db.execute(
             f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id = ?", (mention_id,)
