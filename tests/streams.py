@@ -39,6 +39,26 @@ def burst_stream(days: float = 3, burst: int = 60, seed: int = 7, after: int = 1
     return lines
 
 
+def long_stream(count: int, *, bursts: int = 4, interval: float = 20.0, seed: int = 11) -> list[str]:
+    """`count` mentions: chatter about @acme every `interval` seconds on average, with `bursts`
+    evenly spaced bursts of 150 angry mentions within ten minutes."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    moment = START
+    burst_at = {int(count * (k + 1) / (bursts + 1)) for k in range(bursts)}
+    while len(lines) < count:
+        index = len(lines)
+        if index in burst_at:
+            for k in range(min(150, count - index)):
+                lines.append(_line(len(lines), moment + timedelta(seconds=4 * k),
+                                   "@acme lost my bag AGAIN, worst airline ever", f"angry{index}-{k}"))
+            moment += timedelta(minutes=10)
+            continue
+        moment += timedelta(seconds=rng.expovariate(1 / interval))
+        lines.append(_line(index, moment, "flying with @acme today", f"u{index % 400}"))
+    return lines
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines))
     return path
