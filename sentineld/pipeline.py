@@ -393,7 +393,9 @@ class Pipeline:
         interval = self.config.daemon.checkpoint_interval
         while True:
             try:
-                item = await asyncio.wait_for(self.ingest_queue.get(), timeout=interval)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(interval):
+                    item = await self.ingest_queue.get()
             except TimeoutError:
                 if self.last_seq > self._checkpoint_seq:
                     await self._barrier()
