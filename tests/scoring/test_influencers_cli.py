@@ -83,3 +83,17 @@ def test_influencers_on_an_empty_store(tmp_path: Path, cli) -> None:
     assert "no authors tracked yet" in result.stdout
     bad = cli("influencers", "-c", str(tmp_path / "sentineld.toml"), "--top", "0", cwd=tmp_path)
     assert bad.returncode == 2 and "--top must be at least 1" in bad.stderr
+
+
+def test_score_command_runs_influence_and_virality_without_a_store(tmp_path: Path, cli) -> None:
+    (tmp_path / "sentineld.toml").write_text(CONFIG)
+    write_stream(tmp_path / "stream.jsonl")
+    result = cli("score", "-c", str(tmp_path / "sentineld.toml"), str(tmp_path / "stream.jsonl"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    scored = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(scored) == 127  # 120 fans, 4 posts by the guru, the star, the critic, the brand
+    guru = [m for m in scored if m["author"]["id"] == "guru"]
+    assert guru[-1]["scores"]["maven"] > 0.5
+    assert all({"connector", "maven", "influence", "virality", "reshare_velocity"} <= m["scores"].keys() for m in scored)
+    assert next(m for m in scored if m["author"]["id"] == "critic")["labels"]["watchlist"] == "yes"
+    assert not (tmp_path / "state").exists()
