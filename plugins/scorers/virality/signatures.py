@@ -109,5 +109,6 @@ class Signer:
         if not contents:
             return np.empty((0, self.num_perm), dtype=np.uint32)
         pairs, starts = pair_hashes(contents)
-        permuted = _fmix32(pairs).reshape(-1, 1) * self._a + self._b
+        permuted = np.multiply(_fmix32(pairs).reshape(-1, 1), self._a)
+        permuted += self._b
         return np.minimum.reduceat(permuted, starts, axis=0)
