@@ -67,8 +67,8 @@ class ComponentContext:
     watch: WatchConfig
     state_dir: Path
     log: Any = field(default=None)
-    #: The pipeline's influencer registry (author records, read-only for components); None
-    #: outside a pipeline, e.g. in ``sentineld score``.
+    #: The pipeline's influencer registry (`sentineld.registry`): author records kept by the
+    #: tracking step, for components to read. None outside a pipeline (``sentineld score``).
     influencers: InfluencerRegistry | None = None
 
     def __post_init__(self) -> None:
