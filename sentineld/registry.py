@@ -6,8 +6,8 @@ account age), how many mentions and how many on-topic mentions they wrote, first
 stream, a forward-decayed *maven mass* (below), the last connector/maven/influence scores, and
 whether they are on the watchlist or one of the brand's own accounts.
 
-Memory stays bounded: the registry keeps a hot set of recently seen authors (LRU) and the rest
-in the store's ``authors`` table. Watchlisted authors stay in memory for good. The pipeline's
+Memory stays bounded: the registry keeps a hot set of recently seen authors (LRU, trimmed
+between batches) and the rest in the store's ``authors`` table. Watchlisted authors stay in memory for good. The pipeline's
 tracking step (`Tracking`) loads the authors of a batch that are not hot before the scorers run,
 applies the batch's facts (`InfluencerRegistry.observe`), lets the scorers read the records,
 records what the scorers found (`InfluencerRegistry.record`), and writes dirty records to the
@@ -377,10 +377,16 @@ class InfluencerRegistry:
             self._pinned[record.key] = record
             return
         self._hot[record.key] = record
-        while len(self._hot) > self.options.hot_authors:
-            _, old = self._hot.popitem(last=False)
+
+    def trim(self) -> None:
+        """Let the least recently seen authors go until the hot set is within `hot_authors`.
+        Called between batches, never within one: a record the batch needs stays in memory."""
+        hot, evicted = self._hot, self._evicted
+        keep = self.options.hot_authors
+        while len(hot) > keep:
+            _, old = hot.popitem(last=False)
             if old.dirty and self.persistent:
-                self._evicted[old.key] = old
+                evicted[old.key] = old
 
     def _pin(self, record: AuthorRecord) -> None:
         self._hot.pop(record.key, None)
@@ -411,12 +417,6 @@ class InfluencerRegistry:
                     rows.append(record.to_row())
                     record.dirty = False
         return rows
-
-    def records(self) -> Iterable[AuthorRecord]:
-        """Every record in memory (hot, pinned, evicted)."""
-        yield from self._pinned.values()
-        yield from self._hot.values()
-        yield from self._evicted.values()
 
 
 class Tracking:
@@ -469,6 +469,7 @@ class Tracking:
                 registry.record(mention)
         if batch:
             registry.applied_seq = max(registry.applied_seq, batch[-1][0])
+        registry.trim()
         if registry.needs_flush:
             await self.flush()
 

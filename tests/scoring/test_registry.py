@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sentineld.model import Author, Metrics
 from sentineld.registry import InfluencerOptions, InfluencerRegistry, Tracking
 from sentineld.store import SQLiteStore, StoreError, open_store
@@ -82,9 +84,10 @@ async def test_refed_mentions_are_not_counted_twice(tmp_path: Path) -> None:
     assert rows[0][10] == 10  # mentions: each counted once
 
 
-async def test_hot_set_is_bounded_and_evicted_authors_come_back_from_the_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hot", [50, 10])  # 10: a batch needs more authors than the hot set holds
+async def test_hot_set_is_bounded_and_evicted_authors_come_back_from_the_store(tmp_path: Path, hot: int) -> None:
     worker = StoreWorker(open_store(tmp_path))
-    options = InfluencerOptions(hot_authors=50, flush_every=30)
+    options = InfluencerOptions(hot_authors=hot, flush_every=30)
     try:
         tracking = Tracking(InfluencerRegistry(options, Matcher(WATCH)), worker)
         await tracking.start()
@@ -102,8 +105,9 @@ async def test_hot_set_is_bounded_and_evicted_authors_come_back_from_the_store(t
         rows, _ = await worker.call("load_authors", ["test:a7"])
     finally:
         worker.close()
-    assert peak <= 50 + 30 + 40  # hot set, plus what waits to be written, plus one batch
+    assert peak <= hot + 30 + 40  # hot set, plus what waits to be written, plus one batch
     assert rows[0][10] == 2  # seen once in each round, the second time loaded from the store
+    assert all(row[10] == 2 for row in await _all_rows(tmp_path))
 
 
 async def test_watchlisted_authors_stay_in_memory(tmp_path: Path) -> None:
@@ -114,6 +118,7 @@ async def test_watchlisted_authors_stay_in_memory(tmp_path: Path) -> None:
     registry.observe(vip)
     for i in range(50):
         registry.observe(make_mention("acmeair", author=f"x{i}", minutes=i))
+    registry.trim()
     record = registry.get("test:v1")
     assert record is not None and record.watchlist
     assert len(registry) == 6
@@ -208,3 +213,11 @@ async def test_a_reply_to_a_forgotten_post_is_credited_through_the_store(tmp_pat
         worker.close()
     assert posts == {post.id: "test:expert"}
     assert rows[0][12] == 3  # engaged: the three replies, though author and post had left memory
+
+
+async def _all_rows(directory: Path) -> list[Any]:
+    store = open_store(directory)
+    try:
+        return store.db.execute("SELECT * FROM authors").fetchall()
+    finally:
+        store.close()

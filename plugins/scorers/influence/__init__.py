@@ -125,6 +125,8 @@ class InfluenceScorer(Scorer):
             scores["influence"] = connector if connector > maven else maven
             if self.standalone:
                 registry.record(mention)
+        if self.standalone:
+            registry.trim()
 
 
 @hookimpl
