@@ -16,6 +16,7 @@ import msgspec
 __all__ = [
     "Alert",
     "Author",
+    "Count",
     "Metrics",
     "Mention",
     "MentionError",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+#: Counts (followers, likes, …): a negative one is a bug or an attack, and scorers take logs of them.
+Count = Annotated[int, msgspec.Meta(ge=0)]
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: Final[tuple[str, ...]] = ("info", "low", "medium", "high", "critical")
@@ -47,18 +50,18 @@ class Author(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: str | None = None
     handle: str | None = None
     name: str | None = None
-    followers: int | None = None
-    following: int | None = None
-    posts: int | None = None
+    followers: Count | None = None
+    following: Count | None = None
+    posts: Count | None = None
     created_at: AwareDatetime | None = None
 
 
 class Metrics(msgspec.Struct, kw_only=True):
     """Engagement counts as the platform reported them when the mention was fetched."""
 
-    likes: int = 0
-    reshares: int = 0
-    replies: int = 0
+    likes: Count = 0
+    reshares: Count = 0
+    replies: Count = 0
 
 
 class Mention(msgspec.Struct, kw_only=True):

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import msgspec
 
-from sentineld.model import Author, Mention
+from sentineld.model import Author, Count, Mention
 from sentineld.sources_http import from_posix, plausible_time
 
 POST_COLLECTION: Final = "app.bsky.feed.post"
@@ -74,9 +74,9 @@ class Profile(msgspec.Struct):
     did: str
     handle: str | None = None
     displayName: str | None = None  # noqa: N815
-    followersCount: int | None = None  # noqa: N815
-    followsCount: int | None = None  # noqa: N815
-    postsCount: int | None = None  # noqa: N815
+    followersCount: Count | None = None  # noqa: N815
+    followsCount: Count | None = None  # noqa: N815
+    postsCount: Count | None = None  # noqa: N815
     createdAt: str | None = None  # noqa: N815
 
 

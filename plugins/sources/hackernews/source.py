@@ -17,7 +17,7 @@ import msgspec
 
 from sentineld.components import ComponentContext, Emit, Source
 from sentineld.html_text import html_to_text
-from sentineld.model import Author, Mention, Metrics
+from sentineld.model import Author, Count, Mention, Metrics
 from sentineld.options import Duration
 from sentineld.sources_http import (
     HttpSourceOptions,
@@ -67,8 +67,8 @@ class Hit(msgspec.Struct):
     story_text: str | None = None
     comment_text: str | None = None
     url: str | None = None
-    points: int | None = None
-    num_comments: int | None = None
+    points: Count | None = None
+    num_comments: Count | None = None
     parent_id: int | None = None
     story_id: int | None = None
     story_title: str | None = None
@@ -123,7 +123,10 @@ class HackerNewsSource(Source):
         while True:
             upper: int | None = None  # None: up to now, open-ended
             page = await self._search(session, lower, upper, 0)
-            while page.nbHits > self.options.max_hits_per_query:
+            # Split only while the page is full: an nbHits that its page contradicts would make
+            # every second of the window its own query.
+            while (page.nbHits > self.options.max_hits_per_query
+                   and len(page.hits) >= self.options.hits_per_page):
                 span = (upper if upper is not None else now) - lower
                 if span <= 1:
                     self.log.warning("more items in one second than Algolia serves; some are lost",

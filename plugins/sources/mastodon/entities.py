@@ -9,7 +9,7 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.html_text import html_to_text
-from sentineld.model import Author, Mention, Metrics
+from sentineld.model import Author, Count, Mention, Metrics
 from sentineld.sources_http import plausible_time
 
 SOURCE: Final = "mastodon"
@@ -21,9 +21,9 @@ class Account(msgspec.Struct):
     acct: str
     display_name: str = ""
     url: str | None = None
-    followers_count: int | None = None
-    following_count: int | None = None
-    statuses_count: int | None = None
+    followers_count: Count | None = None
+    following_count: Count | None = None
+    statuses_count: Count | None = None
     created_at: datetime | None = None
     bot: bool = False
 
@@ -53,9 +53,9 @@ class Status(msgspec.Struct):
     in_reply_to_account_id: str | None = None
     reblog: Status | None = None
     quote: dict[str, Any] | None = None  # Mastodon 4.4+: {"state", "quoted_status"}
-    replies_count: int = 0
-    reblogs_count: int = 0
-    favourites_count: int = 0
+    replies_count: Count = 0
+    reblogs_count: Count = 0
+    favourites_count: Count = 0
     mentions: list[MentionRef] = []
     tags: list[Tag] = []
     edited_at: datetime | None = None

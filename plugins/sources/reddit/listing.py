@@ -87,6 +87,7 @@ def to_mention(kind: str, thing: Thing) -> Mention:
         author=author,
         url=f"{SITE}{thing.permalink}" if thing.permalink else None,
         in_reply_to=f"{SOURCE}:{thing.parent_id}" if kind == "t1" and thing.parent_id else None,
-        metrics=Metrics(likes=thing.score or 0, replies=thing.num_comments or 0),
+        # A downvoted thing's score is negative: it has no likes to speak of.
+        metrics=Metrics(likes=max(thing.score or 0, 0), replies=max(thing.num_comments or 0, 0)),
         extra=extra,
     )

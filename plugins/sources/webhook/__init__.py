@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sentineld import Duration, Options, Secret, Source, hookimpl
@@ -186,7 +185,8 @@ class WebhookSource(Source):
         expected = self.options.token
         if scheme.lower() != "bearer" or expected is None:
             raise Refused(401, "unauthorized", self._how_to_authenticate())
-        if not hmac.compare_digest(token.strip().encode(), expected.reveal().encode()):
+        # surrogateescape: header bytes that are not UTF-8 compare as the bytes they are
+        if not hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected.reveal().encode()):
             raise Refused(401, "unauthorized", "the bearer token is not valid")
         return True
 
@@ -230,16 +230,16 @@ class WebhookSource(Source):
             problems = []
             for where, raw in items:
                 try:
-                    objects.append((where, json.loads(raw)))
+                    objects.append((where, _decode_json(raw)))
                 except ValueError as exc:
-                    problems.append({"at": where, "reason": f"not valid JSON: {exc}"})
+                    problems.append({"at": where, "reason": str(exc)})
             if problems:
                 self._reject(problems, body)
         else:
             try:
-                data = json.loads(body)
+                data = _decode_json(body)
             except ValueError as exc:
-                self._reject([{"at": "body", "reason": f"not valid JSON: {exc}"}], body)
+                self._reject([{"at": "body", "reason": str(exc)}], body)
             if isinstance(data, list):
                 objects = [(f"[{i}]", item) for i, item in enumerate(data)]
             else:
@@ -263,6 +263,19 @@ class WebhookSource(Source):
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise Refused(400, "invalid_mention", f"nothing was stored: {summary}{more}",
                       problems=problems)
+
+
+def _decode_json(raw: bytes) -> Any:
+    """JSON as msgspec reads it: unlike the json module it refuses lone surrogates (text the
+    store could not encode) and bounds nesting. Raises ValueError with the reason."""
+    import msgspec
+
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON: nested too deeply") from None
 
 
 def webhook_routes(source: WebhookSource, path: str | None = None) -> list[web.RouteDef]:

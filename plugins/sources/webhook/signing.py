@@ -41,7 +41,7 @@ def verify(
     the timestamp is within `window` seconds of `now`."""
     if not timestamp or not signature:
         raise SignatureError(f"send both {TIMESTAMP_HEADER} and {SIGNATURE_HEADER}")
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise SignatureError(f"{TIMESTAMP_HEADER} must be the UNIX time in whole seconds")
     moment = int(timestamp)
     current = time.time() if now is None else now
@@ -52,7 +52,8 @@ def verify(
         )
     if not signature.startswith(SCHEME):
         raise SignatureError(f"{SIGNATURE_HEADER} must start with {SCHEME!r}")
-    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.strip().encode()):
+    given = signature.strip().encode("utf-8", "surrogateescape")  # non-UTF-8 header bytes as is
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), given):
         raise SignatureError(
             f"{SIGNATURE_HEADER} does not match: expected {SCHEME}hex(HMAC-SHA256(secret, "
             f"timestamp + '.' + body))"
