@@ -10,7 +10,7 @@ spikes are normal, while a lasting level shift is still learnt, a clipped step a
 `ShareBaseline` learns the usual share of a window's mentions that are, say, negative, and how
 much that share scatters beyond binomial noise (a quasi-binomial dispersion factor).
 
-Both keep O(1) state (a few floats and a 31-float profile) and are plain data for checkpoints.
+Both keep O(1) state (a few floats and a 55-float profile) and are plain data for checkpoints.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ __all__ = ["Learning", "SeasonalCounts", "ShareBaseline", "rate_for_half_life"]
 
 HOURS: Final = 24
 DAYS: Final = 7
+#: The profile array: 24 hour-of-day factors, 7 day-of-week factors, then how many windows
+#: each hour-of-day factor has learnt from (floats count exactly far beyond what is needed).
+SEEN_AT: Final = HOURS + DAYS
+PROFILE_SIZE: Final = SEEN_AT + HOURS
 #: Seasonal factors are kept within these bounds (a slot can be quiet, never impossible).
 FACTOR_FLOOR: Final = 0.02
 FACTOR_CEILING: Final = 50.0
 #: The smallest forecast: a key that went silent still expects "almost nothing", never zero.
 MEAN_FLOOR: Final = 1e-6
-#: Empty windows up to this many are learnt one by one; a longer silence in closed form.
-EXACT_GAP: Final = 64
 _THURSDAY: Final = 3  # 1970-01-01, day 0 of POSIX time, was a Thursday (Monday = 0)
 
 
@@ -59,6 +61,11 @@ class Learning:
     per_day_slot: float = 1.0
     #: Quantile of the forecast a learnt window is clipped to.
     robust_alpha: float = 1e-3
+    #: The dispersion assumed before a key has shown its own, and its weight in windows.
+    prior_dispersion: float = 0.5
+    prior_windows: int = 0
+    #: The weight, in windows, of the flat day each hour-of-day factor starts from.
+    profile_prior: float = 1.0
 
     @classmethod
     def from_half_lives(
@@ -86,6 +93,7 @@ class Learning:
             per_hour_slot=per_hour_slot,
             per_day_slot=per_day_slot,
             robust_alpha=robust_alpha,
+            prior_windows=max(1, round(86400 / window)),
         )
 
     @property
@@ -105,8 +113,9 @@ class SeasonalCounts:
 
     def __init__(self) -> None:
         self.level = 0.0
-        #: 24 hour-of-day factors, then 7 day-of-week factors (Monday first), each near 1.
-        self.profile = array("f", [1.0] * (HOURS + DAYS))
+        #: 24 hour-of-day factors, 7 day-of-week factors (Monday first), each near 1; then the
+        #: number of windows each hour-of-day factor has learnt from.
+        self.profile = array("f", [1.0] * SEEN_AT + [0.0] * HOURS)
         #: Exponentially weighted sums of (x - μ)² - μ and of μ²: their ratio is the dispersion.
         self.spread = 0.0
         self.scale = 0.0
@@ -129,30 +138,45 @@ class SeasonalCounts:
 
     def learn(self, start: float, count: float, learning: Learning) -> None:
         """Teach the baseline one closed window (robustly once warm)."""
-        mean = self.mean(start)
-        dispersion = self.dispersion()
-        value = float(count)
-        warm = self.seen >= learning.warmup
-        if warm and value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
-            value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
-        seen = self.seen
-        if seen > 0:
-            rate = max(1.0 / (seen + 1), learning.dispersion_rate)
-            self.spread += rate * ((value - mean) ** 2 - mean - self.spread)
-            self.scale += rate * (mean * mean - self.scale)
         hour, weekday = _slots(start)
         profile = self.profile
         daily, weekly = profile[hour], profile[weekday]
+        level = self.level
+        mean = max(level * daily * weekly, MEAN_FLOOR)
+        seen = self.seen
+        warm = seen >= learning.warmup
+        value = float(count)
+        if warm and value > 1.0:
+            dispersion = self.dispersion()
+            if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
+                value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
+        # The dispersion measures how far counts stray from a forecast worth the name: it starts
+        # learning once the hour-of-day profile does (after the first day), lest the errors of
+        # the first hours make the key deaf for days.
+        since = seen - learning.windows_per_day if learning.daily_rate > 0.0 else seen
+        if since >= 0 and level > 0.0:
+            if self.scale == 0.0:
+                # A prior: social mention counts are bursty, as if a day of windows had shown
+                # `prior_dispersion`; the key's own windows take over as they come.
+                self.scale = mean * mean
+                self.spread = learning.prior_dispersion * self.scale
+            rate = max(1.0 / (since + 1 + learning.prior_windows), learning.dispersion_rate)
+            self.spread += rate * ((value - mean) ** 2 - mean - self.spread)
+            self.scale += rate * (mean * mean - self.scale)
         level_rate = learning.level_rate if warm else max(1.0 / (seen + 1), learning.level_rate)
-        self.level += level_rate * (value / (daily * weekly) - self.level)
-        if self.level > 0.0 and learning.daily_rate > 0.0:
-            # Like the level, an hour-of-day slot starts as a running mean of the values it has
-            # seen, then settles into its half-life, so that a new key learns its day in days.
-            days = seen * learning.window / 86400
-            daily_rate = max(learning.daily_rate, 1.0 / (1.0 + days * learning.per_hour_slot))
-            daily += daily_rate * (value / (self.level * weekly) - daily)
+        level += level_rate * (value / (daily * weekly) - level)
+        self.level = level
+        if level > 0.0 and since >= 0 and learning.daily_rate > 0.0:
+            # The first day only sets the level (a day's mean is what the hour-of-day factors
+            # are ratios to); then each hour's factor is a running mean of its ratios, with an
+            # hour of windows at 1 (a flat day) as its prior, and settles into its half-life:
+            # a new key knows the shape of its day after a few.
+            learnt = profile[SEEN_AT + hour]
+            daily_rate = max(learning.daily_rate, 1.0 / (learnt + 1.0 + learning.profile_prior))
+            profile[SEEN_AT + hour] = learnt + 1.0
+            daily += daily_rate * (value / (level * weekly) - daily)
             daily = min(max(daily, FACTOR_FLOOR), FACTOR_CEILING)
-            weekly += learning.weekly_rate * (value / (self.level * daily) - weekly)
+            weekly += learning.weekly_rate * (value / (level * daily) - weekly)
             profile[hour] = daily
             profile[weekday] = min(max(weekly, FACTOR_FLOOR), FACTOR_CEILING)
         self.seen = seen + 1
@@ -160,27 +184,46 @@ class SeasonalCounts:
             self._normalise()
 
     def learn_silence(self, start: float, windows: int, learning: Learning) -> None:
-        """Teach `windows` empty windows from `start` on: one by one when few, else in closed
-        form (every component of an empty window's update is a pure decay)."""
-        if windows <= EXACT_GAP:
-            step = learning.window
-            for index in range(windows):
-                self.learn(start + index * step, 0, learning)
+        """Teach `windows` empty windows from `start` on, in closed form.
+
+        An empty window decays the level, and adds (μ² - μ, μ²) to the dispersion sums; over a
+        silence both are geometric series, summed here with μ the forecast at its start. The
+        seasonal profile is left as it was: a stretch of nothing says little about the shape of
+        a day. So a key that is mentioned once an hour costs O(1) per mention, not O(windows).
+        """
+        if windows <= 0:
             return
-        self.level *= (1.0 - learning.level_rate) ** windows
-        self.seen += windows
-        self._normalise()
+        if windows == 1:
+            self.learn(start, 0, learning)
+            return
+        mean = self.mean(start)
+        if self.seen > 0:
+            keep = (1.0 - learning.dispersion_rate) ** windows
+            self.spread = self.spread * keep + (mean * mean - mean) * (1.0 - keep)
+            self.scale = self.scale * keep + mean * mean * (1.0 - keep)
+        seen = self.seen
+        if seen + windows <= learning.warmup:
+            # Still a running mean: the zeros simply join the average.
+            self.level *= seen / (seen + windows)
+        else:
+            running = min(windows, max(0, learning.warmup - seen))
+            if running:
+                self.level *= seen / (seen + running)
+            self.level *= (1.0 - learning.level_rate) ** (windows - running)
+        self.seen = seen + windows
+        if seen // learning.windows_per_day != self.seen // learning.windows_per_day:
+            self._normalise()
 
     def _normalise(self) -> None:
         """Keep each profile's mean at 1, moving the scale into the level."""
         profile = self.profile
         daily_mean = sum(profile[:HOURS]) / HOURS
-        weekly_mean = sum(profile[HOURS:]) / DAYS
+        weekly_mean = sum(profile[HOURS:SEEN_AT]) / DAYS
         if daily_mean <= 0 or weekly_mean <= 0:
             return
         for index in range(HOURS):
             profile[index] /= daily_mean
-        for index in range(HOURS, HOURS + DAYS):
+        for index in range(HOURS, SEEN_AT):
             profile[index] /= weekly_mean
         self.level *= daily_mean * weekly_mean
 
@@ -193,8 +236,8 @@ class SeasonalCounts:
         counts.level, profile, counts.spread, counts.scale, counts.seen = data
         counts.profile = array("f")
         counts.profile.frombytes(profile)
-        if len(counts.profile) != HOURS + DAYS:
-            raise ValueError("a seasonal profile must hold 31 factors")
+        if len(counts.profile) != PROFILE_SIZE:
+            raise ValueError(f"a seasonal profile must hold {PROFILE_SIZE} numbers")
         return counts
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import struct
 from array import array
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -43,7 +44,12 @@ __all__ = ["CountOptions", "CountTrigger", "Series"]
 #: Mention ids kept for the alert (what a human opens first).
 RECENT: Final = 20
 _INF: Final = math.inf
-SNAPSHOT_VERSION: Final = 2
+SNAPSHOT_VERSION: Final = 3
+#: A key's numbers in a checkpoint: slice, count, total, prev, tumble, tumble_total, hot_bits,
+#: open, last_hot; the count baseline's level, spread, scale, seen; the share baseline's hits,
+#: trials, chi, seen.
+_NUMBERS: Final = struct.Struct("<q6I?d3dq3dq")
+_NO_SHARES: Final = (0.0, 0.0, 1.0, 0)
 
 Key = tuple[str, str]
 
@@ -54,7 +60,7 @@ class CountOptions(Options):
     #: Length of the counting window.
     window: Duration = Duration(300)
     #: Slices per window: the window slides by window/slices (1 = tumbling windows).
-    slices: int = 5
+    slices: int = 1
     #: Tail probability at or below which one window alerts on its own.
     alpha: float = 1e-12
     #: Tail probability at or below which two consecutive windows alert (and keep it open).
@@ -64,7 +70,7 @@ class CountOptions(Options):
     #: …and at least this many mentions (0 → 2 is not a crisis).
     min_count: int = 10
     #: How long a key learns before it may alert.
-    warmup: Duration = Duration(86400)
+    warmup: Duration = Duration(2 * 86400)
     #: Half-life of the baseline's level.
     half_life: Duration = Duration(3 * 86400)
     #: Half-life of the hour-of-day profile.
@@ -86,17 +92,20 @@ class Series:
     """One key's sliding window, baselines and alert state."""
 
     __slots__ = (
-        "subject", "channel", "slice", "ring", "totals", "count", "total", "prev", "tumble",
-        "tumble_total", "hot_bits", "counts", "shares", "mean", "floor", "limit", "alarm",
-        "exact", "armed", "open", "last_hot", "recent", "touched",
+        "subject", "channel", "slice", "slot", "next_at", "ring", "totals", "count", "total",
+        "prev", "tumble", "tumble_total", "hot_bits", "counts", "shares", "mean", "floor",
+        "limit", "alarm", "exact", "armed", "open", "last_hot", "recent",
     )
 
     def __init__(self, subject: str, channel: str, slice_index: int, slices: int,
                  shares: bool) -> None:
         self.subject = subject
         self.channel = channel
-        #: Index of the current slice (event time // slice length).
+        #: Index of the current slice (event time // slice length), its place in the rings,
+        #: and the event time at which the next slice begins.
         self.slice = slice_index
+        self.slot = slice_index % (2 * slices)
+        self.next_at = 0.0
         #: Counts of the last 2 × slices slices (this window's, then the previous window's).
         self.ring = array("I", bytes(8 * slices))
         self.totals = array("I", bytes(8 * slices)) if shares else None
@@ -124,8 +133,13 @@ class Series:
         self.armed = False
         self.open = False
         self.last_hot = 0.0
+        #: Ids of mentions counted since the current tumbling window began (at most RECENT).
         self.recent: list[str] = []
-        self.touched = 0.0
+
+    @property
+    def touched(self) -> float:
+        """When the key last saw a mention, to the slice (what eviction goes by)."""
+        return self.next_at
 
 
 class CountTrigger(Trigger):
@@ -162,22 +176,21 @@ class CountTrigger(Trigger):
         series = self.series.get(key)
         if series is None:
             series = self._create(key, moment)
-        else:
-            slice_index = int(moment // self.step)
-            if slice_index > series.slice:
-                self._advance(series, slice_index, alerts)
-        series.touched = moment
+        elif moment >= series.next_at:
+            self._advance(series, int(moment // self.step), alerts)
+        slot = series.slot
         if series.totals is not None:
-            series.totals[series.slice % (2 * self.slices)] += 1
+            series.totals[slot] += 1
             series.total += 1
             series.tumble_total += 1
         if not hit:
             return
-        series.ring[series.slice % (2 * self.slices)] += 1
+        series.ring[slot] += 1
         series.count += 1
         series.tumble += 1
-        if len(series.recent) < RECENT:
-            series.recent.append(mention.id)
+        recent = series.recent
+        if len(recent) < RECENT:
+            recent.append(mention.id)
         if series.count >= series.limit:
             self._check_count(series, mention, alerts)
         if (series.shares is not None and not series.open
@@ -215,6 +228,8 @@ class CountTrigger(Trigger):
         """Forecast the sliding window that ends with the new slice, and its cheap floor."""
         series.exact = False
         series.alarm = _INF
+        series.slot = series.slice % (2 * self.slices)
+        series.next_at = (series.slice + 1) * self.step
         series.armed = bool((series.hot_bits >> (self.slices - 1)) & 1)
         window_start = (series.slice - self.slices + 1) * self.step
         series.mean = series.counts.mean(window_start)
@@ -240,26 +255,75 @@ class CountTrigger(Trigger):
         series.exact = True
 
     def _advance(self, series: Series, target: int, alerts: AlertSink) -> None:
-        """Close slices until `target` is the current one (a long silence in closed form)."""
-        size = 2 * self.slices
-        while series.slice < target:
-            if target - series.slice > size and not any(series.ring) and not (
-                    series.totals is not None and any(series.totals)):
-                self._skip_silence(series, target, alerts)
-                break
-            self._close_slice(series, alerts)
-            series.slice += 1
-            index = series.slice
-            leaving = series.ring[(index - self.slices) % size]
-            series.count -= leaving
-            series.prev += leaving - series.ring[index % size]
-            series.ring[index % size] = 0
-            totals = series.totals
-            if totals is not None:
-                series.total -= totals[(index - self.slices) % size]
-                totals[index % size] = 0
-            series.recent = []
+        """Close slices until `target` is the current one."""
+        if not series.open and series.count + series.prev < self.options.min_count:
+            # No window ending before `target` can hold min_count mentions: nothing to test,
+            # only bookkeeping, done in one go (the common case for quiet keys).
+            self._fast_forward(series, target)
+        else:
+            size = 2 * self.slices
+            while series.slice < target:
+                if target - series.slice > size and not any(series.ring) and not (
+                        series.totals is not None and any(series.totals)):
+                    self._skip_silence(series, target, alerts)
+                    break
+                self._close_slice(series, alerts)
+                self._shift(series)
         self._open_slice(series)
+
+    def _shift(self, series: Series) -> None:
+        """Make the next slice current: the oldest slice leaves the previous window, the
+        oldest of the current window moves into the previous one."""
+        size, slices = 2 * self.slices, self.slices
+        series.slice += 1
+        index = series.slice
+        ring = series.ring
+        leaving = ring[(index - slices) % size]
+        series.count -= leaving
+        series.prev += leaving - ring[index % size]
+        ring[index % size] = 0
+        totals = series.totals
+        if totals is not None:
+            series.total -= totals[(index - slices) % size]
+            totals[index % size] = 0
+
+    def _fast_forward(self, series: Series, target: int) -> None:
+        """Advance to slice `target` when no window on the way can be unusual."""
+        slices, size, step = self.slices, 2 * self.slices, self.step
+        current = series.slice
+        first_end = (current // slices + 1) * slices
+        if target >= first_end:
+            self._learn_tumble(series, first_end * step)
+            series.counts.learn_silence(first_end * step, target // slices - first_end // slices,
+                                        self.learning)
+        ring, totals = series.ring, series.totals
+        if target - current >= size:
+            ring[:] = _zeros(size)
+            series.count = series.prev = 0
+            if totals is not None:
+                totals[:] = _zeros(size)
+                series.total = 0
+        else:
+            for index in range(current + 1, target + 1):
+                ring[index % size] = 0
+                if totals is not None:
+                    totals[index % size] = 0
+            window = [index % size for index in range(target - slices + 1, target + 1)]
+            series.count = sum(ring[i] for i in window)
+            series.prev = sum(ring[i] for i in range(size)) - series.count
+            if totals is not None:
+                series.total = sum(totals[i] for i in window)
+        moved = target - current
+        series.hot_bits = (series.hot_bits << moved) & ((1 << slices) - 1) if moved < slices else 0
+        series.slice = target
+
+    def _learn_tumble(self, series: Series, end: float) -> None:
+        """Teach the baselines the tumbling window that ends at `end`."""
+        series.counts.learn(end - self.window, series.tumble, self.learning)
+        if series.shares is not None:
+            series.shares.learn(series.tumble, series.tumble_total, self.learning)
+        series.tumble = series.tumble_total = 0
+        series.recent = []
 
     def _close_slice(self, series: Series, alerts: AlertSink) -> None:
         end = (series.slice + 1) * self.step
@@ -272,10 +336,7 @@ class CountTrigger(Trigger):
             elif end >= series.last_hot + self.options.resolve_after:
                 self._resolve(series, end, alerts)
         if (series.slice + 1) % self.slices == 0:
-            series.counts.learn(end - self.window, series.tumble, self.learning)
-            if series.shares is not None:
-                series.shares.learn(series.tumble, series.tumble_total, self.learning)
-            series.tumble = series.tumble_total = 0
+            self._learn_tumble(series, end)
 
     def _skip_silence(self, series: Series, target: int, alerts: AlertSink) -> None:
         """Jump over empty slices up to `target` (every count of the rings is zero)."""
@@ -454,15 +515,20 @@ class CountTrigger(Trigger):
             del self.series[key]
 
     def snapshot(self) -> Any:
+        """All keys, each as its two names, its numbers packed in one `bytes`, its profile and
+        rings as raw arrays, and its recent mention ids (compact and fast to encode)."""
+        pack = _NUMBERS.pack
         rows = []
         for s in self.series.values():
-            rows.append([
-                s.subject, s.channel, s.slice, s.ring.tobytes(),
-                s.totals.tobytes() if s.totals is not None else None,
-                s.count, s.total, s.prev, s.tumble, s.tumble_total, s.hot_bits,
-                s.counts.dump(), s.shares.dump() if s.shares is not None else None,
-                s.open, s.last_hot, s.recent, s.touched,
-            ])
+            counts, shares = s.counts, s.shares
+            numbers = pack(
+                s.slice, s.count, s.total, s.prev, s.tumble, s.tumble_total, s.hot_bits,
+                s.open, s.last_hot, counts.level, counts.spread, counts.scale, counts.seen,
+                *(shares.hits, shares.trials, shares.chi, shares.seen) if shares else _NO_SHARES,
+            )
+            rows.append([s.subject, s.channel, numbers, counts.profile.tobytes(),
+                         s.ring.tobytes(), s.totals.tobytes() if s.totals is not None else None,
+                         s.recent])
         return {"version": SNAPSHOT_VERSION, "window": self.window, "slices": self.slices,
                 "series": rows}
 
@@ -474,20 +540,21 @@ class CountTrigger(Trigger):
         if state.get("window") != self.window or state.get("slices") != self.slices:
             self.log.warning("window or slices changed since the checkpoint; baselines start afresh")
             return
-        for row in state["series"]:
-            (subject, channel, slice_index, ring, totals, count, total, prev, tumble, tumble_total,
-             hot_bits, counts, shares, is_open, last_hot, recent, touched) = row
+        unpack = _NUMBERS.unpack
+        for subject, channel, numbers, profile, ring, totals, recent in state["series"]:
+            (slice_index, count, total, prev, tumble, tumble_total, hot_bits, is_open, last_hot,
+             level, spread, scale, seen, hits, trials, chi, share_seen) = unpack(numbers)
             series = Series(subject, channel, slice_index, self.slices, self.share_test)
             series.ring = array("I", ring)
             if series.totals is not None and totals is not None:
                 series.totals = array("I", totals)
             series.count, series.total, series.prev = count, total, prev
             series.tumble, series.tumble_total, series.hot_bits = tumble, tumble_total, hot_bits
-            series.counts = SeasonalCounts.load(counts)
-            if series.shares is not None and shares is not None:
-                series.shares = ShareBaseline.load(shares)
+            series.counts = SeasonalCounts.load([level, profile, spread, scale, seen])
+            if series.shares is not None:
+                series.shares = ShareBaseline.load([hits, trials, chi, share_seen])
             series.open, series.last_hot = is_open, last_hot
-            series.recent, series.touched = list(recent), touched
+            series.recent = list(recent)
             self._open_slice(series)
             self.series[(subject, channel)] = series
             if series.open:
@@ -500,6 +567,10 @@ class CountTrigger(Trigger):
         if "*" in wanted:
             return mention.matches
         return [subject for subject in mention.matches if subject in wanted]
+
+
+def _zeros(size: int) -> array[int]:
+    return array("I", bytes(4 * size))
 
 
 def _iso(moment: float) -> str:

@@ -30,7 +30,7 @@ def configure(harness: Harness, **options: object) -> Harness:
     return harness.configure(
         watch={"brand": WATCH.brand, "accounts": WATCH.accounts,
                "competitors": {"rivaljet": ["rivaljet"], "skyco": ["skyco"]}},
-        triggers={"rivals": {"type": "competitor_surge", "window": "5m", "warmup": "1d",
+        triggers={"rivals": {"type": "competitor_surge", "window": "5m",
                              "resolve_after": "1h", **options}},
     )
 
@@ -56,8 +56,8 @@ async def test_quiet_on_an_ordinary_market(sentineld_harness: Harness) -> None:
 
 async def test_fires_on_a_rival_surge(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "rivals")
-    stream = market(3, brand=60, rival=20)
-    surge_at = START + 2 * DAY + timedelta(hours=9)
+    stream = market(4, brand=60, rival=20)
+    surge_at = START + 3 * DAY + timedelta(hours=9)
     stream.add_burst(surge_at, 300, brand_mention("rivaljet launches transatlantic"))
     run = await drive(trigger, stream.sorted())
     alert = next(a for a in run.opened if a.channel == "*")
@@ -72,12 +72,12 @@ async def test_fires_on_a_rival_surge(sentineld_harness: Harness) -> None:
 async def test_fires_on_a_shift_in_share_of_voice(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "rivals")
     stream = Stream(seed=13)
-    stream.add_windows(START, 2 * WINDOWS, lambda at: 80.0, brand_mention(BRAND))
-    stream.add_windows(START, 2 * WINDOWS, lambda at: 20.0, brand_mention(RIVAL))
+    stream.add_windows(START, 4 * WINDOWS, lambda at: 80.0, brand_mention(BRAND))
+    stream.add_windows(START, 4 * WINDOWS, lambda at: 20.0, brand_mention(RIVAL))
     # The rival's volume stays ordinary, but the talk about the brand falls away: the rival
     # now holds most of the conversation.
     for index in range(6):
-        at = START + 2 * DAY + index * timedelta(minutes=5)
+        at = START + 4 * DAY + index * timedelta(minutes=5)
         stream.add_burst(at, 8, brand_mention(BRAND))
         stream.add_burst(at, 22, brand_mention(RIVAL))
     run = await drive(trigger, stream.sorted())
@@ -91,16 +91,16 @@ async def test_fires_on_a_shift_in_share_of_voice(sentineld_harness: Harness) ->
 
 async def test_only_the_named_competitors(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness, competitors=["skyco"]), "rivals")
-    stream = market(3, brand=60, rival=20)
-    stream.add_burst(START + 2 * DAY + timedelta(hours=9), 300, brand_mention(RIVAL))
+    stream = market(4, brand=60, rival=20)
+    stream.add_burst(START + 3 * DAY + timedelta(hours=9), 300, brand_mention(RIVAL))
     run = await drive(trigger, stream.sorted())
     assert run.events == []
 
 
 async def test_resolves_and_restarts_without_repeating(sentineld_harness: Harness) -> None:
     configure(sentineld_harness)
-    stream = market(3, brand=60, rival=20)
-    surge_at = START + 2 * DAY + timedelta(hours=9)
+    stream = market(4, brand=60, rival=20)
+    surge_at = START + 3 * DAY + timedelta(hours=9)
     stream.add_burst(surge_at, 300, brand_mention(RIVAL))
     mentions = stream.sorted()
     whole = await drive(build_trigger(sentineld_harness, "rivals"), mentions)

@@ -82,9 +82,11 @@ def test_learns_a_daily_rhythm() -> None:
 def test_a_spike_does_not_teach_that_spikes_are_normal() -> None:
     counts = SeasonalCounts()
     end = feed(counts, 3, value=lambda hour: 20.0)
+    dispersion = counts.dispersion()
     counts.learn(end, 5000, LEARNING)
-    assert counts.mean(end + WINDOW) < 21
-    assert counts.dispersion() < 0.05
+    # Entered clipped to the forecast's 1e-3 quantile; unclipped, this hour would forecast ~200.
+    assert counts.mean(end + WINDOW) < 24
+    assert counts.dispersion() < dispersion + 0.01
 
 
 def test_a_lasting_level_shift_is_learnt() -> None:

@@ -29,7 +29,7 @@ NEUTRAL = {"sentiment": "neutral"}
 def configure(harness: Harness, **options: object) -> Harness:
     return harness.configure(
         watch={"brand": WATCH.brand, "accounts": WATCH.accounts},
-        triggers={"anger": {"type": "negativity_spike", "window": "5m", "warmup": "1d",
+        triggers={"anger": {"type": "negativity_spike", "window": "5m",
                             "resolve_after": "1h", **options}},
     )
 
@@ -55,8 +55,8 @@ async def test_quiet_on_a_steady_sour_fraction(sentineld_harness: Harness) -> No
 
 async def test_fires_on_a_negative_count_spike(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "anger")
-    stream = conversation(3, total=80, negative_share=0.1)
-    burst_at = START + 2 * DAY + timedelta(hours=15)
+    stream = conversation(4, total=80, negative_share=0.1)
+    burst_at = START + 3 * DAY + timedelta(hours=15)
     stream.add_burst(burst_at, 150, brand_mention("@acme cancelled my flight, disgrace",
                                                   labels=NEGATIVE))
     run = await drive(trigger, stream.sorted())
@@ -77,12 +77,12 @@ async def test_fires_on_the_share_turning_sour_at_the_same_volume(
     # 100 mentions a window, a tenth of them negative…
     stream = Stream(seed=5)
     flat = lambda at: 90.0  # noqa: E731
-    stream.add_windows(START, 2 * WINDOWS, flat, brand_mention("@acme", labels=NEUTRAL))
-    stream.add_windows(START, 2 * WINDOWS, lambda at: 10.0,
+    stream.add_windows(START, 4 * WINDOWS, flat, brand_mention("@acme", labels=NEUTRAL))
+    stream.add_windows(START, 4 * WINDOWS, lambda at: 10.0,
                        brand_mention("@acme awful", labels=NEGATIVE))
     # …then the volume drops to 20 a window while 12 of them are negative: no more negative
     # mentions than usual, but the conversation has turned.
-    turn = START + 2 * DAY
+    turn = START + 4 * DAY
     for index in range(6):
         at = turn + index * timedelta(minutes=5)
         stream.add_burst(at, 8, brand_mention("@acme", labels=NEUTRAL))
@@ -100,11 +100,11 @@ async def test_fires_on_the_share_turning_sour_at_the_same_volume(
 async def test_share_can_be_turned_off(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness, share=False), "anger")
     stream = Stream(seed=5)
-    stream.add_windows(START, 2 * WINDOWS, lambda at: 90.0, brand_mention("@acme", labels=NEUTRAL))
-    stream.add_windows(START, 2 * WINDOWS, lambda at: 10.0,
+    stream.add_windows(START, 4 * WINDOWS, lambda at: 90.0, brand_mention("@acme", labels=NEUTRAL))
+    stream.add_windows(START, 4 * WINDOWS, lambda at: 10.0,
                        brand_mention("@acme awful", labels=NEGATIVE))
     for index in range(6):
-        at = START + 2 * DAY + index * timedelta(minutes=5)
+        at = START + 4 * DAY + index * timedelta(minutes=5)
         stream.add_burst(at, 8, brand_mention("@acme", labels=NEUTRAL))
         stream.add_burst(at, 12, brand_mention("@acme awful", labels=NEGATIVE))
     run = await drive(trigger, stream.sorted())
@@ -113,8 +113,8 @@ async def test_share_can_be_turned_off(sentineld_harness: Harness) -> None:
 
 async def test_resolves_when_the_anger_passes(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "anger")
-    stream = conversation(3, total=80, negative_share=0.1)
-    burst_at = START + 2 * DAY + timedelta(hours=15)
+    stream = conversation(4, total=80, negative_share=0.1)
+    burst_at = START + 3 * DAY + timedelta(hours=15)
     stream.add_burst(burst_at, 150, brand_mention("@acme disgrace", labels=NEGATIVE))
     run = await drive(trigger, stream.sorted())
     opened = {a.id for a in run.opened}
@@ -124,8 +124,8 @@ async def test_resolves_when_the_anger_passes(sentineld_harness: Harness) -> Non
 
 async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness) -> None:
     configure(sentineld_harness)
-    stream = conversation(3, total=80, negative_share=0.1)
-    burst_at = START + 2 * DAY + timedelta(hours=15)
+    stream = conversation(4, total=80, negative_share=0.1)
+    burst_at = START + 3 * DAY + timedelta(hours=15)
     stream.add_burst(burst_at, 150, brand_mention("@acme disgrace", labels=NEGATIVE))
     mentions = stream.sorted()
     whole = await drive(build_trigger(sentineld_harness, "anger"), mentions)
@@ -144,8 +144,8 @@ async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harnes
 
 async def test_restart_through_the_real_pipeline(harness: Harness) -> None:
     configure(harness)
-    stream = conversation(3, total=40, negative_share=0.1)
-    burst_at = START + 2 * DAY + timedelta(hours=15)
+    stream = conversation(4, total=40, negative_share=0.1)
+    burst_at = START + 3 * DAY + timedelta(hours=15)
     stream.add_burst(burst_at, 120, brand_mention("@acme disgrace", labels=NEGATIVE))
     mentions = stream.sorted()
     before, _ = split_at(mentions, burst_at + timedelta(minutes=10))

@@ -30,7 +30,7 @@ WINDOWS_PER_DAY = 288
 def configure(harness: Harness, **options: object) -> Harness:
     return harness.configure(
         watch={"brand": WATCH.brand, "accounts": WATCH.accounts},
-        triggers={"buzz": {"type": "volume_spike", "window": "5m", "warmup": "1d",
+        triggers={"buzz": {"type": "volume_spike", "window": "5m",
                            "resolve_after": "1h", **options}},
     )
 
@@ -60,16 +60,17 @@ async def test_quiet_on_a_daily_rhythm(sentineld_harness: Harness) -> None:
 
 async def test_fires_early_on_a_burst_with_its_evidence(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "buzz")
-    burst_at = START + 2 * DAY + timedelta(hours=10)
-    stream = steady_days(3)
+    burst_at = START + 3 * DAY + timedelta(hours=10)
+    stream = steady_days(4)
     stream.add_burst(burst_at, 400, brand_mention("@acme lost every bag on the flight"))
     run = await drive(trigger, stream.sorted())
     opened = [a for a in run.opened if a.channel == "*"]
     assert len(opened) == 1
     alert = opened[0]
     assert (alert.kind, alert.subject, alert.severity) == ("volume_spike", "brand", "high")
-    # Opened on the mention that made the window unusual, well before the burst was over.
-    assert burst_at <= alert.opened_at < burst_at + timedelta(minutes=2)
+    # Opened on the mention that made the window unusual, before the burst was over.
+    assert burst_at <= alert.opened_at < burst_at + timedelta(minutes=4)
+    assert alert.evidence["observed"] < 400
     evidence = alert.evidence
     assert evidence["window"] == "5m"
     assert evidence["observed"] >= 10
@@ -105,8 +106,8 @@ async def test_low_volume_real_burst_fires(sentineld_harness: Harness) -> None:
 
 async def test_resolves_when_the_burst_is_over(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "buzz")
-    burst_at = START + 2 * DAY + timedelta(hours=10)
-    stream = steady_days(3)
+    burst_at = START + 3 * DAY + timedelta(hours=10)
+    stream = steady_days(4)
     stream.add_burst(burst_at, 400, brand_mention())
     run = await drive(trigger, stream.sorted())
     resolved = [a for a in run.resolved if a.channel == "*"]
@@ -118,18 +119,17 @@ async def test_resolves_when_the_burst_is_over(sentineld_harness: Harness) -> No
 
 async def test_resolves_in_silence_through_ticks(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "buzz")
-    burst_at = START + 2 * DAY + timedelta(hours=10)
-    stream = steady_days(2)
+    burst_at = START + 3 * DAY + timedelta(hours=10)
+    stream = steady_days(4)
     stream.add_burst(burst_at, 400, brand_mention())
     before, _ = split_at(stream.sorted(), burst_at + timedelta(minutes=5))
     run = await drive(trigger, before, until=burst_at + timedelta(hours=3))
     assert len([a for a in run.opened if a.channel == "*"]) == 1
     resolved = [a for a in run.resolved if a.channel == "*"]
     assert len(resolved) == 1
-    # An hour (resolve_after) after the last window that held burst mentions: the windows slide
-    # by a minute, so the last one ends within a window's length of the burst's end.
+    # An hour (resolve_after) after the last window that held burst mentions.
     burst_end = burst_at + timedelta(minutes=5)
-    assert burst_end + timedelta(hours=1) < resolved[0].resolved_at
+    assert burst_end + timedelta(hours=1) <= resolved[0].resolved_at
     assert resolved[0].resolved_at <= burst_end + timedelta(minutes=5, hours=1)
     assert resolved[0].resolved_at.second == 0
     # Nothing is left in the timer heap once no alert is open.
@@ -140,9 +140,9 @@ async def test_resolves_in_silence_through_ticks(sentineld_harness: Harness) -> 
 
 async def test_per_channel_burst_names_its_channel(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "buzz")
-    stream = steady_days(3)
-    stream.add_windows(START, 3 * WINDOWS_PER_DAY, lambda at: 0.5, brand_mention(source="reddit"))
-    stream.add_burst(START + 2 * DAY + timedelta(hours=3), 60, brand_mention(source="reddit"))
+    stream = steady_days(4)
+    stream.add_windows(START, 4 * WINDOWS_PER_DAY, lambda at: 0.5, brand_mention(source="reddit"))
+    stream.add_burst(START + 3 * DAY + timedelta(hours=3), 60, brand_mention(source="reddit"))
     run = await drive(trigger, stream.sorted())
     # Sixty posts on a forum that sees one an hour are news there; on all channels together,
     # at a quiet hour, they are also well above the forecast.
@@ -153,23 +153,23 @@ async def test_per_channel_burst_names_its_channel(sentineld_harness: Harness) -
 
 async def test_subjects_option_limits_what_is_watched(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness, subjects=["competitor:rivaljet"]), "buzz")
-    stream = steady_days(2)
-    stream.add_burst(START + DAY + timedelta(hours=10), 400, brand_mention())
+    stream = steady_days(4)
+    stream.add_burst(START + 3 * DAY + timedelta(hours=10), 400, brand_mention())
     run = await drive(trigger, stream.sorted())
     assert run.events == []
 
 
 async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness) -> None:
     configure(sentineld_harness)
-    burst_at = START + 2 * DAY + timedelta(hours=10)
-    stream = steady_days(3)
+    burst_at = START + 3 * DAY + timedelta(hours=10)
+    stream = steady_days(4)
     stream.add_burst(burst_at, 400, brand_mention())
     mentions = stream.sorted()
     whole = await drive(build_trigger(sentineld_harness, "buzz"), mentions)
 
     # Crash in the middle of the burst, after the alert opened: the pipeline restores the last
     # checkpoint (trigger state and open alerts, through msgpack) and goes on.
-    cut = burst_at + timedelta(minutes=3)
+    cut = burst_at + timedelta(minutes=4)
     before, after = split_at(mentions, cut)
     first = build_trigger(sentineld_harness, "buzz")
     manager = AlertManager()
@@ -190,8 +190,8 @@ async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harnes
 
 async def test_restart_through_the_real_pipeline(harness: Harness) -> None:
     configure(harness)
-    burst_at = START + 2 * DAY + timedelta(hours=10)
-    stream = steady_days(3)
+    burst_at = START + 3 * DAY + timedelta(hours=10)
+    stream = steady_days(4)
     stream.add_burst(burst_at, 400, brand_mention())
     mentions = stream.sorted()
     before, _ = split_at(mentions, burst_at + timedelta(minutes=10))
@@ -208,12 +208,12 @@ async def test_restart_through_the_real_pipeline(harness: Harness) -> None:
 
 async def test_keys_are_capped_and_open_alerts_kept(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness, max_keys=50), "buzz")
-    stream = steady_days(2, source="hot")
-    stream.add_burst(START + DAY + timedelta(hours=10), 400, brand_mention(source="hot"))
+    stream = steady_days(4, source="hot")
+    stream.add_burst(START + 3 * DAY + timedelta(hours=10), 400, brand_mention(source="hot"))
     for index in range(200):
-        stream.add_burst(START + DAY + timedelta(hours=10, minutes=10, seconds=index), 1,
+        stream.add_burst(START + 3 * DAY + timedelta(hours=10, minutes=10, seconds=index), 1,
                          brand_mention(source=f"site{index}"))
-    before, _ = split_at(stream.sorted(), START + DAY + timedelta(hours=10, minutes=20))
+    before, _ = split_at(stream.sorted(), START + 3 * DAY + timedelta(hours=10, minutes=20))
     await drive(trigger, before)
     series = trigger.series  # type: ignore[attr-defined]
     assert len(series) <= 50
