@@ -32,7 +32,10 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     ]
     if as_json:
         processors += [
-            structlog.processors.dict_tracebacks,
+            # Tracebacks without the frames' local variables: those hold revealed secrets.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.JSONRenderer(),
         ]
     else:
