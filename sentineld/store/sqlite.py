@@ -13,7 +13,7 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.alertrules import Silence
-from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict, mention_to_dict
+from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
@@ -142,7 +142,7 @@ class SQLiteStore(CrmStoreMixin):
                         source_id,
                         _us(mention.timestamp),
                         mention.author_key,
-                        _encode(mention_to_dict(mention)),
+                        _encode(mention),  # the struct as msgspec encodes it: same JSON, no dict
                     )
                 )
                 fresh.append((seq, mention))
