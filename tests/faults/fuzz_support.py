@@ -49,6 +49,8 @@ class StandIn:
 
     def __init__(self) -> None:
         self.answers: dict[str, Answer] = {}
+        #: The path of every request received, in order.
+        self.paths: list[str] = []
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -66,6 +68,7 @@ class StandIn:
         return f"http://{host}:{port}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append(request.path)
         matches = [p for p in self.answers if request.path.startswith(p)]
         answer = self.answers[max(matches, key=len)] if matches else Answer(b"not here", 404, "text/plain")
         return web.Response(body=answer.body, status=answer.status,
