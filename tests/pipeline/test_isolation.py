@@ -90,8 +90,10 @@ def batch_of_one(harness: Harness) -> Harness:
 
 
 async def test_scorer_that_raises_is_logged_with_ids_and_the_mention_goes_on(
-    sentineld_harness: Harness, capsys: pytest.CaptureFixture[str]
+    sentineld_harness: Harness,
 ) -> None:
+    from structlog.testing import capture_logs
+
     harness = sentineld_harness.with_plugins(Faulty())
     harness.configure(scorers={"bad": {"type": "raising"}}, triggers={"c": {"type": "counting"}})
     mentions = [make_mention("@acme fine", id="t:1"), make_mention("@acme boom", id="t:2", minutes=1),
@@ -100,12 +102,14 @@ async def test_scorer_that_raises_is_logged_with_ids_and_the_mention_goes_on(
     from sentineld.replay import replay
 
     config = harness.config()
-    summary = await replay(config, [str(harness.directory / "mentions.jsonl")], state_dir=config.state_dir)
+    with capture_logs() as logs:
+        summary = await replay(config, [str(harness.directory / "mentions.jsonl")], state_dir=config.state_dir)
     assert summary.stored == 3
     assert alerted_mentions(harness) == ["t:1", "t:2", "t:3"]  # every mention reached the trigger
-    captured = capsys.readouterr()
-    err = captured.out + captured.err
-    assert "component call failed" in err and "scorer exploded" in err and "bad" in err
+    failures = [e for e in logs if e["event"] == "component call failed"]
+    assert len(failures) == 1
+    assert failures[0]["component"] == "bad" and "scorer exploded" in failures[0]["error"]
+    assert failures[0]["mention_ids"] == ["t:1", "t:2", "t:3"]
 
 
 async def test_scorer_that_hangs_is_timed_out(sentineld_harness: Harness) -> None:
