@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import sqlite3
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 
 from sentineld.model import encode_mention
 from tests.care.helpers import bluesky, email
-from tests.faults.test_crash import db_state, start
+from tests.crashing import kill_while_ingesting, run_to_end
 
 CONFIG = """
 [sentineld]
@@ -73,17 +71,6 @@ def conversation_stream() -> list[str]:
     return [encode_mention(m).decode() for m in mentions]
 
 
-def append_slowly(path: Path, lines: list[str], stop: threading.Event) -> None:
-    """A few mentions at a time, over a few seconds: the kills land while they are processed."""
-    with path.open("a") as handle:
-        for begin in range(0, len(lines), 4):
-            if stop.is_set():
-                return
-            handle.write("".join(line + "\n" for line in lines[begin:begin + 4]))
-            handle.flush()
-            time.sleep(0.08)
-
-
 def snapshot(db_path: Path) -> dict[str, object]:
     db = sqlite3.connect(db_path)
     try:
@@ -113,38 +100,10 @@ def test_kill_9_while_customers_write_counts_every_case_event_once(tmp_path: Pat
     expected = snapshot(reference_dir / "sentineld.sqlite3")
     assert len(expected["cases"]) > 20 and len(expected["alerts"]) > 5  # type: ignore[arg-type]
 
-    inbox = tmp_path / "inbox.jsonl"
-    inbox.touch()
-    stop = threading.Event()
-    writer = threading.Thread(target=append_slowly, args=(inbox, lines, stop))
-    writer.start()
-    rng = random.Random(5)
-    kills = 0
-    try:
-        while writer.is_alive() or kills < 3:
-            daemon = start(tmp_path)
-            time.sleep(rng.uniform(0.6, 1.4))
-            daemon.send_signal(signal.SIGKILL)
-            daemon.wait()
-            kills += 1
-    finally:
-        stop.set()
-        writer.join()
-
-    log_size = (tmp_path / "daemon.log").stat().st_size
-    daemon = start(tmp_path)
-    deadline = time.monotonic() + 90
-    while b"sentineld running" not in (tmp_path / "daemon.log").read_bytes()[log_size:]:
-        assert time.monotonic() < deadline, "the daemon did not start"
-        time.sleep(0.1)
-    while time.monotonic() < deadline:
-        count, checkpoint = db_state(tmp_path)
-        if count == len(lines) and checkpoint == count:
-            break
-        time.sleep(0.2)
-    daemon.send_signal(signal.SIGTERM)
-    assert daemon.wait(timeout=30) == 0
-    assert kills >= 3
+    # Four mentions every 80 ms: the kills land while they are processed.
+    killed = kill_while_ingesting(tmp_path, lines, kills=3, chunk=4, pause=(0.3, 1.0), seed=5, every=0.08)
+    run_to_end(tmp_path, len(lines), settle=90)
+    assert killed >= 3
     log = (tmp_path / "daemon.log").read_text()
     assert "re-fed mentions stored after the last checkpoint" in log  # the crash path was taken
     assert snapshot(tmp_path / "state" / "sentineld.sqlite3") == expected

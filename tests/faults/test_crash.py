@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.crashing import kill_while_ingesting, run_to_end
 from tests.streams import ACME_CONFIG, burst_stream, long_stream
 
 CONFIG = ACME_CONFIG + """
@@ -36,39 +31,6 @@ group_by = ["id"]
 """
 
 
-def start(tmp_path: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sentineld", "run", "-c", str(tmp_path / "sentineld.toml")],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "daemon.log", "ab"),
-    )
-
-
-def db_state(tmp_path: Path) -> tuple[int, int]:
-    """(mentions stored, sequence number of the last checkpoint)."""
-    path = tmp_path / "state" / "sentineld.sqlite3"
-    if not path.exists():
-        return 0, 0
-    db = sqlite3.connect(path, timeout=5)
-    try:
-        count = db.execute("SELECT count(*) FROM mentions").fetchone()[0]
-        row = db.execute("SELECT seq FROM checkpoints WHERE name = 'pipeline'").fetchone()
-        return count, row[0] if row else 0
-    except sqlite3.OperationalError:
-        return 0, 0
-    finally:
-        db.close()
-
-
-def append_slowly(path: Path, lines: list[str], stop: threading.Event, chunk: int = 40) -> None:
-    with path.open("a") as handle:
-        for start in range(0, len(lines), chunk):
-            if stop.is_set():
-                return
-            handle.write("".join(line + "\n" for line in lines[start:start + chunk]))
-            handle.flush()
-            time.sleep(0.02)
-
-
 def crash_and_recover(tmp_path: Path, cli, lines: list[str], *, kills: int, chunk: int,
                       pause: tuple[float, float], settle: float = 120) -> None:
     """Append `lines` to the followed file while killing the daemon `kills` times at random
@@ -85,37 +47,8 @@ def crash_and_recover(tmp_path: Path, cli, lines: list[str], *, kills: int, chun
         expected_alerts[alert["id"]] = alert
     assert expected_alerts, "the stream must raise alerts for the test to mean anything"
 
-    inbox = tmp_path / "inbox.jsonl"
-    inbox.touch()
-    stop = threading.Event()
-    writer = threading.Thread(target=append_slowly, args=(inbox, lines, stop, chunk))
-    writer.start()
-    rng = random.Random(3)
-    killed = 0
-    try:
-        while writer.is_alive() or killed < kills:
-            daemon = start(tmp_path)
-            time.sleep(rng.uniform(*pause))
-            daemon.send_signal(signal.SIGKILL)
-            daemon.wait()
-            killed += 1
-    finally:
-        stop.set()
-        writer.join()
-
-    log_size = (tmp_path / "daemon.log").stat().st_size
-    daemon = start(tmp_path)
-    deadline = time.monotonic() + settle
-    while b"sentineld running" not in (tmp_path / "daemon.log").read_bytes()[log_size:]:
-        assert time.monotonic() < deadline, "the daemon did not start"
-        time.sleep(0.1)
-    while time.monotonic() < deadline:
-        count, checkpoint = db_state(tmp_path)
-        if count == len(lines) and checkpoint == count:
-            break
-        time.sleep(0.2)
-    daemon.send_signal(signal.SIGTERM)
-    assert daemon.wait(timeout=60) == 0
+    killed = kill_while_ingesting(tmp_path, lines, kills=kills, chunk=chunk, pause=pause, seed=3)
+    run_to_end(tmp_path, len(lines), settle)
     assert killed >= kills
 
     db = sqlite3.connect(tmp_path / "state" / "sentineld.sqlite3")
@@ -138,11 +71,11 @@ def crash_and_recover(tmp_path: Path, cli, lines: list[str], *, kills: int, chun
 
 @pytest.mark.slow
 def test_kill_9_while_ingesting_loses_nothing_and_repeats_nothing(tmp_path: Path, cli) -> None:
-    crash_and_recover(tmp_path, cli, burst_stream(), kills=3, chunk=40, pause=(0.6, 1.6))
+    crash_and_recover(tmp_path, cli, burst_stream(), kills=3, chunk=10, pause=(0.05, 0.8))
 
 
 @pytest.mark.slow
 def test_kill_9_ten_times_while_ingesting_100k_mentions(tmp_path: Path, cli) -> None:
     """Issue 9's crash drill: 100,000 mentions (three weeks of chatter with bursts), ten kills."""
-    crash_and_recover(tmp_path, cli, long_stream(100_000), kills=10, chunk=500, pause=(0.8, 2.5),
+    crash_and_recover(tmp_path, cli, long_stream(100_000), kills=10, chunk=500, pause=(0.1, 1.5),
                       settle=300)
