@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
