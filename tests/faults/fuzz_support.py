@@ -74,6 +74,14 @@ class StandIn:
         return web.Response(body=answer.body, status=answer.status,
                             headers={"Content-Type": answer.content_type, **answer.headers})
 
+    @staticmethod
+    async def _cancel_the_rest() -> None:
+        """Connections a test left open (a client that never finished its request)."""
+        rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
     def answer(self, path: str, body: bytes, *, status: int = 200,
                content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
         self.answers[path] = Answer(body, status, content_type, headers or {})
@@ -90,6 +98,7 @@ class StandIn:
     def close(self) -> None:
         if self.runner is not None:
             self.run(self.runner.cleanup())
+        self.run(self._cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()

@@ -31,7 +31,7 @@ BUILTINS = sorted(
     for kind, types in load_config(text="", entry_points=False).registry.types.items()
     for type_name, component in types.items()
 )
-EXAMPLES = int(os.environ.get("SENTINELD_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SENTINELD_FUZZ_EXAMPLES", "150"))
 
 toml_scalars = (
     st.text(max_size=12) | st.integers(-(2**63), 2**63 - 1) | st.booleans()

@@ -39,7 +39,7 @@ TOKEN = "fuzz-bearer-token"
 SECRET = "fuzz-signing-secret"
 MAX_BODY = 4096
 FRESH_IDS = itertools.count(2)
-EXAMPLES = int(os.environ.get("SENTINELD_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SENTINELD_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES * 2, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
