@@ -159,8 +159,10 @@ async def test_subjects_option_limits_what_is_watched(sentineld_harness: Harness
     assert run.events == []
 
 
-async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness) -> None:
-    configure(sentineld_harness)
+@pytest.mark.parametrize("slices", [1, 5])
+async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness,
+                                                       slices: int) -> None:
+    configure(sentineld_harness, slices=slices)
     burst_at = START + 3 * DAY + timedelta(hours=10)
     stream = steady_days(4)
     stream.add_burst(burst_at, 400, brand_mention())
@@ -218,3 +220,22 @@ async def test_keys_are_capped_and_open_alerts_kept(sentineld_harness: Harness) 
     series = trigger.series  # type: ignore[attr-defined]
     assert len(series) <= 50
     assert series[("brand", "hot")].open and series[("brand", "*")].open
+
+
+async def test_sliding_windows_keep_a_straddling_burst_whole(sentineld_harness: Harness) -> None:
+    # 300 mentions in five minutes that straddle a window boundary: tumbling windows see two
+    # halves, each unusual but neither extreme, so the run rule opens the alert in the second;
+    # sliding windows (a minute a slice) see the burst whole and open it sooner, on their own.
+    boundary = START + 3 * DAY + timedelta(hours=10)
+    stream = steady_days(4)
+    stream.add_burst(boundary - timedelta(minutes=2, seconds=30), 300, brand_mention())
+    mentions = stream.sorted()
+    tumbling = await drive(build_trigger(configure(sentineld_harness), "buzz"), mentions)
+    sliding = await drive(build_trigger(configure(sentineld_harness, slices=5), "buzz"), mentions)
+    halves = next(a for a in tumbling.opened if a.channel == "*")
+    whole = next(a for a in sliding.opened if a.channel == "*")
+    assert halves.evidence["rule"] == "two windows in a row"
+    assert halves.opened_at >= boundary
+    assert whole.evidence["rule"] == "one window"
+    assert whole.opened_at < halves.opened_at
+    assert whole.evidence["observed"] > halves.evidence["previous_window"]
