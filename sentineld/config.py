@@ -84,7 +84,7 @@ class DaemonOptions(Options):
     #: Batches each queue between stages holds before the producer waits (backpressure).
     queue_batches: int = 16
     #: How often the live event-time clock ticks when the stream is quiet.
-    tick: Duration = Duration(5)
+    tick: Duration = Duration(60)
     #: How often the stream position and the state of stateful components are checkpointed.
     checkpoint_interval: Duration = Duration(5)
     #: How long `run` may take to drain its queues after SIGTERM before it cancels what is left.
@@ -101,8 +101,8 @@ class HostKeys(Options):
 
 
 _HOST_KEYS: Final = frozenset(HostKeys.__struct_fields__)
-
 assert _HOST_KEYS == HOST_KEYS, "keep components.HOST_KEYS in step with HostKeys"
+
 
 @dataclass(slots=True)
 class ComponentSpec:
