@@ -23,6 +23,7 @@ import hmac
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -261,6 +262,7 @@ SECRETS = {
     "SEC_HTTP_TOKEN": "apitok-9e8d7c6b5a",
 }
 SLACK_PATH = "/services/T0SEC/B0SEC/slackpath-5c7e9a1b3d"
+INLINE = "inline-apitok-0f1e2d3c"  # pasted into the file by mistake, then reloaded
 
 DAEMON_CONFIG = """
 [sentineld]
@@ -442,7 +444,7 @@ def test_secret_never_logged_served_or_printed(tmp_path: Path, receivers: Receiv
         hook_port=hook_port, taken_port=taken.getsockname()[1], smtp_port=receivers.smtp_port,
         stand_in=receivers.stand_in.url))
     env = {**SECRETS, "SEC_SLACK_URL": receivers.stand_in.url + SLACK_PATH}
-    secrets = [*SECRETS.values(), SLACK_PATH.rsplit("/", 1)[-1]]
+    secrets = [*SECRETS.values(), SLACK_PATH.rsplit("/", 1)[-1], INLINE]
     daemon = Daemon(config, env)
     seen: list[tuple[str, bytes]] = []  # (what, output) of everything the outside can read
     try:
@@ -486,6 +488,12 @@ def test_secret_never_logged_served_or_printed(tmp_path: Path, receivers: Receiv
             done = subprocess.run([sys.executable, "-m", "sentineld", *command, "-c", str(config)],
                                   cwd=tmp_path, env={**os.environ, **env}, capture_output=True, timeout=60)
             seen.append((f"sentineld {' '.join(command)}", done.stdout + done.stderr))
+        # A reload with a secret pasted into the file: rejected, the running config stays.
+        pasted = config.read_text().replace('token = { env = "SEC_HTTP_TOKEN" }', f'token = "{INLINE}"')
+        assert INLINE in pasted
+        config.write_text(pasted)
+        daemon.proc.send_signal(signal.SIGHUP)
+        daemon.wait_for("reload rejected; the running configuration stays")
         dead = next(answer for what, answer in seen if what == "sentineld outbox --dead --json")
         assert b"535" in dead and b"401" in dead, dead  # the failures really are in there
         assert SLACK_PATH in receivers.stand_in.paths  # the secrets were in use
