@@ -576,3 +576,26 @@ def test_jsonl_lines(
     run.assert_rejections_explained()
     assert run.source.lines_read == sum(1 for line in lines if line.strip())  # type: ignore[attr-defined]
     event(outcome(run))
+
+
+# --------------------------------------------------------------------------- HTML to text
+
+markup = st.lists(
+    st.sampled_from(["<p>", "</p>", "<br>", "<br/>", "<script>", "</script>", "<style>", "</style>", "<b>",
+                     "<a href='x'>", "</a>", "<!--", "-->", "<![CDATA[", "]]>", "&amp;", "&#0;", "&#55296;",
+                     "&#x110000;", "&#99999999999;", "&nbsp;", "&bogus", "&", "<", ">", "<div", "<p <p>",
+                     "<template>", "<li>", "\r\n", "\u00a0", "\ud800", "acme"])
+    | st.text(max_size=20),
+    max_size=30,
+).map("".join)
+
+
+@FUZZ
+@given(html=markup)
+def test_html_to_text_of_any_markup(html: str) -> None:
+    """Mastodon statuses, Hacker News comments, feed entries and HTML mail all go through it."""
+    from sentineld.html_text import html_to_text
+
+    text = html_to_text(html)
+    assert isinstance(text, str)
+    assert "\n\n\n" not in text and text == text.strip()
