@@ -4,8 +4,9 @@ triggers and the SQLite store, beside bare vaderSentiment on the same texts, in 
     .venv/bin/python bench/throughput.py [--mentions 1000000] [--authors 200000] [--runs 3]
 
 The mentions are the real tweets of ``../shared/data`` (repeated, each prefixed with the brand's
-handle so that matching and the triggers have work), from ``--authors`` distinct authors, one
-every 50 ms of event time on average. The replay is a real subprocess (`python -m sentineld
+name so that matching and the triggers have work; one in five addresses the brand's account,
+which opens a case and an SLA timer), from ``--authors`` distinct authors, one every 50 ms of
+event time. The replay is a real subprocess (`python -m sentineld
 replay`); its CPU time (user + system, from the kernel) gives mentions/s per core, its wall time
 mentions/s. vaderSentiment's rate is measured on a sample of the same texts in this process.
 Figures are medians over ``--runs``; the ratio compares the two in this same run.
@@ -62,7 +63,10 @@ def write_stream(path: Path, count: int, authors: int, seed: int = 1) -> list[st
     with path.open("w") as handle:
         for index in range(count):
             moment += step
-            text = f"@sentineld {texts[index % len(texts)]}"
+            # One mention in five addresses the brand's account (a case, an SLA timer); the
+            # others name it in passing, as most public mentions of a brand do.
+            handle = "@sentineld" if index % 5 == 0 else "sentineld"
+            text = f"{handle} {texts[index % len(texts)]}"
             author = rng.randrange(authors)
             handle.write(json.dumps({
                 "id": f"bench:{index}", "source": "bluesky" if index % 3 else "mastodon",
