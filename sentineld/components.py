@@ -49,10 +49,10 @@ __all__ = [
 
 Kind = Literal["source", "scorer", "trigger", "notifier", "responder"]
 
-
 #: Keys the host takes from every component table (see `sentineld.config.HostKeys`); a
 #: component's own Options may not use these names.
 HOST_KEYS: frozenset[str] = frozenset({"type", "enabled", "timeout"})
+
 
 class NoOptions(Options):
     """For components that take no options of their own."""

@@ -66,6 +66,7 @@ class Guard:
         self._benched_until = 0.0
         self._needs_rebuild = False
         self._on_rebuild = on_rebuild
+        self._async_methods: dict[str, bool] = {}
 
     @property
     def id(self) -> str:
@@ -96,7 +97,7 @@ class Guard:
         self.stats.calls += 1
         try:
             async with asyncio.timeout(limit):
-                if inspect.iscoroutinefunction(function):
+                if self._is_async(method, function):
                     result = await function(*args)
                 else:
                     loop = asyncio.get_running_loop()
@@ -114,6 +115,12 @@ class Guard:
         self._consecutive = 0
         self._backoff = FIRST_BACKOFF
         return True, result
+
+    def _is_async(self, method: str, function: Any) -> bool:
+        known = self._async_methods.get(method)
+        if known is None:
+            known = self._async_methods[method] = inspect.iscoroutinefunction(function)
+        return known
 
     def _failed(
         self, method: str, reason: str, mentions: Sequence[Mention], exc: BaseException | None = None
@@ -155,6 +162,7 @@ class Guard:
         except Exception as exc:  # noqa: BLE001 - a failing stop must not stop the rebuild
             log.warning("component stop failed", component=self.id, error=repr(exc))
         self.component = self.spec.build(self.config.context(self.spec, self.influencers))
+        self._async_methods.clear()
         if state is not None:
             self.component.restore(state)
         await self.start()
