@@ -42,7 +42,9 @@ type = "influence"
 [triggers.buzz]
 type = "volume_spike"
 window = "1m"
-warmup = 3
+warmup = "10m"
+## A short test stream: a lenient tail probability so that its burst is unusual enough.
+alpha = 1e-4
 min_count = 8
 
 [notifiers.out]
