@@ -150,16 +150,9 @@ class SeasonalCounts:
             dispersion = self.dispersion()
             if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
                 value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
-        # The dispersion measures how far counts stray from a forecast worth the name: it starts
-        # learning once the hour-of-day profile does (after the first day), lest the errors of
-        # the first hours make the key deaf for days.
-        since = seen - learning.windows_per_day if learning.daily_rate > 0.0 else seen
+        since = self._dispersion_age(seen, learning)
         if since >= 0 and level > 0.0:
-            if self.scale == 0.0:
-                # A prior: social mention counts are bursty, as if a day of windows had shown
-                # `prior_dispersion`; the key's own windows take over as they come.
-                self.scale = mean * mean
-                self.spread = learning.prior_dispersion * self.scale
+            self._start_dispersion(mean, learning)
             rate = max(1.0 / (since + 1 + learning.prior_windows), learning.dispersion_rate)
             self.spread += rate * ((value - mean) ** 2 - mean - self.spread)
             self.scale += rate * (mean * mean - self.scale)
@@ -197,11 +190,16 @@ class SeasonalCounts:
             self.learn(start, 0, learning)
             return
         mean = self.mean(start)
-        if self.seen > 0:
-            keep = (1.0 - learning.dispersion_rate) ** windows
+        seen = self.seen
+        since = self._dispersion_age(seen, learning)
+        counted = min(windows, since + windows)
+        if counted > 0 and self.level > 0.0:
+            self._start_dispersion(mean, learning)
+            # A running mean while young, an exponential average after: keep the larger share.
+            young = max(since, 0) + 1 + learning.prior_windows
+            keep = max(young / (young + counted), (1.0 - learning.dispersion_rate) ** counted)
             self.spread = self.spread * keep + (mean * mean - mean) * (1.0 - keep)
             self.scale = self.scale * keep + mean * mean * (1.0 - keep)
-        seen = self.seen
         if seen + windows <= learning.warmup:
             # Still a running mean: the zeros simply join the average.
             self.level *= seen / (seen + windows)
@@ -213,6 +211,19 @@ class SeasonalCounts:
         self.seen = seen + windows
         if seen // learning.windows_per_day != self.seen // learning.windows_per_day:
             self._normalise()
+
+    @staticmethod
+    def _dispersion_age(seen: int, learning: Learning) -> int:
+        """Windows the dispersion has learnt from: it starts when the hour-of-day factors do
+        (after the first day), lest the errors of the first hours make the key deaf for days."""
+        return seen - learning.windows_per_day if learning.daily_rate > 0.0 else seen
+
+    def _start_dispersion(self, mean: float, learning: Learning) -> None:
+        """Before its first window, the dispersion is a prior: social mention counts are bursty,
+        as if a day of windows had shown `prior_dispersion`; the key's own windows take over."""
+        if self.scale == 0.0:
+            self.scale = mean * mean
+            self.spread = learning.prior_dispersion * self.scale
 
     def _normalise(self) -> None:
         """Keep each profile's mean at 1, moving the scale into the level."""

@@ -122,3 +122,17 @@ def test_share_baseline_learns_share_and_scatter() -> None:
     assert share.share() == pytest.approx(0.2, abs=0.02)
     assert share.dispersion() > 3
     assert ShareBaseline.load(share.dump()).share() == share.share()
+
+
+def test_a_short_silence_does_not_inflate_the_dispersion() -> None:
+    # In the first day the dispersion has not started: a pause of a few windows leaves it at 0.
+    young = SeasonalCounts()
+    end = feed(young, 0.2, value=lambda hour: 3.0)
+    young.learn_silence(end, 3, LEARNING)
+    assert young.dispersion() == 0.0
+    # Later, a pause is three windows among hundreds, not the whole story.
+    grown = SeasonalCounts()
+    end = feed(grown, 3, value=lambda hour: 3.0)
+    before = grown.dispersion()
+    grown.learn_silence(end, 3, LEARNING)
+    assert abs(grown.dispersion() - before) < 0.01
