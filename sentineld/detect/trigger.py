@@ -1,13 +1,14 @@
 """`CountTrigger`: the machinery the count-based triggers share (volume_spike, negativity_spike,
 competitor_surge).
 
-Each key (subject, channel) counts mentions in a *sliding* event-time window made of
-`slices` slices: a *count* (the mentions that matter: all of them, the negative ones, a
-competitor's) and a *total* (what a share is taken of). Windows are compared with baselines
-(`SeasonalCounts`, `ShareBaseline`) that learn from the tumbling windows (every `slices`
-slices). Sliding keeps a burst that straddles a boundary whole; the running count of the
-current window is compared with thresholds worked out when its slice opened, so an alert opens
-on the very mention that makes the window unusual, not at the window's end.
+Each key (subject, channel) counts mentions per event-time window: a *count* (the mentions that
+matter: all of them, the negative ones, a competitor's) and a *total* (what a share is taken
+of). Windows tumble by default; with `slices` > 1 a window is made of that many slices and
+slides by one slice, which keeps a burst that straddles a boundary whole. Windows are compared
+with baselines (`SeasonalCounts`, `ShareBaseline`) that learn from the tumbling windows. The
+running count of the current window is compared with thresholds worked out when its slice
+opened, so an alert opens on the very mention that makes the window unusual, not at the
+window's end.
 
 A window alerts on its own when its tail probability under the baseline is at most `alpha`;
 two consecutive (non-overlapping) windows alert when each is at most `confirm_alpha` — a run
