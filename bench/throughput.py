@@ -65,8 +65,8 @@ def write_stream(path: Path, count: int, authors: int, seed: int = 1) -> list[st
             moment += step
             # One mention in five addresses the brand's account (a case, an SLA timer); the
             # others name it in passing, as most public mentions of a brand do.
-            handle = "@sentineld" if index % 5 == 0 else "sentineld"
-            text = f"{handle} {texts[index % len(texts)]}"
+            name = "@sentineld" if index % 5 == 0 else "sentineld"
+            text = f"{name} {texts[index % len(texts)]}"
             author = rng.randrange(authors)
             handle.write(json.dumps({
                 "id": f"bench:{index}", "source": "bluesky" if index % 3 else "mastodon",
