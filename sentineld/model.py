@@ -33,8 +33,9 @@ __all__ = [
 ]
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
-#: Counts (followers, likes, …): a negative one is a bug or an attack, and scorers take logs of them.
-Count = Annotated[int, msgspec.Meta(ge=0)]
+#: Counts (followers, likes, …): a negative one is a bug or an attack (scorers take logs of them),
+#: and one beyond 64 bits cannot be stored.
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: Final[tuple[str, ...]] = ("info", "low", "medium", "high", "critical")

@@ -88,6 +88,10 @@ class CountOptions(Options):
     #: Keys kept at most; the least recently seen without an open alert are forgotten first.
     max_keys: int = 100_000
 
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.slices < 1:
+            raise ValueError("window must be positive and slices at least 1")
+
 
 class Series:
     """One key's sliding window, baselines and alert state."""
