@@ -44,13 +44,13 @@ competitors.rivald = ["rivald", "@rivald"]
 """
 
 
-def shipped_components() -> str:
-    """The [scorers.*] and [triggers.*] tables of the shipped sentineld.toml."""
+def shipped_components(path: Path = REPO / "sentineld.toml") -> str:
+    """The [scorers.*] and [triggers.*] tables of a config (default: the shipped sentineld.toml)."""
     import tomllib
 
     import tomli_w
 
-    shipped = tomllib.loads((REPO / "sentineld.toml").read_text())
+    shipped = tomllib.loads(path.read_text())
     return tomli_w.dumps({k: shipped[k] for k in ("scorers", "triggers") if k in shipped})
 
 
@@ -112,12 +112,14 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=1_000_000)
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--components", type=Path, default=REPO / "sentineld.toml",
+                        help="take the scorers and triggers of this config (default: the shipped one)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sentineld-bench-") as scratch:
         folder = Path(scratch)
         config = folder / "sentineld.toml"
-        config.write_text(CONFIG + shipped_components())
+        config.write_text(CONFIG + shipped_components(args.components))
         stream = folder / "stream.jsonl"
         print(f"writing {args.mentions:,} mentions from {args.authors:,} authors …", flush=True)
         sample = write_stream(stream, args.mentions, args.authors)
@@ -132,7 +134,7 @@ def main() -> None:
     wall, cpu = statistics.median(walls), statistics.median(cpus)
     per_core = args.mentions / cpu
     print()
-    print(f"machine: {os.cpu_count()} cores; components: the shipped sentineld.toml's scorers and triggers")
+    print(f"machine: {os.cpu_count()} cores; components: the scorers and triggers of {args.components.name}")
     print(f"pipeline (sentineld replay, SQLite store): {args.mentions / wall:>10,.0f} mentions/s wall, "
           f"{per_core:,.0f} mentions/s per core (CPU time {cpu:.1f}s for {args.mentions:,})")
     print(f"bare vaderSentiment polarity_scores:       {vader:>10,.0f} texts/s on one core")
