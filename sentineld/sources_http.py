@@ -451,6 +451,20 @@ class Reconnector:
             with try_:
                 await attempt()
 
+    async def poll(self, poll_once: Callable[[], Awaitable[None]], interval: float) -> None:
+        """Call `poll_once` every `interval` seconds (once, for a finite source), reconnecting
+        with backoff when it fails: the loop of every polling source."""
+
+        async def poll_forever() -> None:
+            while True:
+                await poll_once()
+                self.progressed()
+                if self.source.finite:
+                    return
+                await asyncio.sleep(interval)
+
+        await self.run(poll_forever)
+
     def _after_failure(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         if self._progress_since_failure:

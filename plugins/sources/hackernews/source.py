@@ -9,7 +9,6 @@ first, and the cursor advances window by window: a restart never leaves a gap.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -99,18 +98,10 @@ class HackerNewsSource(Source):
 
     async def run(self, emit: Emit) -> None:
         session = open_session(self.options)
-        reconnector = Reconnector(self, self.options)
-
-        async def poll_forever() -> None:
-            while True:
-                await self.poll(session, emit)
-                reconnector.progressed()
-                if self.finite:
-                    return
-                await asyncio.sleep(self.options.poll_interval)
-
         try:
-            await reconnector.run(poll_forever)
+            await Reconnector(self, self.options).poll(
+                lambda: self.poll(session, emit), self.options.poll_interval
+            )
         finally:
             await session.close()
 

@@ -3,7 +3,6 @@ Reddit's JSON listings (anonymously, or through OAuth client credentials)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import sys
@@ -133,18 +132,10 @@ class RedditSource(Source):
 
     async def run(self, emit: Emit) -> None:
         session = open_session(self.options, user_agent=self.user_agent)
-        reconnector = Reconnector(self, self.options)
-
-        async def poll_forever() -> None:
-            while True:
-                await self.poll(session, emit)
-                reconnector.progressed()
-                if self.finite:
-                    return
-                await asyncio.sleep(self.options.poll_interval)
-
         try:
-            await reconnector.run(poll_forever)
+            await Reconnector(self, self.options).poll(
+                lambda: self.poll(session, emit), self.options.poll_interval
+            )
         finally:
             await session.close()
 
