@@ -68,6 +68,8 @@ class ViralityOptions(Options):
             raise ValueError("threshold must be in (0, 1]")
         if self.num_perm < 8 or self.min_tokens < 2 or self.max_posts < 2 or self.tracked_posts < 1:
             raise ValueError("num_perm must be >= 8, min_tokens >= 2, max_posts >= 2, tracked_posts >= 1")
+        if self.max_posts * self.num_perm > 2**27:  # the signature index is allocated at start
+            raise ValueError("max_posts × num_perm over 134 million: the index would take over 512 MiB")
         if min(self.window, self.rate_window, self.min_age, self.baseline_half_life) <= 0:
             raise ValueError("window, rate_window, min_age and baseline_half_life must be > 0s")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
@@ -65,7 +65,7 @@ class BlueskyOptions(HttpSourceOptions):
     profiles: bool = True
     #: Profiles per getProfiles call (at most 25), cache size, and how long a profile is reused.
     profile_batch: int = MAX_BATCH
-    profile_cache_size: int = 50_000
+    profile_cache_size: Annotated[int, msgspec.Meta(ge=1)] = 50_000
     profile_ttl: Duration = Duration(6 * 3600)
 
 

@@ -9,11 +9,11 @@ A listing is ``{"kind": "Listing", "data": {"after": "t3_â€¦"|null, "before": â€
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
-from sentineld.model import Author, Mention, Metrics
+from sentineld.model import Author, Count, Mention, Metrics
 from sentineld.sources_http import from_posix
 
 SOURCE: Final = "reddit"
@@ -33,8 +33,8 @@ class Thing(msgspec.Struct):
     body: str | None = None
     permalink: str | None = None
     subreddit: str | None = None
-    score: int | None = None
-    num_comments: int | None = None
+    score: Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | None = None  # negative: downvoted
+    num_comments: Count | None = None
     url: str | None = None
     is_self: bool | None = None
     parent_id: str | None = None
@@ -88,6 +88,6 @@ def to_mention(kind: str, thing: Thing) -> Mention:
         url=f"{SITE}{thing.permalink}" if thing.permalink else None,
         in_reply_to=f"{SOURCE}:{thing.parent_id}" if kind == "t1" and thing.parent_id else None,
         # A downvoted thing's score is negative: it has no likes to speak of.
-        metrics=Metrics(likes=max(thing.score or 0, 0), replies=max(thing.num_comments or 0, 0)),
+        metrics=Metrics(likes=max(thing.score or 0, 0), replies=thing.num_comments or 0),
         extra=extra,
     )
