@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -94,6 +94,7 @@ class PipelineStats:
     alerts_resolved: int = 0
     checkpoints: int = 0
     refed: int = 0
+    stage_errors: int = 0
     last_progress: float = field(default_factory=time.monotonic)
 
 
@@ -443,12 +444,32 @@ class Pipeline:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a mention the store cannot take at all
+                fresh = await self._store_one_by_one(item, exc)
             self.stats.stored += len(fresh)
             by_source = self.stats.stored_by_source
             by_source[item.source_id] = by_source.get(item.source_id, 0) + len(fresh)
             self.stats.duplicates += len(item.mentions) - len(fresh)
             self.stats.last_progress = time.monotonic()
             return fresh
+
+    async def _store_one_by_one(self, item: _IngestBatch, error: Exception) -> Scored:
+        """A batch failed for a reason retrying cannot cure (a bug, a value the store cannot
+        encode): store its mentions one at a time, so that only the culprits are left out, each
+        logged with its id; the cursor goes with the last one."""
+        log.error("a batch could not be stored; storing its mentions one by one",
+                  source=item.source_id, error=repr(error), exc_info=error)
+        fresh: Scored = []
+        for index, mention in enumerate(item.mentions):
+            cursor = item.cursor if index == len(item.mentions) - 1 else None
+            try:
+                fresh += await self.store.call("ingest", item.source_id, [mention], cursor)
+            except Exception as exc:  # noqa: BLE001 - leave the culprit out, keep the rest
+                log.error("mention left out: the store cannot take it", source=item.source_id,
+                          mention_id=mention.id, error=repr(exc))
+                if cursor is not None:
+                    await self.store.call("ingest", item.source_id, [], cursor)
+        return fresh
 
     async def _refeed(self) -> None:
         """Push mentions stored after the last checkpoint through the stages again."""
@@ -463,52 +484,70 @@ class Pipeline:
         if self.stats.refed:
             log.info("re-fed mentions stored after the last checkpoint", count=self.stats.refed)
 
+    async def _survive(self, stage: str, process: Callable[[Any], Awaitable[None]], item: Any) -> None:
+        """Run one item through a stage. Plugins are already isolated by their Guards; this
+        catches a bug in the core itself, logs it with the item, and lets the stream go on
+        instead of the stage dying and the daemon hanging."""
+        try:
+            await process(item)
+        except Exception as exc:  # noqa: BLE001 - the stage must outlive any one item
+            self.stats.stage_errors += 1
+            ids = [m.id for _, m in item[:5]] if isinstance(item, list) else []
+            log.error("stage failed on an item; it goes on unfinished", stage=stage,
+                      item=type(item).__name__, mention_ids=ids, error=repr(exc), exc_info=exc)
+
     async def _score_stage(self) -> None:
         while True:
             item = await self.score_queue.get()
-            if isinstance(item, list):
-                started = time.perf_counter()
-                mentions = [m for _, m in item]
-                self.matcher.apply(mentions)
-                await self.tracking.before_scoring(item)
-                for guard in self.scorers:
-                    await guard.call("score", mentions, mentions=mentions)
-                await self.tracking.after_scoring(item)
-                await self.cases.after_scoring(item)
-                self.stats.scored += len(mentions)
-                self._timed("score", started)
-            elif isinstance(item, Barrier):
-                await self.tracking.flush()
-                self._snapshot(self.scorers, item.states)
+            await self._survive("score", self._score_item, item)
             await self.trigger_queue.put(item)
             if isinstance(item, Barrier) and item.final:
                 return
 
+    async def _score_item(self, item: Any) -> None:
+        if isinstance(item, list):
+            started = time.perf_counter()
+            mentions = [m for _, m in item]
+            self.matcher.apply(mentions)
+            await self.tracking.before_scoring(item)
+            for guard in self.scorers:
+                await guard.call("score", mentions, mentions=mentions)
+            await self.tracking.after_scoring(item)
+            await self.cases.after_scoring(item)
+            self.stats.scored += len(mentions)
+            self._timed("score", started)
+        elif isinstance(item, Barrier):
+            await self.tracking.flush()
+            self._snapshot(self.scorers, item.states)
+
     async def _trigger_stage(self) -> None:
         while True:
             item = await self.trigger_queue.get()
-            await self._poll_silences()
-            await self._poll_acks()
-            if isinstance(item, list):
-                started = time.perf_counter()
-                await self._observe(item)
-                self._timed("trigger", started)
-                self._scored(item)
-            elif isinstance(item, Tick):
-                for boundary in self.clock.due(item.now):
-                    await self._tick(boundary)
-            elif isinstance(item, Barrier):
-                dirty = self.alerts.take_dirty()
-                for alert in dirty:
-                    await self.store.call("record_alert", alert, [])
-                self._snapshot(self.triggers, item.states)
-                item.states["alerts"] = self.alerts.snapshot()
-                if self.playbooks is not None:
-                    item.states["playbooks"] = self.playbooks.snapshot()
-                item.states["clock"] = self.clock.snapshot()
+            await self._survive("trigger", self._trigger_item, item)
             await self.commit_queue.put(item)
             if isinstance(item, Barrier) and item.final:
                 return
+
+    async def _trigger_item(self, item: Any) -> None:
+        await self._poll_silences()
+        await self._poll_acks()
+        if isinstance(item, list):
+            started = time.perf_counter()
+            await self._observe(item)
+            self._timed("trigger", started)
+            self._scored(item)
+        elif isinstance(item, Tick):
+            for boundary in self.clock.due(item.now):
+                await self._tick(boundary)
+        elif isinstance(item, Barrier):
+            dirty = self.alerts.take_dirty()
+            for alert in dirty:
+                await self.store.call("record_alert", alert, [])
+            self._snapshot(self.triggers, item.states)
+            item.states["alerts"] = self.alerts.snapshot()
+            if self.playbooks is not None:
+                item.states["playbooks"] = self.playbooks.snapshot()
+            item.states["clock"] = self.clock.snapshot()
 
     async def _observe(self, batch: Scored) -> None:
         chunk: list[Mention] = []
@@ -644,7 +683,7 @@ class Pipeline:
                 if pending:
                     await self._save_scores(pending)
                     pending = []
-                await self._checkpoint(item)
+                await self._survive("commit", self._checkpoint, item)
                 self._timed("commit", started)
                 if item.final:
                     return
@@ -652,8 +691,8 @@ class Pipeline:
     async def _save_scores(self, scored: Scored) -> None:
         try:
             await self.store.call("save_scores", scored)
-        except StoreError as exc:
-            log.error("cannot store scores (they are recomputed after a restart)", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - scores are recomputed after a restart
+            log.error("cannot store scores (they are recomputed after a restart)", error=repr(exc))
 
     async def _checkpoint(self, barrier: Barrier) -> None:
         try:

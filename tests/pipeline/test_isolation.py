@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,3 +162,56 @@ async def test_component_that_keeps_failing_is_benched_then_rebuilt(
     assert guard.stats.restarts == 1 and Faulty.AlwaysFailing.built == 2
     result = await harness.replay(mentions, keep_state=True)
     assert result.summary.stored == 40 and len(alerted_mentions(harness)) == 40
+
+
+async def test_a_core_bug_on_one_item_does_not_stop_the_stream(
+    sentineld_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure outside any plugin (here: the matcher, on one mention) is logged, that batch
+    goes on unfinished (unmatched) to the triggers, later mentions are processed as usual, and
+    the replay ends."""
+    from structlog.testing import capture_logs
+
+    from sentineld.watch import Matcher
+
+    real_apply = Matcher.apply
+
+    def flaky_apply(self: Matcher, mentions: Any) -> None:
+        if any("poison" in m.text for m in mentions):
+            raise RuntimeError("matcher bug")
+        real_apply(self, mentions)
+
+    monkeypatch.setattr(Matcher, "apply", flaky_apply)
+    harness = sentineld_harness.with_plugins(Faulty()).configure(
+        sentineld={"batch_size": 1}, triggers={"c": {"type": "counting"}})
+    mentions = [make_mention("@acme poison", id="t:1"), make_mention("@acme fine", id="t:2", minutes=1)]
+    with capture_logs() as logs:
+        result = await harness.replay(mentions, keep_state=True)
+    assert result.summary.stored == 2
+    assert alerted_mentions(harness) == ["t:1", "t:2"]
+    failed = [e for e in logs if e["event"] == "stage failed on an item; it goes on unfinished"]
+    assert failed and failed[0]["stage"] == "score" and failed[0]["mention_ids"] == ["t:1"]
+
+
+async def test_a_mention_the_store_cannot_encode_is_left_out_alone(tmp_path: Path) -> None:
+    """A batch the store rejects for a reason retrying cannot cure is stored one by one: only
+    the culprit is left out, and the cursor is committed."""
+    from sentineld.config import load_config
+    from sentineld.pipeline import Pipeline, _IngestBatch
+    from sentineld.store import open_store
+    from sentineld.store.worker import StoreWorker
+
+    config = load_config(text=f'[sentineld]\nstate_dir = "{tmp_path}"\n')
+    worker = StoreWorker(open_store(tmp_path))
+    pipeline = Pipeline(config, worker, live=False, notify=False, sources=[])
+    await pipeline.start()
+    bad = make_mention("@acme x", id="t:bad")
+    bad.extra = {"unencodable": object()}
+    stored = asyncio.get_running_loop().create_future()
+    batch = [make_mention("@acme ok", id="t:1"), bad, make_mention("@acme ok", id="t:3")]
+    await pipeline.ingest_queue.put(_IngestBatch("s", batch, "cursor-3", stored))
+    assert await asyncio.wait_for(stored, timeout=10) == 2
+    await pipeline.stop()
+    assert worker.store.cursor("s") == "cursor-3"
+    assert worker.store.mention("t:1") and worker.store.mention("t:3") and worker.store.mention("t:bad") is None
+    worker.close()
