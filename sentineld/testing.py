@@ -189,13 +189,17 @@ class Harness:
             raise AssertionError(f"trigger {trigger_id} failed: {guard.stats.last_error}")
         return events
 
-    async def notify(self, notifier_id: str, alert: Alert, event: str = "opened") -> Notification:
+    async def notify(
+        self, notifier_id: str, alert: Alert, event: str = "opened", meta: dict[str, Any] | None = None
+    ) -> Notification:
         """Deliver one notification through a configured notifier (no retries)."""
         config = self.config()
         spec = config.components["notifier"][notifier_id]
         guard = Guard(spec, config)
         await guard.start()
-        notification = Notification(key=f"{alert.id}:{event}:{notifier_id}", event=event, alert=alert)
+        notification = Notification(
+            key=f"{alert.id}:{event}:{notifier_id}", event=event, alert=alert, meta=dict(meta or {})
+        )
         try:
             await guard.component.notify(notification)  # type: ignore[attr-defined]
         finally:

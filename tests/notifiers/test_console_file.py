@@ -28,3 +28,12 @@ async def test_file_appends_each_key_once_across_restarts(sentineld_harness, tmp
         (f"{alert.id}:opened:log", "opened"), (f"{alert.id}:resolved:log", "resolved"),
     ]
     assert lines[0]["alert"]["id"] == alert.id
+
+
+async def test_file_keeps_a_group_notifications_listing(sentineld_harness, tmp_path) -> None:
+    path = tmp_path / "notified.jsonl"
+    sentineld_harness.configure(notifiers={"log": {"type": "file", "path": str(path)}})
+    first, second = make_alert(), make_alert(channel="bluesky")
+    await sentineld_harness.notify("log", first, "opened", meta={"alerts": [first.id, second.id]})
+    (line,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert line["meta"] == {"alerts": [first.id, second.id]}

@@ -53,6 +53,8 @@ class FileNotifier(Notifier):
             record["alert"] = alert_to_dict(notification.alert)
         if notification.draft is not None:
             record["draft"] = dataclasses.asdict(notification.draft)
+        if notification.meta:
+            record["meta"] = notification.meta  # a group notification lists its alerts here
         await asyncio.to_thread(self._append, _encode(record) + b"\n")
         self.seen.add(notification.key)
 
