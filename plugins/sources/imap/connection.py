@@ -111,6 +111,11 @@ class ImapConnection:
         (``* OK Still here``) are read and ignored. Ending IDLE waits for the server's answer
         (bounded by the socket timeout), which proves the connection alive."""
         client = self.client
+        # A message that arrived since the last search would otherwise wait for the next
+        # IDLE cycle: NOOP hands over the pending EXISTS first.
+        _, pending = client.noop()
+        if any(len(response) > 1 and response[1] in _NEWS for response in pending):
+            return True
         client.idle()
         news = False
         deadline = time.monotonic() + limit
