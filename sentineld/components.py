@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import structlog
 
@@ -155,10 +155,18 @@ class Health:
             self.last_error = error
 
 
-#: ``await emit(mentions, cursor)``: hand a batch to the core. The cursor (any string the source
-#: understands, or None) is stored in the same transaction as the mentions, so it is never ahead
-#: of what is stored. The call waits while the pipeline is full (backpressure).
-Emit = Callable[[Sequence[Mention], str | None], Awaitable[None]]
+class Emit(Protocol):
+    """What a source calls to hand a batch to the core: ``await emit(mentions, cursor)``.
+
+    The cursor (any string the source understands, or None) is stored in the same transaction
+    as the mentions, so it is never ahead of what is stored. The call waits while the pipeline is
+    full (backpressure). With ``wait=True`` it returns only once the batch is durably stored,
+    with the number of mentions that were new (what a webhook needs before answering 202).
+    """
+
+    def __call__(
+        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False
+    ) -> Awaitable[int | None]: ...
 
 
 class Source(Component):

@@ -7,7 +7,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_store_readonly, print_json_lines
+from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
 
 PAGE = 500
 #: Evidence keys shown in the one-line explanation, in this order, when an alert carries them.
@@ -32,7 +32,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc), 2) from None
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         alerts: list[Any] = []
         offset = 0

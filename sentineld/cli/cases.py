@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_store_readonly, print_json_lines
+from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
 
 STATE_CHOICES = ("open", "all", "new", "acknowledged", "responded", "resolved", "merged")
 
@@ -48,7 +48,7 @@ def add_link_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_cases(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         cases = store.cases(state=args.state, limit=args.limit)
     finally:
@@ -81,7 +81,7 @@ def cmd_case(args: argparse.Namespace) -> int:
     from sentineld.model import mention_to_dict
 
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         case = store.case(args.id)
         if case is None:
@@ -128,7 +128,7 @@ def cmd_case(args: argparse.Namespace) -> int:
 
 def cmd_ack(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     by = args.by or getpass.getuser()
     try:
         if args.id.startswith("c-"):
@@ -151,7 +151,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         case = store.set_case_state(args.id, "resolved", time.time())
     finally:
@@ -167,7 +167,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     from sentineld.watch import Matcher
 
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         keys = []
         for value in args.identities:

@@ -39,7 +39,9 @@ def print_json_lines(rows: list[Any]) -> None:
     out.flush()
 
 
-def open_store_readonly(config: Config) -> Any:
+def open_cli_store(config: Config) -> Any:
+    """The store in the config's state directory, opened for reading and writing (commands
+    such as `ack` and `silence` write); a store error becomes a one-line message and exit 1."""
     from sentineld.store import StoreError, open_store
 
     try:

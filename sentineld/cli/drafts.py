@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from sentineld.cli.common import CommandError, load, open_store_readonly, print_json_lines
+from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
 
 STATES = ("pending", "approved", "posted", "dry_run", "failed", "rejected")
 
@@ -31,7 +31,7 @@ def add_approve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_drafts(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         if args.reject:
             draft = store.reject_draft(args.reject, getpass.getuser())
@@ -64,7 +64,7 @@ def cmd_drafts(args: argparse.Namespace) -> int:
 
 def cmd_approve(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         draft = store.approve_draft(args.id, args.by or getpass.getuser(), args.text)
     except ValueError as exc:

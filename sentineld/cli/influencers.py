@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sentineld.cli.common import load, open_store_readonly, print_json_lines
+from sentineld.cli.common import load, open_cli_store, print_json_lines
 
 
 def add_influencers_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def cmd_influencers(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise CommandError("--top must be at least 1", code=2)
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         rows = top_influencers(
             store, kind=args.kind, top=args.top, watchlist_only=args.watchlist,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sentineld.cli.common import CommandError, load, open_store_readonly, print_json_lines
+from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
 
 if TYPE_CHECKING:
     from sentineld.store import OutboxItem, SQLiteStore
@@ -25,7 +25,7 @@ def add_outbox_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_outbox(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         if args.retry:
             return _retry(store, args.retry)

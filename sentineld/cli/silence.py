@@ -17,7 +17,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_store_readonly, print_json_lines
+from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
 
 
 def add_silence_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def add_silence_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_silence(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    store = open_store_readonly(config)
+    store = open_cli_store(config)
     try:
         return {"add": _add, "list": _list, "expire": _expire}[args.action](args, store)
     finally:
