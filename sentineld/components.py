@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
