@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from sentineld.components import HealthState
 from sentineld.model import mention_to_dict
 from sentineld.testing import make_mention
 from sentineld_plugins.sources.webhook import webhook_routes
@@ -191,6 +192,8 @@ async def test_client_disconnect_mid_body_stores_nothing_and_serving_goes_on(liv
 async def test_mounted_on_the_daemons_http_server(live_core) -> None:
     async with live_core.running(hook(listen="")) as core:
         source = core.source("hook")
+        # Until the source task runs, the endpoint answers 503 with Retry-After (tested apart).
+        await core.wait_for(lambda: source.health.state == HealthState.OK, what="the source running")
         assert source.addresses == []
         app = web.Application()
         app.add_routes(webhook_routes(source))

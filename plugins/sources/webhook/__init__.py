@@ -139,7 +139,7 @@ class WebhookSource(Source):
             emit = self._emit
             if emit is None:
                 raise Refused(503, "not_running", "the webhook source is not running; retry shortly")
-            new = await emit(mentions, None, wait=True)  # type: ignore[call-arg]
+            new = await emit(mentions, None, wait=True)
         except Refused as refusal:
             self.refused += 1
             headers = {}
