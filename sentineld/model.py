@@ -65,12 +65,13 @@ class Metrics(msgspec.Struct, kw_only=True):
     replies: Count = 0
 
 
-class Mention(msgspec.Struct, kw_only=True):
+class Mention(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One thing someone said, from one source.
 
     `id` is source-qualified (``"bluesky:at://..."``) and is what makes ingest idempotent.
     `created_at` is the event time every stage reasons in. Unknown keys of the JSON form are kept
-    in `extra`. `scores`, `labels` and `matches` stay empty until the scoring stage fills them.
+    in `extra` (`decode_mention` moves them there; decoding straight into the struct refuses them
+    rather than dropping them silently). `scores`, `labels` and `matches` stay empty until the scoring stage fills them.
     """
 
     id: str
@@ -106,6 +107,7 @@ class Mention(msgspec.Struct, kw_only=True):
 _MENTION_FIELDS: Final = frozenset(Mention.__struct_fields__)
 _SCORED_ONLY: Final = ("scores", "labels", "matches")
 _json_decoder = msgspec.json.Decoder()
+_typed_decoder = msgspec.json.Decoder(Mention)
 _json_encoder = msgspec.json.Encoder()
 
 
@@ -127,6 +129,11 @@ def mention_from_dict(data: Any) -> Mention:
         mention = msgspec.convert(data, Mention)
     except msgspec.ValidationError as exc:
         raise MentionError(_describe_validation_error(exc)) from None
+    return _checked(mention)
+
+
+def _checked(mention: Mention) -> Mention:
+    """What the types alone do not say: a non-empty id and source, a representable time."""
     for name in ("id", "source"):  # an empty id would make unrelated mentions duplicates
         if not getattr(mention, name).strip():
             raise MentionError(f"{name}: must not be empty")
@@ -138,7 +145,14 @@ def mention_from_dict(data: Any) -> Mention:
 
 
 def decode_mention(line: bytes | str) -> Mention:
-    """Parse one line of Mention JSON. Raises MentionError with a readable reason."""
+    """Parse one line of Mention JSON. Raises MentionError with a readable reason.
+
+    The common case decodes straight into the struct; a line with unknown keys (kept under
+    `extra`) or an error (explained field by field) takes the way through a dict."""
+    try:
+        return _checked(_typed_decoder.decode(line))
+    except (msgspec.DecodeError, MentionError, UnicodeDecodeError, RecursionError):
+        pass
     try:
         data = _json_decoder.decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
