@@ -2,13 +2,21 @@
 SQLite file) and the unanswered trigger, plus the trigger's memory per waiting mention.
 
     .venv/bin/python bench/cases_speed.py [--mentions 50000] [--runs 3] [--pending 100000]
+        [--throughput 100000] [--batch 512]
 
-The stream: one mention every 10 seconds of event time from 5,000 customers; a fifth of them
-are addressed to the brand (an @-mention of its account, or an e-mail; ``--addressed``), and the
-brand answers half of those (``--answered``) 10 minutes later, so a tenth of all mentions end in
-an unanswered alert (a pessimistic stream); the rest is chatter that is not addressed to it.
-Each figure is the median over ``--runs`` passes of µs per mention (all mentions), in batches of
-256 as the pipeline hands them over.
+Two streams go through the case step:
+
+- *care*: one mention every 10 seconds of event time from 5,000 customers who come back; a fifth
+  are addressed to the brand (an @-mention of its account, or an e-mail; ``--addressed``), and
+  the brand answers half of those (``--answered``) 10 minutes later, so a tenth of all mentions
+  end in an unanswered alert (a pessimistic stream); the rest is chatter not addressed to it.
+- *throughput*: the stream of bench/throughput.py (``--throughput`` mentions, 200,000 possible
+  authors, one in five @-mentions the brand's account, so nearly every case has a new customer).
+
+The case step's cost is CPU time (`time.process_time`: the event loop and the store thread),
+in µs per mention of the whole stream, in batches of ``--batch`` (what `replay` hands over).
+Beside it, in the same pass, the store's `ingest` of the same batches: the ratio of the two is
+the figure to compare between runs on a busy machine. Medians over ``--runs`` passes.
 """
 
 from __future__ import annotations
@@ -29,11 +37,12 @@ from typing import Any
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sentineld.alerting import AlertManager, TriggerAlertSink  # noqa: E402
 from sentineld.cases import CaseStep, CasesOptions  # noqa: E402
 from sentineld.components import ComponentContext  # noqa: E402
-from sentineld.model import Author, Mention  # noqa: E402
+from sentineld.model import Author, Mention, decode_mention  # noqa: E402
 from sentineld.store import open_store  # noqa: E402
 from sentineld.store.worker import StoreWorker  # noqa: E402
 from sentineld.watch import Matcher, WatchConfig  # noqa: E402
@@ -41,7 +50,9 @@ from sentineld_plugins.triggers.unanswered import Unanswered, UnansweredOptions 
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 WATCH = WatchConfig(brand=["acme", "@acme"], accounts=["acme", "care@acme.example"])
-BATCH = 256
+#: The watch of bench/throughput.py's config.
+THROUGHPUT_WATCH = WatchConfig(brand=["sentineld", "@sentineld", "#sentineld"], accounts=["sentineld"])
+BATCH = 512
 
 
 def stream(count: int, addressed: float, answered: float, seed: int = 1) -> list[Mention]:
@@ -69,24 +80,55 @@ def stream(count: int, addressed: float, answered: float, seed: int = 1) -> list
     return mentions
 
 
+def throughput_stream(count: int) -> list[Mention]:
+    """The mentions bench/throughput.py replays (its `write_stream`, decoded as replay does)."""
+    from throughput import write_stream
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "stream.jsonl"
+        write_stream(path, count, authors=200_000)
+        with path.open("rb") as lines:
+            return [decode_mention(line) for line in lines]
+
+
 def batches(mentions: list[Mention]) -> list[list[tuple[int, Mention]]]:
     numbered = list(enumerate(mentions, start=1))
     return [numbered[i : i + BATCH] for i in range(0, len(numbered), BATCH)]
 
 
-async def case_step_pass(mentions: list[Mention]) -> float:
+async def case_step_pass(mentions: list[Mention], watch: WatchConfig) -> tuple[float, float]:
+    """CPU µs per mention of the case step and of storing the same batches (`ingest`)."""
+    fresh = [msgspec.structs.replace(m, labels={}) for m in mentions]
     with tempfile.TemporaryDirectory() as scratch:
         worker = StoreWorker(open_store(Path(scratch)))
         try:
-            await worker.call("ingest", "bench", mentions, None)
-            step = CaseStep(CasesOptions(), Matcher(WATCH), worker)
+            numbered = batches(fresh)
+            started = time.process_time()
+            for batch in numbered:
+                await worker.call("ingest", "bench", [m for _, m in batch], None)
+            ingest = time.process_time() - started
+            step = CaseStep(CasesOptions(), Matcher(watch), worker)
             await step.start()
-            started = time.perf_counter()
-            for batch in batches(mentions):
+            started = time.process_time()
+            for batch in numbered:
                 await step.after_scoring(batch)
-            return (time.perf_counter() - started) / len(mentions) * 1e6
+            cases = time.process_time() - started
+            return cases / len(mentions) * 1e6, ingest / len(mentions) * 1e6
         finally:
             worker.close()
+
+
+async def report_case_step(name: str, mentions: list[Mention], watch: WatchConfig, runs: int) -> None:
+    steps, ingests = [], []
+    for _ in range(runs):
+        step, ingest = await case_step_pass(mentions, watch)
+        steps.append(step)
+        ingests.append(ingest)
+    ratios = [s / i for s, i in zip(steps, ingests, strict=True)]
+    print(f"case step, {name} stream (SQLite, one transaction per batch): "
+          f"{statistics.median(steps):.1f} µs CPU/mention (runs: {', '.join(f'{s:.1f}' for s in steps)}); "
+          f"ingest of the same batches {statistics.median(ingests):.1f} µs/mention; "
+          f"case step / ingest {statistics.median(ratios):.2f}x")
 
 
 def trigger() -> Unanswered:
@@ -120,15 +162,20 @@ async def pending_memory(count: int) -> tuple[float, int]:
 
 
 async def main(args: Any) -> None:
+    global BATCH
+    BATCH = args.batch
+    if args.throughput:
+        shaped = throughput_stream(args.throughput)
+        addressed = sum(1 for m in shaped if "@sentineld" in m.text)
+        print(f"throughput stream: {len(shaped)} mentions, {addressed} addressed to the brand, "
+              f"{len({m.author_key for m in shaped})} authors, batches of {BATCH}")
+        await report_case_step("throughput", shaped, THROUGHPUT_WATCH, args.runs)
+        del shaped
     mentions = stream(args.mentions, args.addressed, args.answered)
     addressed = sum(1 for m in mentions if m.source == "email" or "@acme" in m.text)
-    print(f"{len(mentions)} mentions, {addressed} addressed to the brand, batches of {BATCH}")
-    steps, triggers = [], []
-    for _ in range(args.runs):
-        steps.append(await case_step_pass(mentions))
-        triggers.append(await trigger_pass(mentions))
-    print(f"case step (SQLite, one transaction per batch): {statistics.median(steps):.1f} µs/mention "
-          f"(runs: {', '.join(f'{s:.1f}' for s in steps)})")
+    print(f"care stream: {len(mentions)} mentions, {addressed} addressed to the brand, batches of {BATCH}")
+    await report_case_step("care", mentions, WATCH, args.runs)
+    triggers = [await trigger_pass(mentions) for _ in range(args.runs)]
     print(f"unanswered trigger (observe + tick + alert manager): {statistics.median(triggers):.2f} µs/mention "
           f"(runs: {', '.join(f'{s:.2f}' for s in triggers)})")
     per_key, snapshot = await pending_memory(args.pending)
@@ -141,6 +188,9 @@ if __name__ == "__main__":
     parser.add_argument("--mentions", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pending", type=int, default=100_000)
+    parser.add_argument("--throughput", type=int, default=100_000,
+                        help="mentions of bench/throughput.py's stream (0: skip it)")
+    parser.add_argument("--batch", type=int, default=BATCH, help="mentions per batch")
     parser.add_argument("--addressed", type=float, default=0.2, help="share of mentions addressed to the brand")
     parser.add_argument("--answered", type=float, default=0.5, help="share of those the brand answers")
     asyncio.run(main(parser.parse_args()))
