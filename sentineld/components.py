@@ -20,8 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-import structlog
-
+from sentineld.logs import get_logger
 from sentineld.model import Alert, Mention, Severity
 from sentineld.options import Options
 
@@ -73,7 +72,7 @@ class ComponentContext:
 
     def __post_init__(self) -> None:
         if self.log is None:
-            self.log = structlog.get_logger("sentineld").bind(component=self.id, kind=self.kind)
+            self.log = get_logger("sentineld", component=self.id, kind=self.kind)
 
 
 class Component:
