@@ -40,9 +40,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
-import structlog
 
 from sentineld.hours import WeeklyHours
+from sentineld.logs import get_logger
 from sentineld.model import Mention, Severity, format_time, from_timestamp
 from sentineld.options import Duration, Options
 from sentineld.store.base import StoreError
@@ -60,7 +60,7 @@ __all__ = [
     "identity_keys",
 ]
 
-log = structlog.get_logger("sentineld.cases")
+log = get_logger("sentineld.cases")
 
 #: Labels the case step sets on mentions (the unanswered trigger reads them).
 LABEL_ADDRESSED: Final = "addressed"
