@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-import structlog
 
+from sentineld.logs import get_logger
 from sentineld.model import Mention
 from sentineld.options import Duration, Options
 from sentineld.store.base import StoreError
@@ -47,7 +47,7 @@ __all__ = [
     "REGISTRY_CHECKPOINT",
 ]
 
-log = structlog.get_logger("sentineld.registry")
+log = get_logger("sentineld.registry")
 
 #: The name under which the registry's position and population state are checkpointed.
 REGISTRY_CHECKPOINT: Final = "influencers"
