@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
-import structlog
 import tenacity
 
 from sentineld.alerting import AlertEvent, AlertManager, Router, TriggerAlertSink, broadcast_router
@@ -30,6 +29,7 @@ from sentineld.cases import CaseStep
 from sentineld.clock import EventClock
 from sentineld.components import HealthState, Source
 from sentineld.config import Config
+from sentineld.logs import get_logger
 from sentineld.model import Mention
 from sentineld.outbox import DeliveryWorker
 from sentineld.playbooks import PlaybookRouter
@@ -42,7 +42,7 @@ from sentineld.watch import Matcher
 
 __all__ = ["Emitter", "Pipeline", "PipelineStats"]
 
-log = structlog.get_logger("sentineld.pipeline")
+log = get_logger("sentineld.pipeline")
 
 CHECKPOINT_NAME: Final = "pipeline"
 REFEED_PAGE: Final = 1000
