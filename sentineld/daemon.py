@@ -20,11 +20,9 @@ import time
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
-
 from sentineld.components import HealthState, Source
 from sentineld.config import Config, ConfigError, load_config
-from sentineld.logs import configure_logging
+from sentineld.logs import configure_logging, get_logger
 from sentineld.pipeline import Pipeline
 from sentineld.store import open_store
 from sentineld.store.worker import StoreWorker
@@ -37,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Daemon", "run_daemon"]
 
-log = structlog.get_logger("sentineld")
+log = get_logger("sentineld")
 
 Request = Literal["reload", "stop"]
 

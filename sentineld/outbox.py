@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import structlog
 
 from sentineld.components import (
     Draft,
@@ -32,6 +31,7 @@ from sentineld.components import (
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
+from sentineld.logs import get_logger
 from sentineld.model import alert_from_dict
 from sentineld.options import Duration, Options
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DeliveryWorker", "OutboxOptions", "decode_notification"]
 
-log = structlog.get_logger("sentineld.outbox")
+log = get_logger("sentineld.outbox")
 
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
 

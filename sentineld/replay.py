@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
-
 from sentineld.alerting import AlertEvent
 from sentineld.config import ComponentSpec, Config
+from sentineld.logs import get_logger
 from sentineld.model import MentionError, decode_mention, encode_mention
 from sentineld.pipeline import Pipeline
 from sentineld.store import open_store
@@ -21,7 +20,7 @@ from sentineld.store.worker import StoreWorker
 from sentineld.supervisor import Guard
 from sentineld.watch import Matcher
 
-log = structlog.get_logger("sentineld.replay")
+log = get_logger("sentineld.replay")
 
 
 @dataclass(slots=True)

@@ -31,9 +31,9 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-import structlog
 
 from sentineld.components import Draft, PermanentDeliveryError, Responder
+from sentineld.logs import get_logger
 from sentineld.model import Alert, Mention
 from sentineld.options import Duration, Options
 from sentineld.store.base import StoreError
@@ -52,7 +52,7 @@ __all__ = [
     "draft_variables",
 ]
 
-log = structlog.get_logger("sentineld.responses")
+log = get_logger("sentineld.responses")
 
 BUILTIN_TEMPLATES: Final[dict[str, str]] = {
     "acknowledge": (

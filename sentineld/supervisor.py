@@ -19,15 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from sentineld.components import Component
 from sentineld.config import ComponentSpec, Config
+from sentineld.logs import get_logger
 from sentineld.model import Mention
 
 __all__ = ["ComponentStats", "Guard"]
 
-log = structlog.get_logger("sentineld.supervisor")
+log = get_logger("sentineld.supervisor")
 
 #: Consecutive failures after which a component is benched and rebuilt.
 FAILURE_LIMIT = 5

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-import structlog
+from sentineld.logs import get_logger
 
 __all__ = [
     "ProgressProbe",
@@ -34,7 +34,7 @@ __all__ = [
     "watchdog_interval",
 ]
 
-log = structlog.get_logger("sentineld.systemd")
+log = get_logger("sentineld.systemd")
 
 
 def monotonic_usec() -> int:

@@ -14,11 +14,11 @@ import secrets
 from pathlib import Path
 from typing import Any, Final
 
-import structlog
+from sentineld.logs import get_logger
 
 __all__ = ["SESSION_COOKIE", "TokenAuth", "load_or_create_token"]
 
-log = structlog.get_logger("sentineld.http")
+log = get_logger("sentineld.http")
 
 SESSION_COOKIE: Final = "sentineld_session"
 TOKEN_FILE: Final = "http-token"

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import structlog
 from aiohttp import web
 
 from sentineld.components import Source
@@ -21,6 +20,7 @@ from sentineld.http.live import EventHub, LiveSeries
 from sentineld.http.metrics import Metrics
 from sentineld.http.options import HttpOptions
 from sentineld.http.reader import StoreReader
+from sentineld.logs import get_logger
 from sentineld.model import alert_to_dict
 from sentineld.store.dashboard import outbox_counts, series_rows
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DaemonView", "HttpServer"]
 
-log = structlog.get_logger("sentineld.http")
+log = get_logger("sentineld.http")
 
 #: How often connected dashboards get the changed chart cells and the live counters.
 PUBLISH_EVERY = 1.0
