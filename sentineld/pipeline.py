@@ -47,6 +47,7 @@ log = get_logger("sentineld.pipeline")
 CHECKPOINT_NAME: Final = "pipeline"
 REFEED_PAGE: Final = 1000
 SCORE_FLUSH: Final = 4096
+GROUP_MENTIONS: Final = 4096
 
 _encode_state = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder().decode
@@ -392,31 +393,51 @@ class Pipeline:
     async def _ingest_stage(self) -> None:
         await self._refeed()
         interval = self.config.daemon.checkpoint_interval
+        held: Any = None
         while True:
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
-                async with asyncio.timeout(interval):
-                    item = await self.ingest_queue.get()
-            except TimeoutError:
-                if self.last_seq > self._checkpoint_seq:
-                    await self._barrier()
-                continue
+            if held is not None:
+                item, held = held, None
+            else:
+                try:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                    async with asyncio.timeout(interval):
+                        item = await self.ingest_queue.get()
+                except TimeoutError:
+                    if self.last_seq > self._checkpoint_seq:
+                        await self._barrier()
+                    continue
             if item is _STOP:
                 await self.score_queue.put(Barrier(self.last_seq, final=True))
                 return
             if isinstance(item, Tick):
                 await self.score_queue.put(item)
                 continue
+            group, held = self._group(item)
             started = time.perf_counter()
-            fresh = await self._store_batch(item)
+            stored = await self._store_group(group)
             self._timed("ingest", started)
-            if item.stored is not None and not item.stored.done():
-                item.stored.set_result(len(fresh))
-            if fresh:
-                self.last_seq = fresh[-1][0]
-                await self.score_queue.put(fresh)
+            for fresh in stored:  # scored as the sources batched them: a batch is a unit of isolation
+                if fresh:
+                    self.last_seq = fresh[-1][0]
+                    await self.score_queue.put(fresh)
             if time.monotonic() - self._last_barrier >= interval:
                 await self._barrier()
+
+    def _group(self, first: _IngestBatch) -> tuple[list[_IngestBatch], Any]:
+        """`first` and the batches queued behind it, up to `GROUP_MENTIONS` mentions, to store in
+        one transaction (group commit: under load batches queue up and share a commit; when idle
+        nothing waits for company). Returns the group and the first item that is not a batch."""
+        group, count = [first], len(first.mentions)
+        while count < GROUP_MENTIONS:
+            try:
+                item = self.ingest_queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if not isinstance(item, _IngestBatch):
+                return group, item
+            group.append(item)
+            count += len(item.mentions)
+        return group, None
 
     async def _barrier(self) -> None:
         self._last_barrier = time.monotonic()
@@ -434,24 +455,32 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - an observer must never stop the stream
             log.error("scored-batch observer failed", error=repr(exc), exc_info=exc)
 
-    async def _store_batch(self, item: _IngestBatch) -> Scored:
+    async def _store_group(self, group: list[_IngestBatch]) -> list[Scored]:
+        """Store a group of batches with their cursors; the new mentions of each. While the
+        store fails the group waits and retries; a group the store cannot take at all (a bug,
+        a value it cannot encode) is stored one mention at a time."""
         delay = 0.5
         while True:
             try:
-                fresh: Scored = await self.store.call("ingest", item.source_id, item.mentions, item.cursor)
+                batches = [(item.source_id, item.mentions, item.cursor) for item in group]
+                per_batch: list[Scored] = await self.store.call("ingest_many", batches)
+                break
             except StoreError as exc:
                 log.error("cannot store mentions; holding them and retrying", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-                continue
             except Exception as exc:  # noqa: BLE001 - a mention the store cannot take at all
-                fresh = await self._store_one_by_one(item, exc)
-            self.stats.stored += len(fresh)
-            by_source = self.stats.stored_by_source
-            by_source[item.source_id] = by_source.get(item.source_id, 0) + len(fresh)
-            self.stats.duplicates += len(item.mentions) - len(fresh)
-            self.stats.last_progress = time.monotonic()
-            return fresh
+                per_batch = [await self._store_one_by_one(item, exc) for item in group]
+                break
+        stats = self.stats
+        for item, stored in zip(group, per_batch, strict=True):
+            stats.stored_by_source[item.source_id] = stats.stored_by_source.get(item.source_id, 0) + len(stored)
+            stats.stored += len(stored)
+            stats.duplicates += len(item.mentions) - len(stored)
+            if item.stored is not None and not item.stored.done():
+                item.stored.set_result(len(stored))
+        stats.last_progress = time.monotonic()
+        return per_batch
 
     async def _store_one_by_one(self, item: _IngestBatch, error: Exception) -> Scored:
         """A batch failed for a reason retrying cannot cure (a bug, a value the store cannot
