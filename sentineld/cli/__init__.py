@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("sentineld.cli.run", "run the daemon until SIGTERM/SIGINT"),
     "replay": ("sentineld.cli.replay", "push recorded Mention JSON Lines through the pipeline"),
     "score": ("sentineld.cli.replay", "print Scored mention JSON Lines for Mention JSON Lines"),
-    "check": ("sentineld.cli.config", "validate a configuration without running"),
+    "check": ("sentineld.cli.check", "validate a configuration and build its components, without running"),
     "init": ("sentineld.cli.config", "write a commented starter configuration"),
     "config": ("sentineld.cli.config", "print a plugin's commented sample configuration"),
     "plugins": ("sentineld.cli.plugins", "list the loaded plugins and what they register"),

@@ -1,4 +1,4 @@
-"""`check`, `init` and `config --sample`."""
+"""`init` and `config --sample` (`check` lives in `sentineld.cli.check`)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,6 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", metavar="TYPE", required=True,
                         help="print the commented sample config of a plugin type")
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    config = load(args, logging=False)
-    counts = ", ".join(
-        f"{len(config.of_kind(kind))} {kind}s"
-        for kind in ("source", "scorer", "trigger", "notifier", "responder")
-    )
-    print(f"{config.path or '<embedded sentineld.toml>'}: ok ({counts})")
-    return 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
