@@ -191,4 +191,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX drafts_case ON drafts (case_id);
         """,
     ),
+    (
+        # Every author seen is upserted into the registry as the stream goes, and an index on a
+        # score is a random write per upsert (about half of the cost of writing an author row).
+        # Ranking (`sentineld influencers`, the API) reads rarely: a scan of the table instead.
+        "0007_authors_ranked_by_scan",
+        """
+        DROP INDEX authors_reach;
+        DROP INDEX authors_maven;
+        """,
+    ),
 ]
