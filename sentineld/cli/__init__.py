@@ -31,7 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command. Only `command`'s module is imported to add its own
+    arguments (every module's when `command` is None)."""
     from sentineld import __version__
 
     parser = argparse.ArgumentParser(
@@ -47,14 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
             help="config file (default: $SENTINELD_CONFIG, ./sentineld.toml, "
             "/etc/sentineld/sentineld.toml, else the embedded default)",
         )
-        module = importlib.import_module(module_name)
-        getattr(module, f"add_{name}_arguments", lambda _: None)(sub)
+        if command is None or name == command:
+            module = importlib.import_module(module_name)
+            getattr(module, f"add_{name}_arguments", lambda _: None)(sub)
         sub.set_defaults(handler=(module_name, f"cmd_{name}"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The command is the first word that is not an option: the top level takes no values.
+    command = next((word for word in argv if not word.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     module_name, function = args.handler
     handler = getattr(importlib.import_module(module_name), function)
