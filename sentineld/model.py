@@ -137,10 +137,12 @@ def _checked(mention: Mention) -> Mention:
     for name in ("id", "source"):  # an empty id would make unrelated mentions duplicates
         if not getattr(mention, name).strip():
             raise MentionError(f"{name}: must not be empty")
+    created = mention.created_at
     try:
-        mention.created_at.astimezone(UTC)
+        if created.year in (1, 9999):  # only there can the offset take it out of range
+            created.astimezone(UTC)
     except OverflowError:
-        raise MentionError(f"created_at: {mention.created_at.isoformat()} has no UTC equivalent") from None
+        raise MentionError(f"created_at: {created.isoformat()} has no UTC equivalent") from None
     return mention
 
 
