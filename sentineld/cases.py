@@ -72,6 +72,12 @@ LABEL_ANSWERS: Final = "answers"
 LABEL_ANSWERS_AT: Final = "answers_at"
 TITLE_LENGTH: Final = 120
 
+# What a mention of a batch is to the cases (`CaseBook._plan`).
+_KNOWN: Final = "known"  # already in a case: re-fed after a crash, it only gets its labels back
+_BRAND: Final = "brand"  # a reply from the brand's own accounts
+_CUSTOMER: Final = "customer"  # a customer's mention addressed to the brand
+_NONE: Final = "none"
+
 
 # --------------------------------------------------------------------------- configuration
 
@@ -151,7 +157,9 @@ def _account_pattern(accounts: Iterable[str]) -> re.Pattern[str] | None:
     if not names:
         return None
     alternatives = "|".join(re.escape(name) for name in names)
-    return re.compile(rf"(?<![\w@.])@(?:{alternatives})(?![\w]|\.\w|@\w)", re.IGNORECASE)
+    # "@" first, then whether the character before it may start a handle: with the literal first,
+    # the search skips ahead to each "@" instead of trying the look-behind at every position.
+    return re.compile(rf"@(?<![\w@.]@)(?:{alternatives})(?![\w]|\.\w|@\w)", re.IGNORECASE)
 
 
 class Addressing:
@@ -325,16 +333,56 @@ class CaseBook:
     def apply(self, tables: CrmTables, mentions: Sequence[Mention]) -> list[dict[str, str] | None]:
         """Labels for each mention (None: not a case matter), after updating the cases."""
         results: list[dict[str, str] | None] = []
-        seen = tables.known_mentions([m.id for m in mentions])
-        for mention in mentions:
-            known = tables.case_mention(mention.id) if mention.id in seen else None
-            if known is not None:
-                results.append(self._known_labels(tables, known))
-            elif self.addressing.is_own(mention):
-                results.append(self._brand_reply(tables, mention) if mention.in_reply_to else None)
-            else:
+        for mention, role in zip(mentions, self._plan(tables, mentions), strict=True):
+            if role == _KNOWN:
+                results.append(self._known_labels(tables, tables.case_mention(mention.id)))  # type: ignore[arg-type]
+            elif role == _BRAND:
+                results.append(self._brand_reply(tables, mention))
+            elif role == _CUSTOMER:
                 results.append(self._customer_mention(tables, mention))
+            else:
+                results.append(None)
         return results
+
+    def _plan(self, tables: CrmTables, mentions: Sequence[Mention]) -> list[str]:
+        """What each mention is to the cases, with what the batch will read loaded at once (one
+        query per table). Whether a mention is addressed does not depend on the mentions before
+        it in the batch (a reply's target is stored before the case step runs), so it is
+        decided here, once."""
+        targets = [m.in_reply_to for m in mentions if m.in_reply_to]
+        seen = tables.known_mentions([m.id for m in mentions])
+        tables.load_case_mentions(targets)
+        tables.load_mentions([t for t in targets if tables.cached_case_mention(t) is None])
+        roles: list[str] = []
+        keys: list[str] = []
+        case_ids: list[str] = []
+        addressing = self.addressing
+        for mention in mentions:
+            if mention.id in seen:
+                roles.append(_KNOWN)
+                case_ids.append(tables.case_mention(mention.id).case_id)  # type: ignore[union-attr]
+            elif addressing.is_own(mention):
+                if not mention.in_reply_to:
+                    roles.append(_NONE)
+                    continue
+                roles.append(_BRAND)
+                target = tables.cached_case_mention(mention.in_reply_to)
+                stored = tables.cached_mention(mention.in_reply_to)
+                if target is not None:
+                    case_ids.append(target.case_id)
+                elif stored is not None:
+                    keys += identity_keys(stored)
+            elif addressing.addressed(mention, replies_to_own=self._replies_to_own(tables, mention)):
+                roles.append(_CUSTOMER)
+                keys += identity_keys(mention)
+                if mention.source in addressing.direct and self.options.auto_link:
+                    keys += claimed_handles(mention.text)
+            else:
+                roles.append(_NONE)
+        tables.load_identities(keys)
+        customers = {c for key in keys if (c := tables.cached_customer(key)) is not None}
+        tables.load_cases(case_ids, customers)
+        return roles
 
     def _known_labels(self, tables: CrmTables, item: CaseMention) -> dict[str, str]:
         """The labels a mention got the first time (it is re-fed after a crash)."""
@@ -372,8 +420,7 @@ class CaseBook:
         return target is not None and self.addressing.is_own(target)
 
     def _customer_mention(self, tables: CrmTables, mention: Mention) -> dict[str, str] | None:
-        if not self.addressing.addressed(mention, replies_to_own=self._replies_to_own(tables, mention)):
-            return None
+        """A customer's mention addressed to the brand: into their case."""
         customer = self._customer(tables, mention)
         if customer is None:
             return None

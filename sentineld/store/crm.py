@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
@@ -168,6 +170,11 @@ _CASE_COLUMNS: Final = (
 _CASE_MENTION_COLUMNS: Final = (
     "mention_id, case_id, role, channel, created_us, due_us, severity, answered_by, answers"
 )
+#: Insert a case or bring its row up to date (in place: only the indexes of changed columns move).
+_SAVE_CASE: Final = (
+    f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _CASE_COLUMNS.split(",")[1:])
+)
 _DRAFT_COLUMNS: Final = (
     "id, created_at, state, alert_id, case_id, mention_id, channel, responder, template, text, "
     "meta, approved_at, approved_by, posted_at, remote_id, attempts, error"
@@ -229,45 +236,127 @@ def more_severe(a: str, b: str) -> str:
 
 
 class CrmTables:
-    """The statements the case book needs, on a connection inside one transaction."""
+    """The CRM tables as the case book sees them inside one transaction (`crm_apply`).
+
+    A batch's reads are answered from a cache that `load_*` fills with one ``IN (...)`` query
+    per table for the whole batch; what was not loaded is read on first use (and cached, a miss
+    as well). Writes are buffered and go out with ``executemany`` at `flush`, in the order they
+    were made within each table; a statement that reads or rewrites rows across tables (a merge
+    of customers) flushes first. Nothing outlives the transaction: the store stays the truth, and
+    a `sentineld resolve` or `link` from another process is seen by the next batch.
+    """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
+        self._mentions: dict[str, Mention | None] = {}
+        #: identity key -> its customer (None: nobody's yet)
+        self._holders: dict[str, str | None] = {}
+        self._case_mentions: dict[str, CaseMention | None] = {}
+        self._cases: dict[str, CaseRecord | None] = {}
+        #: customer -> id of their oldest open case (None: no open case)
+        self._open: dict[str, str | None] = {}
+        self._dirty: dict[str, CaseRecord] = {}
+        #: (sql, parameters) per table, in the order they were made
+        self._writes: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
 
-    # mentions (read)
+    # ------------------------------------------------------------------ batch loads
+
+    def _select_in(self, sql: str, values: Iterable[str]) -> Iterator[Sequence[Any]]:
+        """Rows of ``sql`` (with one ``{marks}`` placeholder) for `values`, 500 at a time."""
+        unique = list(dict.fromkeys(values))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            yield from self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+    def load_case_mentions(self, mention_ids: Iterable[str]) -> None:
+        wanted = [i for i in mention_ids if i not in self._case_mentions]
+        for mention_id in wanted:
+            self._case_mentions[mention_id] = None
+        for row in self._select_in(
+            f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id IN ({{marks}})", wanted
+        ):
+            self._case_mentions[row[0]] = _case_mention_from_row(row)
+
+    def load_mentions(self, mention_ids: Iterable[str]) -> None:
+        wanted = [i for i in mention_ids if i not in self._mentions]
+        for mention_id in wanted:
+            self._mentions[mention_id] = None
+        for ident, body in self._select_in("SELECT id, body FROM mentions WHERE id IN ({marks})", wanted):
+            self._mentions[ident] = _mention_decoder.decode(body)
+
+    def load_identities(self, keys: Iterable[str]) -> None:
+        wanted = [k for k in keys if k not in self._holders]
+        for key in wanted:
+            self._holders[key] = None
+        for key, customer in self._select_in(
+            "SELECT key, customer FROM identities WHERE key IN ({marks})", wanted
+        ):
+            self._holders[key] = customer
+
+    def load_cases(self, case_ids: Iterable[str] = (), customers: Iterable[str] = ()) -> None:
+        """Cases by id, and the oldest open case of each of `customers`."""
+        self._flush_cases()
+        wanted = [i for i in case_ids if i not in self._cases]
+        for case_id in wanted:
+            self._cases[case_id] = None
+        for row in self._select_in(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id IN ({{marks}})", wanted):
+            self._cases[row[0]] = _case_from_row(row)
+        owners = [c for c in customers if c not in self._open]
+        for customer in owners:
+            self._open[customer] = None
+        states = ",".join(f"'{s}'" for s in OPEN_STATES)
+        for row in self._select_in(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE customer IN ({{marks}}) AND state IN ({states}) "
+            "ORDER BY opened_us DESC, id DESC", owners,
+        ):
+            case = self._cases.get(row[0]) or _case_from_row(row)
+            self._cases[case.id] = case
+            self._open[case.customer] = case.id  # the oldest comes last
+
+    def cached_case_mention(self, mention_id: str) -> CaseMention | None:
+        """The case mention if loaded (no query)."""
+        return self._case_mentions.get(mention_id)
+
+    def cached_mention(self, mention_id: str) -> Mention | None:
+        return self._mentions.get(mention_id)
+
+    def cached_customer(self, key: str) -> str | None:
+        return self._holders.get(key)
+
+    # ------------------------------------------------------------------ mentions (read)
+
     def mention(self, mention_id: str) -> Mention | None:
-        row = self.db.execute("SELECT body FROM mentions WHERE id = ?", (mention_id,)).fetchone()
-        return _mention_decoder.decode(row[0]) if row else None
+        if mention_id not in self._mentions:
+            self.load_mentions([mention_id])
+        return self._mentions[mention_id]
 
-    # customers and identities
+    # ------------------------------------------------------------------ customers and identities
+
     def customers_of(self, keys: Sequence[str]) -> dict[str, str]:
-        if not keys:
-            return {}
-        marks = ",".join("?" * len(keys))
-        rows = self.db.execute(f"SELECT key, customer FROM identities WHERE key IN ({marks})", list(keys))
-        return dict(rows.fetchall())
+        """identity key -> customer, for the keys that belong to someone."""
+        self.load_identities(keys)
+        holders = self._holders
+        return {key: holder for key in keys if (holder := holders[key]) is not None}
 
     def add_customer(self, customer: str, name: str, at: float) -> None:
-        self.db.execute(
-            "INSERT INTO customers VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING", (customer, name, _us(at))
-        )
+        """A new customer. Its id comes from an identity key added with it, so a customer no
+        key names has no cases either."""
+        self._write("customers", "INSERT INTO customers VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (customer, name, _us(at)))
+        self._open.setdefault(customer, None)
 
     def add_identity(self, key: str, customer: str, author_key: str | None, origin: str, at: float) -> bool:
         """Give `key` to `customer` unless it belongs to someone already; True if added."""
-        cur = self.db.execute(
-            "INSERT INTO identities VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            (key, customer, author_key, origin, _us(at)),
-        )
-        return cur.rowcount == 1
+        if self.customers_of([key]):
+            return False
+        self._holders[key] = customer
+        self._write("identities", "INSERT INTO identities VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    (key, customer, author_key, origin, _us(at)))
+        return True
 
     def set_author_key(self, key: str, author_key: str) -> None:
-        self.db.execute(
-            "UPDATE identities SET author_key = ? WHERE key = ? AND author_key IS NULL", (author_key, key)
-        )
-
-    def has_cases(self, customer: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM cases WHERE customer = ? LIMIT 1", (customer,)).fetchone()
-        return row is not None
+        self._write("identities", "UPDATE identities SET author_key = ? WHERE key = ? AND author_key IS NULL",
+                    (author_key, key))
 
     def customer_created(self, customer: str) -> float:
         row = self.db.execute("SELECT created_us FROM customers WHERE id = ?", (customer,)).fetchone()
@@ -275,6 +364,7 @@ class CrmTables:
 
     def merge_customers(self, customers: Iterable[str]) -> str:
         """Make several customers one (the oldest survives) and their open cases one case."""
+        self.flush()
         ordered = sorted(set(customers), key=lambda c: (self.customer_created(c), c))
         survivor, others = ordered[0], ordered[1:]
         for other in others:
@@ -282,6 +372,12 @@ class CrmTables:
             self.db.execute("UPDATE cases SET customer = ? WHERE customer = ?", (survivor, other))
             self.db.execute("DELETE FROM customers WHERE id = ?", (other,))
         self._merge_open_cases(survivor)
+        # Cases and case mentions moved: read them again on first use.
+        gone = set(others)
+        self._holders = {k: survivor if c in gone else c for k, c in self._holders.items()}
+        self._cases.clear()
+        self._open.clear()
+        self._case_mentions.clear()
         return survivor
 
     def _merge_open_cases(self, customer: str) -> None:
@@ -303,63 +399,89 @@ class CrmTables:
             keep.updated_at = max(keep.updated_at, case.updated_at)
             keep.channels = list(dict.fromkeys([*keep.channels, *case.channels]))
             case.state, case.merged_into = "merged", keep.id
-            self.save_case(case)
+            self.db.execute(_SAVE_CASE, _case_row(case))
         if keep.first_response_at is not None:
             keep.state = "responded"
         elif keep.acknowledged_at is not None:
             keep.state = "acknowledged"
-        self.save_case(keep)
+        self.db.execute(_SAVE_CASE, _case_row(keep))
 
-    # cases
+    # ------------------------------------------------------------------ cases
+
     def open_case(self, customer: str) -> CaseRecord | None:
-        marks = ",".join("?" * len(OPEN_STATES))
-        row = self.db.execute(
-            f"SELECT {_CASE_COLUMNS} FROM cases WHERE customer = ? AND state IN ({marks}) "
-            "ORDER BY opened_us LIMIT 1", (customer, *OPEN_STATES),
-        ).fetchone()
-        return _case_from_row(row) if row else None
+        """The customer's oldest open case (the one new mentions join)."""
+        if customer not in self._open:
+            self.load_cases(customers=[customer])
+        case_id = self._open[customer]
+        return self._cases.get(case_id) if case_id is not None else None
 
     def case(self, case_id: str) -> CaseRecord | None:
-        row = self.db.execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
-        return _case_from_row(row) if row else None
+        if case_id not in self._cases:
+            self.load_cases([case_id])
+        return self._cases[case_id]
 
     def save_case(self, case: CaseRecord) -> None:
-        self.db.execute(
-            f"INSERT OR REPLACE INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)})", _case_row(case)
-        )
+        """Keep the case as it is now; written at `flush` (once, however often it changed)."""
+        self._cases[case.id] = case
+        self._dirty[case.id] = case
+        if case.is_open:
+            if case.customer in self._open and self._open[case.customer] is None:
+                self._open[case.customer] = case.id
+        elif self._open.get(case.customer) == case.id:
+            del self._open[case.customer]
 
     def known_mentions(self, mention_ids: Sequence[str]) -> set[str]:
         """Which of these mentions the cases already hold."""
-        found: set[str] = set()
-        for start in range(0, len(mention_ids), 500):
-            chunk = list(mention_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self.db.execute(
-                f"SELECT mention_id FROM case_mentions WHERE mention_id IN ({marks})", chunk))
-        return found
+        self.load_case_mentions(mention_ids)
+        return {i for i in mention_ids if self._case_mentions[i] is not None}
 
     def case_mention(self, mention_id: str) -> CaseMention | None:
-        row = self.db.execute(
-            f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id = ?", (mention_id,)
-        ).fetchone()
-        return _case_mention_from_row(row) if row else None
+        if mention_id not in self._case_mentions:
+            self.load_case_mentions([mention_id])
+        return self._case_mentions[mention_id]
 
     def add_case_mention(self, item: CaseMention) -> None:
-        self.db.execute(
+        """Record a mention of a case, unless the mention already has one (it is keyed by id)."""
+        if self.case_mention(item.mention_id) is not None:
+            return
+        self._case_mentions[item.mention_id] = item
+        self._write(
+            "case_mentions",
             f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (mention_id) DO NOTHING",
             (item.mention_id, item.case_id, item.role, item.channel, _us(item.created_at),
              _opt_us(item.due_at), item.severity, item.answered_by, item.answers),
         )
 
-    def answer(self, case_id: str, channel: str, upto: float, by: str) -> int:
-        """Mark the case's unanswered customer mentions on `channel` up to `upto` answered."""
-        cur = self.db.execute(
+    def answer(self, case_id: str, channel: str, upto: float, by: str) -> None:
+        """Mark the case's unanswered customer mentions on `channel` up to `upto` answered (as
+        of this point of the batch: mentions added later are not). Cached `CaseMention`s keep
+        their old `answered_by`; the case book does not read it."""
+        self._write(
+            "case_mentions",
             "UPDATE case_mentions SET answered_by = ? WHERE case_id = ? AND role = 'customer' "
             "AND channel = ? AND answered_by IS NULL AND created_us <= ?",
             (by, case_id, channel, _us(upto)),
         )
-        return cur.rowcount
+
+    # ------------------------------------------------------------------ writing
+
+    def _write(self, table: str, sql: str, parameters: tuple[Any, ...]) -> None:
+        self._writes.setdefault(table, []).append((sql, parameters))
+
+    def _flush_cases(self) -> None:
+        if self._dirty:
+            self.db.executemany(_SAVE_CASE, [_case_row(case) for case in self._dirty.values()])
+            self._dirty.clear()
+
+    def flush(self) -> None:
+        """Write what is buffered: each table's statements in order, runs of one statement as
+        one ``executemany``; then the cases changed."""
+        for writes in self._writes.values():
+            for sql, run in groupby(writes, key=itemgetter(0)):
+                self.db.executemany(sql, [parameters for _, parameters in run])
+        self._writes.clear()
+        self._flush_cases()
 
 
 def _min(a: float | None, b: float | None) -> float | None:
@@ -380,12 +502,18 @@ class CrmStoreMixin:
     def crm_apply(self, book: Any, mentions: Sequence[Mention]) -> list[Any]:
         """Run `book.apply(tables, mentions)` in one transaction (see sentineld.cases)."""
         with self.transaction() as db:
-            return book.apply(CrmTables(db), mentions)  # type: ignore[no-any-return]
+            tables = CrmTables(db)
+            labels: list[Any] = book.apply(tables, mentions)
+            tables.flush()
+        return labels
 
     def crm_link(self, book: Any, keys: Sequence[str], origin: str) -> str:
         """Make the identities `keys` one customer (see `CaseBook.link`); returns its id."""
         with self.transaction() as db:
-            return book.link(CrmTables(db), keys, origin)  # type: ignore[no-any-return]
+            tables = CrmTables(db)
+            customer: str = book.link(tables, keys, origin)
+            tables.flush()
+        return customer
 
     # ------------------------------------------------------------------ cases
 
@@ -518,6 +646,7 @@ class CrmStoreMixin:
             elif case.state != "resolved":
                 case.state, case.resolved_at = "resolved", at
             tables.save_case(case)
+            tables.flush()
         return self.case(case.id)
 
     # ------------------------------------------------------------------ alert acknowledgements
