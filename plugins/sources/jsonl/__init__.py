@@ -198,11 +198,13 @@ class JsonlSource(Source):
             data = pending + chunk
             lines = data.split(b"\n")
             pending = lines.pop()
+            paced = self.options.speed is not None
             for raw in lines:
                 position.line += 1
                 position.offset += len(raw) + 1
                 self._parse(raw, batch, label, position.line)
-                batch = await self._paced(batch, emit, position)
+                if paced:
+                    batch = await self._paced(batch, emit, position)
                 if len(batch) >= self.options.batch_size:
                     await emit(batch, position.cursor())
                     batch = []
