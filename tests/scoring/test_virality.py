@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import random
+import statistics
+from itertools import accumulate
+
 import msgspec
 import numpy as np
 import pytest
 from datasketch import MinHash
 
 from sentineld.model import Author, Metrics
+from sentineld.options import Duration
 from sentineld.registry import InfluencerRegistry
 from sentineld.testing import make_mention
 from sentineld.watch import Matcher
 from sentineld_plugins.scorers.virality import ViralityOptions, ViralityScorer
-from sentineld_plugins.scorers.virality.signatures import Signer, normalize, pair_hashes
+from sentineld_plugins.scorers.virality.signatures import Signer, contents, normalize, shingles
 
 from .conftest import WATCH, audience, context, score
 
@@ -167,28 +173,121 @@ async def test_state_survives_a_checkpoint_and_restore() -> None:
     assert expected[-1][1] == 5.0
 
 
+def chatter(count: int, *, minutes: float, seed: int = 3) -> list:
+    """`count` posts of eight random words each by different authors: none near another."""
+    rng = random.Random(seed)
+    words = [f"word{i}" for i in range(400)]
+    return [
+        make_mention(" ".join(rng.sample(words, 8)), author=f"chat{seed}-{i}", minutes=minutes + i * 0.1)
+        for i in range(count)
+    ]
+
+
 async def test_memory_is_bounded_by_max_posts() -> None:
     spread = scorer(max_posts=64, tracked_posts=32)
+    allocated = spread._index.nbytes
     stream = audience(500)
     stream += [make_mention("", author="r", minutes=300 + i, reshare_of=m.id) for i, m in enumerate(stream[:200])]
+    stream += chatter(300, minutes=600)
     await score(stream, spread)
-    assert len(spread._entries) <= 64
+    assert spread.indexed == 64
+    assert sum(post is not None for post in spread._posts) == 64
     assert len(spread._engagement) <= 32
-    assert len(spread._index) <= 64 * 10
+    assert spread._index.nbytes == allocated
+
+
+async def test_clusters_are_forgotten_with_their_last_indexed_post() -> None:
+    spread = scorer(max_posts=32)
+    copies = [make_mention(text, author=who, minutes=i) for i, (text, who) in enumerate(zip(CAMPAIGN, people(5)))]
+    await score(copies, spread)
+    assert len(spread._clusters) == 1
+    await score(chatter(30, minutes=10), spread)
+    assert len(spread._clusters) == 1 and spread.indexed == 32  # two copies still indexed
+    await score(chatter(2, minutes=20, seed=4), spread)
+    assert spread._clusters == {}
+    assert not any(spread._cluster_of)
+
+
+async def test_posts_leave_the_index_after_the_window() -> None:
+    spread = scorer(window=Duration(3600))
+    copies = [make_mention(text, author=who, minutes=i) for i, (text, who) in enumerate(zip(CAMPAIGN[:3], people(3)))]
+    await score(copies, spread)
+    later = make_mention(CAMPAIGN[3], author="late", minutes=3 + 61)
+    await score([later], spread)
+    assert spread.indexed == 1 and spread._clusters == {}
+    assert "cluster" not in later.labels  # its near-duplicates are out of the window
 
 
 def test_signatures_are_datasketchs_minhash() -> None:
-    contents = [normalize(t) for t in [*CAMPAIGN, "アクメ航空の便が遅れた", "two words"]]
-    signer = Signer(64)
-    signatures = signer.sign(contents)
-    pairs, starts = pair_hashes(contents)
-    ends = [*starts[1:], len(pairs)]
-    for start, end, signature in zip(starts, ends, signatures, strict=True):
+    texts = [*CAMPAIGN, "アクメ航空の便が遅れた", "two words"]
+    found = shingles(contents(texts), len(texts))
+    signatures = Signer(64).sign(found)
+    assert found.pair_counts.tolist() == [count - 1 for count in found.token_counts.tolist()]
+    ends = np.cumsum(found.pair_counts)
+    for end, count, signature in zip(ends, found.pair_counts, signatures, strict=True):
         reference = MinHash(num_perm=64, seed=1, scheme="affine32", hashfunc=int)
-        reference.update_batch(pairs[start:end].tolist())
+        reference.update_batch(found.pairs[end - count : end].tolist())
         assert np.array_equal(reference.hashvalues, signature)
+
+
+def test_a_token_hashes_alike_wherever_it_stands() -> None:
+    found = shingles(contents(["red green blue", "blue red green", "x red green"]), 3)
+    first, second, third = np.split(found.pairs, np.cumsum(found.pair_counts)[:-1])
+    assert first[0] == second[1] == third[1]  # "red green"
+    assert len({*first.tolist(), *second.tolist()}) == 3
 
 
 def test_normalisation_keeps_the_content() -> None:
     assert normalize("@jo @acmeair I am DONE!!! https://t.co/x #Boycott") == b"i am done boycott"
     assert normalize("アクメ航空、最悪") == "ア ク メ 航 空 最 悪".encode()
+
+
+def test_a_batch_normalises_each_post_as_alone() -> None:
+    texts = [
+        "@jo @acmeair I am DONE!!! https://t.co/x #Boycott",
+        "  @jo\n@acmeair two lines\nof text, WWW.Example.com/x and HTTPS://T.CO/Y too",
+        "not a reply: @acmeair stays",
+        "@アクメ 航空、最悪 https://t.co/z",
+        "",
+        "@only @handles",
+        "Ünïcödé and ascii mixed @jo",
+    ]
+    lines = contents(texts).split(b"\n")
+    assert [b" ".join(line.split()) for line in lines] == [normalize(text) for text in texts]
+    assert [normalize(text) for text in texts[:4]] == [
+        b"i am done boycott", b"two lines of text and too", b"not a reply acmeair stays",
+        "航 空 最 悪".encode(),
+    ]
+
+
+def ranked_one_by_one(spreads: list[float], nows: list[float], half_life: float) -> list[float]:
+    """Virality by its definition, one mention at a time: the weighted mid-rank of each spread
+    in a histogram of log2(1 + spread) (bins of a quarter) whose weights grow as exp(age)."""
+    bins, landmark, ranks = [0.0] * 96, 0.0, []
+    for spread, now in zip(spreads, nows, strict=True):
+        if spread <= 0:
+            ranks.append(0.0)
+            continue
+        rate = math.log2(1.0 + spread) / 0.25
+        index = min(int(rate), 95)
+        age = (now - landmark) / (half_life / math.log(2))
+        if age > 30.0 or landmark == 0.0:
+            bins = [b * (math.exp(-age) if landmark else 0.0) for b in bins]
+            landmark, age = now, 0.0
+        weight = math.exp(age)
+        bins[index] += weight
+        below = sum(bins[:index]) + min(rate - index, 1.0) * (bins[index] - weight) + 0.5 * weight
+        ranks.append(min(below / sum(bins), 1.0))
+    return ranks
+
+
+def test_a_batch_is_ranked_as_one_mention_at_a_time() -> None:
+    rng = random.Random(11)
+    spread = scorer(baseline_half_life=Duration(86400))
+    spreads = [rng.choice([0.0, rng.lognormvariate(1, 2)]) for _ in range(3000)]
+    nows = list(accumulate((1.7e9 + 3600 * i + rng.uniform(-600, 600) for i in range(3000)), max))  # 125 days: rescaled on the way
+    ranks: list[float] = []
+    for start in range(0, 3000, 128):
+        ranks += spread._virality(spreads[start : start + 128], nows[start : start + 128])
+    assert ranks == pytest.approx(ranked_one_by_one(spreads, nows, 86400), rel=1e-9, abs=1e-12)
+    assert 0.2 < statistics.fmean(r for r in ranks if r) < 0.8

@@ -27,10 +27,13 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import msgspec
 
 from sentineld import Duration, Mention, Options, Scorer, hookimpl
-from sentineld_plugins.scorers.virality.clusters import Cluster, bump, cluster_id, decayed
+from sentineld_plugins.scorers.virality.clusters import Cluster, bump, cluster_id, decayed, encode_hook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +41,10 @@ if TYPE_CHECKING:
 _HOUR = 3600.0
 _BASELINE_BIN = 0.25  # in log2(1 + spread per hour)
 _BASELINE_BINS = 96
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+_encode_state = msgspec.msgpack.Encoder(enc_hook=encode_hook).encode
+_decode_state = msgspec.msgpack.Decoder().decode
+_Item = TypeVar("_Item")
 
 
 class ViralityOptions(Options):
@@ -48,7 +54,7 @@ class ViralityOptions(Options):
     num_perm: int = 64
     #: Posts with fewer words than this are not clustered (a CJK character counts as a word).
     min_tokens: int = 6
-    #: How long a post can gather near-duplicates, and a quiet cluster stays known.
+    #: How long a post can gather near-duplicates (and its cluster grow through it).
     window: Duration = Duration(24 * _HOUR)
     #: Most posts indexed at once (the oldest leave first); bounds memory and checkpoints.
     max_posts: int = 10_000
@@ -68,32 +74,23 @@ class ViralityOptions(Options):
             raise ValueError("threshold must be in (0, 1]")
         if self.num_perm < 8 or self.min_tokens < 2 or self.max_posts < 2 or self.tracked_posts < 1:
             raise ValueError("num_perm must be >= 8, min_tokens >= 2, max_posts >= 2, tracked_posts >= 1")
-        if self.max_posts * self.num_perm > 2**27:  # the signature index is allocated at start
-            raise ValueError("max_posts × num_perm over 134 million: the index would take over 512 MiB")
+        # allocated at start, per post: 4 bytes per permutation (the signature), at most 28
+        # per band (the index; fewer bands than permutations), 16 more
+        if self.max_posts * (32 * self.num_perm + 16) > 2**29:
+            raise ValueError("max_posts × num_perm too large: the index would take over 512 MiB")
         if min(self.window, self.rate_window, self.min_age, self.baseline_half_life) <= 0:
             raise ValueError("window, rate_window, min_age and baseline_half_life must be > 0s")
 
 
-class _Entry:
-    """An indexed post."""
-
-    __slots__ = ("post", "author", "parent", "at", "cluster")
-
-    def __init__(self, post: str, author: str, parent: str | None, at: float, cluster: str | None) -> None:
-        self.post, self.author, self.parent, self.at, self.cluster = post, author, parent, at, cluster
-
-    def connected(self, mention: Mention, author: str) -> bool:
-        return (
-            self.author == author
-            or self.post == mention.in_reply_to
-            or self.post == mention.reshare_of
-            or self.parent == mention.id
-            or (mention.in_reply_to is not None and self.parent == mention.in_reply_to)
-        )
-
-
 class ViralityScorer(Scorer):
-    """Per-post velocity, near-duplicate clusters across unconnected authors, and virality."""
+    """Per-post velocity, near-duplicate clusters across unconnected authors, and virality.
+
+    The indexed posts live in a ring of `max_posts` rows, in stream order: post number ``slot``
+    (counted from the start of the stream) sits in row ``slot % max_posts``, and the posts
+    still indexed are the slots from `_oldest` to `_next_slot`. Their signatures are one numpy
+    array, their ids, authors, parents and clusters plain lists; a post leaves when the live
+    range moves past it, and its row is reused.
+    """
 
     type_name = "virality"
     description = "reshare/reply velocity, near-duplicate clusters (MinHash LSH), virality in [0, 1]"
@@ -110,103 +107,86 @@ class ViralityScorer(Scorer):
         self._matcher = Matcher(context.watch)
         self._registry = getattr(context, "influencers", None)
         self._signer = Signer(options.num_perm)
-        bands, rows = lsh_params(options.threshold, options.num_perm)
+        capacity = options.max_posts
         if options.index == "datasketch":
             self._index: Any = DatasketchIndex(options.threshold, options.num_perm, self._signer.seed, self._signer.scheme)
         else:
-            self._index = BandIndex(bands, rows)
-        capacity = options.max_posts
+            self._index = BandIndex(*lsh_params(options.threshold, options.num_perm), capacity)
         self._signatures = np.zeros((capacity, options.num_perm), dtype=np.uint32)
-        self._keys: np.ndarray | None = None  # band keys of each slot, shaped on first use
-        self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._next_slot = 0
+        self._times = np.zeros(capacity, dtype=np.float64)
+        self._posts: list[str | None] = [None] * capacity
+        self._authors: list[str | None] = [None] * capacity
+        self._parents: list[str | None] = [None] * capacity
+        self._cluster_of: list[str | None] = [None] * capacity
+        self._oldest = self._next_slot = 0
         self._clusters: dict[str, Cluster] = {}
         #: post id -> [reshares, replies, at]: decayed counts of what the stream did with it.
         self._engagement: OrderedDict[str, list[float]] = OrderedDict()
-        self._baseline = [0.0] * _BASELINE_BINS
+        self._baseline = np.zeros(_BASELINE_BINS)
         self._landmark = 0.0
         self.now = 0.0
+
+    @property
+    def indexed(self) -> int:
+        """Posts indexed now."""
+        return self._next_slot - self._oldest
 
     # ------------------------------------------------------------------ scoring
 
     async def score(self, mentions: Sequence[Mention]) -> None:
-        from sentineld_plugins.scorers.virality.signatures import normalize, token_count
-
-        options = self.options
+        if not mentions:
+            return
         times = [m.timestamp for m in mentions]
-        latest = max(self.now, max(times, default=self.now))
-        oldest = latest - options.window
-        positions: list[int] = []
-        contents: list[bytes] = []
-        for position, mention in enumerate(mentions):
-            if mention.reshare_of is None and mention.author is not None and times[position] >= oldest:
-                content = normalize(mention.text)
-                if token_count(content) >= options.min_tokens and mention.author_key is not None:
-                    positions.append(position)
-                    contents.append(content)
-        indexed = self._index_posts(mentions, times, positions, contents, latest)
-
-        engagement = self._engagement
-        for position, mention in enumerate(mentions):
-            at = times[position]
-            if at > self.now:
-                self.now = at
-            metrics = mention.metrics
-            if (
-                mention.reshare_of is None and mention.in_reply_to is None
-                and (metrics is None or not (metrics.reshares or metrics.replies))
-                and mention.id not in engagement
-            ):
-                reshares = replies = 0.0  # an original post nobody spreads (yet)
-            else:
-                reshares, replies = self._velocity(mention, at)
+        nows = list(accumulate(times, max, initial=self.now))[1:]  # the stream's clock at each
+        reshares, replies = self._velocities(mentions, times, nows)
+        spreads = [r + p for r, p in zip(reshares, replies, strict=True)]
+        self._cluster(mentions, times, nows, spreads)
+        virality = self._virality(spreads, nows)
+        for mention, reshare, reply, rank in zip(mentions, reshares, replies, virality, strict=True):
             scores = mention.scores
-            scores["reshare_velocity"] = reshares
-            scores["reply_velocity"] = replies
-            spread = reshares + replies
-            found = indexed.get(position)
-            if found is not None and found[1]:
-                cluster = self._join(mention, *found)
-                if cluster is not None:
-                    growth = cluster.growth_per_hour(self.now, options.rate_window)
-                    mention.labels["cluster"] = cluster.id
-                    scores["cluster_size"] = float(cluster.size)
-                    scores["cluster_growth"] = growth
-                    spread += growth
-            scores["virality"] = self._virality(spread) if spread > 0.0 else 0.0
-        self._expire_clusters()
+            scores["reshare_velocity"] = reshare
+            scores["reply_velocity"] = reply
+            scores["virality"] = rank
+        self.now = nows[-1]
 
-    def _velocity(self, mention: Mention, at: float) -> tuple[float, float]:
-        """(reshares, replies) per hour of the post this mention spreads."""
-        tau = self.options.rate_window
-        parent = mention.reshare_of or mention.in_reply_to
-        if parent is None:
-            from_metrics = (0.0, 0.0)
+    def _velocities(self, mentions: Sequence[Mention], times: list[float], nows: list[float]) -> tuple[list[float], list[float]]:
+        """(reshares, replies) per hour of what each mention spreads."""
+        min_age = self.options.min_age
+        engagement = self._engagement
+        reshares, replies = [0.0] * len(mentions), [0.0] * len(mentions)
+        for position, mention in enumerate(mentions):
+            parent = mention.reshare_of or mention.in_reply_to
+            if parent is not None:
+                reshares[position], replies[position] = self._spread_of(mention, parent, times[position], nows[position])
+                continue
             metrics = mention.metrics
             if metrics is not None and (metrics.reshares or metrics.replies):
-                age = max(self.now - at, self.options.min_age) / _HOUR
-                from_metrics = (metrics.reshares / age, metrics.replies / age)
-            seen = self._engagement.get(mention.id)
-            if seen is None:
-                return from_metrics
-            return (
-                max(from_metrics[0], self._rate(seen[0], seen[2])),
-                max(from_metrics[1], self._rate(seen[1], seen[2])),
-            )
+                age = max(nows[position] - times[position], min_age) / _HOUR
+                reshares[position], replies[position] = metrics.reshares / age, metrics.replies / age
+            seen = engagement.get(mention.id) if engagement else None
+            if seen is not None:  # an original post whose reshares and replies the stream carried
+                now = nows[position]
+                reshares[position] = max(reshares[position], self._rate(seen[0], seen[2], now))
+                replies[position] = max(replies[position], self._rate(seen[1], seen[2], now))
+        return reshares, replies
+
+    def _spread_of(self, mention: Mention, parent: str, at: float, now: float) -> tuple[float, float]:
+        """(reshares, replies) per hour of the post a reshare or reply spreads, this one counted."""
         seen = self._engagement.get(parent)
         if not self._counts(mention, parent):
-            return (0.0, 0.0) if seen is None else (self._rate(seen[0], seen[2]), self._rate(seen[1], seen[2]))
+            return (0.0, 0.0) if seen is None else (self._rate(seen[0], seen[2], now), self._rate(seen[1], seen[2], now))
         if seen is None:
             seen = self._engagement[parent] = [0.0, 0.0, at]
             if len(self._engagement) > self.options.tracked_posts:
                 self._engagement.popitem(last=False)
         else:
             self._engagement.move_to_end(parent)
+        tau = self.options.rate_window
         which = 0 if mention.reshare_of is not None else 1
         value, since = bump(seen[which], seen[2], at, tau)
         seen[1 - which] = decayed(seen[1 - which], seen[2], since, tau)
         seen[which], seen[2] = value, since
-        return self._rate(seen[0], seen[2]), self._rate(seen[1], seen[2])
+        return self._rate(seen[0], seen[2], now), self._rate(seen[1], seen[2], now)
 
     def _counts(self, mention: Mention, parent: str) -> bool:
         """Whether this reshare or reply is someone else spreading the post."""
@@ -218,166 +198,281 @@ class ViralityScorer(Scorer):
                 return False
         return True
 
-    def _rate(self, value: float, since: float) -> float:
+    def _rate(self, value: float, since: float, now: float) -> float:
         tau = self.options.rate_window
-        return decayed(value, since, self.now, tau) * _HOUR / tau
+        return decayed(value, since, now, tau) * _HOUR / tau
 
     # ------------------------------------------------------------------ clusters
 
-    def _index_posts(
-        self, mentions: Sequence[Mention], times: list[float], positions: list[int],
-        contents: list[bytes], now: float,
-    ) -> dict[int, tuple[int, list[int]]]:
-        """Index the batch's clusterable posts; position -> (slot, candidate slots)."""
-        import numpy as np
+    def _cluster(self, mentions: Sequence[Mention], times: list[float], nows: list[float], spreads: list[float]) -> None:
+        """Index the batch's clusterable posts; label those that join a cluster (their
+        cluster's growth adds to their spread)."""
+        from sentineld_plugins.scorers.virality.signatures import contents, shingles
 
-        found: dict[int, tuple[int, list[int]]] = {}
-        if not positions:
-            return found
-        signatures = self._signer.sign(contents)
-        keys = self._index.band_keys(signatures)
-        capacity = self.options.max_posts
-        if self._keys is None:
-            self._keys = np.zeros((capacity, keys.shape[1]), dtype=np.uint64)
-        step = max(capacity // 2, 1)
-        for start in range(0, len(positions), step):
-            chunk = range(start, min(start + step, len(positions)))
-            self._expire_posts(now, room=len(chunk))
-            slots = list(range(self._next_slot, self._next_slot + len(chunk)))
-            self._next_slot += len(chunk)
-            rows = [slot % capacity for slot in slots]
-            self._signatures[rows] = signatures[chunk.start : chunk.stop]
-            self._keys[rows] = keys[chunk.start : chunk.stop]
-            for slot, index in zip(slots, chunk, strict=True):
-                position = positions[index]
-                mention = mentions[position]
+        oldest = nows[-1] - self.options.window
+        positions: list[int] = []
+        texts: list[str] = []
+        authors: list[str] = []
+        for position, mention in enumerate(mentions):
+            if mention.reshare_of is None and times[position] >= oldest:
                 author = mention.author_key
-                assert author is not None
-                self._entries[slot] = _Entry(mention.id, author, mention.in_reply_to, times[position], None)
-            candidates = self._index.add_batch(slots, keys[chunk.start : chunk.stop], signatures[chunk.start : chunk.stop])
-            for slot, index, near in zip(slots, chunk, candidates, strict=True):
-                found[positions[index]] = (slot, near)
-        return found
+                if author is not None:
+                    positions.append(position)
+                    texts.append(mention.text)
+                    authors.append(author)
+        if not positions:
+            return
+        found = shingles(contents(texts), len(texts))
+        long_enough = found.token_counts >= self.options.min_tokens
+        if not long_enough.all():
+            signatures = self._signer.sign(found)[long_enough[found.pair_counts > 0]]
+            kept = long_enough.tolist()
+            positions = [p for p, keep in zip(positions, kept, strict=True) if keep]
+            authors = [a for a, keep in zip(authors, kept, strict=True) if keep]
+            if not positions:
+                return
+        else:
+            signatures = self._signer.sign(found)
+        posts = [mentions[p] for p in positions]
+        first = self._next_slot
+        near = self._index_posts(posts, [times[p] for p in positions], authors, signatures, nows[-1])
+        tau = self.options.rate_window
+        for slot in sorted(near):
+            position = positions[slot - first]
+            cluster = self._join(mentions[position], slot, near[slot])
+            if cluster is not None:
+                growth = cluster.growth_per_hour(nows[position], tau)
+                mentions[position].labels["cluster"] = cluster.id
+                scores = mentions[position].scores
+                scores["cluster_size"] = float(cluster.size)
+                scores["cluster_growth"] = growth
+                spreads[position] += growth
+
+    def _index_posts(
+        self, posts: list[Mention], times: list[float], authors: list[str], signatures: np.ndarray, now: float,
+    ) -> dict[int, list[int]]:
+        """Put the posts in the ring and the index, from slot `_next_slot` on; for each post
+        that has near-duplicates among the indexed posts, their slots (verified against the
+        signatures)."""
+        capacity, threshold = self.options.max_posts, self.options.threshold
+        near: dict[int, list[int]] = {}
+        step = max(capacity // 2, 1)
+        for start in range(0, len(posts), step):
+            stop = min(start + step, len(posts))
+            self._expire_posts(now, room=stop - start)
+            first = self._next_slot
+            self._next_slot += stop - start
+            chunk = posts[start:stop]
+            self._put(self._signatures, first, signatures[start:stop])
+            self._put(self._times, first, times[start:stop])
+            self._put(self._posts, first, [m.id for m in chunk])
+            self._put(self._authors, first, authors[start:stop])
+            self._put(self._parents, first, [m.in_reply_to for m in chunk])
+            news, candidates = self._index.add(first, signatures[start:stop], self._oldest)
+            if len(news):
+                similar = self._signatures[candidates % capacity] == self._signatures[news % capacity]
+                verified = similar.mean(axis=1) >= threshold
+                for post, candidate in zip(news[verified].tolist(), candidates[verified].tolist(), strict=True):
+                    near.setdefault(post, []).append(candidate)
+        return near
 
     def _join(self, mention: Mention, slot: int, candidates: list[int]) -> Cluster | None:
-        """Put the post in the cluster of its verified, unconnected near-duplicates, if any."""
-        entry = self._entries.get(slot)
-        if entry is None or not candidates:
+        """Put the post in the cluster of its near-duplicates by unconnected authors, if any."""
+        capacity, oldest = self.options.max_posts, self._oldest
+        if slot < oldest:
             return None
-        options, entries = self.options, self._entries
-        live = [c for c in candidates if c in entries]
-        if not live:
-            return None
-        capacity = options.max_posts
-        own = self._signatures[slot % capacity]
-        similar = (self._signatures[[c % capacity for c in live]] == own).mean(axis=1) >= options.threshold
+        posts, authors, parents, cluster_of = self._posts, self._authors, self._parents, self._cluster_of
+        row = slot % capacity
+        author = authors[row]
+        replying_to = mention.in_reply_to
         matched = [
-            entries[c] for c, ok in zip(live, similar, strict=True)
-            if ok and not entries[c].connected(mention, entry.author)
+            c % capacity for c in candidates
+            if c >= oldest and not (
+                authors[c % capacity] == author
+                or posts[c % capacity] == replying_to
+                or parents[c % capacity] == mention.id
+                or (replying_to is not None and parents[c % capacity] == replying_to)
+            )
         ]  # fmt: skip
         if not matched:
             return None
-        clusters = self._clusters
-        known = [clusters[e.cluster] for e in matched if e.cluster in clusters]
+        clusters, times = self._clusters, self._times
+        known = [clusters[cid] for c in matched if (cid := cluster_of[c]) is not None and cid in clusters]
         if known:
             cluster = min(known, key=lambda c: (c.first_seen, c.id))
         else:
-            first = min(matched, key=lambda e: (e.at, e.post))
-            cluster = clusters[cluster_id(first.post)] = Cluster(cluster_id(first.post), first.at)
-        tau = options.rate_window
+            first = min(matched, key=lambda c: (times[c], posts[c]))
+            name = cluster_id(posts[first] or "")
+            cluster = clusters[name] = Cluster.start(name, float(times[first]))
+        tau = self.options.rate_window
         for earlier in matched:
-            if earlier.cluster not in clusters:
-                earlier.cluster = cluster.id
-                cluster.add(earlier.author, earlier.at, tau)
-        entry.cluster = cluster.id
-        cluster.add(entry.author, entry.at, tau)
+            if cluster_of[earlier] not in clusters:
+                cluster_of[earlier] = cluster.id
+                cluster.posts += 1
+                cluster.add(authors[earlier] or "", float(times[earlier]), tau)
+        cluster_of[row] = cluster.id
+        cluster.posts += 1
+        cluster.add(author or "", float(times[row]), tau)
         return cluster
 
     def _expire_posts(self, now: float, room: int) -> None:
         """Drop posts older than the window, and the oldest until `room` more fit."""
-        entries, keys = self._entries, self._keys
-        assert keys is not None
-        oldest, limit = now - self.options.window, self.options.max_posts - room
-        capacity = self.options.max_posts
-        gone = []
-        for slot, entry in entries.items():
-            if entry.at >= oldest and len(entries) - len(gone) <= limit:
-                break
-            gone.append(slot)
-        if gone:
-            for slot in gone:
-                del entries[slot]
-            self._index.remove(gone, keys[[slot % capacity for slot in gone]])
+        import numpy as np
 
-    def _expire_clusters(self) -> None:
-        oldest = self.now - self.options.window
-        stale = [cid for cid, c in self._clusters.items() if c.last_seen < oldest]
-        for cid in stale:
-            del self._clusters[cid]
+        capacity = self.options.max_posts
+        first = max(self._oldest, self._next_slot - (capacity - room))
+        if first < self._next_slot and self._times[first % capacity] < now - self.options.window:
+            recent = np.flatnonzero(self._ring(self._times, first) >= now - self.options.window)
+            first = first + int(recent[0]) if len(recent) else self._next_slot
+        if first == self._oldest:
+            return
+        gone = self._ring(self._cluster_of, self._oldest, first)
+        clusters = self._clusters
+        for name in gone:
+            if name is not None and name in clusters:
+                cluster = clusters[name]
+                cluster.posts -= 1
+                if cluster.posts <= 0:
+                    del clusters[name]
+        rows = np.arange(self._oldest, first) % capacity
+        for ring in (self._posts, self._authors, self._parents, self._cluster_of):
+            for row in rows.tolist():
+                ring[row] = None
+        self._index.forget(self._oldest, first)
+        self._oldest = first
+
+    def _ring(self, ring: _Item, start: int, stop: int | None = None) -> _Item:
+        """Slots [start, stop) of a ring (a list or an array), in slot order."""
+        import numpy as np
+
+        capacity = self.options.max_posts
+        stop = self._next_slot if stop is None else stop
+        begin, end = start % capacity, start % capacity + (stop - start)
+        if end <= capacity:
+            return ring[begin:end]  # type: ignore[index,no-any-return]
+        if isinstance(ring, list):
+            return ring[begin:] + ring[: end - capacity]  # type: ignore[return-value]
+        return np.concatenate([ring[begin:], ring[: end - capacity]])  # type: ignore[index,return-value]
+
+    def _put(self, ring: Any, first: int, values: Any) -> None:
+        """Write `values` into slots ``first, first + 1, …`` of a ring (a list or an array)."""
+        capacity = self.options.max_posts
+        begin = first % capacity
+        end = begin + len(values)
+        if end <= capacity:
+            ring[begin:end] = values
+        else:
+            ring[begin:] = values[: capacity - begin]
+            ring[: end - capacity] = values[capacity - begin :]
 
     # ------------------------------------------------------------------ virality
 
-    def _virality(self, spread: float) -> float:
-        """Weighted mid-rank of `spread` among recent spreading mentions (0 if it does not)."""
-        if spread <= 0.0:
-            return 0.0
-        bins = self._baseline
-        rate = math.log2(1.0 + spread) / _BASELINE_BIN
-        index = min(int(rate), _BASELINE_BINS - 1)
-        age = (self.now - self._landmark) / (self.options.baseline_half_life / math.log(2))
-        if age > 30.0 or self._landmark == 0.0:
-            shrink = math.exp(-age) if self._landmark else 0.0
-            self._baseline = bins = [b * shrink for b in bins]
-            self._landmark, age = self.now, 0.0
-        weight = math.exp(age)
-        bins[index] += weight
-        total = sum(bins)  # 96 floats: cheaper than keeping a running total honest
-        fraction = min(rate - index, 1.0)
-        below = sum(bins[:index]) + fraction * (bins[index] - weight) + 0.5 * weight
-        return min(below / total, 1.0)
+    def _virality(self, spreads: list[float], nows: list[float]) -> list[float]:
+        """Weighted mid-rank of each spread among the stream's recent spreading mentions
+        (this batch's earlier ones included), 0 for what does not spread.
+
+        The baseline is a histogram of log2(1 + spread) whose weights grow as exp(age) from a
+        landmark (forward decay: the old weigh relatively less), rescaled now and then. A
+        batch is ranked at once: row k of a cumulative sum holds what the batch's first k
+        spreading mentions added to the histogram."""
+        import numpy as np
+
+        ranks = np.zeros(len(spreads))
+        values = np.asarray(spreads)
+        spreading = np.flatnonzero(values > 0.0)
+        if not len(spreading):
+            return ranks.tolist()
+        rate = np.log2(1.0 + values[spreading]) / _BASELINE_BIN
+        index = np.minimum(rate.astype(np.int64), _BASELINE_BINS - 1)
+        fraction = np.minimum(rate - index, 1.0)
+        clock = np.asarray(nows)[spreading]
+        constant = self.options.baseline_half_life / math.log(2)
+        start = 0
+        while start < len(spreading):
+            age = (clock[start:] - self._landmark) / constant
+            if age[0] > 30.0 or self._landmark == 0.0:
+                self._baseline *= math.exp(-age[0]) if self._landmark else 0.0
+                self._landmark = float(clock[start])
+                age = (clock[start:] - self._landmark) / constant
+            over = np.flatnonzero(age > 30.0)
+            stop = start + (int(over[0]) if len(over) else len(age))
+            part = slice(start, stop)
+            weight = np.exp(age[: stop - start])
+            bins = index[part]
+            low = int(bins.min())
+            cell = (np.arange(len(bins)), bins - low)  # the columns span the bins in use
+            added = np.zeros((len(bins), int(bins.max()) + 1 - low))
+            added[cell] = weight
+            np.cumsum(added, axis=0, out=added)
+            within = added[cell]
+            under = np.cumsum(added, axis=1)[cell] - within
+            baseline = self._baseline
+            under += (np.cumsum(baseline) - baseline)[bins]
+            total = baseline.sum() + np.cumsum(weight)
+            below = under + fraction[part] * (baseline[bins] + within - weight) + 0.5 * weight
+            ranks[spreading[part]] = np.minimum(below / total, 1.0)
+            baseline[low : low + added.shape[1]] += added[-1]
+            start = stop
+        return ranks.tolist()
 
     # ------------------------------------------------------------------ checkpoints
 
-    def snapshot(self) -> dict[str, Any]:
-        capacity = self.options.max_posts
-        rows = [slot % capacity for slot in self._entries]
-        return {
+    def snapshot(self) -> bytes:
+        """The state, encoded now (the pipeline writes it later, while scoring goes on)."""
+        return _encode_state({
             "version": _STATE_VERSION,
             "num_perm": self.options.num_perm,
             "now": self.now,
             "next_slot": self._next_slot,
-            "entries": [[slot, e.post, e.author, e.parent, e.at, e.cluster] for slot, e in self._entries.items()],
-            "signatures": self._signatures[rows].tobytes(),
-            "clusters": [c.to_state() for c in self._clusters.values()],
-            "engagement": [[post, *seen] for post, seen in self._engagement.items()],
-            "baseline": [self._landmark, self._baseline],
-        }
+            "posts": self._ring(self._posts, self._oldest),
+            "authors": self._ring(self._authors, self._oldest),
+            "parents": self._ring(self._parents, self._oldest),
+            "cluster_of": self._ring(self._cluster_of, self._oldest),
+            "times": self._ring(self._times, self._oldest).tobytes(),
+            "signatures": self._ring(self._signatures, self._oldest).tobytes(),
+            "clusters": list(self._clusters.values()),
+            "engagement": self._engagement,
+            "landmark": self._landmark,
+            "baseline": self._baseline.tobytes(),
+        })
 
     def restore(self, state: Any) -> None:
         import numpy as np
 
-        if not isinstance(state, dict) or state.get("version") != _STATE_VERSION:
+        if not isinstance(state, bytes):
+            return  # the state of an older version: start afresh
+        saved = _decode_state(state)
+        if saved.get("version") != _STATE_VERSION:
             return
-        self.now = state["now"]
-        self._next_slot = state["next_slot"]
-        self._clusters = {c[0]: Cluster.from_state(c) for c in state["clusters"]}
-        self._engagement = OrderedDict((e[0], list(e[1:])) for e in state["engagement"])
-        self._landmark, self._baseline = state["baseline"][0], list(state["baseline"][1])
-        if state["num_perm"] != self.options.num_perm or not state["entries"]:
+        self.now = saved["now"]
+        self._clusters = {c[0]: Cluster.from_state(c) for c in saved["clusters"]}
+        self._engagement = OrderedDict(saved["engagement"])
+        self._landmark = saved["landmark"]
+        self._baseline = np.frombuffer(saved["baseline"], dtype=np.float64).copy()
+        self._oldest = self._next_slot = saved["next_slot"]
+        if saved["num_perm"] != self.options.num_perm:
+            self._clusters = {}
             return  # signatures of another length cannot be compared: index afresh
         capacity = self.options.max_posts
-        saved = np.frombuffer(state["signatures"], dtype=np.uint32).reshape(-1, self.options.num_perm)
-        entries = state["entries"][-(capacity - 1) :]
-        signatures = saved[len(saved) - len(entries) :]
-        keys = self._index.band_keys(signatures)
-        self._keys = np.zeros((capacity, keys.shape[1]), dtype=np.uint64)
-        slots = [entry[0] for entry in entries]
-        rows = [slot % capacity for slot in slots]
+        keep = min(len(saved["posts"]), capacity)
+        first = self._next_slot - keep
+        signatures = np.frombuffer(saved["signatures"], dtype=np.uint32).reshape(-1, self.options.num_perm)[-keep:]
+        times = np.frombuffer(saved["times"], dtype=np.float64)[-keep:]
+        rows = np.arange(first, self._next_slot) % capacity
         self._signatures[rows] = signatures
-        self._keys[rows] = keys
-        for slot, post, author, parent, at, cluster in entries:
-            self._entries[slot] = _Entry(post, author, parent, at, cluster)
-        self._index.add_batch(slots, keys, signatures)
+        self._times[rows] = times
+        for name in ("posts", "authors", "parents", "cluster_of"):
+            ring = getattr(self, "_" + name)
+            for row, value in zip(rows.tolist(), saved[name][len(saved[name]) - keep :], strict=True):
+                ring[row] = value
+        self._oldest = first
+        self._index.add(first, signatures, first)
+        for cluster in self._clusters.values():
+            cluster.posts = 0
+        for name in self._cluster_of:
+            if name is not None and name in self._clusters:
+                self._clusters[name].posts += 1
+        self._clusters = {name: c for name, c in self._clusters.items() if c.posts > 0}
 
 
 @hookimpl

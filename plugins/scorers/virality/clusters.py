@@ -6,6 +6,8 @@ import hashlib
 import math
 from typing import Any, Final
 
+import msgspec
+
 #: Distinct authors counted exactly per cluster; beyond, a HyperLogLog counts them.
 EXACT_AUTHORS: Final = 2048
 _HLL_PRECISION: Final = 12  # 4096 registers: about 1.6 % error
@@ -28,22 +30,25 @@ def cluster_id(first_post: str) -> str:
     return "c" + hashlib.blake2b(first_post.encode(), digest_size=6).hexdigest()
 
 
-class Cluster:
-    """Posts of the same content by authors who are not connected, and how fast it grows."""
+class Cluster(msgspec.Struct, array_like=True, gc=False):
+    """Posts of the same content by authors who are not connected, and how fast it grows.
 
-    __slots__ = ("id", "first_seen", "last_seen", "size", "authors", "hll", "growth", "growth_at")
+    A struct, so that a checkpoint encodes every cluster at C speed (`encode_hook` writes a
+    HyperLogLog as its registers)."""
 
-    def __init__(self, id: str, first_seen: float) -> None:
-        self.id = id
-        self.first_seen = first_seen
-        self.last_seen = first_seen
-        #: Distinct authors.
-        self.size = 0
-        self.authors: set[str] | None = set()
-        self.hll: Any = None
-        #: Decayed count of authors joining (a rate once divided by the time constant).
-        self.growth = 0.0
-        self.growth_at = first_seen
+    id: str
+    first_seen: float
+    last_seen: float
+    #: Distinct authors.
+    size: int = 0
+    #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them.
+    authors: set[str] | None = msgspec.field(default_factory=set)
+    hll: Any = None
+    #: Decayed count of authors joining (a rate once divided by the time constant).
+    growth: float = 0.0
+    growth_at: float = 0.0
+    #: Posts of the cluster still indexed: when none is left, no new post can find it.
+    posts: int = 0
 
     def add(self, author: str, at: float, tau: float) -> None:
         """`author` posted the cluster's content at `at`."""
@@ -72,24 +77,25 @@ class Cluster:
     def growth_per_hour(self, now: float, tau: float) -> float:
         return decayed(self.growth, self.growth_at, now, tau) * 3600.0 / tau
 
-    def to_state(self) -> list[Any]:
-        authors = sorted(self.authors) if self.authors is not None else None
-        registers = self.hll.reg.tobytes() if self.hll is not None else None
-        return [self.id, self.first_seen, self.last_seen, self.size, authors, registers,
-                self.growth, self.growth_at]  # fmt: skip
+    @classmethod
+    def start(cls, id: str, first_seen: float) -> Cluster:
+        return cls(id, first_seen, first_seen, growth_at=first_seen)
 
     @classmethod
-    def from_state(cls, state: list[Any]) -> Cluster:
-        id_, first_seen, last_seen, size, authors, registers, growth, growth_at = state
-        cluster = cls(id_, first_seen)
-        cluster.last_seen, cluster.size = last_seen, size
-        cluster.growth, cluster.growth_at = growth, growth_at
-        if authors is None:
+    def from_state(cls, state: Any) -> Cluster:
+        """A cluster from its checkpointed form (the struct's fields as a list)."""
+        cluster = msgspec.convert(state, cls)
+        if cluster.hll is not None:
             import numpy as np
             from datasketch import HyperLogLog
 
-            cluster.authors = None
-            cluster.hll = HyperLogLog(p=_HLL_PRECISION, reg=np.frombuffer(registers, dtype=np.int8).copy())
-        else:
-            cluster.authors = set(authors)
+            cluster.hll = HyperLogLog(p=_HLL_PRECISION, reg=np.frombuffer(cluster.hll, dtype=np.int8).copy())
         return cluster
+
+
+def encode_hook(value: Any) -> Any:
+    """How a checkpoint writes what msgpack has no type for: a HyperLogLog as its registers."""
+    registers = getattr(value, "reg", None)
+    if registers is not None:
+        return registers.tobytes()
+    raise NotImplementedError(f"cannot checkpoint a {type(value).__name__}")

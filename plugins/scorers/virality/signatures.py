@@ -1,14 +1,19 @@
 """Text → MinHash signatures, a whole batch at a time.
 
-`normalize` turns a post into its content: NFKC, case-folded, without URLs, without the leading
-reply ``@handles``, punctuation gone, one space between tokens; each character of a script
-written without spaces (Chinese, Japanese, Thai…) is a token of its own. The shingles are the
-overlapping token pairs. Their hashes are computed for a whole batch in a few numpy passes (a
-polynomial hash of each token's bytes, then the pair), and feed datasketch's ``affine32``
-MinHash scheme: the MurmurHash3 finaliser, then ``a * h + b mod 2^32`` with datasketch's own
-permutations. The signatures are bit for bit those of
-``datasketch.MinHash(scheme="affine32").update_batch`` on the same pair hashes (a test checks
-it); one numpy pass per batch, instead of one MinHash object per post, is what makes MinHash
+`contents` turns posts into their content: NFKC, case-folded, without URLs, without the leading
+reply ``@handles``, punctuation gone; each character of a script written without spaces
+(Chinese, Japanese, Thai…) is a token of its own. A whole batch is normalised at once: ASCII
+posts (nearly all) are joined into one string, so that the URL and reply-handle patterns run
+once over the batch and one byte table lower-cases it and blanks punctuation; the others go
+through Unicode normalisation one by one and join the same blob.
+
+The shingles are the overlapping token pairs. Each token's hash is a polynomial in its bytes,
+read off one prefix sum over the whole batch (``(P[end] - P[start]) / M^start``, in arithmetic
+modulo 2^32 where every odd ``M`` has an inverse); a pair's hash combines its two tokens'. They
+feed datasketch's ``affine32`` MinHash scheme: the MurmurHash3 finaliser, then
+``a * h + b mod 2^32`` with datasketch's own permutations. The signatures are bit for bit those
+of ``datasketch.MinHash(scheme="affine32").update_batch`` on the same pair hashes (a test checks
+it); a few numpy passes per batch, instead of one MinHash object per post, is what makes MinHash
 affordable for every mention of the stream.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 
@@ -25,60 +30,115 @@ _UNSPACED: Final = (
     "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3100-\u312f"
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f"
 )
-_URL: Final = re.compile(r"https?://\S+|www\.\S+")  # on case-folded text
-_REPLY_PREFIX: Final = re.compile(r"^(?:\s*@[\w.\-]+)+")
+#: URLs, in lower-case text (each pattern starts with a literal, which the engine searches fast).
+_URL: Final = re.compile(r"https?://\S+")
+_WWW: Final = re.compile(r"www\.\S+")
+#: Leading reply handles, after the line break that starts each post of a batch.
+_REPLY_PREFIX: Final = re.compile(r"\n(?:[^\S\n]*@[\w.\-]+)+")
 _UNSPACED_CHAR: Final = re.compile(f"[{_UNSPACED}]")
 _NON_WORD: Final = re.compile(r"[\W_]+")
-#: ASCII letters to lower case, digits kept, every other byte a space.
-_ASCII_WORDS: Final = bytes(
-    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256)
-)
 _SPACE, _NEWLINE = 32, 10
-#: Odd multipliers for the byte positions of a token (positions beyond 64 wrap around).
-_BYTE_MULT: Final = (
-    np.random.default_rng(20101209).integers(0, 2**31, size=64, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+#: ASCII letters to lower case; digits, line breaks and the bytes of non-ASCII characters
+#: (which only normalised, hence already clean, posts carry) kept; every other byte a space.
+_WORD_BYTES: Final = bytes(
+    c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 or c >= 128 or c == _NEWLINE else _SPACE
+    for c in range(256)
 )
+_IS_WORD: Final = np.frombuffer(bytes(c not in (_SPACE, _NEWLINE) for c in range(256)), dtype=np.bool_)
+_TOKEN_BASE: Final = np.uint32(0x01000193)  # odd: invertible modulo 2^32
 _PAIR: Final = np.uint32(0x9E3779B1)  # the golden-ratio multiplier: a pair's order matters
+#: Powers of the token base (and of its inverse) kept for blobs up to this many bytes.
+_KEPT_POWERS: Final = 1 << 20
+
+
+def _normalize_unicode(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().replace("\n", " ")
+    text = _REPLY_PREFIX.sub("", _without_urls("\n" + text)).lstrip("\n")
+    text = _UNSPACED_CHAR.sub(r" \g<0> ", text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def _without_urls(text: str) -> str:
+    if "://" in text:
+        text = _URL.sub(" ", text)
+    if "www." in text:
+        text = _WWW.sub(" ", text)
+    return text
+
+
+def contents(texts: Sequence[str]) -> bytes:
+    """The content of each post (see the module doc), one per line: tokens of word bytes,
+    separated by one or more spaces."""
+    lines = [text if text.isascii() else _normalize_unicode(text) for text in texts]
+    blob = "\n".join(lines)
+    if lines and blob.count("\n") != len(lines) - 1:  # a post of several lines
+        blob = "\n".join(line.replace("\n", " ") for line in lines)
+    blob = _without_urls("\n" + blob.lower())
+    if "@" in blob:
+        blob = _REPLY_PREFIX.sub("\n", blob)
+    return blob[1:].encode().translate(_WORD_BYTES)
 
 
 def normalize(text: str) -> bytes:
-    """The content of a post as UTF-8 tokens separated by single spaces (see the module doc)."""
-    if text.isascii():
-        if "://" in text or "www." in text.lower():
-            text = _URL.sub(" ", text.lower())
-        if text.lstrip()[:1] == "@":
-            text = _REPLY_PREFIX.sub("", text)
-        return b" ".join(text.encode().translate(_ASCII_WORDS).split())
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _REPLY_PREFIX.sub("", _URL.sub(" ", text))
-    text = _UNSPACED_CHAR.sub(r" \g<0> ", text)
-    return _NON_WORD.sub(" ", text).strip().encode()
+    """The content of one post, its tokens separated by single spaces."""
+    return b" ".join(contents([text]).split())
 
 
-def token_count(content: bytes) -> int:
-    return content.count(b" ") + 1 if content else 0
+class Shingles(NamedTuple):
+    """The token-pair hashes of a batch of contents, concatenated in content order."""
+
+    pairs: np.ndarray
+    #: Pairs of each content (0 for a content of fewer than two tokens).
+    pair_counts: np.ndarray
+    #: Tokens of each content.
+    token_counts: np.ndarray
+
+
+_powers: tuple[np.ndarray, np.ndarray] = (np.ones(1, dtype=np.uint32), np.ones(1, dtype=np.uint32))
+
+
+def _base_powers(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``M^i`` and ``M^-i`` modulo 2^32 for i < length."""
+    global _powers
+    if len(_powers[0]) >= length:
+        return _powers
+    size = max(length, min(2 * len(_powers[0]), _KEPT_POWERS))
+    inverse = np.uint32(pow(int(_TOKEN_BASE), -1, 2**32))
+    powers = []
+    for base in (_TOKEN_BASE, inverse):
+        steps = np.full(size, base, dtype=np.uint32)
+        steps[0] = 1
+        powers.append(np.cumprod(steps, dtype=np.uint32))
+    if size <= _KEPT_POWERS:
+        _powers = (powers[0], powers[1])
+    return powers[0], powers[1]
+
+
+def shingles(data: bytes, count: int) -> Shingles:
+    """The token pairs of `count` contents, one per line of `data` (as `contents` makes them)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    power, inverse = _base_powers(len(raw) + 1)
+    prefix = np.zeros(len(raw) + 1, dtype=np.uint32)
+    np.cumsum((raw + np.uint32(1)) * power[: len(raw)], dtype=np.uint32, out=prefix[1:])
+    edges = np.flatnonzero(np.diff(_IS_WORD[raw], prepend=False, append=False))
+    starts, ends = edges[0::2], edges[1::2]
+    tokens = (prefix[ends] - prefix[starts]) * inverse[starts]
+    document = np.searchsorted(np.flatnonzero(raw == _NEWLINE), starts)
+    same = document[:-1] == document[1:]
+    pairs = (tokens[:-1] * _PAIR + tokens[1:])[same]
+    return Shingles(
+        pairs,
+        np.bincount(document[:-1][same], minlength=count),
+        np.bincount(document, minlength=count),
+    )
 
 
 def pair_hashes(contents: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """The token-pair hashes of every content (each needs two tokens at least), concatenated,
-    and the index where each content's hashes start."""
-    data = np.frombuffer(b"\n".join(contents), dtype=np.uint8)
-    index = np.arange(len(data))
-    separator = (data == _SPACE) | (data == _NEWLINE)
-    last_separator = np.maximum.accumulate(np.where(separator, index, -1))
-    position = (index - last_separator - 1) & 63
-    word = ~separator
-    contribution = (data[word].astype(np.uint32) + np.uint32(1)) * _BYTE_MULT[position[word]]
-    token_start = word & ~np.concatenate(([False], word[:-1]))
-    starts_in_word = np.flatnonzero(token_start[word])
-    tokens = np.add.reduceat(contribution, starts_in_word, dtype=np.uint32)
-    document = np.cumsum(data == _NEWLINE)[token_start]
-    same = document[:-1] == document[1:]
-    pairs = (tokens[:-1] * _PAIR + tokens[1:])[same]
-    counts = np.bincount(document[:-1][same], minlength=len(contents))
+    """The token-pair hashes of every content, concatenated, and where each content's start."""
+    found = shingles(b"\n".join(contents), len(contents))
     starts = np.zeros(len(contents), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    return pairs, starts
+    np.cumsum(found.pair_counts[:-1], out=starts[1:])
+    return found.pairs, starts
 
 
 def _fmix32(values: np.ndarray) -> np.ndarray:
@@ -101,14 +161,17 @@ class Signer:
         self.num_perm = num_perm
         self.seed = seed
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme=self.scheme).permutations
-        self._a = np.asarray(a, dtype=np.uint32)
-        self._b = np.asarray(b, dtype=np.uint32)
+        self._a = np.asarray(a, dtype=np.uint32).reshape(-1, 1)
+        self._b = np.asarray(b, dtype=np.uint32).reshape(-1, 1)
 
-    def sign(self, contents: Sequence[bytes]) -> np.ndarray:
-        """One row of ``num_perm`` uint32 values per content (of two tokens at least)."""
-        if not contents:
+    def sign(self, found: Shingles) -> np.ndarray:
+        """One row of ``num_perm`` uint32 values per content that has a pair at least."""
+        counts = found.pair_counts[found.pair_counts > 0]
+        if not len(counts):
             return np.empty((0, self.num_perm), dtype=np.uint32)
-        pairs, starts = pair_hashes(contents)
-        permuted = np.multiply(_fmix32(pairs).reshape(-1, 1), self._a)
+        starts = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(counts[:-1], out=starts[1:])
+        # permutations × pairs: each reduction runs along a contiguous row
+        permuted = np.multiply(self._a, _fmix32(found.pairs))
         permuted += self._b
-        return np.minimum.reduceat(permuted, starts, axis=0)
+        return np.ascontiguousarray(np.minimum.reduceat(permuted, starts, axis=1).T)
