@@ -46,7 +46,7 @@ from sentineld.logs import get_logger
 from sentineld.model import Mention, Severity, format_time, from_timestamp
 from sentineld.options import Duration, Options
 from sentineld.store.base import StoreError
-from sentineld.store.crm import CaseMention, CaseRecord, CrmTables, more_severe, short_hash
+from sentineld.store.crm import CaseMention, CaseRecord, CrmTables, more_severe, ordered_id
 from sentineld.watch import Matcher
 
 __all__ = [
@@ -300,7 +300,8 @@ def mention_severity(mention: Mention, options: CasesOptions) -> str:
     if mention.labels.get("sentiment") == "negative":
         severity = more_severe(severity, options.negative_severity)
     scores = mention.scores
-    if any(scores.get(name, 0.0) >= options.influencer_score for name in ("connector", "maven", "influence")):
+    if scores and max(scores.get("connector", 0.0), scores.get("maven", 0.0),
+                      scores.get("influence", 0.0)) >= options.influencer_score:
         severity = more_severe(severity, options.influencer_severity)
     return severity
 
@@ -333,56 +334,63 @@ class CaseBook:
     def apply(self, tables: CrmTables, mentions: Sequence[Mention]) -> list[dict[str, str] | None]:
         """Labels for each mention (None: not a case matter), after updating the cases."""
         results: list[dict[str, str] | None] = []
-        for mention, role in zip(mentions, self._plan(tables, mentions), strict=True):
+        roles, keys = self._plan(tables, mentions)
+        for mention, role, own_keys in zip(mentions, roles, keys, strict=True):
             if role == _KNOWN:
                 results.append(self._known_labels(tables, tables.case_mention(mention.id)))  # type: ignore[arg-type]
             elif role == _BRAND:
                 results.append(self._brand_reply(tables, mention))
             elif role == _CUSTOMER:
-                results.append(self._customer_mention(tables, mention))
+                results.append(self._customer_mention(tables, mention, own_keys))
             else:
                 results.append(None)
         return results
 
-    def _plan(self, tables: CrmTables, mentions: Sequence[Mention]) -> list[str]:
-        """What each mention is to the cases, with what the batch will read loaded at once (one
-        query per table). Whether a mention is addressed does not depend on the mentions before
-        it in the batch (a reply's target is stored before the case step runs), so it is
-        decided here, once."""
+    def _plan(self, tables: CrmTables, mentions: Sequence[Mention]) -> tuple[list[str], list[list[str]]]:
+        """What each mention is to the cases and its author's identity keys, with what the
+        batch will read loaded at once (one query per table). Whether a mention is addressed
+        does not depend on the mentions before it in the batch (a reply's target is stored
+        before the case step runs), so it is decided here, once."""
         targets = [m.in_reply_to for m in mentions if m.in_reply_to]
         seen = tables.known_mentions([m.id for m in mentions])
         tables.load_case_mentions(targets)
         tables.load_mentions([t for t in targets if tables.cached_case_mention(t) is None])
         roles: list[str] = []
+        authors: list[list[str]] = []
         keys: list[str] = []
         case_ids: list[str] = []
         addressing = self.addressing
+        direct = addressing.direct
         for mention in mentions:
+            own_keys: list[str] = []
             if mention.id in seen:
                 roles.append(_KNOWN)
                 case_ids.append(tables.case_mention(mention.id).case_id)  # type: ignore[union-attr]
             elif addressing.is_own(mention):
                 if not mention.in_reply_to:
                     roles.append(_NONE)
-                    continue
-                roles.append(_BRAND)
-                target = tables.cached_case_mention(mention.in_reply_to)
-                stored = tables.cached_mention(mention.in_reply_to)
-                if target is not None:
-                    case_ids.append(target.case_id)
-                elif stored is not None:
-                    keys += identity_keys(stored)
-            elif addressing.addressed(mention, replies_to_own=self._replies_to_own(tables, mention)):
+                else:
+                    roles.append(_BRAND)
+                    target = tables.cached_case_mention(mention.in_reply_to)
+                    stored = tables.cached_mention(mention.in_reply_to)
+                    if target is not None:
+                        case_ids.append(target.case_id)
+                    elif stored is not None:
+                        keys += identity_keys(stored)
+            elif (mention.source in direct or self._replies_to_own(tables, mention)
+                  or addressing.names_own_account(mention.text)):
                 roles.append(_CUSTOMER)
-                keys += identity_keys(mention)
-                if mention.source in addressing.direct and self.options.auto_link:
+                own_keys = identity_keys(mention)
+                keys += own_keys
+                if mention.source in direct and self.options.auto_link:
                     keys += claimed_handles(mention.text)
             else:
                 roles.append(_NONE)
+            authors.append(own_keys)
         tables.load_identities(keys)
         customers = {c for key in keys if (c := tables.cached_customer(key)) is not None}
         tables.load_cases(case_ids, customers)
-        return roles
+        return roles, authors
 
     def _known_labels(self, tables: CrmTables, item: CaseMention) -> dict[str, str]:
         """The labels a mention got the first time (it is re-fed after a crash)."""
@@ -419,9 +427,10 @@ class CaseBook:
         target = tables.mention(mention.in_reply_to)
         return target is not None and self.addressing.is_own(target)
 
-    def _customer_mention(self, tables: CrmTables, mention: Mention) -> dict[str, str] | None:
-        """A customer's mention addressed to the brand: into their case."""
-        customer = self._customer(tables, mention)
+    def _customer_mention(self, tables: CrmTables, mention: Mention, keys: list[str]) -> dict[str, str] | None:
+        """A customer's mention addressed to the brand (`keys`: its author's identities): into
+        their case."""
+        customer = self._customer(tables, mention, keys)
         if customer is None:
             return None
         if mention.source in self.addressing.direct and self.options.auto_link:
@@ -439,7 +448,7 @@ class CaseBook:
         case = tables.open_case(customer)
         if case is None:
             case = CaseRecord(
-                id="c-" + short_hash(customer, mention.id, size=5),
+                id=ordered_id("c-", moment, customer, mention.id, size=5),
                 customer=customer, state="new", severity=severity, opened_at=moment,
                 updated_at=moment, sla_due_at=due, customer_name=_display_name(mention),
                 channels=[mention.source], title=_title(mention.text),
@@ -497,17 +506,18 @@ class CaseBook:
 
     # ------------------------------------------------------------------ identities
 
-    def _customer(self, tables: CrmTables, mention: Mention) -> str | None:
+    def _customer(self, tables: CrmTables, mention: Mention, keys: list[str] | None = None) -> str | None:
         """The customer the mention's author is (created on first sight). Keys of the same
         account (a DID and its handle) that name different customers make them one."""
-        keys = identity_keys(mention)
+        if keys is None:
+            keys = identity_keys(mention)
         if not keys:
             return None
         moment = mention.timestamp
         known = tables.customers_of(keys)
         customers = set(known.values())
         if not customers:
-            customer = "cu-" + short_hash(keys[0], size=6)
+            customer = ordered_id("cu-", moment, keys[0], size=6)
             tables.add_customer(customer, _display_name(mention), moment)
         elif len(customers) == 1:
             customer = customers.pop()
@@ -547,7 +557,7 @@ class CaseBook:
         known = tables.customers_of(normalized)
         customers = set(known.values())
         if not customers:
-            customer = "cu-" + short_hash(normalized[0], size=6)
+            customer = ordered_id("cu-", now, normalized[0], size=6)
             tables.add_customer(customer, normalized[0].partition(":")[2], now)
         elif len(customers) == 1:
             customer = next(iter(customers))
