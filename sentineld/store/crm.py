@@ -318,13 +318,17 @@ class CrmTables:
         for customer in owners:
             self._open[customer] = None
         states = ",".join(f"'{s}'" for s in OPEN_STATES)
+        oldest: dict[str, tuple[int, str]] = {}
+        # By customer: given many customers, the planner would rather walk every open case.
         for row in self._select_in(
-            f"SELECT {_CASE_COLUMNS} FROM cases WHERE customer IN ({{marks}}) AND state IN ({states}) "
-            "ORDER BY opened_us DESC, id DESC", owners,
+            f"SELECT {_CASE_COLUMNS} FROM cases INDEXED BY cases_customer "
+            f"WHERE customer IN ({{marks}}) AND state IN ({states})", owners,
         ):
             case = self._cases.get(row[0]) or _case_from_row(row)
             self._cases[case.id] = case
-            self._open[case.customer] = case.id  # the oldest comes last
+            if case.customer not in oldest or (row[4], row[0]) < oldest[case.customer]:
+                oldest[case.customer] = (row[4], row[0])
+                self._open[case.customer] = case.id
 
     def cached_case_mention(self, mention_id: str) -> CaseMention | None:
         """The case mention if loaded (no query)."""
