@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
+import msgspec
+
+from sentineld.components import ComponentContext
 from sentineld.testing import EPOCH
+from sentineld.watch import WatchConfig
+from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions
 from tests.triggers.helpers import scored
 
 POST = "bluesky:post-1"
@@ -126,3 +132,21 @@ async def test_survives_a_restart_without_re_alerting(harness) -> None:
     assert second.events[0].alert.id == straight.events[0].alert.id
     assert second.events[0].alert.resolved_at == straight.events[1].alert.resolved_at
     assert second.events[0].alert.evidence["peak"] == 950
+
+
+def test_a_checkpoint_of_the_earlier_form_is_read() -> None:
+    viral = ViralPost(ViralPostOptions(), ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
+    viral.restore({
+        "learned": {"reshare_velocity": [5.0, 1, [0.0] * 181, 1, {}]},
+        "tracked": [[f"brand/post:{POST}", "bluesky", 60.0, 120.0, {"reshare_velocity": 30.0}, "reshare_velocity",
+                     20.0, 30.0, ["bluesky:1", "bluesky:2"]]],
+    })
+    spread = viral.tracked[f"brand/post:{POST}"]
+    assert spread.peaks() == {"reshare_velocity": 30.0}
+    assert (spread.firing, spread.crossed, spread.mentions) == ("reshare_velocity", 20.0, ["bluesky:1", "bluesky:2"])
+    assert viral.learned["reshare_velocity"].observations == 1
+
+    again = ViralPost(ViralPostOptions(), ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
+    again.restore(msgspec.msgpack.decode(msgspec.msgpack.encode({"state": viral.snapshot()}))["state"])
+    assert again.tracked == viral.tracked
+    assert again.learned["reshare_velocity"].snapshot() == viral.learned["reshare_velocity"].snapshot()

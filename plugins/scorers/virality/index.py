@@ -49,7 +49,11 @@ def no_pairs() -> Pairs:
 
 
 class BandIndex:
-    """Band keys of the posts in a ring of `capacity` rows, chained per bucket."""
+    """Band keys of the posts in a ring of `capacity` rows, chained per bucket.
+
+    Entry ``row * bands + band`` is one band of the post in `row`; one more entry at the end,
+    whose slot is -1, is where "no entry" (-1) points, so that a walk needs no test for it.
+    """
 
     def __init__(self, bands: int, rows: int, capacity: int) -> None:
         self.bands, self.rows, self.capacity = bands, rows, capacity
@@ -57,13 +61,13 @@ class BandIndex:
         entries = capacity * bands
         self._bits = max(int(entries * 4 - 1).bit_length(), 4)  # a quarter of the buckets used at most
         self._shift = np.uint64(64 - self._bits)
-        #: bucket -> newest entry (row * bands + band), -1 for none
-        self._heads = np.full(1 << self._bits, -1, dtype=np.int32 if entries < 2**31 else np.int64)
-        #: per row and band: the band's key, and the entry before it in its bucket
-        self._keys = np.zeros((capacity, bands), dtype=np.uint64)
-        self._before = np.full((capacity, bands), -1, dtype=self._heads.dtype)
-        #: the slot each row holds
-        self._slots = np.full(capacity, -1, dtype=np.int64)
+        pointer = np.int32 if entries < 2**31 else np.int64
+        #: bucket -> its newest entry, -1 for none
+        self._heads = np.full(1 << self._bits, -1, dtype=pointer)
+        #: per entry: its band key, the slot of its post, the entry before it in its bucket
+        self._keys = np.zeros(entries + 1, dtype=np.uint64)
+        self._slots = np.full(entries + 1, -1, dtype=np.int64)
+        self._before = np.full(entries + 1, -1, dtype=pointer)
 
     @property
     def nbytes(self) -> int:
@@ -75,62 +79,70 @@ class BandIndex:
         count, bands = len(signatures), self.bands
         if not count:
             return no_pairs()
-        used = signatures[:, : bands * self.rows].astype(np.uint64)
-        keys = (used.reshape(count, bands, self.rows) * self._fold).sum(axis=2)
-        slots = np.arange(first, first + count, dtype=np.int64)
-        rows = slots % self.capacity
-        entries = (rows[:, None] * bands + np.arange(bands)).ravel().astype(self._heads.dtype)
-        self._unlink(rows, entries)
-        self._keys[rows] = keys
-        self._slots[rows] = slots
-        # Link the batch's entries, in stream order, into their buckets' chains.
-        buckets = (keys >> self._shift).ravel().astype(np.int64)
-        order = np.argsort(buckets, kind="stable")
-        ordered = buckets[order]
-        opens = np.ones(len(order), dtype=bool)
-        opens[1:] = ordered[1:] != ordered[:-1]
-        before = np.empty(len(order), dtype=self._heads.dtype)
-        before[opens] = self._heads[ordered[opens]]
-        before[1:][~opens[1:]] = entries[order[:-1]][~opens[1:]]
-        self._before.reshape(-1)[entries[order]] = before
-        closes = np.ones(len(order), dtype=bool)
-        closes[:-1] = opens[1:]
-        self._heads[ordered[closes]] = entries[order[closes]]
-        return self._walk(entries, keys.ravel(), first, oldest)
+        folded = signatures[:, : bands * self.rows].astype(np.uint64).reshape(count, bands, self.rows) * self._fold
+        keys = folded[:, :, 0].copy()
+        for row in range(1, self.rows):  # faster than a sum over the short last axis
+            keys += folded[:, :, row]
+        keys = keys.ravel()
+        slots = np.arange(first, first + count, dtype=np.int64).repeat(bands)
+        entries = (slots % self.capacity) * bands + np.tile(np.arange(bands), count)
+        self._unlink(entries)
+        self._keys[entries] = keys
+        self._slots[entries] = slots
+        self._link(entries, (keys >> self._shift).astype(np.int64))
+        return self._walk(entries, keys, slots, first, oldest)
 
-    def _unlink(self, rows: np.ndarray, entries: np.ndarray) -> None:
-        """Rows about to be reused: a bucket whose newest entry is in one of them is empty
-        now (the entries before it in its chain are older still, so expired too)."""
-        used = self._slots[rows] >= 0
-        if not used.any():
-            return
-        entries = entries.reshape(len(rows), self.bands)[used].ravel()
-        buckets = (self._keys[rows[used]] >> self._shift).ravel().astype(np.int64)
-        newest = self._heads[buckets] == entries
-        self._heads[buckets[newest]] = -1
+    def _unlink(self, entries: np.ndarray) -> None:
+        """Entries about to be reused: a bucket whose newest entry is one of them is empty now
+        (the entries before it in its chain are older still, so expired too)."""
+        used = entries[self._slots[entries] >= 0]
+        if len(used):
+            buckets = (self._keys[used] >> self._shift).astype(np.int64)
+            self._heads[buckets[self._heads[buckets] == used]] = -1
 
-    def _walk(self, entries: np.ndarray, keys: np.ndarray, first: int, oldest: int) -> Pairs:
+    def _link(self, entries: np.ndarray, buckets: np.ndarray) -> None:
+        """Put new entries, in stream order, at the head of their buckets' chains."""
+        heads = self._heads
+        before = heads[buckets]
+        heads[buckets] = entries
+        clash = heads[buckets] != entries
+        if clash.any():  # entries of the batch sharing a bucket: chain them in stream order
+            heads[buckets[clash]] = -2  # marks the buckets
+            shared = np.flatnonzero(heads[buckets] == -2)
+            order = shared[np.argsort(buckets[shared], kind="stable")]
+            ordered = buckets[order]
+            follows = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+            before[order[follows]] = entries[order[follows - 1]]
+            newest = np.ones(len(order), dtype=bool)
+            newest[:-1] = ordered[1:] != ordered[:-1]
+            heads[ordered[newest]] = entries[order[newest]]
+        self._before[entries] = before
+
+    def _walk(self, entries: np.ndarray, keys: np.ndarray, newer: np.ndarray, first: int, oldest: int) -> Pairs:
         """Follow each new entry's chain back: the live entries with the same band key are
         candidates. A chain is read newest first, and ends at an expired post (older than
-        `oldest`) or at a row since reused (holding a newer post than the entry before it)."""
-        bands, flat_keys, before, slots = self.bands, self._keys.reshape(-1), self._before.reshape(-1), self._slots
+        `oldest`), at a row since reused (holding a newer post than the entry before it), or
+        at the end (slot -1)."""
+        before, slots = self._before, self._slots
         query = np.arange(len(entries))  # the new entry each walk serves
-        newer = first + query // bands  # the slot the walk comes from
-        at = before[entries]
+        at = before[entries]  # `newer`: the slot each walk comes from
         posts, found = [], []
         for _ in range(BUCKET):
-            slot = slots[at // bands]  # at = -1 (no entry) reads the last row: dropped below
-            going = (at >= 0) & (slot <= newer) & (slot >= oldest)
+            slot = slots[at]
+            going = (slot >= oldest) & (slot <= newer)
             at, query, slot = at[going], query[going], slot[going]
             if not len(at):
                 break
-            match = flat_keys[at] == keys[query]
+            match = self._keys[at] == keys[query]
             posts.append(query[match])
             found.append(slot[match])
             at, newer = before[at], slot
         if not posts:
             return no_pairs()
-        pairs = np.unique(((np.concatenate(posts) // bands) << 32) | (np.concatenate(found) - oldest))
+        post = np.concatenate(posts) // self.bands
+        pairs = np.sort((post << 32) | (np.concatenate(found) - oldest))
+        if len(pairs) > 1:  # a pair found through several bands once
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
         return first + (pairs >> 32), oldest + (pairs & 0xFFFFFFFF)
 
     def forget(self, first: int, stop: int) -> None:
