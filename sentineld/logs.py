@@ -40,6 +40,8 @@ class LazyLogger:
 
     def __getattr__(self, method: str) -> Any:
         # Reached only for what the class lacks: the logging methods (info, warning, exception…).
+        if method.startswith("_"):  # copy, pickle and friends probing; a slot not yet set
+            raise AttributeError(method)
         if self._logger is None:
             import structlog
 
