@@ -143,7 +143,7 @@ def test_a_checkpoint_of_the_earlier_form_is_read() -> None:
     })
     spread = viral.tracked[f"brand/post:{POST}"]
     assert spread.peaks() == {"reshare_velocity": 30.0}
-    assert (spread.firing, spread.crossed, spread.mentions) == ("reshare_velocity", 20.0, ["bluesky:1", "bluesky:2"])
+    assert (spread.firing, spread.crossed, spread.mentions) == ("reshare_velocity", 20.0, ("bluesky:1", "bluesky:2"))
     assert viral.learned["reshare_velocity"].observations == 1
 
     again = ViralPost(ViralPostOptions(), ComponentContext("viral", "trigger", WatchConfig(), Path(".")))

@@ -138,37 +138,38 @@ class ViralityScorer(Scorer):
             return
         times = [m.timestamp for m in mentions]
         nows = list(accumulate(times, max, initial=self.now))[1:]  # the stream's clock at each
-        reshares, replies = self._velocities(mentions, times, nows)
-        spreads = [r + p for r, p in zip(reshares, replies, strict=True)]
+        spreads = self._velocities(mentions, times, nows)
         self._cluster(mentions, times, nows, spreads)
-        virality = self._virality(spreads, nows)
-        for mention, reshare, reply, rank in zip(mentions, reshares, replies, virality, strict=True):
-            scores = mention.scores
-            scores["reshare_velocity"] = reshare
-            scores["reply_velocity"] = reply
-            scores["virality"] = rank
+        for mention, rank in zip(mentions, self._virality(spreads, nows), strict=True):
+            mention.scores["virality"] = rank
         self.now = nows[-1]
 
-    def _velocities(self, mentions: Sequence[Mention], times: list[float], nows: list[float]) -> tuple[list[float], list[float]]:
-        """(reshares, replies) per hour of what each mention spreads."""
-        min_age = self.options.min_age
+    def _velocities(self, mentions: Sequence[Mention], times: list[float], nows: list[float]) -> list[float]:
+        """Score the reshares and replies per hour of what each mention spreads; their sums."""
+        min_age = self.options.min_age / _HOUR
         engagement = self._engagement
-        reshares, replies = [0.0] * len(mentions), [0.0] * len(mentions)
+        spreads = [0.0] * len(mentions)
         for position, mention in enumerate(mentions):
             parent = mention.reshare_of or mention.in_reply_to
             if parent is not None:
-                reshares[position], replies[position] = self._spread_of(mention, parent, times[position], nows[position])
-                continue
-            metrics = mention.metrics
-            if metrics is not None and (metrics.reshares or metrics.replies):
-                age = max(nows[position] - times[position], min_age) / _HOUR
-                reshares[position], replies[position] = metrics.reshares / age, metrics.replies / age
-            seen = engagement.get(mention.id) if engagement else None
-            if seen is not None:  # an original post whose reshares and replies the stream carried
-                now = nows[position]
-                reshares[position] = max(reshares[position], self._rate(seen[0], seen[2], now))
-                replies[position] = max(replies[position], self._rate(seen[1], seen[2], now))
-        return reshares, replies
+                reshares, replies = self._spread_of(mention, parent, times[position], nows[position])
+            else:
+                metrics = mention.metrics
+                if metrics is not None and (metrics.reshares or metrics.replies):
+                    age = max((nows[position] - times[position]) / _HOUR, min_age)
+                    reshares, replies = metrics.reshares / age, metrics.replies / age
+                else:
+                    reshares = replies = 0.0
+                seen = engagement.get(mention.id) if engagement else None
+                if seen is not None:  # an original post whose reshares and replies the stream carried
+                    now = nows[position]
+                    reshares = max(reshares, self._rate(seen[0], seen[2], now))
+                    replies = max(replies, self._rate(seen[1], seen[2], now))
+            scores = mention.scores
+            scores["reshare_velocity"] = reshares
+            scores["reply_velocity"] = replies
+            spreads[position] = reshares + replies
+        return spreads
 
     def _spread_of(self, mention: Mention, parent: str, at: float, now: float) -> tuple[float, float]:
         """(reshares, replies) per hour of the post a reshare or reply spreads, this one counted."""

@@ -116,29 +116,18 @@ def _base_powers(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 def shingles(data: bytes, count: int) -> Shingles:
     """The token pairs of `count` contents, one per line of `data` (as `contents` makes them)."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    power, inverse = _base_powers(len(raw) + 1)
+    raw = np.frombuffer(b"\n" + data + b"\n", dtype=np.uint8)  # every token starts and ends inside
+    power, inverse = _base_powers(len(raw))
     prefix = np.zeros(len(raw) + 1, dtype=np.uint32)
     np.cumsum((raw + np.uint32(1)) * power[: len(raw)], dtype=np.uint32, out=prefix[1:])
-    edges = np.flatnonzero(np.diff(_IS_WORD[raw], prepend=False, append=False))
+    word = _IS_WORD[raw]
+    edges = np.flatnonzero(word[1:] != word[:-1]) + 1
     starts, ends = edges[0::2], edges[1::2]
     tokens = (prefix[ends] - prefix[starts]) * inverse[starts]
-    document = np.searchsorted(np.flatnonzero(raw == _NEWLINE), starts)
+    document = np.searchsorted(np.flatnonzero(raw == _NEWLINE), starts) - 1
     same = document[:-1] == document[1:]
-    pairs = (tokens[:-1] * _PAIR + tokens[1:])[same]
-    return Shingles(
-        pairs,
-        np.bincount(document[:-1][same], minlength=count),
-        np.bincount(document, minlength=count),
-    )
-
-
-def pair_hashes(contents: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """The token-pair hashes of every content, concatenated, and where each content's start."""
-    found = shingles(b"\n".join(contents), len(contents))
-    starts = np.zeros(len(contents), dtype=np.int64)
-    np.cumsum(found.pair_counts[:-1], out=starts[1:])
-    return found.pairs, starts
+    token_counts = np.bincount(document, minlength=count)
+    return Shingles((tokens[:-1] * _PAIR + tokens[1:])[same], np.maximum(token_counts - 1, 0), token_counts)
 
 
 def _fmix32(values: np.ndarray) -> np.ndarray:

@@ -78,14 +78,17 @@ class ViralPostOptions(Options):
             raise ValueError("resolve_ratio must be in (0, 1]")
 
 
-class _Spread(msgspec.Struct, array_like=True, gc=False):
+class _Spread(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     """One post or cluster being followed: a struct, so that a checkpoint encodes thousands
-    at C speed."""
+    at C speed (what is most often at its default comes last, and is left out)."""
 
     subject: str
     channel: str
     first_at: float
     last_at: float
+    #: The first `MAX_MENTION_IDS` mentions that spread it (a tuple: the garbage collector
+    #: stops looking at it, where a hundred thousand lists would make every full collection slow).
+    mentions: tuple[str, ...] = ()
     #: The highest rate seen, per metric.
     reshare_velocity: float = 0.0
     reply_velocity: float = 0.0
@@ -94,8 +97,6 @@ class _Spread(msgspec.Struct, array_like=True, gc=False):
     firing: str | None = None
     crossed: float = 0.0
     reported: float = 0.0
-    #: The first `MAX_MENTION_IDS` mentions that spread it.
-    mentions: list[str] = msgspec.field(default_factory=list)
 
     def peaks(self) -> dict[str, float]:
         return {metric: peak for metric in METRICS if (peak := getattr(self, metric))}
@@ -119,6 +120,7 @@ class ViralPost(Trigger):
         super().__init__(options, context)
         self.tracked: OrderedDict[str, _Spread] = OrderedDict()
         self.learned = {metric: DecayedLogHistogram(options.half_life) for metric in METRICS}
+        self._thresholds: dict[str, tuple[float, bool]] = {}
 
     # ------------------------------------------------------------------ thresholds
 
@@ -131,7 +133,14 @@ class ViralPost(Trigger):
         return rate, f"learned: q{self.options.quantile:g} of {observations} past peaks"
 
     def _threshold(self, metric: str) -> tuple[float, bool]:
-        """The rate that fires for `metric` now, and whether it was learned."""
+        """The rate that fires for `metric` now, and whether it was learned (kept until what
+        was learned moves: see `_let_go`)."""
+        known = self._thresholds.get(metric)
+        if known is None:
+            known = self._thresholds[metric] = self._compute_threshold(metric)
+        return known
+
+    def _compute_threshold(self, metric: str) -> tuple[float, bool]:
         options = self.options
         fixed = options.cluster_growth if metric == CLUSTER_METRIC else options.velocity
         best = fixed if fixed > 0 else math.inf
@@ -161,40 +170,43 @@ class ViralPost(Trigger):
                 continue
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
-                self._update(f"{subject}/post:{post}", mention.source, mention,
-                             (("reshare_velocity", reshares), ("reply_velocity", replies)), alerts)
+                self._update(f"{subject}/post:{post}", mention.source, mention, reshares, replies, 0.0, alerts)
             cluster = mention.labels.get("cluster")
             if cluster is not None and growth > 0:
                 if scores.get("cluster_size", 0) >= self.options.min_cluster_size:
-                    self._update(f"{subject}/cluster:{cluster}", "*", mention,
-                                 ((CLUSTER_METRIC, growth),), alerts)
+                    self._update(f"{subject}/cluster:{cluster}", "*", mention, 0.0, 0.0, growth, alerts)
 
-    def _update(self, key: str, channel: str, mention: Mention,
-                rates: tuple[tuple[str, float], ...], alerts: AlertSink) -> None:
+    def _update(self, key: str, channel: str, mention: Mention, reshares: float, replies: float, growth: float,
+                alerts: AlertSink) -> None:
+        """A mention spreads the post (reshares, replies) or the cluster (growth) `key` names."""
         moment = mention.timestamp
         spread = self.tracked.get(key)
         if spread is None:
             self._expire(moment, alerts)
             if len(self.tracked) >= self.options.max_tracked:
                 self._let_go(*self.tracked.popitem(last=False), moment, alerts)
-            spread = self.tracked[key] = _Spread(key, channel, moment, moment)
+            spread = self.tracked[key] = _Spread(key, channel, moment, moment, (mention.id,), reshares, replies, growth)
         else:
             self.tracked.move_to_end(key)
-        spread.last_at = moment
-        if len(spread.mentions) < MAX_MENTION_IDS and mention.id not in spread.mentions:
-            spread.mentions.append(mention.id)
-        for metric, rate in rates:
-            if rate > getattr(spread, metric):
-                setattr(spread, metric, rate)
+            spread.last_at = moment
+            if len(spread.mentions) < MAX_MENTION_IDS and mention.id not in spread.mentions:
+                spread.mentions += (mention.id,)
+            if reshares > spread.reshare_velocity:
+                spread.reshare_velocity = reshares
+            if replies > spread.reply_velocity:
+                spread.reply_velocity = replies
+            if growth > spread.cluster_growth:
+                spread.cluster_growth = growth
+        rates = {"reshare_velocity": reshares, "reply_velocity": replies, CLUSTER_METRIC: growth}
         if spread.firing is None:
-            for metric, rate in rates:
-                if rate >= self._threshold(metric)[0]:
+            for metric, rate in rates.items():
+                if rate > 0 and rate >= self._threshold(metric)[0]:
                     threshold, source = self.threshold(metric)
                     spread.firing, spread.crossed = metric, threshold
                     self._fire(spread, metric, rate, threshold, source, mention, alerts)
                     return
             return
-        rate = dict(rates).get(spread.firing, 0.0)
+        rate = rates[spread.firing]
         if rate < self.options.resolve_ratio * spread.crossed:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=mention.created_at)
             spread.firing = None
@@ -247,8 +259,12 @@ class ViralPost(Trigger):
 
     def _let_go(self, key: str, spread: _Spread, at: float, alerts: AlertSink) -> None:
         """Stop following a post: learn its peak rates, resolve its alert if open."""
-        for metric, peak in spread.peaks().items():
-            self.learned[metric].add(peak, spread.last_at)
+        for metric in METRICS:
+            peak = getattr(spread, metric)
+            if peak:
+                learned = self.learned[metric]
+                if learned.add(peak, spread.last_at) or learned.observations <= self.options.warmup:
+                    self._thresholds.pop(metric, None)
         if spread.firing is not None:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
 
@@ -278,13 +294,14 @@ class ViralPost(Trigger):
         for metric, saved in state.learned.items():
             if metric in self.learned:
                 self.learned[metric].restore(saved)
+        self._thresholds.clear()
         self.tracked = OrderedDict((spread.subject, spread) for spread in state.tracked)
 
 
 def _spread_of_row(row: list[Any]) -> _Spread:
     subject, channel, first_at, last_at, peaks, firing, crossed, reported, mentions = row
     return _Spread(subject, channel, first_at, last_at, **{m: float(v) for m, v in peaks.items() if m in METRICS},
-                   firing=firing, crossed=crossed, reported=reported, mentions=list(mentions))
+                   firing=firing, crossed=crossed, reported=reported, mentions=tuple(mentions))
 
 
 @hookimpl

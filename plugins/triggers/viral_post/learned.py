@@ -46,7 +46,8 @@ class DecayedLogHistogram:
         self._quantiles: dict[float, float] = {}
         self._since = 0
 
-    def add(self, value: float, at: float) -> None:
+    def add(self, value: float, at: float) -> bool:
+        """Learn `value`, observed at `at`; True when quantiles are to be read afresh."""
         if self.origin is None:
             self.origin = at
         weight = 2.0 ** ((at - self.origin) / self.half_life)
@@ -59,6 +60,8 @@ class DecayedLogHistogram:
         if self._since * 100 >= self.observations:
             self._quantiles.clear()
             self._since = 0
+            return True
+        return False
 
     def quantile(self, q: float) -> float:
         """The smallest bin edge with at least a share `q` of the weight at or below it."""
