@@ -34,6 +34,7 @@ a crash finds its row and only gets its labels back, so cases never count a ment
 from __future__ import annotations
 
 import asyncio
+import heapq
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,7 @@ __all__ = [
     "CaseBook",
     "CaseStep",
     "CasesOptions",
+    "Resolutions",
     "SlaPolicy",
     "SlaRule",
     "claimed_handles",
@@ -617,3 +619,57 @@ class CaseStep:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
+
+
+# --------------------------------------------------------------------------- resolved by hand
+
+
+class Resolutions:
+    """Cases resolved by hand (`sentineld resolve`), on their way to the triggers that wait for
+    an answer (they define ``async settle(mention_ids, at, alerts)``, as `unanswered` does).
+
+    The store numbers each resolution in commit order. The daemon reads the new ones now and
+    then (`poll`) and hands each over at the first clock tick at or after the moment it was
+    made (`due`): a person's action counts in event time from when it happened, as an alert
+    acknowledgement does, so the unanswered alert resolves in order with the mentions around
+    it. What was read and what still waits for its tick are checkpointed with the stream
+    position (`snapshot`), so a restart neither loses nor repeats one.
+    """
+
+    def __init__(self, store: Any, interval: float) -> None:
+        self.store = store
+        self.interval = interval
+        #: the number of the last resolution read
+        self.after = 0
+        #: (when, number, customer mention ids), earliest first
+        self.waiting: list[tuple[float, int, list[str]]] = []
+        self._next_poll = 0.0
+
+    async def poll(self) -> None:
+        """Read the resolutions made since the last read (at most every `interval` seconds)."""
+        if time.monotonic() < self._next_poll:
+            return
+        self._next_poll = time.monotonic() + self.interval
+        try:
+            rows = await self.store.call("case_resolutions", self.after)
+        except StoreError as exc:
+            log.error("cannot read resolved cases; trying again later", error=str(exc))
+            return
+        for seq, _case_id, at, mention_ids in rows:
+            heapq.heappush(self.waiting, (at, seq, mention_ids))
+            self.after = max(self.after, seq)
+
+    def due(self, now: float) -> list[list[str]]:
+        """The mention ids of each resolution made at or before `now`, oldest first."""
+        settled = []
+        while self.waiting and self.waiting[0][0] <= now:
+            settled.append(heapq.heappop(self.waiting)[2])
+        return settled
+
+    def snapshot(self) -> Any:
+        return {"after": self.after, "waiting": [list(item) for item in self.waiting]}
+
+    def restore(self, state: Any) -> None:
+        self.after = state.get("after", 0) if state else 0
+        self.waiting = [(at, seq, list(ids)) for at, seq, ids in (state or {}).get("waiting", [])]
+        heapq.heapify(self.waiting)

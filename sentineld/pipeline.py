@@ -25,7 +25,7 @@ import msgspec
 import tenacity
 
 from sentineld.alerting import AlertEvent, AlertManager, Router, TriggerAlertSink, broadcast_router
-from sentineld.cases import CaseStep
+from sentineld.cases import CaseStep, Resolutions
 from sentineld.clock import EventClock
 from sentineld.components import HealthState, Source
 from sentineld.config import Config
@@ -166,6 +166,7 @@ class Pipeline:
         self.playbooks = self._playbooks()
         self.router = router or self.playbooks or broadcast_router([g.id for g in self.notifiers])
         self.cases = CaseStep(config.sections.get("cases"), self.matcher, store)
+        self.resolutions = Resolutions(store, self.alerts.options.silence_poll)
         self.responses = ResponseDesk(
             config.sections.get("responses"), self.responders, store, self._draft_destinations
         )
@@ -316,6 +317,7 @@ class Pipeline:
         self.alerts.restore(states.get("alerts", []))
         if self.playbooks is not None:
             self.playbooks.restore(states.get("playbooks"))
+        self.resolutions.restore(states.get("resolutions"))
         self.clock.restore(states.get("clock"))
         self._checkpoint_seq = seq
         log.info("restored checkpoint", seq=seq, behind=self.last_seq - seq)
@@ -560,6 +562,8 @@ class Pipeline:
     async def _trigger_item(self, item: Any) -> None:
         await self._poll_silences()
         await self._poll_acks()
+        if self._settling():
+            await self.resolutions.poll()
         if isinstance(item, list):
             started = time.perf_counter()
             await self._observe(item)
@@ -577,6 +581,7 @@ class Pipeline:
             if self.playbooks is not None:
                 item.states["playbooks"] = self.playbooks.snapshot()
             item.states["clock"] = self.clock.snapshot()
+            item.states["resolutions"] = self.resolutions.snapshot()
 
     async def _observe(self, batch: Scored) -> None:
         chunk: list[Mention] = []
@@ -600,8 +605,23 @@ class Pipeline:
             if sink.signals:
                 await self._apply(sink.take())
 
+    def _settling(self) -> list[Guard]:
+        """The triggers that wait for answers and can be told that a case was resolved."""
+        return [g for g in self.triggers if hasattr(g.component, "settle")]
+
+    async def _settle_resolved(self, boundary: float, now: datetime) -> None:
+        """Cases resolved by hand up to this tick: their mentions wait for no answer any more."""
+        for mention_ids in self.resolutions.due(boundary):
+            for guard in self._settling():
+                sink = self.sinks[guard.id]
+                await guard.call("settle", mention_ids, now, sink)
+                if sink.signals:
+                    await self._apply(sink.take())
+
     async def _tick(self, boundary: float) -> None:
         now = datetime.fromtimestamp(boundary, UTC)
+        if self.resolutions.waiting:
+            await self._settle_resolved(boundary, now)
         for guard in self.triggers:
             sink = self.sinks[guard.id]
             await guard.call("tick", now, sink)

@@ -664,9 +664,27 @@ class CrmStoreMixin:
                     case.state = "acknowledged"
             elif case.state != "resolved":
                 case.state, case.resolved_at = "resolved", at
+                db.execute("INSERT INTO case_resolutions (case_id, at_us) VALUES (?, ?)", (case.id, _us(at)))
             tables.save_case(case)
             tables.flush()
         return self.case(case.id)
+
+    def case_resolutions(self, after: int, limit: int = 500) -> list[tuple[int, str, float, list[str]]]:
+        """Cases resolved by hand after resolution number `after`, in the order they were:
+        (number, case id, when in POSIX seconds, the ids of the case's customer mentions)."""
+        rows = self.db.execute(
+            "SELECT seq, case_id, at_us FROM case_resolutions WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, int(limit)),
+        ).fetchall()
+        return [
+            (seq, case_id, at_us / 1e6, [
+                row[0] for row in self.db.execute(
+                    "SELECT mention_id FROM case_mentions WHERE case_id = ? AND role = 'customer' "
+                    "ORDER BY created_us, mention_id", (case_id,),
+                )
+            ])
+            for seq, case_id, at_us in rows
+        ]
 
     # ------------------------------------------------------------------ alert acknowledgements
 

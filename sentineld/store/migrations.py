@@ -201,4 +201,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP INDEX authors_maven;
         """,
     ),
+    (
+        # Cases resolved by hand, numbered in commit order: the daemon reads the ones after the
+        # last it read and settles their mentions in the triggers that wait for an answer.
+        "0008_case_resolutions",
+        """
+        CREATE TABLE case_resolutions (
+            seq     INTEGER PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            at_us   INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

@@ -15,7 +15,7 @@ from datasketch import MinHash
 from sentineld.model import Author, Metrics
 from sentineld.options import Duration
 from sentineld.registry import InfluencerRegistry
-from sentineld.testing import make_mention
+from sentineld.testing import EPOCH, make_mention
 from sentineld.watch import Matcher
 from sentineld_plugins.scorers.virality import ViralityOptions, ViralityScorer
 from sentineld_plugins.scorers.virality.signatures import Signer, contents, normalize, shingles
@@ -291,3 +291,20 @@ def test_a_batch_is_ranked_as_one_mention_at_a_time() -> None:
         ranks += spread._virality(spreads[start : start + 128], nows[start : start + 128])
     assert ranks == pytest.approx(ranked_one_by_one(spreads, nows, 86400), rel=1e-9, abs=1e-12)
     assert 0.2 < statistics.fmean(r for r in ranks if r) < 0.8
+
+
+async def test_a_checkpoint_of_the_first_version_keeps_its_rates_and_baseline() -> None:
+    now = EPOCH.timestamp() + 600
+    baseline = [0.0] * 96
+    baseline[12] = 5.0
+    spread = scorer()
+    spread.restore({
+        "version": 1, "num_perm": 64, "now": now, "next_slot": 7,
+        "entries": [[6, "test:old", "test:a", None, now, None]], "signatures": bytes(256), "clusters": [],
+        "engagement": [["test:post", 12.0, 0.0, now]], "baseline": [now - 60, baseline],
+    })
+    assert spread.indexed == 0 and spread._next_slot == 7
+    resharing = make_mention("", author="fan", minutes=10, reshare_of="test:post")
+    await score([resharing], spread)
+    assert resharing.scores["reshare_velocity"] == pytest.approx(13.0, rel=0.01)
+    assert 0.5 < resharing.scores["virality"] < 1.0  # ranked against the restored baseline

@@ -113,7 +113,7 @@ class ViralityScorer(Scorer):
         else:
             self._index = BandIndex(*lsh_params(options.threshold, options.num_perm), capacity)
         self._signatures = np.zeros((capacity, options.num_perm), dtype=np.uint32)
-        self._times = np.zeros(capacity, dtype=np.float64)
+        self._times: list[float] = [0.0] * capacity
         self._posts: list[str | None] = [None] * capacity
         self._authors: list[str | None] = [None] * capacity
         self._parents: list[str | None] = [None] * capacity
@@ -284,36 +284,36 @@ class ViralityScorer(Scorer):
             return None
         posts, authors, parents, cluster_of = self._posts, self._authors, self._parents, self._cluster_of
         row = slot % capacity
-        author = authors[row]
-        replying_to = mention.in_reply_to
-        matched = [
-            c % capacity for c in candidates
-            if c >= oldest and not (
-                authors[c % capacity] == author
-                or posts[c % capacity] == replying_to
-                or parents[c % capacity] == mention.id
-                or (replying_to is not None and parents[c % capacity] == replying_to)
+        author, own, replying_to = authors[row], mention.id, mention.in_reply_to
+        matched = []
+        for candidate in candidates:
+            if candidate < oldest:
+                continue
+            other = candidate % capacity
+            connected = authors[other] == author or parents[other] == own or (
+                replying_to is not None and (posts[other] == replying_to or parents[other] == replying_to)
             )
-        ]  # fmt: skip
+            if not connected:
+                matched.append(other)
         if not matched:
             return None
         clusters, times = self._clusters, self._times
-        known = [clusters[cid] for c in matched if (cid := cluster_of[c]) is not None and cid in clusters]
+        known = [clusters[name] for other in matched if (name := cluster_of[other]) is not None and name in clusters]
         if known:
-            cluster = min(known, key=lambda c: (c.first_seen, c.id))
+            cluster = known[0] if len(known) == 1 else min(known, key=lambda c: (c.first_seen, c.id))
         else:
-            first = min(matched, key=lambda c: (times[c], posts[c]))
+            first = min(matched, key=lambda other: (times[other], posts[other]))
             name = cluster_id(posts[first] or "")
-            cluster = clusters[name] = Cluster.start(name, float(times[first]))
+            cluster = clusters[name] = Cluster.start(name, times[first])
         tau = self.options.rate_window
-        for earlier in matched:
-            if cluster_of[earlier] not in clusters:
-                cluster_of[earlier] = cluster.id
+        for other in matched:
+            if cluster_of[other] not in clusters:
+                cluster_of[other] = cluster.id
                 cluster.posts += 1
-                cluster.add(authors[earlier] or "", float(times[earlier]), tau)
+                cluster.add(authors[other] or "", times[other], tau)
         cluster_of[row] = cluster.id
         cluster.posts += 1
-        cluster.add(author or "", float(times[row]), tau)
+        cluster.add(author or "", times[row], tau)
         return cluster
 
     def _expire_posts(self, now: float, room: int) -> None:
@@ -323,7 +323,7 @@ class ViralityScorer(Scorer):
         capacity = self.options.max_posts
         first = max(self._oldest, self._next_slot - (capacity - room))
         if first < self._next_slot and self._times[first % capacity] < now - self.options.window:
-            recent = np.flatnonzero(self._ring(self._times, first) >= now - self.options.window)
+            recent = np.flatnonzero(np.asarray(self._ring(self._times, first)) >= now - self.options.window)
             first = first + int(recent[0]) if len(recent) else self._next_slot
         if first == self._oldest:
             return
@@ -429,7 +429,7 @@ class ViralityScorer(Scorer):
             "authors": self._ring(self._authors, self._oldest),
             "parents": self._ring(self._parents, self._oldest),
             "cluster_of": self._ring(self._cluster_of, self._oldest),
-            "times": self._ring(self._times, self._oldest).tobytes(),
+            "times": self._ring(self._times, self._oldest),
             "signatures": self._ring(self._signatures, self._oldest).tobytes(),
             "clusters": list(self._clusters.values()),
             "engagement": self._engagement,
@@ -440,8 +440,11 @@ class ViralityScorer(Scorer):
     def restore(self, state: Any) -> None:
         import numpy as np
 
+        if isinstance(state, dict) and state.get("version") == 1:
+            self._restore_first_version(state)
+            return
         if not isinstance(state, bytes):
-            return  # the state of an older version: start afresh
+            return
         saved = _decode_state(state)
         if saved.get("version") != _STATE_VERSION:
             return
@@ -451,22 +454,15 @@ class ViralityScorer(Scorer):
         self._landmark = saved["landmark"]
         self._baseline = np.frombuffer(saved["baseline"], dtype=np.float64).copy()
         self._oldest = self._next_slot = saved["next_slot"]
-        if saved["num_perm"] != self.options.num_perm:
+        keep = min(len(saved["posts"]), self.options.max_posts)
+        if saved["num_perm"] != self.options.num_perm or not keep:
             self._clusters = {}
             return  # signatures of another length cannot be compared: index afresh
-        capacity = self.options.max_posts
-        keep = min(len(saved["posts"]), capacity)
-        first = self._next_slot - keep
+        self._oldest = first = self._next_slot - keep
         signatures = np.frombuffer(saved["signatures"], dtype=np.uint32).reshape(-1, self.options.num_perm)[-keep:]
-        times = np.frombuffer(saved["times"], dtype=np.float64)[-keep:]
-        rows = np.arange(first, self._next_slot) % capacity
-        self._signatures[rows] = signatures
-        self._times[rows] = times
-        for name in ("posts", "authors", "parents", "cluster_of"):
-            ring = getattr(self, "_" + name)
-            for row, value in zip(rows.tolist(), saved[name][len(saved[name]) - keep :], strict=True):
-                ring[row] = value
-        self._oldest = first
+        self._put(self._signatures, first, signatures)
+        for name in ("times", "posts", "authors", "parents", "cluster_of"):
+            self._put(getattr(self, "_" + name), first, saved[name][-keep:])
         self._index.add(first, signatures, first)
         for cluster in self._clusters.values():
             cluster.posts = 0
@@ -474,6 +470,18 @@ class ViralityScorer(Scorer):
             if name is not None and name in self._clusters:
                 self._clusters[name].posts += 1
         self._clusters = {name: c for name, c in self._clusters.items() if c.posts > 0}
+
+    def _restore_first_version(self, state: dict[str, Any]) -> None:
+        """The rates and the baseline of a checkpoint written before the index was arrays; its
+        signatures hashed tokens otherwise, so the index (and the clusters found through it)
+        starts afresh."""
+        import numpy as np
+
+        self.now = state["now"]
+        self._oldest = self._next_slot = state["next_slot"]
+        self._engagement = OrderedDict((e[0], list(e[1:])) for e in state["engagement"])
+        self._landmark = state["baseline"][0]
+        self._baseline = np.array(state["baseline"][1], dtype=np.float64)
 
 
 @hookimpl

@@ -194,6 +194,25 @@ class Unanswered(Trigger):
         else:
             alerts.clear(subject=self._subject(key[0]), channel=key[1], at=reply.created_at)
 
+    async def settle(self, mention_ids: Sequence[str], at: datetime, alerts: AlertSink) -> None:
+        """These mentions need no answer any more: their case was resolved by hand (the
+        pipeline calls this for `sentineld resolve`, see `sentineld.cases.Resolutions`). An
+        alert left with no overdue mention resolves; one with others still overdue is updated."""
+        touched: dict[tuple[str, str], bool] = {}
+        for mention_id in mention_ids:
+            waiting = self.pending.pop(mention_id, None)
+            if waiting is not None:
+                key = (waiting.customer, waiting.channel)
+                touched.setdefault(key, bool(self.overdue.get(key)))
+                self._forget(waiting)
+        for key, was_overdue in sorted(touched.items()):
+            if not was_overdue:
+                continue
+            if self.overdue.get(key):
+                self._fire(key, at, alerts)
+            else:
+                alerts.clear(subject=self._subject(key[0]), channel=key[1], at=at)
+
     # ------------------------------------------------------------------ the clock
 
     async def tick(self, now: datetime, alerts: AlertSink) -> None:
