@@ -29,6 +29,15 @@ the `unanswered` trigger fires on them in event time.
 **Exactly once.** Every change is derived from one mention and keyed by its id
 (``case_mentions.mention_id``), and a batch's changes are one transaction. A mention re-fed after
 a crash finds its row and only gets its labels back, so cases never count a mention twice.
+
+**Cost.** A batch reads what it needs with one query per table and writes with ``executemany``
+(`CrmTables`); mentions that are neither addressed to the brand nor replies never reach the
+store. Customer and case ids sort by the minute they were made, so new rows are appended to
+their indexes (docs/decisions/0416 and 0417).
+
+**Resolved by hand.** `sentineld resolve` records the resolution in the store; the daemon reads
+it (`Resolutions`) and tells the triggers that wait for answers, so the case's ``unanswered``
+alert resolves (docs/decisions/0418).
 """
 
 from __future__ import annotations

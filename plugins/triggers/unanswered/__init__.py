@@ -11,8 +11,9 @@ A reply from one of the brand's accounts (``in_reply_to``) answers that mention 
 customer's earlier waiting mentions on that channel. One alert per customer and channel
 (subject ``brand/customer:<customer>``): it fires, in event time, on the first clock tick at or
 past the due time of a waiting mention, and resolves when every overdue mention of that customer
-on that channel has been answered. The waiting mentions are checkpointed, so a restart neither
-forgets nor repeats; at most `max_pending` are kept (the oldest are dropped, and logged).
+on that channel has been answered, or their case was resolved by hand (`settle`). The waiting
+mentions are checkpointed, so a restart neither forgets nor repeats; at most `max_pending` are
+kept (the oldest are dropped, and logged).
 """
 
 from __future__ import annotations
