@@ -8,18 +8,28 @@ out, with Alertmanager's habits, all in event time:
 - **re-notify**: a group with open alerts is notified again every `renotify` ("renotify" event);
 - **silences** and **inhibition** mute notifications (the alert is still stored); a muted alert
   that is still open when the mute lifts is notified then;
-- **severities**: a default per trigger or kind, and a floor under which nothing is notified.
+- **severities**: a default per trigger or kind, and a floor under which nothing is notified;
+- **staleness**: an alert its trigger has not asserted for `stale_after`, or the least recently
+  asserted one beyond `max_open` open alerts of one trigger, is resolved as stale.
 
 Alert ids are derived from the condition and the event time it opened, and outbox keys from the
 alert id and the event (or from the group and the event time), so re-processing a stretch of the
 stream after a crash re-derives the same alerts and queues nothing twice. See
 docs/decisions/0210-alert-lifecycle.md.
+
+Memory: an open alert is a compact `_Open` record (identity, times, flags). Its text (summary,
+evidence, mentions) is held only while it changes, until the next checkpoint stores it; after
+that it lives in the store, and an event about it carries a *partial* alert that the pipeline
+completes from the store (`complete_alert`) before routing it. The records themselves are
+checkpointed as rows that change (`take_changes`), not re-encoded whole every time. See
+docs/decisions/0214-open-alerts-in-bounded-memory.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -48,25 +58,35 @@ from sentineld.model import (
 __all__ = [
     "AlertEvent",
     "AlertManager",
+    "ConditionChanges",
     "Router",
     "Signal",
     "TriggerAlertSink",
     "broadcast_router",
+    "complete_alert",
+    "finish_event",
     "notification_payload",
 ]
 
 MAX_MENTIONS_PER_ALERT: Final = 50
 #: Alerts listed in one group notification's meta (the count says how many there were).
 MAX_ALERTS_PER_GROUP_NOTE: Final = 20
+#: The evidence key that says why an alert was resolved when its trigger did not clear it.
+RESOLUTION: Final = "resolution"
 _NEVER: Final = float("inf")
+_RANK: Final = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 ConditionKey = tuple[str, str, str]  # (trigger id, subject, channel)
+
+_encode_row = msgspec.msgpack.Encoder().encode
+_decode_row = msgspec.msgpack.Decoder().decode
 
 
 @dataclass(slots=True)
 class Signal:
     """What a trigger said during one call: fire (with details) or clear one condition.
-    A `severity` of None takes the configured default for the trigger or kind."""
+    A `severity` of None takes the configured default for the trigger or kind. A clear may say
+    why (`reason`), when it is not simply that the condition stopped holding."""
 
     fire: bool
     trigger: str
@@ -78,6 +98,7 @@ class Signal:
     severity: Severity | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     mentions: Sequence[str] = ()
+    reason: str | None = None
 
 
 class TriggerAlertSink(AlertSink):
@@ -100,7 +121,7 @@ class TriggerAlertSink(AlertSink):
         mentions: Sequence[str] = (),
         kind: str | None = None,
     ) -> None:
-        if severity is not None and severity not in SEVERITIES:
+        if severity is not None and severity not in _RANK:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
         self.signals.append(
             Signal(
@@ -109,8 +130,13 @@ class TriggerAlertSink(AlertSink):
             )
         )
 
-    def clear(self, *, subject: str, channel: str, at: datetime, kind: str | None = None) -> None:
-        self.signals.append(Signal(False, self.trigger_id, kind or self.kind, subject, channel, at))
+    def clear(
+        self, *, subject: str, channel: str, at: datetime, kind: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.signals.append(
+            Signal(False, self.trigger_id, kind or self.kind, subject, channel, at, reason=reason)
+        )
 
     def take(self) -> list[Signal]:
         signals, self.signals = self.signals, []
@@ -124,8 +150,12 @@ class AlertEvent:
     `change` events (``opened``, ``updated`` when the severity rose, ``resolved``) are stored and
     counted; `notify` says whether notifiers should hear of it now. Notification-only events
     (`change` False) are a deferred or grouped ``opened`` and ``renotify``: `alert` is the most
-    severe alert concerned and ``meta["alerts"]`` lists all of them. `key` is the idempotency
-    base: routers append the destination.
+    severe alert concerned and ``meta["alerts"]`` lists all of them (`listed`). `key` is the
+    idempotency base: routers append the destination.
+
+    `partial` names the alerts of this event (`alert`, `listed`) whose text is in the store, not
+    in memory: their summary and evidence may be empty and their mentions only the ones added
+    since they were stored. `finish_event` completes them; the pipeline does before routing.
     """
 
     event: str
@@ -134,6 +164,8 @@ class AlertEvent:
     change: bool = True
     key: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    listed: list[Alert] = field(default_factory=list)
+    partial: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -162,6 +194,48 @@ def notification_payload(event: AlertEvent) -> bytes:
     )
 
 
+def complete_alert(partial: Alert, stored: Alert | None) -> Alert:
+    """The whole alert: `stored` (its last stored form) updated with what `partial` (an alert
+    whose text is not in memory) knows. The severity and resolution are always the partial's;
+    its summary and evidence when it has them; its mentions are added to the stored ones."""
+    if stored is None:
+        return partial
+    mentions = list(stored.mentions)
+    room = MAX_MENTIONS_PER_ALERT - len(mentions)
+    if room > 0 and partial.mentions:
+        known = set(mentions)
+        mentions += [m for m in partial.mentions if m not in known][:room]
+    return msgspec.structs.replace(
+        stored,
+        severity=partial.severity,
+        resolved_at=partial.resolved_at,
+        summary=partial.summary or stored.summary,
+        evidence=partial.evidence or stored.evidence,
+        mentions=mentions,
+    )
+
+
+def finish_event(event: AlertEvent, stored: Mapping[str, Alert]) -> None:
+    """Complete the partial alerts of `event` from their stored forms (by id), in place."""
+    if not event.partial:
+        return
+    reason = event.meta.get(RESOLUTION)
+
+    def whole(alert: Alert) -> Alert:
+        if alert.id not in event.partial:
+            return alert
+        done = complete_alert(alert, stored.get(alert.id))
+        if reason and alert.resolved_at is not None and done.evidence.get(RESOLUTION) != reason:
+            done.evidence = {**done.evidence, RESOLUTION: reason}
+        return done
+
+    event.alert = whole(event.alert)
+    if event.listed:
+        event.listed = [whole(a) for a in event.listed]
+        event.meta["alerts"] = [alert_to_dict(a) for a in event.listed]
+    event.partial = set()
+
+
 def _copy(alert: Alert) -> Alert:
     """The alert as it is now: events must not change when the open alert changes later."""
     return msgspec.structs.replace(alert, evidence=dict(alert.evidence), mentions=list(alert.mentions))
@@ -171,18 +245,58 @@ def _short_hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _severity_rank(alert: Alert) -> int:
-    return SEVERITIES.index(alert.severity)
-
-
 @dataclass(slots=True)
-class _Track:
-    """Lifecycle bookkeeping of one open alert."""
+class _Open:
+    """One open alert as the manager keeps it in memory: identity, times, lifecycle flags.
 
+    `body` holds the alert's text while it changes (from a change until the next checkpoint
+    stores it); it is the whole alert unless `patch`, when it only knows the summary, evidence
+    and mentions given since the stored form. `seen` is the event time its trigger last asserted
+    it, `order` the manager's count at that moment (the order in which staleness takes alerts).
+    `resolved` is set once it is no longer open (it may still wait in a group's notification).
+    """
+
+    key: ConditionKey
+    id: str
+    kind: str
+    severity: Severity
+    opened: float
     group: str
+    seen: float
+    order: int
     notified: bool = False
     pending: bool = False
     clearing_since: float | None = None
+    resolved: float | None = None
+    body: Alert | None = None
+    patch: bool = False
+
+    def row(self) -> bytes:
+        """The checkpoint row of an open alert (see `AlertManager.take_changes`)."""
+        return _encode_row([self.id, self.kind, self.severity, self.opened, self.seen, self.order,
+                            self.notified, self.clearing_since])
+
+    def labels(self) -> dict[str, str]:
+        trigger, subject, channel = self.key
+        return {
+            "kind": self.kind,
+            "subject": subject,
+            "subject_root": subject.split("/", 1)[0],
+            "channel": channel,
+            "severity": self.severity,
+            "trigger": trigger,
+            "id": self.id,
+        }
+
+    def stub(self) -> Alert:
+        """The alert without its text (a partial alert: see `AlertEvent.partial`)."""
+        trigger, subject, channel = self.key
+        return Alert(
+            id=self.id, kind=self.kind, severity=self.severity, subject=subject, channel=channel,
+            opened_at=from_timestamp(self.opened),
+            resolved_at=from_timestamp(self.resolved) if self.resolved is not None else None,
+            trigger=trigger,
+        )
 
 
 @dataclass(slots=True)
@@ -192,7 +306,7 @@ class _Group:
     id: str
     labels: dict[str, str]
     members: set[ConditionKey] = field(default_factory=set)
-    pending: list[Alert] = field(default_factory=list)
+    pending: list[_Open] = field(default_factory=list)
     flush_at: float | None = None
     last_flush: float | None = None
     last_sent: float | None = None
@@ -207,18 +321,85 @@ class _Inhibitor:
     open_sources: dict[tuple[str, ...], set[ConditionKey]] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class ConditionChanges:
+    """The open-alert rows that changed since the last checkpoint: (trigger, subject, channel,
+    row) with row None for an alert no longer open. `reset`: drop every stored row first."""
+
+    rows: list[tuple[str, str, str, bytes | None]] = field(default_factory=list)
+    reset: bool = False
+
+    def then(self, later: ConditionChanges) -> ConditionChanges:
+        """These changes followed by `later` (for a checkpoint that could not be stored)."""
+        if later.reset:
+            return later
+        return ConditionChanges([*self.rows, *later.rows], self.reset)
+
+
+class OpenAlerts(Mapping[ConditionKey, _Open]):
+    """The open alerts by condition, kept per trigger in the order they were last asserted
+    (least recently first), which is the order staleness takes them in."""
+
+    def __init__(self) -> None:
+        self.by_trigger: dict[str, OrderedDict[ConditionKey, _Open]] = {}
+
+    def __getitem__(self, key: ConditionKey) -> _Open:
+        return self.by_trigger[key[0]][key]
+
+    def get(self, key: ConditionKey, default: Any = None) -> Any:  # type: ignore[override]
+        alerts = self.by_trigger.get(key[0])
+        return default if alerts is None else alerts.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        alerts = self.by_trigger.get(key[0]) if isinstance(key, tuple) else None
+        return alerts is not None and key in alerts
+
+    def __len__(self) -> int:
+        return sum(len(alerts) for alerts in self.by_trigger.values())
+
+    def __iter__(self) -> Iterator[ConditionKey]:
+        for alerts in self.by_trigger.values():
+            yield from alerts
+
+    def add(self, record: _Open) -> int:
+        """Add `record` as the most recently asserted; returns how many its trigger has open."""
+        alerts = self.by_trigger.setdefault(record.key[0], OrderedDict())
+        alerts[record.key] = record
+        return len(alerts)
+
+    def asserted(self, record: _Open) -> None:
+        self.by_trigger[record.key[0]].move_to_end(record.key)
+
+    def pop(self, key: ConditionKey) -> _Open:
+        alerts = self.by_trigger[key[0]]
+        record = alerts.pop(key)
+        if not alerts:
+            del self.by_trigger[key[0]]
+        return record
+
+    def oldest(self, trigger: str) -> _Open | None:
+        alerts = self.by_trigger.get(trigger)
+        return next(iter(alerts.values())) if alerts else None
+
+
 class AlertManager:
     """Applies trigger signals and clock ticks to the open alerts; returns the resulting events
     (for the pipeline to store and route)."""
 
     def __init__(self, options: AlertingOptions | None = None) -> None:
         self.options = options or AlertingOptions()
-        self.open: dict[ConditionKey, Alert] = {}
+        self.open = OpenAlerts()
+        #: Open alerts whose text changed without an event (stored at the next checkpoint).
         self.dirty: set[ConditionKey] = set()
         self.silences: list[Silence] = []
-        self._tracks: dict[ConditionKey, _Track] = {}
         self._groups: dict[str, _Group] = {}
         self._unnotified: set[ConditionKey] = set()
+        self._clearing: set[ConditionKey] = set()
+        #: Records holding a body (dropped at each checkpoint, once the bodies are stored).
+        self._hot: list[_Open] = []
+        self._changed: set[ConditionKey] = set()
+        self._reset_rows = False
+        self._order = 0
         #: Event time from which muted alerts must be looked at again (a silence starts or
         #: ends, or -inf after the silences changed or an inhibiting alert resolved).
         self._mute_check_at = -_NEVER
@@ -239,51 +420,54 @@ class AlertManager:
             key = (signal.trigger, signal.subject, signal.channel)
             if signal.fire:
                 self._fire(key, signal, moment, events)
-            elif key in self.open:
-                self._clear(key, moment, events)
+            else:
+                record = self.open.get(key)
+                if record is not None:
+                    self._clear(record, moment, signal.reason, events)
         if latest is not None and latest >= self._due:
             self._flush_due(latest, events)
         return events
 
     def _fire(self, key: ConditionKey, signal: Signal, moment: float, events: list[AlertEvent]) -> None:
-        current = self.open.get(key)
-        track = self._tracks.get(key)
-        if current is not None and track is not None and track.clearing_since is not None:
-            if moment >= track.clearing_since + self.options.cool_down:
-                self._resolve(key, track.clearing_since, events)
-                current = None
+        record = self.open.get(key)
+        if record is not None and record.clearing_since is not None:
+            if moment >= record.clearing_since + self.options.cool_down:
+                self._resolve(record, record.clearing_since, events)
+                record = None
             else:
-                track.clearing_since = None
+                record.clearing_since = None
+                self._clearing.discard(key)
         severity = signal.severity or self._default_severity(signal.trigger, signal.kind)
-        if current is None:
-            self._open(key, signal, severity, events)
+        if record is None:
+            self._open(key, signal, severity, moment, events)
             return
-        rose = SEVERITIES.index(severity) > SEVERITIES.index(current.severity)
-        current.summary = signal.summary or current.summary
-        current.evidence = signal.evidence or current.evidence
-        if rose:
-            current.severity = severity
-        room = MAX_MENTIONS_PER_ALERT - len(current.mentions)
+        self._asserted(record, moment)
+        body = self._body(record)
+        body.summary = signal.summary or body.summary
+        body.evidence = signal.evidence or body.evidence
+        room = MAX_MENTIONS_PER_ALERT - len(body.mentions)
         if room > 0 and signal.mentions:
-            seen = set(current.mentions)
-            current.mentions.extend([m for m in signal.mentions if m not in seen][:room])
-        if not rose:
+            seen = set(body.mentions)
+            body.mentions.extend([m for m in signal.mentions if m not in seen][:room])
+        if _RANK[severity] <= _RANK[record.severity]:
             self.dirty.add(key)
             return
-        track = self._tracks[key]
-        notify = track.notified and self._muted(current, moment) is None
+        record.severity = body.severity = severity
+        notify = record.notified and self._muted(record.labels(), key, moment) is None
+        alert, partial = self._alert(record)
         events.append(
-            AlertEvent("updated", _copy(current), notify=notify, key=f"{current.id}:updated:{severity}",
-                       meta=self._meta(track.group))
+            AlertEvent("updated", alert, notify=notify, key=f"{record.id}:updated:{severity}",
+                       meta=self._meta(record.group), partial=partial)
         )
-        if not track.notified and not track.pending:
-            self._offer(key, moment)
+        if not record.notified and not record.pending:
+            self._offer(record, moment)
 
     def _default_severity(self, trigger: str, kind: str) -> Severity:
         table = self.options.severities
         return table.get(trigger) or table.get(kind) or "medium"
 
-    def _open(self, key: ConditionKey, signal: Signal, severity: Severity, events: list[AlertEvent]) -> None:
+    def _open(self, key: ConditionKey, signal: Signal, severity: Severity, moment: float,
+              events: list[AlertEvent]) -> None:
         alert = Alert(
             id=alert_id(*key, signal.at),
             kind=signal.kind,
@@ -296,67 +480,123 @@ class AlertManager:
             mentions=list(signal.mentions)[:MAX_MENTIONS_PER_ALERT],
             trigger=signal.trigger,
         )
-        self.open[key] = alert
-        group = self._group_for(alert)
+        labels = alert_labels(alert)
+        group = self._group_for(labels)
+        self._order += 1
+        record = _Open(key, alert.id, alert.kind, severity, moment, group.id, moment, self._order,
+                       body=alert)
+        self._hot.append(record)
+        self._changed.add(key)
+        count = self.open.add(record)
         group.members.add(key)
-        self._tracks[key] = _Track(group.id)
-        self._index_source(key, alert, add=True)
+        self._index_source(key, labels, add=True)
         events.append(AlertEvent("opened", _copy(alert), notify=False, meta=self._meta(group.id)))
         self._unnotified.add(key)
-        self._offer(key, signal.at.timestamp())
+        self._offer(record, moment)
+        if 0 < self.options.max_open < count:
+            oldest = self.open.oldest(key[0])
+            if oldest is not None and oldest is not record:
+                self._resolve(oldest, moment, events,
+                              f"stale: {signal.trigger} has more than {self.options.max_open} "
+                              "open alerts and this one was asserted least recently")
 
-    def _clear(self, key: ConditionKey, moment: float, events: list[AlertEvent]) -> None:
-        track = self._tracks[key]
-        if self.options.cool_down <= 0:
-            self._resolve(key, moment, events)
-        elif track.clearing_since is None:
-            track.clearing_since = max(moment, self.open[key].opened_at.timestamp())
-            self._due = min(self._due, track.clearing_since + self.options.cool_down)
+    def _clear(self, record: _Open, moment: float, reason: str | None,
+               events: list[AlertEvent]) -> None:
+        if self.options.cool_down <= 0 or reason:
+            self._resolve(record, moment, events, reason)
+        elif record.clearing_since is None:
+            record.clearing_since = max(moment, record.opened)
+            self._clearing.add(record.key)
+            self._changed.add(record.key)
+            self._due = min(self._due, record.clearing_since + self.options.cool_down)
 
-    def _resolve(self, key: ConditionKey, moment: float, events: list[AlertEvent]) -> None:
-        alert = self.open.pop(key)
-        track = self._tracks.pop(key)
-        alert.resolved_at = max(from_timestamp(moment), alert.opened_at)
+    def _resolve(self, record: _Open, moment: float, events: list[AlertEvent],
+                 reason: str | None = None) -> None:
+        key = record.key
+        self.open.pop(key)
+        record.resolved = max(moment, record.opened)
+        self._changed.add(key)
         self.dirty.discard(key)
         self._unnotified.discard(key)
-        if self._index_source(key, alert, add=False):
+        self._clearing.discard(key)
+        if self._index_source(key, record.labels(), add=False):
             self._mute_check_at = -_NEVER
-        group = self._groups.get(track.group)
+        group = self._groups.get(record.group)
         if group is not None:
             group.members.discard(key)
-        notify = track.notified and self._muted(alert, moment) is None
-        events.append(AlertEvent("resolved", _copy(alert), notify=notify, meta=self._meta(track.group)))
+        notify = record.notified and self._muted(record.labels(), key, moment) is None
+        meta = self._meta(record.group)
+        if reason:
+            meta[RESOLUTION] = reason
+        if record.body is not None:
+            record.body.resolved_at = from_timestamp(record.resolved)
+            if reason:
+                record.body.evidence = {**record.body.evidence, RESOLUTION: reason}
+        alert, partial = self._alert(record)
+        events.append(AlertEvent("resolved", alert, notify=notify, meta=meta, partial=partial))
+
+    def _asserted(self, record: _Open, moment: float) -> None:
+        self._order += 1
+        record.seen, record.order = max(record.seen, moment), self._order
+        self.open.asserted(record)
+        self._changed.add(record.key)
+
+    def _body(self, record: _Open) -> Alert:
+        """The record's body, made (as a patch over the stored alert) if it has none."""
+        if record.body is None:
+            record.body = record.stub()
+            record.patch = True
+            self._hot.append(record)
+        return record.body
+
+    @staticmethod
+    def _alert(record: _Open) -> tuple[Alert, set[str]]:
+        """A copy of the alert for an event, and whether it is partial."""
+        if record.body is None:
+            return record.stub(), {record.id}
+        return _copy(record.body), ({record.id} if record.patch else set())
 
     # ------------------------------------------------------------------ ticks
 
     def tick(self, now: float | datetime) -> list[AlertEvent]:
-        """The event-time clock reached `now`: resolve alerts whose cool-down ran out, notify
-        alerts whose mute lifted, flush groups and re-notify."""
+        """The event-time clock reached `now`: resolve alerts whose cool-down ran out or that
+        went stale, notify alerts whose mute lifted, flush groups and re-notify."""
         moment = now.timestamp() if isinstance(now, datetime) else float(now)
         events: list[AlertEvent] = []
         if self._unnotified and moment >= self._mute_check_at:
             for key in sorted(self._unnotified):
-                alert = self.open.get(key)
-                track = self._tracks.get(key)
-                if alert is None or track is None or track.pending:
+                record = self.open.get(key)
+                if record is None or record.pending:
                     continue
-                if self._muted(alert, moment) is None:
-                    self._offer(key, moment)
+                if self._muted(record.labels(), key, moment) is None:
+                    self._offer(record, moment)
             edges = [edge for s in self.silences
                      for edge in (s.starts_at.timestamp(), s.ends_at.timestamp()) if edge > moment]
             self._mute_check_at = min(edges, default=_NEVER)
+        if self.options.stale_after > 0:
+            self._expire(moment, events)
         if moment < self._due:
             return events
         self._due = _NEVER
         cool_down = self.options.cool_down
-        for key, track in list(self._tracks.items()):
-            if track.clearing_since is not None:
-                if moment >= track.clearing_since + cool_down:
-                    self._resolve(key, track.clearing_since, events)
-                else:
-                    self._due = min(self._due, track.clearing_since + cool_down)
+        for key in sorted(self._clearing):
+            record = self.open[key]
+            assert record.clearing_since is not None
+            if moment >= record.clearing_since + cool_down:
+                self._resolve(record, record.clearing_since, events)
+            else:
+                self._due = min(self._due, record.clearing_since + cool_down)
         self._flush_due(moment, events, renotify=True)
         return events
+
+    def _expire(self, moment: float, events: list[AlertEvent]) -> None:
+        """Resolve the alerts not asserted for `stale_after` (Alertmanager's resolve_timeout).
+        Alerts are looked at least recently asserted first, so this stops at the first fresh one."""
+        limit = self.options.stale_after
+        for trigger in list(self.open.by_trigger):
+            while (record := self.open.oldest(trigger)) is not None and record.seen + limit <= moment:
+                self._resolve(record, record.seen + limit, events,
+                              f"stale: not asserted by {trigger} for {limit}")
 
     def _flush_due(self, moment: float, events: list[AlertEvent], renotify: bool = False) -> None:
         renotify_every = self.options.renotify
@@ -378,12 +618,11 @@ class AlertManager:
             elif not group.members and not group.pending:
                 self._due = min(self._due, idle_until)
 
-    def _offer(self, key: ConditionKey, moment: float) -> None:
+    def _offer(self, record: _Open, moment: float) -> None:
         """Queue an open, not yet notified alert for its group's next notification."""
-        track = self._tracks[key]
-        group = self._groups[track.group]
-        track.pending = True
-        group.pending.append(self.open[key])
+        group = self._groups[record.group]
+        record.pending = True
+        group.pending.append(record)
         if group.flush_at is None:
             wait = moment + self.options.group_wait
             if group.last_flush is not None:
@@ -393,19 +632,18 @@ class AlertManager:
 
     def _flush(self, group: _Group, moment: float, events: list[AlertEvent]) -> None:
         candidates, group.pending, group.flush_at = group.pending, [], None
-        ready: list[Alert] = []
-        for alert in candidates:
-            key = (alert.trigger, alert.subject, alert.channel)
-            track = self._tracks.get(key)
-            still_open = track is not None and self.open.get(key) is alert
+        ready: list[_Open] = []
+        for record in candidates:
+            still_open = record.resolved is None and self.open.get(record.key) is record
             if still_open:
-                track.pending = False  # type: ignore[union-attr]
-            if self._muted(alert, moment) is not None:
+                record.pending = False
+            if self._muted(record.labels(), record.key, moment) is not None:
                 continue
-            ready.append(alert)
+            ready.append(record)
             if still_open:
-                track.notified = True  # type: ignore[union-attr]
-                self._unnotified.discard(key)
+                record.notified = True
+                self._changed.add(record.key)
+                self._unnotified.discard(record.key)
         if not ready:
             return
         group.last_flush = group.last_sent = moment
@@ -416,57 +654,56 @@ class AlertManager:
         if len(ready) == 1:
             self._announce(ready[0], meta, events)
         else:
-            ready.sort(key=lambda a: (a.resolved_at is None, _severity_rank(a), a.id), reverse=True)
-            ids = "|".join(sorted(a.id for a in ready))
-            listing = {**meta, **self._listing(ready)}
-            events.append(AlertEvent("opened", _copy(ready[0]), change=False,
-                                     key=f"group-{_short_hash(ids)}:opened", meta=listing))
+            ready.sort(key=lambda r: (r.resolved is None, _RANK[r.severity], r.id), reverse=True)
+            ids = "|".join(sorted(r.id for r in ready))
+            events.append(self._listing_event("opened", ready, {**meta},
+                                              key=f"group-{_short_hash(ids)}:opened"))
         # An alert that resolved while it waited for its group was announced above with its
         # resolved_at; its resolution is sent too, so that no receiver keeps it open.
-        for alert in sorted((a for a in ready if a.resolved_at is not None), key=lambda a: a.id):
-            events.append(AlertEvent("resolved", _copy(alert), change=False, meta=dict(meta)))
+        for record in sorted((r for r in ready if r.resolved is not None), key=lambda r: r.id):
+            alert, partial = self._alert(record)
+            events.append(AlertEvent("resolved", alert, change=False, meta=dict(meta), partial=partial))
 
-    @staticmethod
-    def _announce(alert: Alert, meta: dict[str, Any], events: list[AlertEvent]) -> None:
+    def _announce(self, record: _Open, meta: dict[str, Any], events: list[AlertEvent]) -> None:
         """The `opened` notification of one alert: the change event of this very call if there
         is one (opened and notified at once), else a notification of its own."""
         for event in reversed(events):
-            if event.alert.id == alert.id and event.event == "opened" and event.change:
+            if event.alert.id == record.id and event.event == "opened" and event.change:
                 event.notify, event.meta = True, meta
                 return
-        events.append(AlertEvent("opened", _copy(alert), change=False, meta=meta))
+        alert, partial = self._alert(record)
+        events.append(AlertEvent("opened", alert, change=False, meta=meta, partial=partial))
 
     def _renotify(self, group: _Group, moment: float, events: list[AlertEvent]) -> None:
-        alerts = []
-        for key in group.members:
-            track = self._tracks[key]
-            alert = self.open[key]
-            if track.notified and self._muted(alert, moment) is None:
-                alerts.append(alert)
+        records = [
+            record for record in (self.open[key] for key in group.members)
+            if record.notified and self._muted(record.labels(), record.key, moment) is None
+        ]
         group.last_sent = moment
-        if not alerts:
+        if not records:
             return
-        alerts.sort(key=lambda a: (_severity_rank(a), -a.opened_at.timestamp(), a.id), reverse=True)
-        meta = self._meta(group.id)
-        meta.update(self._listing(alerts))
-        events.append(
-            AlertEvent(
-                "renotify", _copy(alerts[0]), change=False, meta=meta,
-                key=f"group-{_short_hash(group.id)}:renotify:{format_time(from_timestamp(moment))}",
-            )
-        )
+        records.sort(key=lambda r: (_RANK[r.severity], -r.opened, r.id), reverse=True)
+        events.append(self._listing_event(
+            "renotify", records, self._meta(group.id),
+            key=f"group-{_short_hash(group.id)}:renotify:{format_time(from_timestamp(moment))}",
+        ))
 
-    @staticmethod
-    def _listing(alerts: list[Alert]) -> dict[str, Any]:
-        return {
-            "count": len(alerts),
-            "alerts": [alert_to_dict(a) for a in alerts[:MAX_ALERTS_PER_GROUP_NOTE]],
-        }
+    def _listing_event(self, name: str, records: list[_Open], meta: dict[str, Any], key: str) -> AlertEvent:
+        """A notification about several alerts: the first (most severe) as its alert, the first
+        `MAX_ALERTS_PER_GROUP_NOTE` listed in its meta, and how many there were."""
+        partial: set[str] = set()
+        listed = []
+        for record in records[:MAX_ALERTS_PER_GROUP_NOTE]:
+            alert, incomplete = self._alert(record)
+            listed.append(alert)
+            partial |= incomplete
+        meta.update(count=len(records), alerts=[alert_to_dict(a) for a in listed])
+        return AlertEvent(name, listed[0], change=False, key=key, meta=meta, listed=listed,
+                          partial=partial)
 
     # ------------------------------------------------------------------ groups and mutes
 
-    def _group_for(self, alert: Alert) -> _Group:
-        labels = alert_labels(alert)
+    def _group_for(self, labels: Mapping[str, str]) -> _Group:
         chosen = {name: labels[name] for name in self.options.group_by}
         group_id = "|".join(f"{k}={v}" for k, v in chosen.items()) or "all"
         group = self._groups.get(group_id)
@@ -478,12 +715,11 @@ class AlertManager:
         group = self._groups.get(group_id)
         return {"group": group_id, "group_labels": dict(group.labels) if group else {}}
 
-    def _index_source(self, key: ConditionKey, alert: Alert, *, add: bool) -> bool:
+    def _index_source(self, key: ConditionKey, labels: Mapping[str, str], *, add: bool) -> bool:
         """Add or remove an open alert as an inhibition source; True if it is one."""
         if not self._inhibitors:
             return False
         found = False
-        labels = alert_labels(alert)
         for rule in self._inhibitors:
             if not matches_all(rule.source, labels):
                 continue
@@ -501,18 +737,16 @@ class AlertManager:
 
     def muted_by(self, alert: Alert, moment: float) -> str | None:
         """Why notifications of `alert` are held back at event time `moment`, or None."""
-        return self._muted(alert, moment)
+        return self._muted(alert_labels(alert), (alert.trigger, alert.subject, alert.channel), moment)
 
-    def _muted(self, alert: Alert, moment: float) -> str | None:
-        if SEVERITIES.index(alert.severity) < SEVERITIES.index(self.options.notify_min_severity):
+    def _muted(self, labels: Mapping[str, str], own: ConditionKey, moment: float) -> str | None:
+        if _RANK[labels["severity"]] < _RANK[self.options.notify_min_severity]:
             return f"severity below {self.options.notify_min_severity}"
         if not self.silences and not self._inhibitors:
             return None
-        labels = alert_labels(alert)
         for silence in self.silences:
             if silence.mutes(labels, moment):
                 return f"silence {silence.id}"
-        own = (alert.trigger, alert.subject, alert.channel)
         for rule in self._inhibitors:
             if not rule.open_sources or not matches_all(rule.target, labels):
                 continue
@@ -533,52 +767,128 @@ class AlertManager:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def take_dirty(self) -> list[Alert]:
-        """Open alerts whose evidence changed since the last call (flushed at checkpoints)."""
-        alerts = [self.open[key] for key in self.dirty if key in self.open]
+    def take_dirty(self) -> list[tuple[Alert, bool]]:
+        """Alerts whose text changed since the last call without an event, each with whether it
+        is partial (to complete from the store before storing it). Then every open alert's text
+        is let go: from here on it is read from the store when an event needs it."""
+        dirty = []
+        for key in sorted(self.dirty):
+            record = self.open.get(key)
+            if record is not None and record.body is not None:
+                dirty.append((_copy(record.body), record.patch))
         self.dirty.clear()
-        return alerts
+        for record in self._hot:
+            record.body, record.patch = None, False
+        self._hot = []
+        return dirty
 
-    def snapshot(self) -> dict[str, Any]:
-        tracks = []
-        for key, alert in self.open.items():
-            track = self._tracks[key]
-            tracks.append([alert_to_dict(alert), track.notified, track.clearing_since])
+    def snapshot(self, *, whole: bool = True) -> dict[str, Any]:
+        """The state to `restore`: the groups with the alerts waiting for their notification,
+        the assertion count and, if `whole`, every open alert with its text. The pipeline takes
+        it without the open alerts (``whole=False``): their rows go to the store as they change
+        (`take_changes`) and their text is stored already."""
         groups = [
-            [g.id, g.labels, [alert_to_dict(a) for a in g.pending], g.flush_at, g.last_flush,
+            [g.id, g.labels, [_pending_row(r) for r in g.pending], g.flush_at, g.last_flush,
              g.last_sent]
             for g in self._groups.values()
         ]
-        return {"version": 2, "open": tracks, "groups": groups}
+        state: dict[str, Any] = {"version": 3, "order": self._order, "groups": groups}
+        if whole:
+            state["open"] = [
+                [alert_to_dict(r.body or r.stub()), r.notified, r.clearing_since, r.seen, r.order]
+                for r in self.open.values()
+            ]
+        return state
 
-    def restore(self, state: list[dict[str, Any]] | dict[str, Any] | None) -> None:
-        """Load a `snapshot` (or the version-1 form: a plain list of open alerts)."""
-        self.open, self._tracks, self._groups = {}, {}, {}
-        self._unnotified, self.dirty = set(), set()
+    def take_changes(self) -> ConditionChanges:
+        """The rows of the open alerts that opened, changed or closed since the last call."""
+        rows = []
+        for key in sorted(self._changed):
+            record = self.open.get(key)
+            rows.append((*key, record.row() if record is not None else None))
+        changes = ConditionChanges(rows, self._reset_rows)
+        self._changed.clear()
+        self._reset_rows = False
+        return changes
+
+    def condition_rows(self) -> list[tuple[str, str, str, bytes]]:
+        """Every open alert's row (what the store holds after all changes were taken)."""
+        return [(*key, record.row()) for key, record in self.open.items()]
+
+    def restore(
+        self,
+        state: list[dict[str, Any]] | dict[str, Any] | None,
+        rows: Sequence[tuple[str, str, str, bytes]] = (),
+    ) -> None:
+        """Load a `snapshot`: taken whole, or without the open alerts, whose `rows` the store
+        gives then. Older forms hold the open alerts whole too (version 2; version 1: a plain
+        list of them). From a whole snapshot, every row is written at the next checkpoint."""
+        self.open = OpenAlerts()
+        self._groups, self._unnotified, self._clearing = {}, set(), set()
+        self.dirty, self._hot, self._changed = set(), [], set()
         for rule in self._inhibitors:
             rule.open_sources.clear()
-        if not state:
-            return
+        self._due = self._mute_check_at = -_NEVER
+        self._order = 0
+        self._reset_rows = False
         if isinstance(state, list):
             state = {"open": [[data, True, None] for data in state], "groups": []}
-        for group_id, labels, pending, flush_at, last_flush, last_sent in state.get("groups", []):
-            group = _Group(group_id, dict(labels), flush_at=flush_at, last_flush=last_flush,
-                           last_sent=last_sent)
-            group.pending = [msgspec.convert(data, Alert) for data in pending]
-            self._groups[group_id] = group
-        for data, notified, clearing_since in state.get("open", []):
-            alert = msgspec.convert(data, Alert)
+        state = state or {}
+        records: list[_Open] = []
+        if "open" in state:  # a whole snapshot
+            self._reset_rows = True
+            for order, (data, notified, clearing_since, *since) in enumerate(state["open"], 1):
+                alert = msgspec.convert(data, Alert)
+                opened = alert.opened_at.timestamp()
+                seen, order = since or (opened, order)  # version 2 kept neither
+                record = _Open((alert.trigger, alert.subject, alert.channel), alert.id, alert.kind,
+                               alert.severity, opened, "", seen, order, notified,
+                               clearing_since=clearing_since, body=alert)
+                records.append(record)
+                self._hot.append(record)
+            records.sort(key=lambda r: r.order)
+        else:
+            for trigger, subject, channel, row in rows:
+                id_, kind, severity, opened, seen, order, notified, clearing_since = _decode_row(row)
+                records.append(_Open((trigger, subject, channel), id_, kind, severity, opened, "",
+                                     seen, order, notified, clearing_since=clearing_since))
+            records.sort(key=lambda r: r.order)
+        self._order = max(state.get("order", 0), max((r.order for r in records), default=0))
+        for group_id, labels, _, flush_at, last_flush, last_sent in state.get("groups", []):
+            self._groups[group_id] = _Group(group_id, dict(labels), flush_at=flush_at,
+                                            last_flush=last_flush, last_sent=last_sent)
+        for record in records:
+            labels = record.labels()
+            record.group = self._group_for(labels).id
+            self.open.add(record)
+            self._groups[record.group].members.add(record.key)
+            if not record.notified:
+                self._unnotified.add(record.key)
+            if record.clearing_since is not None:
+                self._clearing.add(record.key)
+            self._index_source(record.key, labels, add=True)
+            if self._reset_rows:
+                self._changed.add(record.key)
+        for group_id, _, pending, *_ in state.get("groups", []):
+            group = self._groups[group_id]
+            for entry in pending:
+                group.pending.append(self._pending_record(entry, group_id))
+
+    def _pending_record(self, entry: Any, group_id: str) -> _Open:
+        """A group's waiting alert from its checkpoint row (version 2: the alert's dict)."""
+        if isinstance(entry, dict):
+            alert = msgspec.convert(entry, Alert)
             key = (alert.trigger, alert.subject, alert.channel)
-            group = self._group_for(alert)
-            for index, waiting in enumerate(group.pending):
-                if waiting.id == alert.id:
-                    group.pending[index] = alert
-            self.open[key] = alert
-            group.members.add(key)
-            pending = any(a is alert for a in group.pending)
-            self._tracks[key] = _Track(group.id, notified, pending, clearing_since)
-            if not notified:
-                self._unnotified.add(key)
-            self._index_source(key, alert, add=True)
-        self._due = -_NEVER
-        self._mute_check_at = -_NEVER
+            resolved = alert.resolved_at.timestamp() if alert.resolved_at else None
+            entry = [*key, alert.id, alert.kind, alert.severity, alert.opened_at.timestamp(), resolved]
+        trigger, subject, channel, id_, kind, severity, opened, resolved = entry
+        key = (trigger, subject, channel)
+        record = self.open.get(key)
+        if record is not None and record.id == id_ and resolved is None:
+            record.pending = True
+            return record
+        return _Open(key, id_, kind, severity, opened, group_id, opened, 0, resolved=resolved)
+
+
+def _pending_row(record: _Open) -> list[Any]:
+    return [*record.key, record.id, record.kind, record.severity, record.opened, record.resolved]

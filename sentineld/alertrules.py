@@ -216,8 +216,18 @@ class AlertingOptions(Options):
     notify_min_severity: Severity = "info"
     #: How often (wall clock) the daemon re-reads the silences from the store.
     silence_poll: Duration = Duration(2)
+    #: Resolve an open alert its trigger has not asserted (fired) for this long, as stale
+    #: (Alertmanager's resolve_timeout). "0s": never; triggers resolve their own alerts.
+    stale_after: Duration = Duration(0)
+    #: Open alerts one trigger may have; beyond, the one it asserted least recently is resolved
+    #: as stale. An open alert costs about half a kilobyte of memory. 0: no limit.
+    max_open: int = 10_000
 
     def __post_init__(self) -> None:
+        if self.max_open < 0:
+            raise ValueError("max_open must be 0 (no limit) or more")
+        if self.stale_after < 0:
+            raise ValueError("stale_after cannot be negative")
         for label in self.group_by:
             if label not in LABELS:
                 raise ValueError(f"group_by: unknown label {label!r}; one of {', '.join(LABELS)}")

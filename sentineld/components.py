@@ -247,7 +247,12 @@ class AlertSink:
     ) -> None:
         raise NotImplementedError
 
-    def clear(self, *, subject: str, channel: str, at: datetime, kind: str | None = None) -> None:
+    def clear(
+        self, *, subject: str, channel: str, at: datetime, kind: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """`reason`: why, when it is not that the condition stopped holding (the trigger gave
+        it up, say); the alert then resolves at once, with the reason in its evidence."""
         raise NotImplementedError
 
 

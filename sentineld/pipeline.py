@@ -24,7 +24,15 @@ from typing import Any, Final
 import msgspec
 import tenacity
 
-from sentineld.alerting import AlertEvent, AlertManager, Router, TriggerAlertSink, broadcast_router
+from sentineld.alerting import (
+    AlertEvent,
+    AlertManager,
+    ConditionChanges,
+    Router,
+    TriggerAlertSink,
+    broadcast_router,
+)
+from sentineld.alertwrites import AlertWrites
 from sentineld.cases import CaseStep, Resolutions
 from sentineld.clock import EventClock
 from sentineld.components import HealthState, Source
@@ -75,6 +83,8 @@ class Barrier:
     seq: int
     states: dict[str, Any] = field(default_factory=dict)
     final: bool = False
+    #: The open-alert rows that changed since the last barrier (stored with the checkpoint).
+    alert_changes: ConditionChanges | None = None
 
 
 _STOP: Final = object()
@@ -162,6 +172,9 @@ class Pipeline:
         self.responders = self._guards("responder")
         self.sinks = {g.id: TriggerAlertSink(g.id, g.spec.type_name) for g in self.triggers}
         self.alerts = AlertManager(config.sections.get("alerting"))
+        self.alert_writes = AlertWrites(store.call)
+        #: Open-alert rows of checkpoints that could not be stored (the next one carries them).
+        self._unsaved_alert_changes: ConditionChanges | None = None
         self._next_silence_poll = 0.0
         self.playbooks = self._playbooks()
         self.router = router or self.playbooks or broadcast_router([g.id for g in self.notifiers])
@@ -314,7 +327,7 @@ class Pipeline:
             saved = states.get("components", {}).get(guard.id)
             if saved and saved.get("type") == guard.spec.type_name and saved.get("state") is not None:
                 guard.component.restore(saved["state"])
-        self.alerts.restore(states.get("alerts", []))
+        self.alerts.restore(states.get("alerts", []), await self.store.call("alert_conditions"))
         if self.playbooks is not None:
             self.playbooks.restore(states.get("playbooks"))
         self.resolutions.restore(states.get("resolutions"))
@@ -567,17 +580,20 @@ class Pipeline:
         if isinstance(item, list):
             started = time.perf_counter()
             await self._observe(item)
+            await self._flush_alerts()
             self._timed("trigger", started)
             self._scored(item)
         elif isinstance(item, Tick):
             for boundary in self.clock.due(item.now):
                 await self._tick(boundary)
+            await self._flush_alerts()
         elif isinstance(item, Barrier):
-            dirty = self.alerts.take_dirty()
-            for alert in dirty:
-                await self.store.call("record_alert", alert, [])
+            await self._flush_alerts()
+            await self.alert_writes.add_dirty(self.alerts.take_dirty())
+            await self._flush_alerts()
             self._snapshot(self.triggers, item.states)
-            item.states["alerts"] = self.alerts.snapshot()
+            item.states["alerts"] = self.alerts.snapshot(whole=False)
+            item.alert_changes = self.alerts.take_changes()
             if self.playbooks is not None:
                 item.states["playbooks"] = self.playbooks.snapshot()
             item.states["clock"] = self.clock.snapshot()
@@ -641,10 +657,22 @@ class Pipeline:
         await self._route(self.alerts.apply(signals))
 
     async def _route(self, events: list[AlertEvent]) -> None:
+        """Gather the events' changes and deliveries for `_flush_alerts` (the end of the item)."""
+        if not events:
+            return
+        await self.alert_writes.complete(events)
         for event in events:
             deliveries = self.router(event) if self.notifiers and event.notify else []
             if event.change or deliveries:
-                await self._record(event, deliveries)
+                self.alert_writes.add(event, deliveries)
+                if event.change and event.event == "opened" and self.responses.active:
+                    await self._flush_alerts()  # its drafts queue after its own notifications
+
+    async def _flush_alerts(self) -> None:
+        """Store the gathered alert changes and deliveries in one transaction, then tell the
+        rest of the daemon about them, in event order."""
+        for event, deliveries in await self.alert_writes.flush():
+            await self._recorded(event, deliveries)
 
     async def _poll_silences(self) -> None:
         """Re-read the silences now and then, so that `sentineld silence` acts on a running daemon."""
@@ -671,6 +699,7 @@ class Pipeline:
 
     async def _record_deliveries(self, deliveries: list[tuple[str, str, bytes]]) -> None:
         """Queue deliveries that belong to no alert change (escalations, acknowledgements)."""
+        await self._flush_alerts()
         delay = 0.5
         while True:
             try:
@@ -687,19 +716,8 @@ class Pipeline:
             if worker.destination in destinations:
                 worker.wakeup.set()
 
-    async def _record(self, event: AlertEvent, deliveries: list[tuple[str, str, bytes]]) -> None:
-        delay = 0.5
-        while True:
-            try:
-                if event.change:
-                    await self.store.call("record_alert", event.alert, deliveries)
-                else:
-                    await self.store.call("enqueue", deliveries)
-                break
-            except StoreError as exc:
-                log.error("cannot store alert; retrying", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+    async def _recorded(self, event: AlertEvent, deliveries: list[tuple[str, str, bytes]]) -> None:
+        """An alert event is stored: count and log it, tell hooks, responders and observers."""
         alert = event.alert
         if event.change and event.event == "opened":
             self.stats.alerts_opened += 1
@@ -744,10 +762,16 @@ class Pipeline:
             log.error("cannot store scores (they are recomputed after a restart)", error=repr(exc))
 
     async def _checkpoint(self, barrier: Barrier) -> None:
+        changes = barrier.alert_changes
+        if self._unsaved_alert_changes is not None:
+            changes = self._unsaved_alert_changes.then(changes or ConditionChanges())
+        self._unsaved_alert_changes = changes  # until they are stored
         try:
-            await self.store.call("save_checkpoint", CHECKPOINT_NAME, barrier.seq, _encode_state(barrier.states))
+            await self.store.call("save_checkpoint", CHECKPOINT_NAME, barrier.seq,
+                                  _encode_state(barrier.states), alert_conditions=changes)
         except StoreError as exc:
             log.error("cannot store checkpoint; the next one will cover it", error=str(exc))
             return
+        self._unsaved_alert_changes = None
         self._checkpoint_seq = barrier.seq
         self.stats.checkpoints += 1

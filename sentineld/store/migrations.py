@@ -213,4 +213,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # The open alerts' lifecycle records, one row each, written with the pipeline's
+        # checkpoint (only the rows that changed), so that a checkpoint does not re-encode every
+        # open alert. See docs/decisions/0214-open-alerts-in-bounded-memory.md.
+        "0009_alert_conditions",
+        """
+        CREATE TABLE alert_conditions (
+            trigger     TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            channel     TEXT NOT NULL,
+            state       BLOB NOT NULL,
+            PRIMARY KEY (trigger, subject, channel)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -17,6 +17,9 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    from sentineld.alerting import ConditionChanges
 
 __all__ = ["SQLiteStore", "open_store"]
 
@@ -30,6 +33,7 @@ _decode = msgspec.json.Decoder().decode
 _mention_decoder = msgspec.json.Decoder(Mention)
 _scored_decoder = msgspec.json.Decoder(dict[str, Any])
 _silence_decoder = msgspec.json.Decoder(Silence)
+_alert_decoder = msgspec.json.Decoder(Alert)
 
 
 def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
@@ -300,13 +304,19 @@ class SQLiteStore(CrmStoreMixin):
 
     # ------------------------------------------------------------------ checkpoints
 
-    def save_checkpoint(self, name: str, seq: int, state: bytes) -> None:
+    def save_checkpoint(
+        self, name: str, seq: int, state: bytes, alert_conditions: ConditionChanges | None = None
+    ) -> None:
+        """Store a checkpoint, with the open-alert rows that changed since the last one (see
+        `AlertManager.take_changes`) in the same transaction."""
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "seq = excluded.seq, state = excluded.state, updated_at = excluded.updated_at",
                 (name, seq, state, time.time()),
             )
+            if alert_conditions is not None:
+                self._save_alert_conditions(db, alert_conditions)
 
     def load_checkpoint(self, name: str) -> tuple[int, bytes] | None:
         row = self.db.execute(
@@ -317,25 +327,61 @@ class SQLiteStore(CrmStoreMixin):
     # ------------------------------------------------------------------ alerts
 
     def record_alert(self, alert: Alert, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
-        resolved = _us(alert.resolved_at.timestamp()) if alert.resolved_at else None
+        self.record_alerts([alert], deliveries)
+
+    def record_alerts(
+        self, alerts: Sequence[Alert], deliveries: Sequence[tuple[str, str, bytes]]
+    ) -> None:
+        """Upsert alerts and queue deliveries (in their order) in one transaction."""
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                 "SET severity = excluded.severity, resolved_us = excluded.resolved_us, "
                 "body = excluded.body",
-                (
-                    alert.id,
-                    alert.trigger,
-                    alert.kind,
-                    alert.subject,
-                    alert.channel,
-                    alert.severity,
-                    _us(alert.opened_at.timestamp()),
-                    resolved,
-                    _encode(alert_to_dict(alert)),
-                ),
+                [
+                    (
+                        alert.id,
+                        alert.trigger,
+                        alert.kind,
+                        alert.subject,
+                        alert.channel,
+                        alert.severity,
+                        _us(alert.opened_at.timestamp()),
+                        _us(alert.resolved_at.timestamp()) if alert.resolved_at else None,
+                        _encode(alert_to_dict(alert)),
+                    )
+                    for alert in alerts
+                ],
             )
             self._enqueue(db, deliveries)
+
+    def alerts_by_id(self, ids: Sequence[str]) -> dict[str, Alert]:
+        found: dict[str, Alert] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id, body FROM alerts WHERE id IN ({marks})", chunk)
+            found.update((row[0], _alert_decoder.decode(row[1])) for row in rows)
+        return found
+
+    def alert_conditions(self) -> list[tuple[str, str, str, bytes]]:
+        """The open-alert rows of the last checkpoint (see `AlertManager.restore`)."""
+        rows = self.db.execute("SELECT trigger, subject, channel, state FROM alert_conditions")
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    @staticmethod
+    def _save_alert_conditions(db: sqlite3.Connection, changes: ConditionChanges) -> None:
+        if changes.reset:
+            db.execute("DELETE FROM alert_conditions")
+        latest = {(t, s, c): row for t, s, c, row in changes.rows}
+        db.executemany(
+            "DELETE FROM alert_conditions WHERE trigger = ? AND subject = ? AND channel = ?",
+            [key for key, row in latest.items() if row is None],
+        )
+        db.executemany(
+            "INSERT INTO alert_conditions VALUES (?, ?, ?, ?) ON CONFLICT (trigger, subject, "
+            "channel) DO UPDATE SET state = excluded.state",
+            [(*key, row) for key, row in latest.items() if row is not None],
+        )
 
     def alerts(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Alert]:
         where = "WHERE resolved_us IS NULL" if open_only else ""

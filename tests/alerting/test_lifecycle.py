@@ -220,9 +220,9 @@ def test_snapshot_restore_mid_group_gives_the_same_notifications() -> None:
 
 def test_restore_accepts_the_version_1_snapshot() -> None:
     old = manager()
-    run(old, fire(0))
+    [opened] = run(old, fire(0))
     alerts = manager()
-    alerts.restore([alert_to_dict(alert) for alert in old.open.values()])
+    alerts.restore([alert_to_dict(opened.alert)])
     assert list(alerts.open) == [("anger", "brand", "*")]
     assert changes(run(alerts, fire(2), clear(3))) == [("resolved", "brand", "*")]
 

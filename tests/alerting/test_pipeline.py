@@ -288,3 +288,31 @@ async def _opened(worker: StoreWorker) -> bool:
 
 async def _delivered(worker: StoreWorker) -> bool:
     return any(item.state == "delivered" for item in await worker.call("outbox"))
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def test_alerts_whose_text_left_memory_are_stored_and_notified_whole(tmp_path: Path, capsys) -> None:
+    """A checkpoint after every mention lets every open alert's text go (it is read back from
+    the store when an event needs it): the alerts printed, stored and notified are the very
+    ones of a run that keeps everything in memory, renotifications included."""
+    runs = {}
+    for name, interval, batch in (("in memory", "1h", 512), ("from the store", "0s", 1)):
+        directory = tmp_path / name
+        directory.mkdir()
+        config = setup(directory, '\n[alerting]\nrenotify = "10m"\n')
+        config.write_text(config.read_text()
+                          .replace('checkpoint_interval = "100ms"', f'checkpoint_interval = "{interval}"')
+                          .replace("[sentineld]\n", f"[sentineld]\nbatch_size = {batch}\n"
+                                                     f"queue_batches = {batch}\n"))
+        printed = replay(config, rant_stream(), capsys)
+        assert cli_main(["alerts", "--json", "-c", str(config)]) == 0
+        stored = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+        runs[name] = (printed, stored, outbox(directory / "state"))
+    assert runs["from the store"] == runs["in memory"]
+    printed, stored, sent = runs["in memory"]
+    [alert] = stored
+    assert len(alert["mentions"]) == 2 and alert["evidence"]["mentions_in_window"] == 2
+    assert [payload["event"] for _, payload in sent] == ["opened", *["renotify"] * 4, "resolved"]
+    assert sent[-1][1]["alert"]["summary"] == alert["summary"] != ""
