@@ -123,11 +123,53 @@ async def test_survives_a_restart_without_forgetting_or_repeating(care: Harness)
 
 
 async def test_state_is_bounded(care: Harness) -> None:
+    """At `max_pending`, a new mention takes the place of the one overdue for longest (whose
+    alert resolves, saying why); while none is overdue, the new one is not followed, so the
+    mentions followed still fire at their due time instead of being pushed out before it."""
     waiting = await trigger(care, first_response="10m", max_pending=3)
     sink = TriggerAlertSink("waiting", "unanswered")
     posts = [bluesky(f"did:plc:u{i}", f"u{i}.bsky.social", "@acme.bsky.social hi", minutes=i) for i in range(5)]
     await waiting.observe(posts, sink)
     assert len(waiting.pending) == 3
     await waiting.tick(T0 + timedelta(minutes=30), sink)
-    assert sorted(s.subject for s in sink.take()) == sorted(
-        f"brand/customer:bluesky:did:plc:u{i}" for i in (2, 3, 4))
+    assert [s.subject for s in sink.take()] == [f"brand/customer:bluesky:did:plc:u{i}" for i in (0, 1, 2)]
+    late = bluesky("did:plc:u9", "u9.bsky.social", "@acme.bsky.social hello", minutes=31)
+    await waiting.observe([late], sink)
+    [gone] = sink.take()
+    assert not gone.fire and gone.subject == "brand/customer:bluesky:did:plc:u0"
+    assert gone.reason and gone.reason.startswith("no longer followed")
+    assert sorted(waiting.pending) == sorted([posts[1].id, posts[2].id, late.id])
+    state = msgspec.msgpack.decode(msgspec.msgpack.encode(waiting.snapshot()))
+    restarted = await trigger(care, first_response="10m", max_pending=3)
+    restarted.restore(state)
+    another = bluesky("did:plc:u8", "u8.bsky.social", "@acme.bsky.social hey", minutes=32)
+    await restarted.observe([another], sink)
+    assert [(s.fire, s.subject) for s in sink.take()] == [(False, "brand/customer:bluesky:did:plc:u1")]
+
+
+async def test_restores_the_version_1_checkpoint(care: Harness) -> None:
+    """A checkpoint written before the state became msgspec structs still restores."""
+    waiting = await trigger(care, first_response="30m")
+    post = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social help", minutes=0)
+    created = post.timestamp
+    waiting.restore({"pending": [[post.id, "bluesky:did:plc:jo", "bluesky", created, created + 1800,
+                                  "high", "jo.bsky.social", "help", False]], "own": []})
+    sink = TriggerAlertSink("waiting", "unanswered")
+    await waiting.tick(at(29), sink)
+    assert sink.take() == []
+    await waiting.tick(at(30), sink)
+    [signal] = sink.take()
+    assert signal.fire and signal.severity == "high" and signal.summary.startswith("jo.bsky.social has waited 30m")
+
+
+async def test_answered_mentions_leave_no_timers_behind(care: Harness) -> None:
+    """Answers remove mentions whose timers are still in the heap; the heap is compacted, so a
+    stream where every customer is answered keeps its state small."""
+    waiting = await trigger(care, first_response="1h")
+    sink = TriggerAlertSink("waiting", "unanswered")
+    for i in range(5000):
+        post = bluesky(f"did:plc:c{i}", f"c{i}.bsky.social", "@acme.bsky.social hi", minutes=i / 100)
+        answer = bluesky("did:plc:acme", "acme.bsky.social", "on it", minutes=i / 100, reply_to=post.id)
+        await waiting.observe([post, answer], sink)
+    assert waiting.pending == {} and waiting.customers == {}
+    assert len(waiting.heap) <= 1024 and sink.take() == []
