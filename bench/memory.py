@@ -2,11 +2,19 @@
 triggers, the influencer registry, the SQLite store) as 2,000,000 mentions from 500,000 distinct
 authors stream through it, sampled as it goes, to show it stays flat.
 
-    .venv/bin/python bench/memory.py [--mentions 2000000] [--authors 500000] [--samples 10]
+    .venv/bin/python bench/memory.py [--mentions 2000000] [--authors 500000] [--samples 20]
+                                     [--trace]
 
 The mentions are generated on the fly and piped to `sentineld replay -` (no file on disk); the
 RSS (VmRSS of /proc/PID/status) is read every time another 1/--samples of the stream is written,
-and at the end (VmHWM: the peak).
+and at the end (VmHWM: the peak). A pipe holds little, so the replay is never far behind the
+writer: the samples are RSS along the stream.
+
+``--trace`` runs the replay under tracemalloc and, once the whole stream is written, prints which
+files hold the Python memory still allocated (grouped by component). It slows the replay down
+and adds its own memory to RSS: measure RSS without it, then look at the breakdown with it.
+SQLite's page cache and other C allocations are not traced; they are the difference between
+RSS and the traced total.
 """
 
 from __future__ import annotations
@@ -35,11 +43,66 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
+#: Run in the replay subprocess under ``--trace``: once the file named by argv[1] + ".request"
+#: appears, a thread writes the traced memory by file to argv[1] (a thread, not a signal: a
+#: signal can land on a thread blocked in read() while the event loop sleeps).
+TRACED_REPLAY = """
+import sys, threading, time, tracemalloc
+from pathlib import Path
+tracemalloc.start(1)
+out = Path(sys.argv[1])
+
+def dump_on_request():
+    while not out.with_suffix(".request").exists():
+        time.sleep(0.2)
+    stats = tracemalloc.take_snapshot().statistics("filename")
+    rows = [f"{s.size} {s.count} {s.traceback[0].filename}" for s in stats]
+    out.with_suffix(".tmp").write_text("\\n".join(rows))
+    out.with_suffix(".tmp").rename(out)
+
+threading.Thread(target=dump_on_request, daemon=True).start()
+from sentineld.cli import main
+sys.argv = ["sentineld", *sys.argv[2:]]
+raise SystemExit(main())
+"""
+
+
+def component_of(filename: str) -> str:
+    """A readable owner for a source file: the plugin, the core module, or the library."""
+    parts = Path(filename).parts
+    for anchor in ("sentineld_plugins", "plugins"):
+        if anchor in parts and len(parts) > parts.index(anchor) + 2:
+            index = parts.index(anchor)
+            return f"plugin {parts[index + 1]}/{parts[index + 2]}"
+    if "sentineld" in parts:
+        index = len(parts) - 1 - parts[::-1].index("sentineld")
+        return "core " + "/".join(parts[index + 1:]).removesuffix(".py")
+    if "site-packages" in parts:
+        return "library " + parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return "python " + Path(filename).name
+
+
+def print_traced(path: Path, top: int = 20) -> None:
+    by_owner: dict[str, list[int]] = {}
+    for line in path.read_text().splitlines():
+        size, count, filename = line.split(" ", 2)
+        owner = by_owner.setdefault(component_of(filename), [0, 0])
+        owner[0] += int(size)
+        owner[1] += int(count)
+    total = sum(size for size, _ in by_owner.values())
+    print(f"Python memory traced at the end of the stream: {total / 2**20:.1f} MB, by owner "
+          "(where it was allocated):")
+    for owner, (size, count) in sorted(by_owner.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"  {size / 2**20:8.1f} MB  {count:>10,} blocks  {owner}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mentions", type=int, default=2_000_000)
     parser.add_argument("--authors", type=int, default=500_000)
-    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--trace", action="store_true",
+                        help="print which components hold the Python memory at the end (slower)")
     args = parser.parse_args()
 
     texts = tweet_texts()
@@ -54,9 +117,14 @@ def main() -> None:
         config = Path(scratch) / "sentineld.toml"
         config.write_text(CONFIG + shipped_components())
         log = Path(scratch) / "replay.log"
+        traced = Path(scratch) / "traced.txt"
+        replay_args = ["replay", "-c", str(config), "-"]
+        if args.trace:
+            command = [sys.executable, "-c", TRACED_REPLAY, str(traced), *replay_args]
+        else:
+            command = [sys.executable, "-m", "sentineld", *replay_args]
         replay = subprocess.Popen(
-            [sys.executable, "-m", "sentineld", "replay", "-c", str(config), "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
         )
         assert replay.stdin is not None
         every = args.mentions // args.samples
@@ -80,8 +148,14 @@ def main() -> None:
                 chunk = []
             if (index + 1) % every == 0:
                 samples.append((index + 1, rss_mb(replay.pid)))
-                print(f"  {index + 1:>9,} mentions written: RSS {samples[-1][1]:6.1f} MB", flush=True)
+                print(f"  {index + 1:>9,} mentions written, {time.perf_counter() - started:6.0f}s: "
+                      f"RSS {samples[-1][1]:6.1f} MB", flush=True)
         replay.stdin.write(b"".join(chunk))
+        replay.stdin.flush()
+        if args.trace:
+            traced.with_suffix(".request").touch()
+            while not traced.exists() and replay.poll() is None:
+                time.sleep(0.5)
         replay.stdin.close()
         peak = 0.0
         while replay.poll() is None:  # it is still working through what the pipe holds
@@ -92,6 +166,9 @@ def main() -> None:
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
         summary = log.read_text().strip().splitlines()[-1]
+        if args.trace and traced.exists():
+            print()
+            print_traced(traced)
     second_half = [rss for count, rss in samples if count > args.mentions // 2]
     print()
     print(f"{summary}")
