@@ -7,10 +7,16 @@ closed window teaches it, but a window far above the forecast enters clipped to 
 ``robust_alpha`` quantile (a Huber-style update): a spike does not teach the baseline that
 spikes are normal, while a lasting level shift is still learnt, a clipped step at a time.
 
+A key too quiet to show a daily shape or its own dispersion (fewer than `Learning.busy_level`
+mentions per window on average) is *quiet*: its forecast is its level alone and its dispersion
+the prior. It learns the rest once it is busy (and forgets it if it falls quiet again). So a
+quiet key costs a few float operations per window and holds no profile (docs/decisions/0205).
+
 `ShareBaseline` learns the usual share of a window's mentions that are, say, negative, and how
 much that share scatters beyond binomial noise (a quasi-binomial dispersion factor).
 
-Both keep O(1) state (a few floats and a 55-float profile) and are plain data for checkpoints.
+Both are msgspec structs (checkpointed as msgpack arrays, the profile as raw float32 bytes):
+O(1) state, a few floats, plus the 31-factor profile and its 24 counters on a busy key.
 """
 
 from __future__ import annotations
@@ -20,21 +26,32 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
+
 from sentineld.detect.stats import count_isf
 
-__all__ = ["Learning", "SeasonalCounts", "ShareBaseline", "rate_for_half_life"]
+__all__ = [
+    "Learning",
+    "SeasonalCounts",
+    "ShareBaseline",
+    "decode_arrays",
+    "encode_arrays",
+    "rate_for_half_life",
+]
 
 HOURS: Final = 24
 DAYS: Final = 7
-#: The profile array: 24 hour-of-day factors, 7 day-of-week factors, then how many windows
-#: each hour-of-day factor has learnt from (floats count exactly far beyond what is needed).
-SEEN_AT: Final = HOURS + DAYS
-PROFILE_SIZE: Final = SEEN_AT + HOURS
+#: The profile: 24 hour-of-day factors, then 7 day-of-week factors (Monday first).
+PROFILE_SIZE: Final = HOURS + DAYS
 #: Seasonal factors are kept within these bounds (a slot can be quiet, never impossible).
 FACTOR_FLOOR: Final = 0.02
 FACTOR_CEILING: Final = 50.0
 #: The smallest forecast: a key that went silent still expects "almost nothing", never zero.
 MEAN_FLOOR: Final = 1e-6
+#: Hour-of-day counters stop here (the half-life has long taken over by then).
+_COUNTER_MAX: Final = 65535.0
+#: A busy key falls quiet again below this share of `Learning.busy_level` (hysteresis).
+_QUIET_AGAIN: Final = 0.25
 _THURSDAY: Final = 3  # 1970-01-01, day 0 of POSIX time, was a Thursday (Monday = 0)
 
 
@@ -66,6 +83,8 @@ class Learning:
     prior_windows: int = 0
     #: The weight, in windows, of the flat day each hour-of-day factor starts from.
     profile_prior: float = 1.0
+    #: Mentions per window (the level) from which a key learns a profile and a dispersion.
+    busy_level: float = 1.0
 
     @classmethod
     def from_half_lives(
@@ -106,29 +125,55 @@ def _slots(start: float) -> tuple[int, int]:
     return int(start // 3600) % HOURS, HOURS + (day + _THURSDAY) % DAYS
 
 
-class SeasonalCounts:
+def encode_arrays(value: Any) -> Any:
+    """msgspec `enc_hook`: an `array` goes into a checkpoint as its raw bytes."""
+    if isinstance(value, array):
+        return memoryview(value).cast("B")
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+def decode_arrays(kind: type, value: Any) -> Any:
+    """msgspec `dec_hook`: raw bytes back into a profile (float32) or its counters (uint16)."""
+    if kind is array and isinstance(value, bytes):
+        typecode = "f" if len(value) == 4 * PROFILE_SIZE else "H"
+        restored = array(typecode)
+        restored.frombytes(value)
+        if len(restored) not in (PROFILE_SIZE, HOURS):
+            raise ValueError(f"a seasonal profile holds {PROFILE_SIZE} factors and {HOURS} counters")
+        return restored
+    raise NotImplementedError(f"cannot decode {kind}")
+
+
+class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
     """The learnt forecast of one key's window counts (see the module docstring)."""
 
-    __slots__ = ("level", "profile", "spread", "scale", "seen")
+    level: float = 0.0
+    #: Exponentially weighted sums of (x - μ)² - μ and of μ²: their ratio is the dispersion.
+    spread: float = 0.0
+    scale: float = 0.0
+    #: Windows learnt so far.
+    seen: int = 0
+    #: 24 hour-of-day factors, 7 day-of-week factors, each near 1 (None while quiet).
+    profile: array | None = None  # type: ignore[type-arg]
+    #: Windows each hour-of-day factor has learnt from (None while quiet).
+    hours: array | None = None  # type: ignore[type-arg]
 
-    def __init__(self) -> None:
-        self.level = 0.0
-        #: 24 hour-of-day factors, 7 day-of-week factors (Monday first), each near 1; then the
-        #: number of windows each hour-of-day factor has learnt from.
-        self.profile = array("f", [1.0] * SEEN_AT + [0.0] * HOURS)
-        #: Exponentially weighted sums of (x - μ)² - μ and of μ²: their ratio is the dispersion.
-        self.spread = 0.0
-        self.scale = 0.0
-        #: Windows learnt so far.
-        self.seen = 0
+    @property
+    def busy(self) -> bool:
+        return self.profile is not None
 
     def mean(self, start: float) -> float:
         """Forecast count of the window starting at `start`."""
-        hour, weekday = _slots(start)
         profile = self.profile
+        if profile is None:
+            return max(self.level, MEAN_FLOOR)
+        hour, weekday = _slots(start)
         return max(self.level * profile[hour] * profile[weekday], MEAN_FLOOR)
 
-    def dispersion(self) -> float:
+    def dispersion(self, learning: Learning) -> float:
+        """The learnt dispersion; a quiet key's is the prior."""
+        if self.profile is None:
+            return learning.prior_dispersion
         if self.scale <= 0.0:
             return 0.0
         return max(self.spread / self.scale, 0.0)
@@ -138,19 +183,24 @@ class SeasonalCounts:
 
     def learn(self, start: float, count: float, learning: Learning) -> None:
         """Teach the baseline one closed window (robustly once warm)."""
-        hour, weekday = _slots(start)
+        seen = self.seen
+        since = self._dispersion_age(seen, learning)
         profile = self.profile
+        if profile is None:
+            if since < 0 or self.level < learning.busy_level:
+                self._learn_quiet(start, count, learning)
+                return
+            profile = self._become_busy()
+        hour, weekday = _slots(start)
         daily, weekly = profile[hour], profile[weekday]
         level = self.level
         mean = max(level * daily * weekly, MEAN_FLOOR)
-        seen = self.seen
         warm = seen >= learning.warmup
         value = float(count)
         if warm and value > 1.0:
-            dispersion = self.dispersion()
+            dispersion = self.dispersion(learning)
             if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
                 value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
-        since = self._dispersion_age(seen, learning)
         if since >= 0 and level > 0.0:
             self._start_dispersion(mean, learning)
             rate = max(1.0 / (since + 1 + learning.prior_windows), learning.dispersion_rate)
@@ -164,9 +214,11 @@ class SeasonalCounts:
             # are ratios to); then each hour's factor is a running mean of its ratios, with an
             # hour of windows at 1 (a flat day) as its prior, and settles into its half-life:
             # a new key knows the shape of its day after a few.
-            learnt = profile[SEEN_AT + hour]
+            hours = self.hours
+            assert hours is not None
+            learnt = float(hours[hour])
             daily_rate = max(learning.daily_rate, 1.0 / (learnt + 1.0 + learning.profile_prior))
-            profile[SEEN_AT + hour] = learnt + 1.0
+            hours[hour] = int(min(learnt + 1.0, _COUNTER_MAX))
             daily += daily_rate * (value / (level * weekly) - daily)
             daily = min(max(daily, FACTOR_FLOOR), FACTOR_CEILING)
             weekly += learning.weekly_rate * (value / (level * daily) - weekly)
@@ -175,6 +227,57 @@ class SeasonalCounts:
         self.seen = seen + 1
         if self.seen % learning.windows_per_day == 0:
             self._normalise()
+        if self.level < learning.busy_level * _QUIET_AGAIN:
+            self._become_quiet()
+
+    def _learn_quiet(self, start: float, count: float, learning: Learning) -> None:
+        """A quiet key learns its level alone, robustly once warm."""
+        seen = self.seen
+        level = self.level
+        value = float(count)
+        if value > 1.0 and seen >= learning.warmup:
+            mean = max(level, MEAN_FLOOR)
+            dispersion = learning.prior_dispersion
+            if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
+                value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
+        rate = learning.level_rate if seen >= learning.warmup else max(1.0 / (seen + 1),
+                                                                        learning.level_rate)
+        self.level = level + rate * (value - level)
+        self.seen = seen + 1
+
+    def learn_run(self, start: float, count: float, silence: int, learning: Learning) -> None:
+        """Teach a window of `count` mentions starting at `start`, then `silence` empty ones.
+
+        What a key that is mentioned now and then does on each mention; a quiet key does it in
+        closed form, in a few float operations."""
+        seen = self.seen
+        if self.profile is not None or (
+                self.level >= learning.busy_level and self._dispersion_age(seen, learning) >= 0):
+            self.learn(start, count, learning)
+            if silence:
+                self.learn_silence(start + learning.window, silence, learning)
+            return
+        warmup = learning.warmup
+        level = self.level
+        value = float(count)
+        if value > 1.0 and seen >= warmup:
+            mean = max(level, MEAN_FLOOR)
+            dispersion = learning.prior_dispersion
+            if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
+                value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
+        level_rate = learning.level_rate
+        level += (level_rate if seen >= warmup else max(1.0 / (seen + 1), level_rate)) * (
+            value - level)
+        seen += 1
+        if silence:
+            running = min(silence, max(0, warmup - seen))
+            if running:
+                level *= seen / (seen + running)
+            if silence > running:
+                level *= (1.0 - level_rate) ** (silence - running)
+            seen += silence
+        self.level = level
+        self.seen = seen
 
     def learn_silence(self, start: float, windows: int, learning: Learning) -> None:
         """Teach `windows` empty windows from `start` on, in closed form.
@@ -186,20 +289,22 @@ class SeasonalCounts:
         """
         if windows <= 0:
             return
-        if windows == 1:
+        if windows == 1 and self.profile is not None:
             self.learn(start, 0, learning)
             return
-        mean = self.mean(start)
         seen = self.seen
-        since = self._dispersion_age(seen, learning)
-        counted = min(windows, since + windows)
-        if counted > 0 and self.level > 0.0:
-            self._start_dispersion(mean, learning)
-            # A running mean while young, an exponential average after: keep the larger share.
-            young = max(since, 0) + 1 + learning.prior_windows
-            keep = max(young / (young + counted), (1.0 - learning.dispersion_rate) ** counted)
-            self.spread = self.spread * keep + (mean * mean - mean) * (1.0 - keep)
-            self.scale = self.scale * keep + mean * mean * (1.0 - keep)
+        if self.profile is not None:
+            mean = self.mean(start)
+            since = self._dispersion_age(seen, learning)
+            counted = min(windows, since + windows)
+            if counted > 0 and self.level > 0.0:
+                self._start_dispersion(mean, learning)
+                # A running mean while young, an exponential average after: keep the larger
+                # share.
+                young = max(since, 0) + 1 + learning.prior_windows
+                keep = max(young / (young + counted), (1.0 - learning.dispersion_rate) ** counted)
+                self.spread = self.spread * keep + (mean * mean - mean) * (1.0 - keep)
+                self.scale = self.scale * keep + mean * mean * (1.0 - keep)
         if seen + windows <= learning.warmup:
             # Still a running mean: the zeros simply join the average.
             self.level *= seen / (seen + windows)
@@ -209,14 +314,28 @@ class SeasonalCounts:
                 self.level *= seen / (seen + running)
             self.level *= (1.0 - learning.level_rate) ** (windows - running)
         self.seen = seen + windows
-        if seen // learning.windows_per_day != self.seen // learning.windows_per_day:
-            self._normalise()
+        if self.profile is not None:
+            if seen // learning.windows_per_day != self.seen // learning.windows_per_day:
+                self._normalise()
+            if self.level < learning.busy_level * _QUIET_AGAIN:
+                self._become_quiet()
 
     @staticmethod
     def _dispersion_age(seen: int, learning: Learning) -> int:
         """Windows the dispersion has learnt from: it starts when the hour-of-day factors do
         (after the first day), lest the errors of the first hours make the key deaf for days."""
         return seen - learning.windows_per_day if learning.daily_rate > 0.0 else seen
+
+    def _become_busy(self) -> array:  # type: ignore[type-arg]
+        """Start learning a flat profile and, from the prior, a dispersion."""
+        self.profile = profile = array("f", [1.0] * PROFILE_SIZE)
+        self.hours = array("H", bytes(2 * HOURS))
+        self.spread = self.scale = 0.0
+        return profile
+
+    def _become_quiet(self) -> None:
+        self.profile = self.hours = None
+        self.spread = self.scale = 0.0
 
     def _start_dispersion(self, mean: float, learning: Learning) -> None:
         """Before its first window, the dispersion is a prior: social mention counts are bursty,
@@ -228,42 +347,35 @@ class SeasonalCounts:
     def _normalise(self) -> None:
         """Keep each profile's mean at 1, moving the scale into the level."""
         profile = self.profile
+        if profile is None:
+            return
         daily_mean = sum(profile[:HOURS]) / HOURS
-        weekly_mean = sum(profile[HOURS:SEEN_AT]) / DAYS
+        weekly_mean = sum(profile[HOURS:]) / DAYS
         if daily_mean <= 0 or weekly_mean <= 0:
             return
         for index in range(HOURS):
             profile[index] /= daily_mean
-        for index in range(HOURS, SEEN_AT):
+        for index in range(HOURS, PROFILE_SIZE):
             profile[index] /= weekly_mean
         self.level *= daily_mean * weekly_mean
 
-    def dump(self) -> list[Any]:
-        return [self.level, self.profile.tobytes(), self.spread, self.scale, self.seen]
+    def dump(self) -> bytes:
+        return msgspec.msgpack.encode(self, enc_hook=encode_arrays)
 
     @classmethod
-    def load(cls, data: list[Any]) -> SeasonalCounts:
-        counts = cls()
-        counts.level, profile, counts.spread, counts.scale, counts.seen = data
-        counts.profile = array("f")
-        counts.profile.frombytes(profile)
-        if len(counts.profile) != PROFILE_SIZE:
-            raise ValueError(f"a seasonal profile must hold {PROFILE_SIZE} numbers")
-        return counts
+    def load(cls, data: bytes) -> SeasonalCounts:
+        return msgspec.msgpack.decode(data, type=cls, dec_hook=decode_arrays)
 
 
-class ShareBaseline:
+class ShareBaseline(msgspec.Struct, array_like=True, gc=False):
     """The usual share of a window's mentions that count (negative ones, a competitor's)."""
 
-    __slots__ = ("hits", "trials", "chi", "seen")
-
-    def __init__(self) -> None:
-        #: Exponentially weighted sums of counted and of all mentions per window.
-        self.hits = 0.0
-        self.trials = 0.0
-        #: Exponentially weighted Pearson χ² per window: scatter beyond binomial noise (≥ 1).
-        self.chi = 1.0
-        self.seen = 0
+    #: Exponentially weighted sums of counted and of all mentions per window.
+    hits: float = 0.0
+    trials: float = 0.0
+    #: Exponentially weighted Pearson χ² per window: scatter beyond binomial noise (≥ 1).
+    chi: float = 1.0
+    seen: int = 0
 
     def share(self) -> float:
         return self.hits / self.trials if self.trials > 0 else 0.0
@@ -290,11 +402,9 @@ class ShareBaseline:
         self.trials += rate * (trials - self.trials)
         self.seen += 1
 
-    def dump(self) -> list[Any]:
-        return [self.hits, self.trials, self.chi, self.seen]
+    def dump(self) -> bytes:
+        return msgspec.msgpack.encode(self)
 
     @classmethod
-    def load(cls, data: list[Any]) -> ShareBaseline:
-        baseline = cls()
-        baseline.hits, baseline.trials, baseline.chi, baseline.seen = data
-        return baseline
+    def load(cls, data: bytes) -> ShareBaseline:
+        return msgspec.msgpack.decode(data, type=cls)

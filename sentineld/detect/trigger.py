@@ -28,14 +28,20 @@ from __future__ import annotations
 
 import heapq
 import math
-import struct
-from array import array
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
+import msgspec
+
 from sentineld.components import AlertSink, Trigger
-from sentineld.detect.baseline import Learning, SeasonalCounts, ShareBaseline
+from sentineld.detect.baseline import (
+    Learning,
+    SeasonalCounts,
+    ShareBaseline,
+    decode_arrays,
+    encode_arrays,
+)
 from sentineld.detect.stats import binomial_sf, count_isf, count_sf, surprise
 from sentineld.model import Mention, Severity
 from sentineld.options import Duration, Options
@@ -44,13 +50,10 @@ __all__ = ["CountOptions", "CountTrigger", "Series"]
 
 #: Mention ids kept for the alert (what a human opens first).
 RECENT: Final = 20
-_INF: Final = math.inf
-SNAPSHOT_VERSION: Final = 3
-#: A key's numbers in a checkpoint: slice, count, total, prev, tumble, tumble_total, hot_bits,
-#: open, last_hot; the count baseline's level, spread, scale, seen; the share baseline's hits,
-#: trials, chi, seen.
-_NUMBERS: Final = struct.Struct("<q6I?d3dq3dq")
-_NO_SHARES: Final = (0.0, 0.0, 1.0, 0)
+#: A count no window reaches: the floor and limits of a key that cannot alert now.
+NEVER: Final = 1 << 62
+SNAPSHOT_VERSION: Final = 4
+_ENCODER: Final = msgspec.msgpack.Encoder(enc_hook=encode_arrays)
 
 Key = tuple[str, str]
 
@@ -93,58 +96,66 @@ class CountOptions(Options):
             raise ValueError("window must be positive and slices at least 1")
 
 
-class Series:
-    """One key's sliding window, baselines and alert state."""
+class Series(msgspec.Struct, array_like=True, gc=False):
+    """One key's sliding window, baselines and alert state.
 
-    __slots__ = (
-        "subject", "channel", "slice", "slot", "next_at", "ring", "totals", "count", "total",
-        "prev", "tumble", "tumble_total", "hot_bits", "counts", "shares", "mean", "floor",
-        "limit", "alarm", "exact", "armed", "open", "last_hot", "recent",
-    )
+    A msgspec struct: a checkpoint encodes all keys in one call, as compact msgpack arrays. The
+    fields after `recent` are derived when a slice opens (they are checkpointed too, and
+    recomputed on restore in case the options changed)."""
 
-    def __init__(self, subject: str, channel: str, slice_index: int, slices: int,
-                 shares: bool) -> None:
-        self.subject = subject
-        self.channel = channel
-        #: Index of the current slice (event time // slice length), its place in the rings,
-        #: and the event time at which the next slice begins.
-        self.slice = slice_index
-        self.slot = slice_index % (2 * slices)
-        self.next_at = 0.0
-        #: Counts of the last 2 × slices slices (this window's, then the previous window's).
-        self.ring = array("I", bytes(8 * slices))
-        self.totals = array("I", bytes(8 * slices)) if shares else None
-        #: Running count and total of the current sliding window; count of the previous one.
-        self.count = 0
-        self.total = 0
-        self.prev = 0
-        #: Count and total since the current tumbling window began (what the baseline learns).
-        self.tumble = 0
-        self.tumble_total = 0
-        #: Bit k: the window that ended k slices ago was unusual (at confirm_alpha).
-        self.hot_bits = 0
-        self.counts = SeasonalCounts()
-        self.shares = ShareBaseline() if shares else None
-        #: Forecast count of the current window, fixed when its slice opened.
-        self.mean = 0.0
-        #: The cheap necessary condition (min_count, factor × mean) for an alert on the count.
-        self.floor = _INF
-        #: The running count at which to look closer: `floor` until the exact tail thresholds
-        #: are known (`exact`), then the lowest count that alerts; infinite when none can.
-        self.limit = _INF
-        self.alarm = _INF
-        self.exact = False
-        #: The window just before the current one was unusual: this one may confirm it.
-        self.armed = False
-        self.open = False
-        self.last_hot = 0.0
-        #: Ids of mentions counted since the current tumbling window began (at most RECENT).
-        self.recent: list[str] = []
+    subject: str
+    channel: str
+    #: Index of the current slice (event time // slice length).
+    slice: int
+    #: Counts of the last 2 × slices slices (this window's, then the previous window's), and
+    #: the same for all mentions when the trigger tests shares.
+    ring: list[int]
+    totals: list[int] | None = None
+    #: Running count and total of the current sliding window; count of the previous one.
+    count: int = 0
+    total: int = 0
+    prev: int = 0
+    #: Count and total since the current tumbling window began (what the baseline learns).
+    tumble: int = 0
+    tumble_total: int = 0
+    #: Bit k: the window that ended k slices ago was unusual (at confirm_alpha).
+    hot_bits: int = 0
+    counts: SeasonalCounts = msgspec.field(default_factory=SeasonalCounts)
+    shares: ShareBaseline | None = None
+    open: bool = False
+    last_hot: float = 0.0
+    #: Ids of the mentions that took the current tumbling window beyond its forecast (at most
+    #: RECENT): what an alert lists, without keeping every id of every busy window.
+    recent: list[str] = msgspec.field(default_factory=list)
+    #: The place of the current slice in the rings, and the event time the next one begins.
+    slot: int = 0
+    next_at: float = 0.0
+    #: Forecast count of the current window, fixed when its slice opened.
+    mean: float = 0.0
+    #: The cheap necessary condition (min_count, factor × mean) for an alert on the count.
+    floor: int = NEVER
+    #: The running count at which to look closer: `floor` until the exact tail thresholds
+    #: are known (`exact`), then the lowest count that alerts; infinite when none can.
+    limit: int = NEVER
+    alarm: int = NEVER
+    exact: bool = False
+    #: The window just before the current one was unusual: this one may confirm it.
+    armed: bool = False
+
+    @classmethod
+    def new(cls, subject: str, channel: str, slice_index: int, slices: int,
+            shares: bool) -> Series:
+        return cls(subject, channel, slice_index, [0] * (2 * slices),
+                   [0] * (2 * slices) if shares else None,
+                   shares=ShareBaseline() if shares else None)
 
     @property
     def touched(self) -> float:
         """When the key last saw a mention, to the slice (what eviction goes by)."""
         return self.next_at
+
+
+_DECODER: Final = msgspec.msgpack.Decoder(list[Series], dec_hook=decode_arrays)
 
 
 class CountTrigger(Trigger):
@@ -182,7 +193,12 @@ class CountTrigger(Trigger):
         if series is None:
             series = self._create(key, moment)
         elif moment >= series.next_at:
-            self._advance(series, int(moment // self.step), alerts)
+            target = int(moment // self.step)
+            if (self.slices == 1 and not series.open
+                    and series.count + series.prev < self.options.min_count):
+                self._roll(series, target)
+            else:
+                self._advance(series, target, alerts)
         slot = series.slot
         if series.totals is not None:
             series.totals[slot] += 1
@@ -193,9 +209,10 @@ class CountTrigger(Trigger):
         series.ring[slot] += 1
         series.count += 1
         series.tumble += 1
-        recent = series.recent
-        if len(recent) < RECENT:
-            recent.append(mention.id)
+        if series.tumble > series.mean:
+            recent = series.recent
+            if len(recent) < RECENT:
+                recent.append(mention.id)
         if series.count >= series.limit:
             self._check_count(series, mention, alerts)
         if (series.shares is not None and not series.open
@@ -224,38 +241,43 @@ class CountTrigger(Trigger):
     def _create(self, key: Key, moment: float) -> Series:
         if len(self.series) >= self.options.max_keys:
             self._evict()
-        series = Series(key[0], key[1], int(moment // self.step), self.slices, self.share_test)
+        series = Series.new(key[0], key[1], int(moment // self.step), self.slices,
+                            self.share_test)
         self.series[key] = series
         self._open_slice(series)
         return series
 
     def _open_slice(self, series: Series) -> None:
         """Forecast the sliding window that ends with the new slice, and its cheap floor."""
+        slices = self.slices
+        index = series.slice
         series.exact = False
-        series.alarm = _INF
-        series.slot = series.slice % (2 * self.slices)
-        series.next_at = (series.slice + 1) * self.step
-        series.armed = bool((series.hot_bits >> (self.slices - 1)) & 1)
-        window_start = (series.slice - self.slices + 1) * self.step
-        series.mean = series.counts.mean(window_start)
-        if series.open or not series.counts.warm(self.learning):
-            series.floor = series.limit = _INF
+        series.alarm = NEVER
+        series.slot = index % (2 * slices)
+        series.next_at = (index + 1) * self.step
+        series.armed = bool((series.hot_bits >> (slices - 1)) & 1)
+        counts = series.counts
+        mean = series.mean = counts.mean((index - slices + 1) * self.step)
+        if series.open or counts.seen < self.learning.warmup:
+            series.floor = series.limit = NEVER
             return
         options = self.options
-        series.floor = float(max(options.min_count, math.ceil(options.factor * series.mean)))
-        series.limit = series.floor
-        if series.count >= series.floor:
+        floor = options.min_count
+        if options.factor * mean > floor:
+            floor = math.ceil(options.factor * mean)
+        series.floor = series.limit = floor
+        if series.count >= floor:
             self._exact_limits(series)
 
     def _exact_limits(self, series: Series) -> None:
         """Replace the cheap floor by the lowest counts whose tail is small enough."""
         options = self.options
-        dispersion = series.counts.dispersion()
-        series.alarm = max(series.floor, float(count_isf(options.alpha, series.mean, dispersion)))
+        dispersion = series.counts.dispersion(self.learning)
+        series.alarm = max(series.floor, count_isf(options.alpha, series.mean, dispersion))
         limit = series.alarm
         if series.armed:
             confirm = count_isf(options.confirm_alpha, series.mean, dispersion)
-            limit = min(limit, max(series.floor, float(confirm)))
+            limit = min(limit, max(series.floor, confirm))
         series.limit = limit
         series.exact = True
 
@@ -294,6 +316,9 @@ class CountTrigger(Trigger):
 
     def _fast_forward(self, series: Series, target: int) -> None:
         """Advance to slice `target` when no window on the way can be unusual."""
+        if self.slices == 1:
+            self._roll(series, target, reopen=False)
+            return
         slices, size, step = self.slices, 2 * self.slices, self.step
         current = series.slice
         first_end = (current // slices + 1) * slices
@@ -303,10 +328,10 @@ class CountTrigger(Trigger):
                                         self.learning)
         ring, totals = series.ring, series.totals
         if target - current >= size:
-            ring[:] = _zeros(size)
+            ring[:] = [0] * size
             series.count = series.prev = 0
             if totals is not None:
-                totals[:] = _zeros(size)
+                totals[:] = [0] * size
                 series.total = 0
         else:
             for index in range(current + 1, target + 1):
@@ -322,13 +347,58 @@ class CountTrigger(Trigger):
         series.hot_bits = (series.hot_bits << moved) & ((1 << slices) - 1) if moved < slices else 0
         series.slice = target
 
+    def _roll(self, series: Series, target: int, reopen: bool = True) -> None:
+        """`_fast_forward` with tumbling windows (the common case of a key mentioned now and
+        then): the window that held the key's last mentions closes and is learnt with the
+        silence after it, in one go; then, unless told not to, the new window opens."""
+        current = series.slice
+        silence = target - current - 1
+        count = series.count
+        counts = series.counts
+        step = self.step
+        counts.learn_run(current * step, count, silence, self.learning)
+        shares = series.shares
+        if shares is not None:
+            shares.learn(count, series.tumble_total, self.learning)
+            totals = series.totals
+            assert totals is not None
+            totals[target & 1] = 0
+            totals[(target + 1) & 1] = series.total if silence == 0 else 0
+            series.total = series.tumble_total = 0
+        series.prev = count if silence == 0 else 0
+        ring = series.ring
+        ring[target & 1] = 0
+        ring[(target + 1) & 1] = series.prev
+        series.count = series.tumble = 0
+        series.hot_bits = 0
+        series.slice = target
+        if series.recent:
+            series.recent.clear()
+        if not reopen:
+            return
+        # `_open_slice`, inlined for tumbling windows with nothing counted yet.
+        series.exact = series.armed = False
+        series.alarm = NEVER
+        series.slot = target & 1
+        series.next_at = (target + 1) * step
+        mean = series.mean = counts.mean(target * step)
+        if counts.seen < self.learning.warmup:
+            series.floor = series.limit = NEVER
+            return
+        options = self.options
+        floor = options.min_count
+        if options.factor * mean > floor:
+            floor = math.ceil(options.factor * mean)
+        series.floor = series.limit = floor
+
     def _learn_tumble(self, series: Series, end: float) -> None:
         """Teach the baselines the tumbling window that ends at `end`."""
         series.counts.learn(end - self.window, series.tumble, self.learning)
         if series.shares is not None:
             series.shares.learn(series.tumble, series.tumble_total, self.learning)
         series.tumble = series.tumble_total = 0
-        series.recent = []
+        if series.recent:
+            series.recent.clear()
 
     def _close_slice(self, series: Series, alerts: AlertSink) -> None:
         end = (series.slice + 1) * self.step
@@ -359,7 +429,8 @@ class CountTrigger(Trigger):
             series.counts.learn_silence(first_end * step - self.window, windows, self.learning)
         series.slice = target
         series.hot_bits = 0
-        series.recent = []
+        if series.recent:
+            series.recent.clear()
 
     def _window_hot(self, series: Series) -> dict[str, Any] | None:
         """The evidence of the window ending now if it is unusual at `confirm_alpha`."""
@@ -413,19 +484,22 @@ class CountTrigger(Trigger):
             evidence["rule"] = "two windows in a row"
         else:
             return
+        if not series.recent:
+            # The count may be below its forecast while its share is not: name this mention.
+            series.recent.append(mention.id)
         self._open_alert(series, evidence, mention, alerts)
 
     def _open_alert(self, series: Series, evidence: dict[str, Any], mention: Mention,
                     alerts: AlertSink) -> None:
         series.open = True
         series.last_hot = (series.slice + 1) * self.step
-        series.limit = series.floor = _INF
+        series.limit = series.floor = NEVER
         self._fire(series, evidence, mention.created_at, alerts)
         self._schedule(series)
 
     def _count_evidence(self, series: Series) -> dict[str, Any]:
         mean = series.mean
-        dispersion = series.counts.dispersion()
+        dispersion = series.counts.dispersion(self.learning)
         probability = count_sf(series.count, mean, dispersion)
         spread = math.sqrt(mean + dispersion * mean * mean)
         return {
@@ -520,48 +594,29 @@ class CountTrigger(Trigger):
             del self.series[key]
 
     def snapshot(self) -> Any:
-        """All keys, each as its two names, its numbers packed in one `bytes`, its profile and
-        rings as raw arrays, and its recent mention ids (compact and fast to encode)."""
-        pack = _NUMBERS.pack
-        rows = []
-        for s in self.series.values():
-            counts, shares = s.counts, s.shares
-            numbers = pack(
-                s.slice, s.count, s.total, s.prev, s.tumble, s.tumble_total, s.hot_bits,
-                s.open, s.last_hot, counts.level, counts.spread, counts.scale, counts.seen,
-                *(shares.hits, shares.trials, shares.chi, shares.seen) if shares else _NO_SHARES,
-            )
-            rows.append([s.subject, s.channel, numbers, counts.profile.tobytes(),
-                         s.ring.tobytes(), s.totals.tobytes() if s.totals is not None else None,
-                         s.recent])
+        """All keys, encoded in one msgspec call (each a msgpack array, profiles as raw bytes)
+        at the barrier, so that the checkpoint holds the state of exactly that moment."""
         return {"version": SNAPSHOT_VERSION, "window": self.window, "slices": self.slices,
-                "series": rows}
+                "series": _ENCODER.encode(list(self.series.values()))}
 
     def restore(self, state: Any) -> None:
         self.series = {}
         self.deadlines = []
-        if not state or state.get("version") != SNAPSHOT_VERSION:
+        if not state:
+            return
+        if state.get("version") != SNAPSHOT_VERSION:
+            self.log.warning("checkpoint from another version; baselines start afresh")
             return
         if state.get("window") != self.window or state.get("slices") != self.slices:
             self.log.warning("window or slices changed since the checkpoint; baselines start afresh")
             return
-        unpack = _NUMBERS.unpack
-        for subject, channel, numbers, profile, ring, totals, recent in state["series"]:
-            (slice_index, count, total, prev, tumble, tumble_total, hot_bits, is_open, last_hot,
-             level, spread, scale, seen, hits, trials, chi, share_seen) = unpack(numbers)
-            series = Series(subject, channel, slice_index, self.slices, self.share_test)
-            series.ring = array("I", ring)
-            if series.totals is not None and totals is not None:
-                series.totals = array("I", totals)
-            series.count, series.total, series.prev = count, total, prev
-            series.tumble, series.tumble_total, series.hot_bits = tumble, tumble_total, hot_bits
-            series.counts = SeasonalCounts.load([level, profile, spread, scale, seen])
-            if series.shares is not None:
-                series.shares = ShareBaseline.load([hits, trials, chi, share_seen])
-            series.open, series.last_hot = is_open, last_hot
-            series.recent = list(recent)
+        for series in _DECODER.decode(state["series"]):
+            if self.share_test != (series.shares is not None):
+                series.shares = ShareBaseline() if self.share_test else None
+                series.totals = [0] * (2 * self.slices) if self.share_test else None
+                series.total = series.tumble_total = 0
             self._open_slice(series)
-            self.series[(subject, channel)] = series
+            self.series[(series.subject, series.channel)] = series
             if series.open:
                 self._schedule(series)
 
@@ -572,10 +627,6 @@ class CountTrigger(Trigger):
         if "*" in wanted:
             return mention.matches
         return [subject for subject in mention.matches if subject in wanted]
-
-
-def _zeros(size: int) -> array[int]:
-    return array("I", bytes(4 * size))
 
 
 def _iso(moment: float) -> str:

@@ -82,11 +82,11 @@ def test_learns_a_daily_rhythm() -> None:
 def test_a_spike_does_not_teach_that_spikes_are_normal() -> None:
     counts = SeasonalCounts()
     end = feed(counts, 3, value=lambda hour: 20.0)
-    dispersion = counts.dispersion()
+    dispersion = counts.dispersion(LEARNING)
     counts.learn(end, 5000, LEARNING)
     # Entered clipped to the forecast's 1e-3 quantile; unclipped, this hour would forecast ~200.
     assert counts.mean(end + WINDOW) < 24
-    assert counts.dispersion() < dispersion + 0.01
+    assert counts.dispersion(LEARNING) < dispersion + 0.01
 
 
 def test_a_lasting_level_shift_is_learnt() -> None:
@@ -129,10 +129,10 @@ def test_a_short_silence_does_not_inflate_the_dispersion() -> None:
     young = SeasonalCounts()
     end = feed(young, 0.2, value=lambda hour: 3.0)
     young.learn_silence(end, 3, LEARNING)
-    assert young.dispersion() == 0.0
+    assert not young.busy and young.dispersion(LEARNING) == LEARNING.prior_dispersion
     # Later, a pause is three windows among hundreds, not the whole story.
     grown = SeasonalCounts()
     end = feed(grown, 3, value=lambda hour: 3.0)
-    before = grown.dispersion()
+    before = grown.dispersion(LEARNING)
     grown.learn_silence(end, 3, LEARNING)
-    assert abs(grown.dispersion() - before) < 0.01
+    assert abs(grown.dispersion(LEARNING) - before) < 0.01
