@@ -248,16 +248,18 @@ class CrmTables:
     A batch's reads are answered from a cache that `load_*` fills with one ``IN (...)`` query
     per table for the whole batch; what was not loaded is read on first use (and cached, a miss
     as well). Writes are buffered and go out with ``executemany`` at `flush`, in the order they
-    were made within each table; a statement that reads or rewrites rows across tables (a merge
-    of customers) flushes first. Nothing outlives the transaction: the store stays the truth, and
+    were made within each table; an answer marks the case mentions added earlier in the batch
+    itself and leaves the rows stored before to one ``UPDATE``; a statement that reads or
+    rewrites rows across tables (a merge of customers) flushes first. Nothing outlives the transaction: the store stays the truth, and
     a `sentineld resolve` or `link` from another process is seen by the next batch.
     """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._mentions: dict[str, Mention | None] = {}
-        #: identity key -> its customer (None: nobody's yet)
+        #: identity key -> its customer (None: nobody's yet), and the author key it is seen under
         self._holders: dict[str, str | None] = {}
+        self._author_keys: dict[str, str | None] = {}
         self._case_mentions: dict[str, CaseMention | None] = {}
         self._cases: dict[str, CaseRecord | None] = {}
         #: customer -> id of their oldest open case (None: no open case)
@@ -265,6 +267,11 @@ class CrmTables:
         self._dirty: dict[str, CaseRecord] = {}
         #: (sql, parameters) per table, in the order they were made
         self._writes: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        #: case mentions to insert, all and by case (an answer marks them), and the answers'
+        #: (by, case, channel, up to) for the rows stored before
+        self._new_items: list[CaseMention] = []
+        self._new_items_of: dict[str, list[CaseMention]] = {}
+        self._answers: list[tuple[str, str, str, int]] = []
 
     # ------------------------------------------------------------------ batch loads
 
@@ -301,10 +308,11 @@ class CrmTables:
             return
         for key in wanted:
             self._holders[key] = None
-        for key, customer in self._select_in(
-            "SELECT key, customer FROM identities WHERE key IN ({marks})", wanted
+        for key, customer, author_key in self._select_in(
+            "SELECT key, customer, author_key FROM identities WHERE key IN ({marks})", wanted
         ):
             self._holders[key] = customer
+            self._author_keys[key] = author_key
 
     def load_cases(self, case_ids: Iterable[str] = (), customers: Iterable[str] = ()) -> None:
         """Cases by id, and the oldest open case of each of `customers`."""
@@ -369,11 +377,16 @@ class CrmTables:
         if self._holders[key] is not None:
             return False
         self._holders[key] = customer
+        self._author_keys[key] = author_key
         self._write("identities", "INSERT INTO identities VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                     (key, customer, author_key, origin, _us(at)))
         return True
 
     def set_author_key(self, key: str, author_key: str) -> None:
+        """Note the author key `key` is seen under, unless it has one."""
+        if self._author_keys.get(key) is not None:
+            return
+        self._author_keys[key] = author_key
         self._write("identities", "UPDATE identities SET author_key = ? WHERE key = ? AND author_key IS NULL",
                     (author_key, key))
 
@@ -464,24 +477,18 @@ class CrmTables:
         if self.case_mention(item.mention_id) is not None:
             return
         self._case_mentions[item.mention_id] = item
-        self._write(
-            "case_mentions",
-            f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (mention_id) DO NOTHING",
-            (item.mention_id, item.case_id, item.role, item.channel, _us(item.created_at),
-             _opt_us(item.due_at), item.severity, item.answered_by, item.answers),
-        )
+        self._new_items.append(item)
+        self._new_items_of.setdefault(item.case_id, []).append(item)
 
     def answer(self, case_id: str, channel: str, upto: float, by: str) -> None:
         """Mark the case's unanswered customer mentions on `channel` up to `upto` answered (as
-        of this point of the batch: mentions added later are not). Cached `CaseMention`s keep
-        their old `answered_by`; the case book does not read it."""
-        self._write(
-            "case_mentions",
-            "UPDATE case_mentions SET answered_by = ? WHERE case_id = ? AND role = 'customer' "
-            "AND channel = ? AND answered_by IS NULL AND created_us <= ?",
-            (by, case_id, channel, _us(upto)),
-        )
+        of this point of the batch: mentions added later are not)."""
+        upto_us = _us(upto)
+        for item in self._new_items_of.get(case_id, ()):
+            if (item.role == "customer" and item.channel == channel and item.answered_by is None
+                    and _us(item.created_at) <= upto_us):
+                item.answered_by = by
+        self._answers.append((by, case_id, channel, upto_us))
 
     # ------------------------------------------------------------------ writing
 
@@ -493,13 +500,33 @@ class CrmTables:
             self.db.executemany(_SAVE_CASE, [_case_row(case) for case in self._dirty.values()])
             self._dirty.clear()
 
+    def _flush_case_mentions(self) -> None:
+        """The answers first: they are for the rows stored before (`answer` marked the new ones)."""
+        if self._answers:
+            self.db.executemany(
+                "UPDATE case_mentions SET answered_by = ? WHERE case_id = ? AND role = 'customer' "
+                "AND channel = ? AND answered_by IS NULL AND created_us <= ?", self._answers,
+            )
+            self._answers.clear()
+        if self._new_items:
+            self.db.executemany(
+                f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (mention_id) DO NOTHING",
+                [(item.mention_id, item.case_id, item.role, item.channel, _us(item.created_at),
+                  _opt_us(item.due_at), item.severity, item.answered_by, item.answers)
+                 for item in self._new_items],
+            )
+            self._new_items.clear()
+            self._new_items_of.clear()
+
     def flush(self) -> None:
         """Write what is buffered: each table's statements in order, runs of one statement as
-        one ``executemany``; then the cases changed."""
+        one ``executemany``; then the case mentions and the cases changed."""
         for writes in self._writes.values():
             for sql, run in groupby(writes, key=itemgetter(0)):
                 self.db.executemany(sql, [parameters for _, parameters in run])
         self._writes.clear()
+        self._flush_case_mentions()
         self._flush_cases()
 
 
