@@ -8,8 +8,11 @@ from pathlib import Path
 
 import msgspec
 
+from sentineld.alerting import TriggerAlertSink
 from sentineld.components import ComponentContext
-from sentineld.testing import EPOCH
+from sentineld.model import Mention
+from sentineld.options import Duration
+from sentineld.testing import EPOCH, make_mention
 from sentineld.watch import WatchConfig
 from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions
 from tests.triggers.helpers import scored
@@ -150,3 +153,31 @@ def test_a_checkpoint_of_the_earlier_form_is_read() -> None:
     again.restore(msgspec.msgpack.decode(msgspec.msgpack.encode({"state": viral.snapshot()}))["state"])
     assert again.tracked == viral.tracked
     assert again.learned["reshare_velocity"].snapshot() == viral.learned["reshare_velocity"].snapshot()
+
+
+async def test_each_checkpoint_holds_what_is_followed_then_in_its_order() -> None:
+    def fresh() -> ViralPost:
+        return ViralPost(ViralPostOptions(max_tracked=5, quiet=Duration(3600)),
+                         ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
+
+    def spreading(minutes: float, post: str, velocity: float) -> Mention:
+        mention = make_mention("RT", source="bluesky", minutes=minutes, reshare_of=f"bluesky:{post}",
+                               scores={"reshare_velocity": velocity}, matches=["brand"])
+        return mention
+
+    viral, sink = fresh(), TriggerAlertSink("viral", "viral")
+    rounds = [
+        [spreading(i, f"p{i % 4}", 10 + i) for i in range(8)],
+        [spreading(9, "p9", 50), spreading(10, "p2", 60), spreading(11, "p10", 5)],  # evicts, moves p2 last
+        [],
+        [spreading(200, "p11", 7)],  # the others went quiet an hour ago
+    ]
+    for stream in rounds:
+        await viral.observe(stream, sink)
+        sink.take()
+        expected = [msgspec.structs.replace(spread) for spread in viral.tracked.values()]
+        restored = fresh()
+        restored.restore(msgspec.msgpack.decode(msgspec.msgpack.encode({"state": viral.snapshot()}))["state"])
+        assert list(restored.tracked.values()) == expected
+        assert list(restored.tracked) == [spread.subject for spread in expected]
+    assert [spread.subject for spread in expected] == ["brand/post:bluesky:p11"]

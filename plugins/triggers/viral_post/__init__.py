@@ -120,7 +120,7 @@ class ViralPost(Trigger):
         super().__init__(options, context)
         self.tracked: OrderedDict[str, _Spread] = OrderedDict()
         self.learned = {metric: DecayedLogHistogram(options.half_life) for metric in METRICS}
-        self._thresholds: dict[str, tuple[float, bool]] = {}
+        self._fire_at: tuple[float, ...] | None = None
 
     # ------------------------------------------------------------------ thresholds
 
@@ -133,14 +133,7 @@ class ViralPost(Trigger):
         return rate, f"learned: q{self.options.quantile:g} of {observations} past peaks"
 
     def _threshold(self, metric: str) -> tuple[float, bool]:
-        """The rate that fires for `metric` now, and whether it was learned (kept until what
-        was learned moves: see `_let_go`)."""
-        known = self._thresholds.get(metric)
-        if known is None:
-            known = self._thresholds[metric] = self._compute_threshold(metric)
-        return known
-
-    def _compute_threshold(self, metric: str) -> tuple[float, bool]:
+        """The rate that fires for `metric` now (always above 0), and whether it was learned."""
         options = self.options
         fixed = options.cluster_growth if metric == CLUSTER_METRIC else options.velocity
         best = fixed if fixed > 0 else math.inf
@@ -151,6 +144,13 @@ class ViralPost(Trigger):
             if rate < best:
                 return rate, True
         return best, False
+
+    def _firing_rates(self) -> tuple[float, ...]:
+        """The rate that fires for each of `METRICS`, kept until what was learned moves (see
+        `_let_go`): every mention compares its rates with them."""
+        if self._fire_at is None:
+            self._fire_at = tuple(self._threshold(metric)[0] for metric in METRICS)
+        return self._fire_at
 
     # ------------------------------------------------------------------ the stream
 
@@ -168,51 +168,67 @@ class ViralPost(Trigger):
             subject = watched_subject(mention.matches, subjects)
             if subject is None:
                 continue
+            moment = mention.timestamp
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
-                self._update(f"{subject}/post:{post}", mention.source, mention, reshares, replies, 0.0, alerts)
+                self._update(f"{subject}/post:{post}", mention.source, mention, moment, reshares, replies, 0.0, alerts)
             cluster = mention.labels.get("cluster")
             if cluster is not None and growth > 0:
                 if scores.get("cluster_size", 0) >= self.options.min_cluster_size:
-                    self._update(f"{subject}/cluster:{cluster}", "*", mention, 0.0, 0.0, growth, alerts)
+                    self._update(f"{subject}/cluster:{cluster}", "*", mention, moment, 0.0, 0.0, growth, alerts)
 
-    def _update(self, key: str, channel: str, mention: Mention, reshares: float, replies: float, growth: float,
-                alerts: AlertSink) -> None:
+    def _update(self, key: str, channel: str, mention: Mention, moment: float,
+                reshares: float, replies: float, growth: float, alerts: AlertSink) -> None:
         """A mention spreads the post (reshares, replies) or the cluster (growth) `key` names."""
-        moment = mention.timestamp
         spread = self.tracked.get(key)
         if spread is None:
-            self._expire(moment, alerts)
-            if len(self.tracked) >= self.options.max_tracked:
-                self._let_go(*self.tracked.popitem(last=False), moment, alerts)
+            self._make_room(moment, alerts)
             spread = self.tracked[key] = _Spread(key, channel, moment, moment, (mention.id,), reshares, replies, growth)
         else:
             self.tracked.move_to_end(key)
             spread.last_at = moment
-            if len(spread.mentions) < MAX_MENTION_IDS and mention.id not in spread.mentions:
-                spread.mentions += (mention.id,)
+            mentions = spread.mentions
+            if len(mentions) < MAX_MENTION_IDS and mention.id not in mentions[-1:]:
+                spread.mentions = (*mentions, mention.id)
             if reshares > spread.reshare_velocity:
                 spread.reshare_velocity = reshares
             if replies > spread.reply_velocity:
                 spread.reply_velocity = replies
             if growth > spread.cluster_growth:
                 spread.cluster_growth = growth
-        rates = {"reshare_velocity": reshares, "reply_velocity": replies, CLUSTER_METRIC: growth}
         if spread.firing is None:
-            for metric, rate in rates.items():
-                if rate > 0 and rate >= self._threshold(metric)[0]:
+            fire_reshares, fire_replies, fire_growth = self._fire_at or self._firing_rates()
+            if reshares >= fire_reshares or replies >= fire_replies or growth >= fire_growth:
+                for metric, rate in (("reshare_velocity", reshares), ("reply_velocity", replies), (CLUSTER_METRIC, growth)):
                     threshold, source = self.threshold(metric)
-                    spread.firing, spread.crossed = metric, threshold
-                    self._fire(spread, metric, rate, threshold, source, mention, alerts)
-                    return
+                    if rate >= threshold:
+                        spread.firing, spread.crossed = metric, threshold
+                        self._fire(spread, metric, rate, threshold, source, mention, alerts)
+                        return
             return
-        rate = rates[spread.firing]
+        rate = reshares if spread.firing == "reshare_velocity" else replies if spread.firing == "reply_velocity" else growth
         if rate < self.options.resolve_ratio * spread.crossed:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=mention.created_at)
             spread.firing = None
         elif rate > spread.reported:
             threshold, source = self.threshold(spread.firing)
             self._fire(spread, spread.firing, rate, spread.crossed, source, mention, alerts)
+
+    def _make_room(self, moment: float, alerts: AlertSink) -> None:
+        """Before following one more: let go of the quiet, then of the least recent if full."""
+        tracked, quiet = self.tracked, self.options.quiet
+        while tracked:
+            key = next(iter(tracked))
+            spread = tracked[key]
+            if spread.last_at + quiet <= moment:
+                del tracked[key]
+                self._let_go(key, spread, spread.last_at + quiet, alerts)
+            elif len(tracked) >= self.options.max_tracked:
+                del tracked[key]
+                self._let_go(key, spread, moment, alerts)
+                return
+            else:
+                return
 
     def _fire(self, spread: _Spread, metric: str, rate: float, threshold: float, source: str,
               mention: Mention, alerts: AlertSink) -> None:
@@ -264,7 +280,7 @@ class ViralPost(Trigger):
             if peak:
                 learned = self.learned[metric]
                 if learned.add(peak, spread.last_at) or learned.observations <= self.options.warmup:
-                    self._thresholds.pop(metric, None)
+                    self._fire_at = None
         if spread.firing is not None:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
 
@@ -281,10 +297,10 @@ class ViralPost(Trigger):
         self._expire(now.timestamp(), alerts)
 
     def snapshot(self) -> bytes:
-        """The state, encoded now (the pipeline writes it later, while triggering goes on)."""
-        return _encode_state(_State(
-            {metric: h.snapshot() for metric, h in self.learned.items()}, list(self.tracked.values())
-        ))
+        """The state, encoded now (the pipeline writes it later, while triggering goes on):
+        the followed posts are structs, which msgspec encodes at C speed."""
+        learned = {metric: h.snapshot() for metric, h in self.learned.items()}
+        return _encode_state(_State(learned, list(self.tracked.values())))
 
     def restore(self, state: Any) -> None:
         if isinstance(state, dict):  # written before the state was a struct
@@ -294,7 +310,7 @@ class ViralPost(Trigger):
         for metric, saved in state.learned.items():
             if metric in self.learned:
                 self.learned[metric].restore(saved)
-        self._thresholds.clear()
+        self._fire_at = None
         self.tracked = OrderedDict((spread.subject, spread) for spread in state.tracked)
 
 

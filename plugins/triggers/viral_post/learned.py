@@ -54,7 +54,8 @@ class DecayedLogHistogram:
         if weight > _RESCALE_AT:
             self.bins = [b / weight for b in self.bins]
             self.origin, weight = at, 1.0
-        self.bins[_bin(value)] += weight
+        index = 0 if value <= LOW else min(int(math.log10(value / LOW) * BINS_PER_DECADE) + 1, BINS - 1)  # _bin
+        self.bins[index] += weight
         self.observations += 1
         self._since += 1
         if self._since * 100 >= self.observations:
