@@ -14,8 +14,10 @@ of µs per mention (all mentions, the budget being 10 µs per mention on average
 
 Per tick: ``--keys`` idle keys, one open alert; µs per tick (a tick must not walk all keys).
 
-Memory: ``--keys`` keys (one channel each) with tracemalloc on: bytes per key, and the size and
-msgpack encoding time of the checkpoint snapshot.
+Memory: ``--keys`` keys (one channel each) with tracemalloc on, quiet (each key has seen one
+mention) and busy (each key has learnt a daily profile and a dispersion: clones of a key fed two
+days of mentions): bytes per key, the size of the checkpoint snapshot, the time to build and
+encode it (as the pipeline does at each barrier, by default every 5 s) and to restore it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import msgspec
 
 from sentineld.alerting import TriggerAlertSink
 from sentineld.components import ComponentContext, Trigger
+from sentineld.detect.baseline import decode_arrays, encode_arrays
 from sentineld.model import Mention
 from sentineld.options import convert_options
 from sentineld.watch import WatchConfig
@@ -122,33 +125,64 @@ async def baseline_loop(measured: list[Mention], runs: int) -> float:
     return statistics.median(samples)
 
 
-async def memory(cls: type[Trigger], keys: int) -> tuple[float, int, float, float]:
+async def memory(cls: type[Trigger], keys: int, busy: bool) -> dict[str, float]:
+    """Memory per key, checkpoint size and cost with `keys` keys, each quiet (one mention) or
+    busy (a clone of a key that has learnt two days of a few mentions per window)."""
     trigger = build(cls)
     sink = TriggerAlertSink("t", trigger.type_name)
-    batch = stream(keys, channels=keys, seed=3)
-    for index, mention in enumerate(batch):
-        mention.source = f"site{index}"
+    names = [f"site{index}" for index in range(keys)]
+    if busy:
+        model = build(cls)
+        for mention in stream(int(2 * 86400 / 5), channels=1, seed=4):
+            # One mention every 5 s (two days): every key, negative ones too, is busy.
+            mention.created_at = datetime.fromtimestamp(START + (mention.timestamp - START) * 10,
+                                                        UTC)
+            await model.observe([mention], sink)
+        template = next(series for key, series in model.series.items()  # type: ignore[attr-defined]
+                        if key[1] != "*")
+        assert template.counts.busy, "the template key should have learnt a profile"
+        template.recent.clear()  # ids are checkpointed, but only for unusual windows
+        blob = msgspec.msgpack.encode(template, enc_hook=encode_arrays)
+        decode = msgspec.msgpack.Decoder(type(template), dec_hook=decode_arrays).decode
+    else:
+        batch = stream(keys, channels=keys, seed=3)
+        for index, mention in enumerate(batch):
+            mention.source = names[index]
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for start in range(0, keys, 256):
-        await trigger.observe(batch[start:start + 256], sink)
+    if busy:
+        for name in names:
+            series = decode(blob)
+            series.channel = name
+            trigger.series[("brand", name)] = series  # type: ignore[attr-defined]
+    else:
+        for start in range(0, keys, 256):
+            await trigger.observe(batch[start:start + 256], sink)
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    series = len(trigger.series)  # type: ignore[attr-defined]
-    started = time.perf_counter()
-    blob = msgspec.msgpack.encode(trigger.snapshot())
-    encode = time.perf_counter() - started
+    count = len(trigger.series)  # type: ignore[attr-defined]
+    encode_ms, restore_ms = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        state = msgspec.msgpack.encode(trigger.snapshot())
+        encode_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        build(cls).restore(msgspec.msgpack.decode(state))
+        restore_ms.append((time.perf_counter() - started) * 1000)
     # Ticks with all those keys idle and one alert open: the heap holds one deadline.
-    trigger.series[next(iter(trigger.series))].open = True  # type: ignore[attr-defined]
-    trigger._schedule(next(iter(trigger.series.values())))  # type: ignore[attr-defined]
-    moment = batch[-1].timestamp
+    first = next(iter(trigger.series.values()))  # type: ignore[attr-defined]
+    first.open = True
+    trigger._schedule(first)  # type: ignore[attr-defined]
+    moment = START + 10 * 86400
     ticks = 2000
     started = time.perf_counter()
     for index in range(ticks):
         await trigger.tick(datetime.fromtimestamp(moment + index * 5, UTC), sink)
     tick_us = (time.perf_counter() - started) / ticks * 1e6
-    return (after - before) / series, len(blob), encode * 1000, tick_us
+    return {"per_key": (after - before) / count, "total_mb": (after - before) / 1e6,
+            "snapshot_mb": len(state) / 1e6, "encode_ms": min(encode_ms),
+            "restore_ms": min(restore_ms), "tick_us": tick_us}
 
 
 async def main() -> None:
@@ -176,11 +210,15 @@ async def main() -> None:
         print(f"  {label:6} ({channels:>5} channels): {row}  | all three {total:5.2f} "
               f"(feeding loop alone {loop:.2f}, subtracted)")
     print()
-    print(f"memory and ticks with {args.keys:,} keys (one channel each; per_channel doubles keys):")
+    print(f"memory, checkpoint and ticks with {args.keys:,} keys (one channel each; per_channel "
+          "doubles the keys); quiet = one mention each, busy = a learnt daily profile each:")
     for name, cls in TRIGGERS.items():
-        per_key, size, encode_ms, tick_us = await memory(cls, args.keys)
-        print(f"  {name:17} {per_key:6.0f} bytes/key  snapshot {size / 1e6:5.1f} MB "
-              f"built and encoded in {encode_ms:5.0f} ms  tick {tick_us:5.1f} µs")
+        for busy in (False, True):
+            figures = await memory(cls, args.keys, busy)
+            print(f"  {name:17} {'busy' if busy else 'quiet':5} {figures['per_key']:5.0f} bytes/key "
+                  f"({figures['total_mb']:5.1f} MB)  snapshot {figures['snapshot_mb']:5.1f} MB, "
+                  f"built and encoded in {figures['encode_ms']:4.0f} ms, restored in "
+                  f"{figures['restore_ms']:4.0f} ms  tick {figures['tick_us']:4.1f} µs")
 
 
 if __name__ == "__main__":

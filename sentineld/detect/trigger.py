@@ -107,9 +107,10 @@ class Series(msgspec.Struct, array_like=True, gc=False):
     channel: str
     #: Index of the current slice (event time // slice length).
     slice: int
-    #: Counts of the last 2 × slices slices (this window's, then the previous window's), and
-    #: the same for all mentions when the trigger tests shares.
-    ring: list[int]
+    #: With sliding windows (slices > 1): counts of the last 2 × slices slices (this window's,
+    #: then the previous window's), and the same for all mentions when the trigger tests
+    #: shares. Tumbling windows need only `count` and `prev`.
+    ring: list[int] | None = None
     totals: list[int] | None = None
     #: Running count and total of the current sliding window; count of the previous one.
     count: int = 0
@@ -145,8 +146,9 @@ class Series(msgspec.Struct, array_like=True, gc=False):
     @classmethod
     def new(cls, subject: str, channel: str, slice_index: int, slices: int,
             shares: bool) -> Series:
-        return cls(subject, channel, slice_index, [0] * (2 * slices),
-                   [0] * (2 * slices) if shares else None,
+        sliding = slices > 1
+        return cls(subject, channel, slice_index, [0] * (2 * slices) if sliding else None,
+                   [0] * (2 * slices) if sliding and shares else None,
                    shares=ShareBaseline() if shares else None)
 
     @property
@@ -200,13 +202,15 @@ class CountTrigger(Trigger):
             else:
                 self._advance(series, target, alerts)
         slot = series.slot
-        if series.totals is not None:
-            series.totals[slot] += 1
+        if series.shares is not None:
+            if series.totals is not None:
+                series.totals[slot] += 1
             series.total += 1
             series.tumble_total += 1
         if not hit:
             return
-        series.ring[slot] += 1
+        if series.ring is not None:
+            series.ring[slot] += 1
         series.count += 1
         series.tumble += 1
         if series.tumble > series.mean:
@@ -290,8 +294,9 @@ class CountTrigger(Trigger):
         else:
             size = 2 * self.slices
             while series.slice < target:
-                if target - series.slice > size and not any(series.ring) and not (
-                        series.totals is not None and any(series.totals)):
+                if (target - series.slice > size and series.count == series.prev == 0
+                        and series.total == 0 and not (series.ring and any(series.ring))
+                        and not (series.totals and any(series.totals))):
                     self._skip_silence(series, target, alerts)
                     break
                 self._close_slice(series, alerts)
@@ -305,6 +310,10 @@ class CountTrigger(Trigger):
         series.slice += 1
         index = series.slice
         ring = series.ring
+        if ring is None:
+            # Tumbling windows: the current window becomes the previous one.
+            series.prev, series.count, series.total = series.count, 0, 0
+            return
         leaving = ring[(index - slices) % size]
         series.count -= leaving
         series.prev += leaving - ring[index % size]
@@ -327,6 +336,7 @@ class CountTrigger(Trigger):
             series.counts.learn_silence(first_end * step, target // slices - first_end // slices,
                                         self.learning)
         ring, totals = series.ring, series.totals
+        assert ring is not None
         if target - current >= size:
             ring[:] = [0] * size
             series.count = series.prev = 0
@@ -360,15 +370,8 @@ class CountTrigger(Trigger):
         shares = series.shares
         if shares is not None:
             shares.learn(count, series.tumble_total, self.learning)
-            totals = series.totals
-            assert totals is not None
-            totals[target & 1] = 0
-            totals[(target + 1) & 1] = series.total if silence == 0 else 0
             series.total = series.tumble_total = 0
         series.prev = count if silence == 0 else 0
-        ring = series.ring
-        ring[target & 1] = 0
-        ring[(target + 1) & 1] = series.prev
         series.count = series.tumble = 0
         series.hot_bits = 0
         series.slice = target
@@ -613,7 +616,8 @@ class CountTrigger(Trigger):
         for series in _DECODER.decode(state["series"]):
             if self.share_test != (series.shares is not None):
                 series.shares = ShareBaseline() if self.share_test else None
-                series.totals = [0] * (2 * self.slices) if self.share_test else None
+                series.totals = ([0] * (2 * self.slices)
+                                 if self.share_test and self.slices > 1 else None)
                 series.total = series.tumble_total = 0
             self._open_slice(series)
             self.series[(series.subject, series.channel)] = series
