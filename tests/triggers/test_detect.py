@@ -136,3 +136,36 @@ def test_a_short_silence_does_not_inflate_the_dispersion() -> None:
     before = grown.dispersion(LEARNING)
     grown.learn_silence(end, 3, LEARNING)
     assert abs(grown.dispersion(LEARNING) - before) < 0.01
+
+
+def test_a_quiet_key_learns_its_level_alone() -> None:
+    # Two mentions an hour: too few for a daily shape or a dispersion of its own.
+    counts = SeasonalCounts()
+    feed(counts, 3, value=lambda hour: 1.0 if hour % 1 < 0.1 else 0.0)
+    assert not counts.busy and counts.profile is None
+    assert counts.mean(T0 + 4 * 3600) == counts.mean(T0 + 16 * 3600) == pytest.approx(1 / 6, rel=0.1)
+    assert counts.dispersion(LEARNING) == LEARNING.prior_dispersion
+
+
+def test_a_key_becomes_busy_then_quiet_again() -> None:
+    counts = SeasonalCounts()
+    end = feed(counts, 3)
+    assert counts.busy and counts.profile is not None
+    assert counts.mean(end + 16 * 3600) > 3 * counts.mean(end + 4 * 3600)
+    # A month of silence: the level decays below a quarter of a mention per window and the key
+    # forgets its profile (and the memory it took).
+    counts.learn_silence(end, 30 * 288, LEARNING)
+    assert not counts.busy and counts.mean(end) < 0.25
+
+
+def test_a_quiet_run_in_closed_form_equals_window_by_window() -> None:
+    stepwise, closed = SeasonalCounts(), SeasonalCounts()
+    moment = T0
+    for count, silence in [(1, 40), (3, 0), (1, 700), (2, 5), (12, 30)]:
+        stepwise.learn(moment, count, LEARNING)
+        for k in range(silence):
+            stepwise.learn(moment + (k + 1) * WINDOW, 0, LEARNING)
+        closed.learn_run(moment, count, silence, LEARNING)
+        moment += (silence + 1) * WINDOW
+    assert not closed.busy and closed.seen == stepwise.seen
+    assert closed.level == pytest.approx(stepwise.level, rel=1e-9)

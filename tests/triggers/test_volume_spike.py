@@ -83,6 +83,21 @@ async def test_fires_early_on_a_burst_with_its_evidence(sentineld_harness: Harne
     assert alert.mentions and all(m.startswith("bluesky:") for m in alert.mentions)
 
 
+async def test_alert_lists_the_burst_not_the_chatter_before_it(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    # The burst starts three minutes into a window that has already seen its usual chatter.
+    window = START + 3 * DAY + timedelta(hours=14)
+    stream = steady_days(4)
+    stream.add_burst(window + timedelta(minutes=3), 600, brand_mention("@acme lost every bag"),
+                     over=timedelta(minutes=2))
+    run = await drive(trigger, stream.sorted())
+    alert = next(a for a in run.opened if a.channel == "*")
+    burst = {m.id for m in stream.mentions if m.text == "@acme lost every bag"}
+    # Listed: the mentions that took the window beyond its forecast, i.e. the burst's.
+    assert alert.mentions
+    assert sum(m in burst for m in alert.mentions) >= 0.9 * len(alert.mentions)
+
+
 async def test_low_volume_zero_to_two_is_not_a_crisis(sentineld_harness: Harness) -> None:
     trigger = build_trigger(configure(sentineld_harness), "buzz")
     stream = steady_days(3, low=0.01, high=0.1)
