@@ -18,6 +18,10 @@ count); a stateful scorer is built afresh for each pass. Rows:
 - the whole scoring stage as the pipeline runs it: matcher, sentiment, influence, virality;
 - bare vaderSentiment on the same texts: the baseline of the ratios.
 
+Then what the virality scorer finds on a fresh copy of the stream: how many campaign copies
+(reshares aside) it puts in a cluster and how many other posts, and the size and CPU time of its
+checkpoint at the end.
+
 A last section times the tracking step against a real SQLite store (every author new, so every
 batch looks its authors up and writes them).
 """
@@ -187,6 +191,32 @@ async def bench_tracking(mentions: list[Mention], batch: int) -> tuple[float, in
     return elapsed / len(mentions), rows
 
 
+def virality_findings(texts: Sequence[str], count: int, batch: int) -> str:
+    """What the virality scorer finds in one pass over a fresh copy of the stream (its quality,
+    to compare before and after a change), and what its checkpoint then costs."""
+    from sentineld_plugins.scorers.virality import ViralityOptions, ViralityScorer
+
+    mentions = make_stream(texts, count)
+    scorer = ViralityScorer(ViralityOptions(), context("spread", WATCH))  # type: ignore[arg-type]
+
+    async def run() -> None:
+        for part in batches(mentions, batch):
+            await scorer.score(part)
+
+    asyncio.run(run())
+    copies = [m for m in mentions if m.text in CAMPAIGNS and m.reshare_of is None]
+    others = [m for m in mentions if m.text not in CAMPAIGNS and m.reshare_of is None]
+    started = time.process_time()
+    state = scorer.snapshot()
+    encoded = time.process_time() - started
+    return (
+        f"virality on this stream: {sum('cluster' in m.labels for m in copies)} of {len(copies)} campaign copies "
+        f"(reshares aside) in a cluster, {sum('cluster' in m.labels for m in others)} of {len(others)} other posts; "
+        f"{len(scorer._clusters)} clusters known at the end; its checkpoint {len(state) / 2**20:.1f} MiB "
+        f"encoded in {encoded * 1e3:.0f} ms of CPU"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="default: $SENTINELD_DATA")
@@ -207,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{'':52} {'mentions/s':>11} {'µs/mention':>11} {'× vaderSentiment':>17}")
     for name, rate in rows:
         print(f"{name:52} {rate:11,.0f} {1e6 / rate:11.1f} {rate / baseline:16.2f}x")
+
+    print(f"\n{virality_findings(texts, args.mentions, args.batch)}")
 
     per_mention, written = asyncio.run(bench_tracking(mentions, args.batch))
     print(
