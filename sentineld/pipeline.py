@@ -536,31 +536,63 @@ class Pipeline:
             await process(item)
         except Exception as exc:  # noqa: BLE001 - the stage must outlive any one item
             self.stats.stage_errors += 1
-            ids = [m.id for _, m in item[:5]] if isinstance(item, list) else []
+            batch = item[0] if isinstance(item, list) and item and isinstance(item[0], list) else item
+            ids = [m.id for _, m in batch[:5]] if isinstance(batch, list) else []
             log.error("stage failed on an item; it goes on unfinished", stage=stage,
                       item=type(item).__name__, mention_ids=ids, error=repr(exc), exc_info=exc)
 
     async def _score_stage(self) -> None:
+        held: Any = None
         while True:
-            item = await self.score_queue.get()
+            if held is not None:
+                item, held = held, None
+            else:
+                item = await self.score_queue.get()
+            if isinstance(item, list):
+                group, held = self._queued_batches(item)
+                await self._survive("score", self._score_batches, group)
+                for batch in group:
+                    await self.trigger_queue.put(batch)
+                continue
             await self._survive("score", self._score_item, item)
             await self.trigger_queue.put(item)
             if isinstance(item, Barrier) and item.final:
                 return
 
-    async def _score_item(self, item: Any) -> None:
-        if isinstance(item, list):
-            started = time.perf_counter()
-            mentions = [m for _, m in item]
+    def _queued_batches(self, first: Scored) -> tuple[list[Scored], Any]:
+        """`first` and the scored batches queued behind it, up to `GROUP_MENTIONS` mentions, and
+        the first item that is not a batch (a tick or a barrier, which waits its turn)."""
+        group, count = [first], len(first)
+        while count < GROUP_MENTIONS:
+            try:
+                item = self.score_queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if not isinstance(item, list):
+                return group, item
+            group.append(item)
+            count += len(item)
+        return group, None
+
+    async def _score_batches(self, group: list[Scored]) -> None:
+        """Score a group of batches. Tracking and scorers see the batches as the sources made
+        them (a batch is the unit a failing plugin call affects, and scores do not depend on how
+        many batches queued up); the case step, whose cost is the store's commit and whose
+        result does not depend on batching, takes the group in one transaction."""
+        started = time.perf_counter()
+        for batch in group:
+            mentions = [m for _, m in batch]
             self.matcher.apply(mentions)
-            await self.tracking.before_scoring(item)
+            await self.tracking.before_scoring(batch)
             for guard in self.scorers:
                 await guard.call("score", mentions, mentions=mentions)
-            await self.tracking.after_scoring(item)
-            await self.cases.after_scoring(item)
+            await self.tracking.after_scoring(batch)
             self.stats.scored += len(mentions)
-            self._timed("score", started)
-        elif isinstance(item, Barrier):
+        await self.cases.after_scoring(group[0] if len(group) == 1 else [p for b in group for p in b])
+        self._timed("score", started)
+
+    async def _score_item(self, item: Any) -> None:
+        if isinstance(item, Barrier):
             await self.tracking.flush()
             self._snapshot(self.scorers, item.states)
 
