@@ -41,18 +41,20 @@ class NegativitySpike(CountTrigger):
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         options = self.options
         label, negative, wanted = options.label, options.negative, options.subjects
+        every, per_channel, share_test = "*" in wanted, options.per_channel, self.share_test
         add = self.add
         for mention in mentions:
-            if not mention.matches:
+            matches = mention.matches
+            if not matches:
                 continue
             hit = mention.labels.get(label) == negative
-            if not hit and not self.share_test:
+            if not hit and not share_test:
                 continue
             moment = mention.created_at.timestamp()
-            channels = self.channels(mention)
-            for subject in self.subjects_of(mention, wanted):
-                for channel in channels:
-                    add(subject, channel, mention, moment, hit, alerts)
+            for subject in matches if every else [s for s in matches if s in wanted]:
+                add(subject, "*", mention, moment, hit, alerts)
+                if per_channel:
+                    add(subject, mention.source, mention, moment, hit, alerts)
 
     def describe(self, series: Series, evidence: dict[str, Any]) -> str:
         noun = "negative" if evidence["test"] == "share" else "negative mentions"

@@ -30,15 +30,18 @@ class VolumeSpike(CountTrigger):
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         wanted = self.options.subjects
+        every = "*" in wanted
+        per_channel = self.options.per_channel
         add = self.add
         for mention in mentions:
-            if not mention.matches:
+            matches = mention.matches
+            if not matches:
                 continue
             moment = mention.created_at.timestamp()
-            channels = self.channels(mention)
-            for subject in self.subjects_of(mention, wanted):
-                for channel in channels:
-                    add(subject, channel, mention, moment, True, alerts)
+            for subject in matches if every else [s for s in matches if s in wanted]:
+                add(subject, "*", mention, moment, True, alerts)
+                if per_channel:
+                    add(subject, mention.source, mention, moment, True, alerts)
 
 
 @hookimpl
