@@ -155,7 +155,7 @@ class ViralPost(Trigger):
     # ------------------------------------------------------------------ the stream
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
-        subjects = self.options.subjects
+        subjects, min_cluster_size = self.options.subjects, self.options.min_cluster_size
         for mention in mentions:
             scores = mention.scores
             if not scores or not mention.matches:
@@ -168,13 +168,13 @@ class ViralPost(Trigger):
             subject = watched_subject(mention.matches, subjects)
             if subject is None:
                 continue
-            moment = mention.timestamp
+            moment = mention.created_at.timestamp()
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
                 self._update(f"{subject}/post:{post}", mention.source, mention, moment, reshares, replies, 0.0, alerts)
             cluster = mention.labels.get("cluster")
             if cluster is not None and growth > 0:
-                if scores.get("cluster_size", 0) >= self.options.min_cluster_size:
+                if scores.get("cluster_size", 0) >= min_cluster_size:
                     self._update(f"{subject}/cluster:{cluster}", "*", mention, moment, 0.0, 0.0, growth, alerts)
 
     def _update(self, key: str, channel: str, mention: Mention, moment: float,
