@@ -245,8 +245,7 @@ def _short_hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-@dataclass(slots=True)
-class _Open:
+class _Open(msgspec.Struct, gc=False):
     """One open alert as the manager keeps it in memory: identity, times, lifecycle flags.
 
     `body` holds the alert's text while it changes (from a change until the next checkpoint
@@ -254,6 +253,8 @@ class _Open:
     and mentions given since the stored form. `seen` is the event time its trigger last asserted
     it, `order` the manager's count at that moment (the order in which staleness takes alerts).
     `resolved` is set once it is no longer open (it may still wait in a group's notification).
+    Not tracked by the garbage collector (it holds no cycle): ten thousand open alerts do not
+    slow every full collection down.
     """
 
     key: ConditionKey
