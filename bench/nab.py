@@ -231,6 +231,10 @@ def report(results: list[dict[str, object]], extra: str, elapsed: float, jobs: i
     print()
     for name in ("standard", "reward_low_FP", "reward_low_FN"):
         print(f"NAB score, {name:14}: {normalised(per_profile[name], PROFILES[name]):6.1f}")
+    found = sum(score.detected for score in per_profile["standard"])
+    windows = sum(score.windows for score in per_profile["standard"])
+    false = sum(score.false_positives for score in per_profile["standard"])
+    print(f"windows found: {found} of {windows}; false alarms: {false}")
     print()
     minutes = ROW_SECONDS / 60
     print("detection delay, median over detected windows: "
@@ -242,6 +246,8 @@ def report(results: list[dict[str, object]], extra: str, elapsed: float, jobs: i
     for name, value in PUBLISHED.items():
         print(f"  {name:20} {value:5.1f}")
     print()
+    print("how far to trust the score (perturbed series, leave-one-file-out thresholds): "
+          "bench/nab_robustness.py")
     print(f"{mentions:,} mentions replayed in {replay_seconds:.0f} s of replays "
           f"({mentions / replay_seconds:,.0f} mentions/s per replay); whole bench {elapsed:.0f} s "
           f"with {jobs} job(s)")
