@@ -32,7 +32,10 @@ CAMPAIGN = [
 
 
 def scorer(**options: object) -> ViralityScorer:
-    return ViralityScorer(ViralityOptions(**options), context())  # type: ignore[arg-type]
+    """A scorer with its index allocated (as `start()` does), for tests that look inside."""
+    built = ViralityScorer(ViralityOptions(**options), context())  # type: ignore[arg-type]
+    built._build()
+    return built
 
 
 def people(count: int) -> list[Author]:

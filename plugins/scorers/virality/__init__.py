@@ -98,33 +98,48 @@ class ViralityScorer(Scorer):
 
     def __init__(self, options: ViralityOptions, context: Any) -> None:
         super().__init__(options, context)
-        import numpy as np
-
         from sentineld.watch import Matcher
-        from sentineld_plugins.scorers.virality.index import BandIndex, DatasketchIndex, lsh_params
-        from sentineld_plugins.scorers.virality.signatures import Signer
+        from sentineld_plugins.scorers.virality.banding import lsh_params
 
+        self._bands = lsh_params(options.threshold, options.num_perm)  # refuses what LSH cannot do
         self._matcher = Matcher(context.watch)
         self._registry = getattr(context, "influencers", None)
+        self._oldest = self._next_slot = 0
+        self._clusters: dict[str, Cluster] = {}
+        #: post id -> [reshares, replies, at]: decayed counts of what the stream did with it.
+        self._engagement: OrderedDict[str, list[float]] = OrderedDict()
+        self._landmark = 0.0
+        self.now = 0.0
+        self._built = False
+
+    def _build(self) -> None:
+        """Allocate the index and the ring (numpy's arrays), on first use rather than in the
+        constructor: `sentineld check` builds every component and must stay fast."""
+        if self._built:
+            return
+        import numpy as np
+
+        from sentineld_plugins.scorers.virality.index import BandIndex, DatasketchIndex
+        from sentineld_plugins.scorers.virality.signatures import Signer
+
+        options = self.options
         self._signer = Signer(options.num_perm)
         capacity = options.max_posts
         if options.index == "datasketch":
             self._index: Any = DatasketchIndex(options.threshold, options.num_perm, self._signer.seed, self._signer.scheme)
         else:
-            self._index = BandIndex(*lsh_params(options.threshold, options.num_perm), capacity)
+            self._index = BandIndex(*self._bands, capacity)
         self._signatures = np.zeros((capacity, options.num_perm), dtype=np.uint32)
         self._times: list[float] = [0.0] * capacity
         self._posts: list[str | None] = [None] * capacity
         self._authors: list[str | None] = [None] * capacity
         self._parents: list[str | None] = [None] * capacity
         self._cluster_of: list[str | None] = [None] * capacity
-        self._oldest = self._next_slot = 0
-        self._clusters: dict[str, Cluster] = {}
-        #: post id -> [reshares, replies, at]: decayed counts of what the stream did with it.
-        self._engagement: OrderedDict[str, list[float]] = OrderedDict()
         self._baseline = np.zeros(_BASELINE_BINS)
-        self._landmark = 0.0
-        self.now = 0.0
+        self._built = True
+
+    async def start(self) -> None:
+        self._build()
 
     @property
     def indexed(self) -> int:
@@ -136,6 +151,7 @@ class ViralityScorer(Scorer):
     async def score(self, mentions: Sequence[Mention]) -> None:
         if not mentions:
             return
+        self._build()
         times = [m.timestamp for m in mentions]
         nows = list(accumulate(times, max, initial=self.now))[1:]  # the stream's clock at each
         spreads = self._velocities(mentions, times, nows)
@@ -420,6 +436,7 @@ class ViralityScorer(Scorer):
 
     def snapshot(self) -> bytes:
         """The state, encoded now (the pipeline writes it later, while scoring goes on)."""
+        self._build()
         return _encode_state({
             "version": _STATE_VERSION,
             "num_perm": self.options.num_perm,
@@ -440,6 +457,7 @@ class ViralityScorer(Scorer):
     def restore(self, state: Any) -> None:
         import numpy as np
 
+        self._build()
         if isinstance(state, dict) and state.get("version") == 1:
             self._restore_first_version(state)
             return

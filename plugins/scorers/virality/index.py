@@ -26,6 +26,7 @@ from typing import Final
 
 import numpy as np
 
+
 #: Entries looked at per bucket, newest first. Copies of one text share every key: the newest
 #: few are enough for a new copy to find their cluster, so a viral copy-and-paste costs no
 #: more than a pair.
@@ -34,14 +35,6 @@ BUCKET: Final = 16
 _FOLD = np.random.default_rng(20101210).integers(0, 2**62, size=4096, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 Pairs = tuple[np.ndarray, np.ndarray]
-
-
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """datasketch's choice of (bands, rows) for `threshold` with `num_perm` permutations."""
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    return lsh.b, lsh.r
 
 
 def no_pairs() -> Pairs:

@@ -1,0 +1,43 @@
+"""The virality scorer picks its LSH bands without datasketch; they must be datasketch's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from datasketch.lsh import _optimal_param
+
+from sentineld_plugins.scorers.virality.banding import lsh_params
+
+
+@pytest.mark.parametrize("num_perm", [8, 16, 32, 64, 128, 256])
+def test_bands_are_datasketchs_choice(num_perm: int) -> None:
+    for step in range(1, 20):
+        threshold = step / 20
+        bands, rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
+        if bands < 2:  # where datasketch's MinHashLSH refuses the threshold
+            with pytest.raises(ValueError):
+                lsh_params(threshold, num_perm)
+        else:
+            assert lsh_params(threshold, num_perm) == (bands, rows)
+
+
+def test_a_threshold_that_leaves_one_band_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="single band"):
+        lsh_params(1.0, 64)
+
+
+def test_building_the_scorer_imports_neither_numpy_nor_datasketch() -> None:
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sentineld.components import ComponentContext\n"
+        "from sentineld.watch import WatchConfig\n"
+        "from sentineld_plugins.scorers.virality import ViralityOptions, ViralityScorer\n"
+        "context = ComponentContext('spread', 'scorer', WatchConfig(brand=['acme']), Path('.'))\n"
+        "ViralityScorer(ViralityOptions(), context)\n"
+        "print(sorted(m for m in ('numpy', 'datasketch', 'scipy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
