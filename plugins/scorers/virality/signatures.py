@@ -145,13 +145,15 @@ class Signer:
     scheme: Final = "affine32"
 
     def __init__(self, num_perm: int = 64, seed: int = 1) -> None:
-        from datasketch import MinHash
-
         self.num_perm = num_perm
         self.seed = seed
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme=self.scheme).permutations
-        self._a = np.asarray(a, dtype=np.uint32).reshape(-1, 1)
-        self._b = np.asarray(b, dtype=np.uint32).reshape(-1, 1)
+        # datasketch's affine32 permutations, drawn as MinHash draws them (importing datasketch
+        # for them would import scipy: 0.4 s of start-up); odd multipliers keep them bijective.
+        generator = np.random.RandomState(seed)
+        a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+        self._a = a.reshape(-1, 1)
+        self._b = b.reshape(-1, 1)
 
     def sign(self, found: Shingles) -> np.ndarray:
         """One row of ``num_perm`` uint32 values per content that has a pair at least."""
