@@ -269,6 +269,7 @@ class _Open(msgspec.Struct, gc=False):
     pending: bool = False
     clearing_since: float | None = None
     resolved: float | None = None
+    gave_up: bool = False
     body: Alert | None = None
     patch: bool = False
 
@@ -525,7 +526,11 @@ class AlertManager:
         group = self._groups.get(record.group)
         if group is not None:
             group.members.discard(key)
-        notify = record.notified and self._muted(record.labels(), key, moment) is None
+        # A resolution with a reason is given up, not cleared (stale, no longer followed): it
+        # is stored with the reason but not notified, since the condition may still hold.
+        record.gave_up = bool(reason)
+        notify = (record.notified and not reason
+                  and self._muted(record.labels(), key, moment) is None)
         meta = self._meta(record.group)
         if reason:
             meta[RESOLUTION] = reason
@@ -660,8 +665,10 @@ class AlertManager:
             events.append(self._listing_event("opened", ready, {**meta},
                                               key=f"group-{_short_hash(ids)}:opened"))
         # An alert that resolved while it waited for its group was announced above with its
-        # resolved_at; its resolution is sent too, so that no receiver keeps it open.
-        for record in sorted((r for r in ready if r.resolved is not None), key=lambda r: r.id):
+        # resolved_at; its resolution is sent too, so that no receiver keeps it open (unless
+        # it was given up: see `_resolve`).
+        for record in sorted((r for r in ready if r.resolved is not None and not r.gave_up),
+                             key=lambda r: r.id):
             alert, partial = self._alert(record)
             events.append(AlertEvent("resolved", alert, change=False, meta=dict(meta), partial=partial))
 
@@ -882,14 +889,16 @@ class AlertManager:
             key = (alert.trigger, alert.subject, alert.channel)
             resolved = alert.resolved_at.timestamp() if alert.resolved_at else None
             entry = [*key, alert.id, alert.kind, alert.severity, alert.opened_at.timestamp(), resolved]
-        trigger, subject, channel, id_, kind, severity, opened, resolved = entry
+        trigger, subject, channel, id_, kind, severity, opened, resolved, *gave_up = entry
         key = (trigger, subject, channel)
         record = self.open.get(key)
         if record is not None and record.id == id_ and resolved is None:
             record.pending = True
             return record
-        return _Open(key, id_, kind, severity, opened, group_id, opened, 0, resolved=resolved)
+        return _Open(key, id_, kind, severity, opened, group_id, opened, 0, resolved=resolved,
+                     gave_up=bool(gave_up and gave_up[0]))
 
 
 def _pending_row(record: _Open) -> list[Any]:
-    return [*record.key, record.id, record.kind, record.severity, record.opened, record.resolved]
+    return [*record.key, record.id, record.kind, record.severity, record.opened, record.resolved,
+            record.gave_up]

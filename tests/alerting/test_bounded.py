@@ -123,7 +123,8 @@ def test_beyond_max_open_the_least_recently_asserted_alert_resolves_as_stale() -
                                      ("resolved", "brand/customer:1", "*")]
     stale = events[-1]
     assert stale.alert.resolved_at == at(4) and stale.meta["resolution"].startswith("stale: anger has more than 3")
-    assert stale.alert.evidence["resolution"] == stale.meta["resolution"] and stale.notify
+    # Stored with the reason, not notified: the condition was given up, it may still hold.
+    assert stale.alert.evidence["resolution"] == stale.meta["resolution"] and not stale.notify
     assert sorted(s for _, s, _ in alerts.open) == ["brand/customer:0", "brand/customer:2", "brand/customer:3"]
     # Another trigger has its own budget.
     run(alerts, fire(5, trigger="other", subject="x"))
@@ -135,7 +136,7 @@ def test_an_alert_not_asserted_for_stale_after_resolves_as_stale() -> None:
     run(alerts, fire(0, channel="a"), fire(10, channel="b"), fire(50, channel="a"))
     assert notified(run(alerts, 69)) == []
     events = run(alerts, 70)
-    assert notified(events) == [("resolved", "brand", "b")]
+    assert changes(events) == [("resolved", "brand", "b")] and notified(events) == []
     assert events[0].alert.resolved_at == at(70) and "not asserted by anger for 1h" in events[0].meta["resolution"]
     assert changes(run(alerts, 109, 111)) == [("resolved", "brand", "a")]
 
@@ -147,3 +148,14 @@ def test_a_trigger_can_say_why_it_clears() -> None:
     gone.reason = "no longer followed"
     [event] = run(alerts, gone)  # at once, not after the cool-down: this is no flap
     assert event.event == "resolved" and event.alert.evidence["resolution"] == "no longer followed"
+
+
+def test_an_alert_given_up_while_waiting_for_its_group_is_announced_but_not_its_resolution() -> None:
+    alerts = manager(max_open=1, group_interval=Duration(300), inhibit=[])
+    run(alerts, fire(0, subject="brand/customer:a"))  # notified at once: the group was idle
+    run(alerts, fire(1, subject="brand/customer:b"))  # waits for the group; a gives way
+    events = run(alerts, fire(2, subject="brand/customer:c"), 5)  # b gives way while waiting
+    assert changes(events) == [("opened", "brand/customer:c", "*"), ("resolved", "brand/customer:b", "*")]
+    group = [e for e in events if e.notify]
+    assert [(e.event, e.meta["count"]) for e in group] == [("opened", 2)]
+    assert {a["subject"] for a in group[0].meta["alerts"]} == {"brand/customer:b", "brand/customer:c"}
