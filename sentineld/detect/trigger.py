@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import heapq
 import math
+import struct
+from array import array
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -36,6 +38,7 @@ import msgspec
 
 from sentineld.components import AlertSink, Trigger
 from sentineld.detect.baseline import (
+    PROFILE_SIZE,
     Learning,
     SeasonalCounts,
     ShareBaseline,
@@ -54,6 +57,11 @@ RECENT: Final = 20
 NEVER: Final = 1 << 62
 SNAPSHOT_VERSION: Final = 4
 _ENCODER: Final = msgspec.msgpack.Encoder(enc_hook=encode_arrays)
+#: Version 3 checkpoints (read on upgrade): each key's numbers packed as slice, count, total,
+#: prev, tumble, tumble_total, hot_bits, open, last_hot, level, spread, scale, seen, hits,
+#: trials, chi, share seen; a profile of 24 + 7 factors and 24 counters, all float32.
+_V3_NUMBERS: Final = struct.Struct("<q6I?d3dq3dq")
+_V3_PROFILE: Final = 55
 
 Key = tuple[str, str]
 
@@ -607,13 +615,23 @@ class CountTrigger(Trigger):
         self.deadlines = []
         if not state:
             return
-        if state.get("version") != SNAPSHOT_VERSION:
-            self.log.warning("checkpoint from another version; baselines start afresh")
-            return
         if state.get("window") != self.window or state.get("slices") != self.slices:
             self.log.warning("window or slices changed since the checkpoint; baselines start afresh")
             return
-        for series in _DECODER.decode(state["series"]):
+        version = state.get("version")
+        try:
+            if version == SNAPSHOT_VERSION:
+                keys = _DECODER.decode(state["series"])
+            elif version == 3:
+                keys = [self._from_version_3(row) for row in state["series"]]
+            else:
+                self.log.warning("checkpoint from another version; baselines start afresh",
+                                 version=version)
+                return
+        except (msgspec.DecodeError, ValueError, TypeError, struct.error) as exc:
+            self.log.error("unreadable checkpoint; baselines start afresh", error=str(exc))
+            return
+        for series in keys:
             if self.share_test != (series.shares is not None):
                 series.shares = ShareBaseline() if self.share_test else None
                 series.totals = ([0] * (2 * self.slices)
@@ -623,6 +641,32 @@ class CountTrigger(Trigger):
             self.series[(series.subject, series.channel)] = series
             if series.open:
                 self._schedule(series)
+
+    def _from_version_3(self, row: Sequence[Any]) -> Series:
+        """A key as checkpointed before 0205/0206 (numbers packed in one `bytes`, a 55-float
+        profile on every key, rings on every key), so that an upgrade keeps what was learnt."""
+        subject, channel, numbers, profile, ring, totals, recent = row
+        (slice_index, count, total, prev, tumble, tumble_total, hot_bits, is_open, last_hot,
+         level, spread, scale, seen, hits, trials, chi, share_seen) = _V3_NUMBERS.unpack(numbers)
+        factors = array("f")
+        factors.frombytes(profile)
+        if len(factors) != _V3_PROFILE:
+            raise ValueError(f"a version-3 profile holds {_V3_PROFILE} numbers")
+        counts = SeasonalCounts(level, 0.0, 0.0, seen)
+        learning = self.learning
+        if level >= learning.busy_level and SeasonalCounts._dispersion_age(seen, learning) >= 0:
+            counts.spread, counts.scale = spread, scale
+            counts.profile = factors[:PROFILE_SIZE]
+            counts.hours = array("H", [int(min(x, 65535)) for x in factors[PROFILE_SIZE:]])
+        sliding = self.slices > 1
+        return Series(
+            subject, channel, slice_index,
+            list(array("I", ring)) if sliding else None,
+            list(array("I", totals)) if sliding and totals is not None else None,
+            count, total, prev, tumble, tumble_total, hot_bits, counts,
+            ShareBaseline(hits, trials, chi, share_seen) if totals is not None else None,
+            is_open, last_hot, list(recent)[:RECENT],
+        )
 
     # ------------------------------------------------------------------ helpers for subclasses
 

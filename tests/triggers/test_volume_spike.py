@@ -3,7 +3,10 @@ a burst with its evidence, resolves, and survives restarts without alerting twic
 
 from __future__ import annotations
 
+import struct
+from array import array
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -174,9 +177,10 @@ async def test_subjects_option_limits_what_is_watched(sentineld_harness: Harness
     assert run.events == []
 
 
+@pytest.mark.parametrize("checkpoint", ["current", "version 3"])
 @pytest.mark.parametrize("slices", [1, 5])
-async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness,
-                                                       slices: int) -> None:
+async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harness, slices: int,
+                                                       checkpoint: str) -> None:
     configure(sentineld_harness, slices=slices)
     burst_at = START + 3 * DAY + timedelta(hours=10)
     stream = steady_days(4)
@@ -193,7 +197,10 @@ async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harnes
     part = await drive(first, before, manager=manager)
     assert len([a for a in part.opened if a.channel == "*"]) == 1
     second = build_trigger(sentineld_harness, "buzz")
-    second.restore(roundtrip(first.snapshot()))
+    # "version 3": the checkpoint an older sentineld wrote; an upgrade keeps what it learnt.
+    state = first.snapshot() if checkpoint == "current" else version_3_snapshot(first)
+    second.restore(roundtrip(state))
+    assert set(second.series) == set(first.series)  # type: ignore[attr-defined]
     restored = AlertManager()
     restored.restore(roundtrip(manager.snapshot()))
     rest = await drive(second, after, manager=restored)
@@ -203,6 +210,33 @@ async def test_restart_from_a_snapshot_repeats_nothing(sentineld_harness: Harnes
 
     assert [e for e in rest.events if e.event == "opened"] == []
     assert keyed(part.events + rest.events) == keyed(whole.events)
+
+
+def version_3_snapshot(trigger: Any) -> dict[str, Any]:
+    """`trigger`'s state as sentineld wrote it before quiet keys and struct checkpoints: each
+    key's numbers packed in one `bytes`, a 55-float profile and rings on every key."""
+    numbers = struct.Struct("<q6I?d3dq3dq")
+    rows = []
+    for s in trigger.series.values():
+        counts, shares = s.counts, s.shares
+        if counts.profile is not None:
+            profile = array("f", [*counts.profile, *counts.hours])
+        else:
+            profile = array("f", [1.0] * 31 + [0.0] * 24)
+        size = 2 * trigger.slices
+        ring = s.ring if s.ring is not None else [0] * size
+        if s.ring is None:
+            ring[s.slice % 2], ring[(s.slice + 1) % 2] = s.count, s.prev
+        rows.append([
+            s.subject, s.channel,
+            numbers.pack(s.slice, s.count, s.total, s.prev, s.tumble, s.tumble_total, s.hot_bits,
+                         s.open, s.last_hot, counts.level, counts.spread, counts.scale,
+                         counts.seen, *((shares.hits, shares.trials, shares.chi, shares.seen)
+                                        if shares else (0.0, 0.0, 1.0, 0))),
+            profile.tobytes(), array("I", ring).tobytes(),
+            array("I", s.totals or [0] * size).tobytes() if shares else None, list(s.recent),
+        ])
+    return {"version": 3, "window": trigger.window, "slices": trigger.slices, "series": rows}
 
 
 async def test_restart_through_the_real_pipeline(harness: Harness) -> None:
@@ -254,3 +288,12 @@ async def test_sliding_windows_keep_a_straddling_burst_whole(sentineld_harness: 
     assert whole.evidence["rule"] == "one window"
     assert whole.opened_at < halves.opened_at
     assert whole.evidence["observed"] > halves.evidence["previous_window"]
+
+
+def test_an_unreadable_checkpoint_starts_afresh(sentineld_harness: Harness) -> None:
+    trigger = build_trigger(configure(sentineld_harness), "buzz")
+    trigger.restore({"version": 4, "window": 300.0, "slices": 1, "series": b"\x93not keys"})
+    assert trigger.series == {}  # type: ignore[attr-defined]
+    trigger.restore({"version": 3, "window": 300.0, "slices": 1,
+                     "series": [["brand", "*", b"short", b"", b"", None, []]]})
+    assert trigger.series == {}  # type: ignore[attr-defined]
