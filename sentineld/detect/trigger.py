@@ -20,8 +20,10 @@ unusual (at `confirm_alpha`) and resolves once `resolve_after` has passed withou
 Cost: a dict lookup and two increments per mention and key; the tail arithmetic runs only when
 a count passes the cheap floors. Slices roll lazily when their key sees a mention; a key with
 an open alert is also in a heap of resolve deadlines that `tick` pops, so a tick never walks all
-keys. State per key is O(1) and the number of keys is capped (`max_keys`: the least recently
-seen without an open alert are forgotten first).
+keys. A key mentioned now and then closes its window and learns the silence after it in one
+go, in closed form while it is quiet (docs/decisions/0205). State per key is O(1), a msgspec
+struct checkpointed in one encoder call (0206), and the number of keys is capped (`max_keys`:
+the least recently seen without an open alert are forgotten first).
 """
 
 from __future__ import annotations
