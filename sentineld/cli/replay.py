@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 
-from sentineld.cli.common import CommandError, load
+from sentineld.cli.common import CommandError, load, tune_gc_for_streaming
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +33,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from sentineld.replay import replay
 
     config = load(args)
+    tune_gc_for_streaming()
     for name in args.files:
         if name != "-" and not Path(name).is_file():
             raise CommandError(f"{name}: no such file")

@@ -5,7 +5,7 @@ import asyncio
 import signal
 from types import FrameType
 
-from sentineld.cli.common import CommandError, load
+from sentineld.cli.common import CommandError, load, tune_gc_for_streaming
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -13,6 +13,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sentineld.store import StoreError
 
     config = load(args)
+    tune_gc_for_streaming()
     # Until the event loop installs its own handler, SIGTERM means "exit cleanly now": nothing
     # is half-done yet (every store write is one transaction).
     signal.signal(signal.SIGTERM, _exit_before_start)
