@@ -171,8 +171,14 @@ class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
         return max(self.level * profile[hour] * profile[weekday], MEAN_FLOOR)
 
     def dispersion(self, learning: Learning) -> float:
-        """The learnt dispersion; a quiet key's is the prior."""
+        """The learnt dispersion; a quiet key's is the prior once the first day is over.
+
+        During its first day a key learns no dispersion (`_dispersion_age`), busy or quiet, and
+        is tested as Poisson: the prior alone would make a key at a few mentions per window
+        deaf to a burst ten times its level until the next day."""
         if self.profile is None:
+            if self._dispersion_age(self.seen, learning) < 0:
+                return 0.0
             return learning.prior_dispersion
         if self.scale <= 0.0:
             return 0.0
@@ -237,7 +243,7 @@ class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
         value = float(count)
         if value > 1.0 and seen >= learning.warmup:
             mean = max(level, MEAN_FLOOR)
-            dispersion = learning.prior_dispersion
+            dispersion = self.dispersion(learning)
             if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
                 value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
         rate = learning.level_rate if seen >= learning.warmup else max(1.0 / (seen + 1),
@@ -262,7 +268,7 @@ class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
         value = float(count)
         if value > 1.0 and seen >= warmup:
             mean = max(level, MEAN_FLOOR)
-            dispersion = learning.prior_dispersion
+            dispersion = self.dispersion(learning)
             if value > mean + 3.0 * math.sqrt(mean + dispersion * mean * mean):
                 value = min(value, float(count_isf(learning.robust_alpha, mean, dispersion)))
         level_rate = learning.level_rate

@@ -129,7 +129,7 @@ def test_a_short_silence_does_not_inflate_the_dispersion() -> None:
     young = SeasonalCounts()
     end = feed(young, 0.2, value=lambda hour: 3.0)
     young.learn_silence(end, 3, LEARNING)
-    assert not young.busy and young.dispersion(LEARNING) == LEARNING.prior_dispersion
+    assert not young.busy and young.dispersion(LEARNING) == 0.0
     # Later, a pause is three windows among hundreds, not the whole story.
     grown = SeasonalCounts()
     end = feed(grown, 3, value=lambda hour: 3.0)

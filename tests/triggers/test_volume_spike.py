@@ -297,3 +297,20 @@ def test_an_unreadable_checkpoint_starts_afresh(sentineld_harness: Harness) -> N
     trigger.restore({"version": 3, "window": 300.0, "slices": 1,
                      "series": [["brand", "*", b"short", b"", b"", None, []]]})
     assert trigger.series == {}  # type: ignore[attr-defined]
+
+
+async def test_a_burst_after_a_short_warm_up_fires(sentineld_harness: Harness) -> None:
+    """Ten minutes at 4 mentions a minute, then 30 within 30 seconds: with a warm-up of 3
+    one-minute windows the key has learnt its level (4) and the burst is far beyond it."""
+    trigger = build_trigger(configure(sentineld_harness, window="1m", warmup=3, min_count=8),
+                            "buzz")
+    stream = Stream(seed=3)
+    make = brand_mention()
+    for minute in range(10):
+        for k in range(4):
+            stream.mentions.append(make(START + timedelta(minutes=minute, seconds=15 * k + 1), k))
+    for k in range(30):
+        stream.mentions.append(make(START + timedelta(minutes=10, seconds=5 + k), k))
+    run = await drive(trigger, stream.sorted(), until=START + timedelta(minutes=12))
+    opened = {(alert.subject, alert.channel) for alert in run.opened}
+    assert ("brand", "*") in opened
