@@ -62,8 +62,13 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
             if self.size > EXACT_AUTHORS:
                 self._to_sketch()
         else:
+            registers = self.hll.reg
+            unchanged = registers.tobytes()
             self.hll.update(author.encode())
-            self.size = max(self.size, round(self.hll.count()))
+            # The estimate only moves when a register does, which gets rarer as the cluster grows
+            # (one author in a hundred at 50,000): counting costs 9 µs, comparing 1 KB far less.
+            if registers.tobytes() != unchanged:
+                self.size = max(self.size, round(self.hll.count()))
         if self.size > before:
             self.growth, self.growth_at = bump(self.growth, self.growth_at, at, tau, self.size - before)
 

@@ -1,4 +1,4 @@
-"""The virality scorer picks its LSH bands without datasketch; they must be datasketch's."""
+"""Parts of the virality scorer that stand in for datasketch (its LSH bands, its counts) must agree with it."""
 
 from __future__ import annotations
 
@@ -41,3 +41,19 @@ def test_building_the_scorer_imports_neither_numpy_nor_datasketch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_large_cluster_counts_its_authors_with_the_sketch() -> None:
+    from sentineld_plugins.scorers.virality.clusters import EXACT_AUTHORS, Cluster
+
+    cluster = Cluster.start("c1", 0.0)
+    for i in range(5000):
+        cluster.add(f"bluesky:did:plc:{i}", float(i), 3600.0)
+    assert cluster.authors is None and cluster.hll is not None  # beyond EXACT_AUTHORS
+    assert EXACT_AUTHORS < cluster.size
+    assert abs(cluster.size - 5000) < 5000 * 0.1
+    assert cluster.size == max(cluster.size, round(cluster.hll.count()))
+    size = cluster.size
+    for i in range(5000):  # the same authors again: nobody new
+        cluster.add(f"bluesky:did:plc:{i}", 5000.0 + i, 3600.0)
+    assert cluster.size == size
