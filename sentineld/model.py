@@ -8,6 +8,7 @@ line where it streams.
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -96,12 +97,15 @@ class Mention(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     @property
     def author_key(self) -> str | None:
-        """The author's identity qualified by source, e.g. ``"bluesky:did:plc:abc"``."""
+        """The author's identity qualified by source, e.g. ``"bluesky:did:plc:abc"``.
+
+        Interned: the registry, virality, the triggers and the cases each keep author keys of
+        recent mentions, and one shared string per author costs less than a copy for each."""
         author = self.author
         if author is None:
             return None
         ident = author.id or author.handle
-        return f"{self.source}:{ident}" if ident else None
+        return sys.intern(f"{self.source}:{ident}") if ident else None
 
 
 _MENTION_FIELDS: Final = frozenset(Mention.__struct_fields__)
