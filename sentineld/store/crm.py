@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from itertools import groupby
@@ -21,6 +21,7 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.model import SEVERITIES, Mention, format_time
+from sentineld.store.sql import select_in
 
 __all__ = [
     "OPEN_STATES",
@@ -275,21 +276,14 @@ class CrmTables:
 
     # ------------------------------------------------------------------ batch loads
 
-    def _select_in(self, sql: str, values: Iterable[str]) -> Iterator[Sequence[Any]]:
-        """Rows of ``sql`` (with one ``{marks}`` placeholder) for `values`, 500 at a time."""
-        unique = list(dict.fromkeys(values))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            yield from self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
-
     def load_case_mentions(self, mention_ids: Iterable[str]) -> None:
         wanted = [i for i in mention_ids if i not in self._case_mentions]
         if not wanted:
             return
         for mention_id in wanted:
             self._case_mentions[mention_id] = None
-        for row in self._select_in(
-            f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id IN ({{marks}})", wanted
+        for row in select_in(
+            self.db, f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id IN ({{marks}})", wanted
         ):
             self._case_mentions[row[0]] = _case_mention_from_row(row)
 
@@ -299,7 +293,7 @@ class CrmTables:
             return
         for mention_id in wanted:
             self._mentions[mention_id] = None
-        for ident, body in self._select_in("SELECT id, body FROM mentions WHERE id IN ({marks})", wanted):
+        for ident, body in select_in(self.db, "SELECT id, body FROM mentions WHERE id IN ({marks})", wanted):
             self._mentions[ident] = _mention_decoder.decode(body)
 
     def load_identities(self, keys: Iterable[str]) -> None:
@@ -308,8 +302,8 @@ class CrmTables:
             return
         for key in wanted:
             self._holders[key] = None
-        for key, customer, author_key in self._select_in(
-            "SELECT key, customer, author_key FROM identities WHERE key IN ({marks})", wanted
+        for key, customer, author_key in select_in(
+            self.db, "SELECT key, customer, author_key FROM identities WHERE key IN ({marks})", wanted
         ):
             self._holders[key] = customer
             self._author_keys[key] = author_key
@@ -320,7 +314,7 @@ class CrmTables:
         wanted = [i for i in case_ids if i not in self._cases]
         for case_id in wanted:
             self._cases[case_id] = None
-        for row in self._select_in(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id IN ({{marks}})", wanted):
+        for row in select_in(self.db, f"SELECT {_CASE_COLUMNS} FROM cases WHERE id IN ({{marks}})", wanted):
             self._cases[row[0]] = _case_from_row(row)
         owners = [c for c in customers if c not in self._open]
         for customer in owners:
@@ -328,8 +322,8 @@ class CrmTables:
         states = ",".join(f"'{s}'" for s in OPEN_STATES)
         oldest: dict[str, tuple[int, str]] = {}
         # By customer: given many customers, the planner would rather walk every open case.
-        for row in self._select_in(
-            f"SELECT {_CASE_COLUMNS} FROM cases INDEXED BY cases_customer "
+        for row in select_in(
+            self.db, f"SELECT {_CASE_COLUMNS} FROM cases INDEXED BY cases_customer "
             f"WHERE customer IN ({{marks}}) AND state IN ({states})", owners,
         ):
             case = self._cases.get(row[0]) or _case_from_row(row)

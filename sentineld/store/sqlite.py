@@ -17,6 +17,7 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
+from sentineld.store.sql import select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
@@ -148,12 +149,8 @@ class SQLiteStore(CrmStoreMixin):
         seq = self._next_seq
         encode, us = _encode, _us
         with self.transaction() as db:
-            ids = list({m.id for _, mentions, _ in batches for m in mentions})
-            for chunk in _chunks(ids):
-                marks = ",".join("?" * len(chunk))
-                known.update(
-                    row[0] for row in db.execute(f"SELECT id FROM mentions WHERE id IN ({marks})", chunk)
-                )
+            ids = (m.id for _, mentions, _ in batches for m in mentions)
+            known.update(row[0] for row in select_in(db, "SELECT id FROM mentions WHERE id IN ({marks})", ids))
             for source_id, mentions, cursor in batches:
                 fresh: list[tuple[int, Mention]] = []
                 for mention in mentions:
@@ -247,23 +244,10 @@ class SQLiteStore(CrmStoreMixin):
     ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
         """The stored rows of `keys` and of the authors of the stored posts `post_ids`, and
         ``{post id: author key}`` for those posts."""
-        post_authors: dict[str, str] = {}
-        for chunk in _chunks(post_ids):
-            marks = ",".join("?" * len(chunk))
-            post_authors.update(
-                self.db.execute(
-                    f"SELECT id, author_key FROM mentions WHERE id IN ({marks}) "
-                    "AND author_key IS NOT NULL",
-                    chunk,
-                )
-            )
-        wanted = list(dict.fromkeys([*keys, *post_authors.values()]))
-        rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            rows.extend(
-                self.db.execute(f"SELECT {_AUTHOR_SELECT} FROM authors WHERE key IN ({marks})", chunk)
-            )
+        posts_sql = "SELECT id, author_key FROM mentions WHERE id IN ({marks}) AND author_key IS NOT NULL"
+        post_authors: dict[str, str] = {post: author for post, author in select_in(self.db, posts_sql, post_ids)}
+        authors_sql = f"SELECT {_AUTHOR_SELECT} FROM authors WHERE key IN ({{marks}})"
+        rows = [tuple(row) for row in select_in(self.db, authors_sql, [*keys, *post_authors.values()])]
         return rows, post_authors
 
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
@@ -360,12 +344,8 @@ class SQLiteStore(CrmStoreMixin):
             self._enqueue(db, deliveries)
 
     def alerts_by_id(self, ids: Sequence[str]) -> dict[str, Alert]:
-        found: dict[str, Alert] = {}
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT id, body FROM alerts WHERE id IN ({marks})", chunk)
-            found.update((row[0], _alert_decoder.decode(row[1])) for row in rows)
-        return found
+        rows = select_in(self.db, "SELECT id, body FROM alerts WHERE id IN ({marks})", ids)
+        return {row[0]: _alert_decoder.decode(row[1]) for row in rows}
 
     def alert_conditions(self) -> list[tuple[str, str, str, bytes]]:
         """The open-alert rows of the last checkpoint (see `AlertManager.restore`)."""
@@ -534,11 +514,6 @@ AUTHOR_COLUMNS: Final = (
     "watchlist", "own",
 )  # fmt: skip
 _AUTHOR_SELECT: Final = ", ".join(AUTHOR_COLUMNS)
-
-
-def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _statements(sql: str) -> list[str]:
