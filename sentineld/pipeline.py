@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import tenacity
@@ -88,6 +88,25 @@ class Barrier:
 
 
 _STOP: Final = object()
+_Batch = TypeVar("_Batch")
+
+
+def _queued_behind(
+    queue: asyncio.Queue[Any], first: _Batch, kind: type, size: Callable[[_Batch], int]
+) -> tuple[list[_Batch], Any]:
+    """`first` and the items of its `kind` queued behind it, up to `GROUP_MENTIONS` mentions,
+    and the first other item taken (a tick, a barrier, the stop), which then waits its turn."""
+    group, count = [first], size(first)
+    while count < GROUP_MENTIONS:
+        try:
+            item = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        if not isinstance(item, kind):
+            return group, item
+        group.append(item)
+        count += size(item)
+    return group, None
 
 Scored = list[tuple[int, Mention]]
 
@@ -427,7 +446,9 @@ class Pipeline:
             if isinstance(item, Tick):
                 await self.score_queue.put(item)
                 continue
-            group, held = self._group(item)
+            # Group commit: under load batches queue up and share one transaction; when idle
+            # nothing waits for company.
+            group, held = _queued_behind(self.ingest_queue, item, _IngestBatch, lambda b: len(b.mentions))
             started = time.perf_counter()
             stored = await self._store_group(group)
             self._timed("ingest", started)
@@ -437,22 +458,6 @@ class Pipeline:
                     await self.score_queue.put(fresh)
             if time.monotonic() - self._last_barrier >= interval:
                 await self._barrier()
-
-    def _group(self, first: _IngestBatch) -> tuple[list[_IngestBatch], Any]:
-        """`first` and the batches queued behind it, up to `GROUP_MENTIONS` mentions, to store in
-        one transaction (group commit: under load batches queue up and share a commit; when idle
-        nothing waits for company). Returns the group and the first item that is not a batch."""
-        group, count = [first], len(first.mentions)
-        while count < GROUP_MENTIONS:
-            try:
-                item = self.ingest_queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if not isinstance(item, _IngestBatch):
-                return group, item
-            group.append(item)
-            count += len(item.mentions)
-        return group, None
 
     async def _barrier(self) -> None:
         self._last_barrier = time.monotonic()
@@ -549,7 +554,7 @@ class Pipeline:
             else:
                 item = await self.score_queue.get()
             if isinstance(item, list):
-                group, held = self._queued_batches(item)
+                group, held = _queued_behind(self.score_queue, item, list, len)
                 await self._survive("score", self._score_batches, group)
                 for batch in group:
                     await self.trigger_queue.put(batch)
@@ -558,21 +563,6 @@ class Pipeline:
             await self.trigger_queue.put(item)
             if isinstance(item, Barrier) and item.final:
                 return
-
-    def _queued_batches(self, first: Scored) -> tuple[list[Scored], Any]:
-        """`first` and the scored batches queued behind it, up to `GROUP_MENTIONS` mentions, and
-        the first item that is not a batch (a tick or a barrier, which waits its turn)."""
-        group, count = [first], len(first)
-        while count < GROUP_MENTIONS:
-            try:
-                item = self.score_queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if not isinstance(item, list):
-                return group, item
-            group.append(item)
-            count += len(item)
-        return group, None
 
     async def _score_batches(self, group: list[Scored]) -> None:
         """Score a group of batches. Tracking and scorers see the batches as the sources made
