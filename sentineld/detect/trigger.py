@@ -275,13 +275,15 @@ class CountTrigger(Trigger):
         if series.open or counts.seen < self.learning.warmup:
             series.floor = series.limit = NEVER
             return
-        options = self.options
-        floor = options.min_count
-        if options.factor * mean > floor:
-            floor = math.ceil(options.factor * mean)
-        series.floor = series.limit = floor
-        if series.count >= floor:
+        series.floor = series.limit = self._floor(mean)
+        if series.count >= series.floor:
             self._exact_limits(series)
+
+    def _floor(self, mean: float) -> float:
+        """The cheap lower bound of an alarm: `min_count`, or `factor` times the forecast."""
+        options = self.options
+        scaled = options.factor * mean
+        return math.ceil(scaled) if scaled > options.min_count else options.min_count
 
     def _exact_limits(self, series: Series) -> None:
         """Replace the cheap floor by the lowest counts whose tail is small enough."""
@@ -398,11 +400,7 @@ class CountTrigger(Trigger):
         if counts.seen < self.learning.warmup:
             series.floor = series.limit = NEVER
             return
-        options = self.options
-        floor = options.min_count
-        if options.factor * mean > floor:
-            floor = math.ceil(options.factor * mean)
-        series.floor = series.limit = floor
+        series.floor = series.limit = self._floor(mean)
 
     def _learn_tumble(self, series: Series, end: float) -> None:
         """Teach the baselines the tumbling window that ends at `end`."""
