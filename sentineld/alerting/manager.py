@@ -1,304 +1,51 @@
-"""The alert lifecycle: triggers say a condition fires or clears; the `AlertManager` keeps one open
-alert per condition (trigger, subject, channel), stores it, and decides which notifications go
-out, with Alertmanager's habits, all in event time:
-
-- **cool-down**: a cleared alert stays open for `cool_down`; a fire meanwhile continues it;
-- **grouping**: new alerts with the same `group_by` labels go out together (`group_wait` for
-  the first of a group, then at most one notification per `group_interval`);
-- **re-notify**: a group with open alerts is notified again every `renotify` ("renotify" event);
-- **silences** and **inhibition** mute notifications (the alert is still stored); a muted alert
-  that is still open when the mute lifts is notified then;
-- **severities**: a default per trigger or kind, and a floor under which nothing is notified;
-- **staleness**: an alert its trigger has not asserted for `stale_after`, or the least recently
-  asserted one beyond `max_open` open alerts of one trigger, is resolved as stale.
-
-Alert ids are derived from the condition and the event time it opened, and outbox keys from the
-alert id and the event (or from the group and the event time), so re-processing a stretch of the
-stream after a crash re-derives the same alerts and queues nothing twice. See
-docs/decisions/0210-alert-lifecycle.md.
-
-Memory: an open alert is a compact `_Open` record (identity, times, flags). Its text (summary,
-evidence, mentions) is held only while it changes, until the next checkpoint stores it; after
-that it lives in the store, and an event about it carries a *partial* alert that the pipeline
-completes from the store (`complete_alert`) before routing it. The records themselves are
-checkpointed as rows that change (`take_changes`), not re-encoded whole every time. See
-docs/decisions/0214-open-alerts-in-bounded-memory.md.
-"""
+"""The `AlertManager`: the alert lifecycle (open, update, cool-down, resolve, staleness), the
+notification groups (group_wait, group_interval, re-notify) and the mutes, in event time, and
+its checkpoint. See the package docstring."""
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 
+from sentineld.alerting.events import (
+    MAX_MENTIONS_PER_ALERT,
+    RESOLUTION,
+    AlertEvent,
+    copy_alert,
+)
+from sentineld.alerting.mutes import Inhibitor
+from sentineld.alerting.records import (
+    ConditionChanges,
+    ConditionKey,
+    OpenAlerts,
+    OpenRecord,
+    decode_row,
+    pending_row,
+)
+from sentineld.alerting.signals import RANK, Signal
 from sentineld.alertrules import (
     AlertingOptions,
-    LabelMatcher,
     Silence,
     alert_labels,
     matches_all,
     parse_matchers,
 )
-from sentineld.components import AlertSink
-from sentineld.model import (
-    SEVERITIES,
-    Alert,
-    Severity,
-    alert_id,
-    alert_to_dict,
-    format_time,
-    from_timestamp,
-)
+from sentineld.model import Alert, Severity, alert_id, alert_to_dict, format_time, from_timestamp
 
-__all__ = [
-    "AlertEvent",
-    "AlertManager",
-    "ConditionChanges",
-    "Router",
-    "Signal",
-    "TriggerAlertSink",
-    "broadcast_router",
-    "complete_alert",
-    "finish_event",
-    "notification_payload",
-]
+__all__ = ["AlertManager"]
 
-MAX_MENTIONS_PER_ALERT: Final = 50
 #: Alerts listed in one group notification's meta (the count says how many there were).
 MAX_ALERTS_PER_GROUP_NOTE: Final = 20
-#: The evidence key that says why an alert was resolved when its trigger did not clear it.
-RESOLUTION: Final = "resolution"
 _NEVER: Final = float("inf")
-_RANK: Final = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-
-ConditionKey = tuple[str, str, str]  # (trigger id, subject, channel)
-
-_encode_row = msgspec.msgpack.Encoder().encode
-_decode_row = msgspec.msgpack.Decoder().decode
-
-
-@dataclass(slots=True)
-class Signal:
-    """What a trigger said during one call: fire (with details) or clear one condition.
-    A `severity` of None takes the configured default for the trigger or kind. A clear may say
-    why (`reason`), when it is not simply that the condition stopped holding."""
-
-    fire: bool
-    trigger: str
-    kind: str
-    subject: str
-    channel: str
-    at: datetime
-    summary: str = ""
-    severity: Severity | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
-    mentions: Sequence[str] = ()
-    reason: str | None = None
-
-
-class TriggerAlertSink(AlertSink):
-    """The `AlertSink` handed to one trigger: it records signals for the manager to apply."""
-
-    def __init__(self, trigger_id: str, kind: str) -> None:
-        self.trigger_id = trigger_id
-        self.kind = kind
-        self.signals: list[Signal] = []
-
-    def fire(
-        self,
-        *,
-        subject: str,
-        channel: str,
-        at: datetime,
-        summary: str,
-        severity: Severity | None = None,  # type: ignore[override]
-        evidence: dict[str, Any] | None = None,
-        mentions: Sequence[str] = (),
-        kind: str | None = None,
-    ) -> None:
-        if severity is not None and severity not in _RANK:
-            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
-        self.signals.append(
-            Signal(
-                True, self.trigger_id, kind or self.kind, subject, channel, at,
-                summary, severity, dict(evidence or {}), tuple(mentions),
-            )
-        )
-
-    def clear(
-        self, *, subject: str, channel: str, at: datetime, kind: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        self.signals.append(
-            Signal(False, self.trigger_id, kind or self.kind, subject, channel, at, reason=reason)
-        )
-
-    def take(self) -> list[Signal]:
-        signals, self.signals = self.signals, []
-        return signals
-
-
-@dataclass(slots=True)
-class AlertEvent:
-    """A change to an alert and/or a notification about it.
-
-    `change` events (``opened``, ``updated`` when the severity rose, ``resolved``) are stored and
-    counted; `notify` says whether notifiers should hear of it now. Notification-only events
-    (`change` False) are a deferred or grouped ``opened`` and ``renotify``: `alert` is the most
-    severe alert concerned and ``meta["alerts"]`` lists all of them (`listed`). `key` is the
-    idempotency base: routers append the destination.
-
-    `partial` names the alerts of this event (`alert`, `listed`) whose text is in the store, not
-    in memory: their summary and evidence may be empty and their mentions only the ones added
-    since they were stored. `finish_event` completes them; the pipeline does before routing.
-    """
-
-    event: str
-    alert: Alert
-    notify: bool = True
-    change: bool = True
-    key: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    listed: list[Alert] = field(default_factory=list)
-    partial: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        if not self.key:
-            self.key = f"{self.alert.id}:{self.event}"
-
-
-#: Given an alert event, the deliveries to queue: (destination notifier id, key, payload).
-Router = Callable[[AlertEvent], list[tuple[str, str, bytes]]]
-
-
-def broadcast_router(notifier_ids: Sequence[str]) -> Router:
-    """Every alert notification goes to every notifier (the default when no playbook routes)."""
-
-    def route(event: AlertEvent) -> list[tuple[str, str, bytes]]:
-        if not event.notify:
-            return []
-        payload = notification_payload(event)
-        return [(notifier, f"{event.key}:{notifier}", payload) for notifier in notifier_ids]
-
-    return route
-
-
-def notification_payload(event: AlertEvent) -> bytes:
-    return msgspec.json.encode(
-        {"event": event.event, "alert": alert_to_dict(event.alert), "meta": event.meta}
-    )
-
-
-def complete_alert(partial: Alert, stored: Alert | None) -> Alert:
-    """The whole alert: `stored` (its last stored form) updated with what `partial` (an alert
-    whose text is not in memory) knows. The severity and resolution are always the partial's;
-    its summary and evidence when it has them; its mentions are added to the stored ones."""
-    if stored is None:
-        return partial
-    mentions = list(stored.mentions)
-    room = MAX_MENTIONS_PER_ALERT - len(mentions)
-    if room > 0 and partial.mentions:
-        known = set(mentions)
-        mentions += [m for m in partial.mentions if m not in known][:room]
-    return msgspec.structs.replace(
-        stored,
-        severity=partial.severity,
-        resolved_at=partial.resolved_at,
-        summary=partial.summary or stored.summary,
-        evidence=partial.evidence or stored.evidence,
-        mentions=mentions,
-    )
-
-
-def finish_event(event: AlertEvent, stored: Mapping[str, Alert]) -> None:
-    """Complete the partial alerts of `event` from their stored forms (by id), in place."""
-    if not event.partial:
-        return
-    reason = event.meta.get(RESOLUTION)
-
-    def whole(alert: Alert) -> Alert:
-        if alert.id not in event.partial:
-            return alert
-        done = complete_alert(alert, stored.get(alert.id))
-        if reason and alert.resolved_at is not None and done.evidence.get(RESOLUTION) != reason:
-            done.evidence = {**done.evidence, RESOLUTION: reason}
-        return done
-
-    event.alert = whole(event.alert)
-    if event.listed:
-        event.listed = [whole(a) for a in event.listed]
-        event.meta["alerts"] = [alert_to_dict(a) for a in event.listed]
-    event.partial = set()
-
-
-def _copy(alert: Alert) -> Alert:
-    """The alert as it is now: events must not change when the open alert changes later."""
-    return msgspec.structs.replace(alert, evidence=dict(alert.evidence), mentions=list(alert.mentions))
 
 
 def _short_hash(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-class _Open(msgspec.Struct, gc=False):
-    """One open alert as the manager keeps it in memory: identity, times, lifecycle flags.
-
-    `body` holds the alert's text while it changes (from a change until the next checkpoint
-    stores it); it is the whole alert unless `patch`, when it only knows the summary, evidence
-    and mentions given since the stored form. `seen` is the event time its trigger last asserted
-    it, `order` the manager's count at that moment (the order in which staleness takes alerts).
-    `resolved` is set once it is no longer open (it may still wait in a group's notification).
-    Not tracked by the garbage collector (it holds no cycle): ten thousand open alerts do not
-    slow every full collection down.
-    """
-
-    key: ConditionKey
-    id: str
-    kind: str
-    severity: Severity
-    opened: float
-    group: str
-    seen: float
-    order: int
-    notified: bool = False
-    pending: bool = False
-    clearing_since: float | None = None
-    resolved: float | None = None
-    gave_up: bool = False
-    body: Alert | None = None
-    patch: bool = False
-
-    def row(self) -> bytes:
-        """The checkpoint row of an open alert (see `AlertManager.take_changes`)."""
-        return _encode_row([self.id, self.kind, self.severity, self.opened, self.seen, self.order,
-                            self.notified, self.clearing_since])
-
-    def labels(self) -> dict[str, str]:
-        trigger, subject, channel = self.key
-        return {
-            "kind": self.kind,
-            "subject": subject,
-            "subject_root": subject.split("/", 1)[0],
-            "channel": channel,
-            "severity": self.severity,
-            "trigger": trigger,
-            "id": self.id,
-        }
-
-    def stub(self) -> Alert:
-        """The alert without its text (a partial alert: see `AlertEvent.partial`)."""
-        trigger, subject, channel = self.key
-        return Alert(
-            id=self.id, kind=self.kind, severity=self.severity, subject=subject, channel=channel,
-            opened_at=from_timestamp(self.opened),
-            resolved_at=from_timestamp(self.resolved) if self.resolved is not None else None,
-            trigger=trigger,
-        )
 
 
 @dataclass(slots=True)
@@ -308,80 +55,10 @@ class _Group:
     id: str
     labels: dict[str, str]
     members: set[ConditionKey] = field(default_factory=set)
-    pending: list[_Open] = field(default_factory=list)
+    pending: list[OpenRecord] = field(default_factory=list)
     flush_at: float | None = None
     last_flush: float | None = None
     last_sent: float | None = None
-
-
-@dataclass(slots=True)
-class _Inhibitor:
-    source: tuple[LabelMatcher, ...]
-    target: tuple[LabelMatcher, ...]
-    equal: tuple[str, ...]
-    #: equal-label values -> open source alerts with them
-    open_sources: dict[tuple[str, ...], set[ConditionKey]] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class ConditionChanges:
-    """The open-alert rows that changed since the last checkpoint: (trigger, subject, channel,
-    row) with row None for an alert no longer open. `reset`: drop every stored row first."""
-
-    rows: list[tuple[str, str, str, bytes | None]] = field(default_factory=list)
-    reset: bool = False
-
-    def then(self, later: ConditionChanges) -> ConditionChanges:
-        """These changes followed by `later` (for a checkpoint that could not be stored)."""
-        if later.reset:
-            return later
-        return ConditionChanges([*self.rows, *later.rows], self.reset)
-
-
-class OpenAlerts(Mapping[ConditionKey, _Open]):
-    """The open alerts by condition, kept per trigger in the order they were last asserted
-    (least recently first), which is the order staleness takes them in."""
-
-    def __init__(self) -> None:
-        self.by_trigger: dict[str, OrderedDict[ConditionKey, _Open]] = {}
-
-    def __getitem__(self, key: ConditionKey) -> _Open:
-        return self.by_trigger[key[0]][key]
-
-    def get(self, key: ConditionKey, default: Any = None) -> Any:  # type: ignore[override]
-        alerts = self.by_trigger.get(key[0])
-        return default if alerts is None else alerts.get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        alerts = self.by_trigger.get(key[0]) if isinstance(key, tuple) else None
-        return alerts is not None and key in alerts
-
-    def __len__(self) -> int:
-        return sum(len(alerts) for alerts in self.by_trigger.values())
-
-    def __iter__(self) -> Iterator[ConditionKey]:
-        for alerts in self.by_trigger.values():
-            yield from alerts
-
-    def add(self, record: _Open) -> int:
-        """Add `record` as the most recently asserted; returns how many its trigger has open."""
-        alerts = self.by_trigger.setdefault(record.key[0], OrderedDict())
-        alerts[record.key] = record
-        return len(alerts)
-
-    def asserted(self, record: _Open) -> None:
-        self.by_trigger[record.key[0]].move_to_end(record.key)
-
-    def pop(self, key: ConditionKey) -> _Open:
-        alerts = self.by_trigger[key[0]]
-        record = alerts.pop(key)
-        if not alerts:
-            del self.by_trigger[key[0]]
-        return record
-
-    def oldest(self, trigger: str) -> _Open | None:
-        alerts = self.by_trigger.get(trigger)
-        return next(iter(alerts.values())) if alerts else None
 
 
 class AlertManager:
@@ -398,7 +75,7 @@ class AlertManager:
         self._unnotified: set[ConditionKey] = set()
         self._clearing: set[ConditionKey] = set()
         #: Records holding a body (dropped at each checkpoint, once the bodies are stored).
-        self._hot: list[_Open] = []
+        self._hot: list[OpenRecord] = []
         self._changed: set[ConditionKey] = set()
         self._reset_rows = False
         self._order = 0
@@ -406,7 +83,7 @@ class AlertManager:
         #: ends, or -inf after the silences changed or an inhibiting alert resolved).
         self._mute_check_at = -_NEVER
         self._inhibitors = [
-            _Inhibitor(parse_matchers(r.source), parse_matchers(r.target), tuple(r.equal))
+            Inhibitor(parse_matchers(r.source), parse_matchers(r.target), tuple(r.equal))
             for r in self.options.inhibit
         ]
         self._due = _NEVER
@@ -451,7 +128,7 @@ class AlertManager:
         if room > 0 and signal.mentions:
             seen = set(body.mentions)
             body.mentions.extend([m for m in signal.mentions if m not in seen][:room])
-        if _RANK[severity] <= _RANK[record.severity]:
+        if RANK[severity] <= RANK[record.severity]:
             self.dirty.add(key)
             return
         record.severity = body.severity = severity
@@ -485,14 +162,14 @@ class AlertManager:
         labels = alert_labels(alert)
         group = self._group_for(labels)
         self._order += 1
-        record = _Open(key, alert.id, alert.kind, severity, moment, group.id, moment, self._order,
+        record = OpenRecord(key, alert.id, alert.kind, severity, moment, group.id, moment, self._order,
                        body=alert)
         self._hot.append(record)
         self._changed.add(key)
         count = self.open.add(record)
         group.members.add(key)
         self._index_source(key, labels, add=True)
-        events.append(AlertEvent("opened", _copy(alert), notify=False, meta=self._meta(group.id)))
+        events.append(AlertEvent("opened", copy_alert(alert), notify=False, meta=self._meta(group.id)))
         self._unnotified.add(key)
         self._offer(record, moment)
         if 0 < self.options.max_open < count:
@@ -502,7 +179,7 @@ class AlertManager:
                               f"stale: {signal.trigger} has more than {self.options.max_open} "
                               "open alerts and this one was asserted least recently")
 
-    def _clear(self, record: _Open, moment: float, reason: str | None,
+    def _clear(self, record: OpenRecord, moment: float, reason: str | None,
                events: list[AlertEvent]) -> None:
         if self.options.cool_down <= 0 or reason:
             self._resolve(record, moment, events, reason)
@@ -512,7 +189,7 @@ class AlertManager:
             self._changed.add(record.key)
             self._due = min(self._due, record.clearing_since + self.options.cool_down)
 
-    def _resolve(self, record: _Open, moment: float, events: list[AlertEvent],
+    def _resolve(self, record: OpenRecord, moment: float, events: list[AlertEvent],
                  reason: str | None = None) -> None:
         key = record.key
         self.open.pop(key)
@@ -541,13 +218,13 @@ class AlertManager:
         alert, partial = self._alert(record)
         events.append(AlertEvent("resolved", alert, notify=notify, meta=meta, partial=partial))
 
-    def _asserted(self, record: _Open, moment: float) -> None:
+    def _asserted(self, record: OpenRecord, moment: float) -> None:
         self._order += 1
         record.seen, record.order = max(record.seen, moment), self._order
         self.open.asserted(record)
         self._changed.add(record.key)
 
-    def _body(self, record: _Open) -> Alert:
+    def _body(self, record: OpenRecord) -> Alert:
         """The record's body, made (as a patch over the stored alert) if it has none."""
         if record.body is None:
             record.body = record.stub()
@@ -556,11 +233,11 @@ class AlertManager:
         return record.body
 
     @staticmethod
-    def _alert(record: _Open) -> tuple[Alert, set[str]]:
+    def _alert(record: OpenRecord) -> tuple[Alert, set[str]]:
         """A copy of the alert for an event, and whether it is partial."""
         if record.body is None:
             return record.stub(), {record.id}
-        return _copy(record.body), ({record.id} if record.patch else set())
+        return copy_alert(record.body), ({record.id} if record.patch else set())
 
     # ------------------------------------------------------------------ ticks
 
@@ -624,7 +301,7 @@ class AlertManager:
             elif not group.members and not group.pending:
                 self._due = min(self._due, idle_until)
 
-    def _offer(self, record: _Open, moment: float) -> None:
+    def _offer(self, record: OpenRecord, moment: float) -> None:
         """Queue an open, not yet notified alert for its group's next notification."""
         group = self._groups[record.group]
         record.pending = True
@@ -638,7 +315,7 @@ class AlertManager:
 
     def _flush(self, group: _Group, moment: float, events: list[AlertEvent]) -> None:
         candidates, group.pending, group.flush_at = group.pending, [], None
-        ready: list[_Open] = []
+        ready: list[OpenRecord] = []
         for record in candidates:
             still_open = record.resolved is None and self.open.get(record.key) is record
             if still_open:
@@ -660,7 +337,7 @@ class AlertManager:
         if len(ready) == 1:
             self._announce(ready[0], meta, events)
         else:
-            ready.sort(key=lambda r: (r.resolved is None, _RANK[r.severity], r.id), reverse=True)
+            ready.sort(key=lambda r: (r.resolved is None, RANK[r.severity], r.id), reverse=True)
             ids = "|".join(sorted(r.id for r in ready))
             events.append(self._listing_event("opened", ready, {**meta},
                                               key=f"group-{_short_hash(ids)}:opened"))
@@ -672,7 +349,7 @@ class AlertManager:
             alert, partial = self._alert(record)
             events.append(AlertEvent("resolved", alert, change=False, meta=dict(meta), partial=partial))
 
-    def _announce(self, record: _Open, meta: dict[str, Any], events: list[AlertEvent]) -> None:
+    def _announce(self, record: OpenRecord, meta: dict[str, Any], events: list[AlertEvent]) -> None:
         """The `opened` notification of one alert: the change event of this very call if there
         is one (opened and notified at once), else a notification of its own."""
         for event in reversed(events):
@@ -690,13 +367,13 @@ class AlertManager:
         group.last_sent = moment
         if not records:
             return
-        records.sort(key=lambda r: (_RANK[r.severity], -r.opened, r.id), reverse=True)
+        records.sort(key=lambda r: (RANK[r.severity], -r.opened, r.id), reverse=True)
         events.append(self._listing_event(
             "renotify", records, self._meta(group.id),
             key=f"group-{_short_hash(group.id)}:renotify:{format_time(from_timestamp(moment))}",
         ))
 
-    def _listing_event(self, name: str, records: list[_Open], meta: dict[str, Any], key: str) -> AlertEvent:
+    def _listing_event(self, name: str, records: list[OpenRecord], meta: dict[str, Any], key: str) -> AlertEvent:
         """A notification about several alerts: the first (most severe) as its alert, the first
         `MAX_ALERTS_PER_GROUP_NOTE` listed in its meta, and how many there were."""
         partial: set[str] = set()
@@ -748,7 +425,7 @@ class AlertManager:
         return self._muted(alert_labels(alert), (alert.trigger, alert.subject, alert.channel), moment)
 
     def _muted(self, labels: Mapping[str, str], own: ConditionKey, moment: float) -> str | None:
-        if _RANK[labels["severity"]] < _RANK[self.options.notify_min_severity]:
+        if RANK[labels["severity"]] < RANK[self.options.notify_min_severity]:
             return f"severity below {self.options.notify_min_severity}"
         if not self.silences and not self._inhibitors:
             return None
@@ -783,7 +460,7 @@ class AlertManager:
         for key in sorted(self.dirty):
             record = self.open.get(key)
             if record is not None and record.body is not None:
-                dirty.append((_copy(record.body), record.patch))
+                dirty.append((copy_alert(record.body), record.patch))
         self.dirty.clear()
         for record in self._hot:
             record.body, record.patch = None, False
@@ -796,7 +473,7 @@ class AlertManager:
         it without the open alerts (``whole=False``): their rows go to the store as they change
         (`take_changes`) and their text is stored already."""
         groups = [
-            [g.id, g.labels, [_pending_row(r) for r in g.pending], g.flush_at, g.last_flush,
+            [g.id, g.labels, [pending_row(r) for r in g.pending], g.flush_at, g.last_flush,
              g.last_sent]
             for g in self._groups.values()
         ]
@@ -842,14 +519,14 @@ class AlertManager:
         if isinstance(state, list):
             state = {"open": [[data, True, None] for data in state], "groups": []}
         state = state or {}
-        records: list[_Open] = []
+        records: list[OpenRecord] = []
         if "open" in state:  # a whole snapshot
             self._reset_rows = True
             for order, (data, notified, clearing_since, *since) in enumerate(state["open"], 1):
                 alert = msgspec.convert(data, Alert)
                 opened = alert.opened_at.timestamp()
                 seen, order = since or (opened, order)  # version 2 kept neither
-                record = _Open((alert.trigger, alert.subject, alert.channel), alert.id, alert.kind,
+                record = OpenRecord((alert.trigger, alert.subject, alert.channel), alert.id, alert.kind,
                                alert.severity, opened, "", seen, order, notified,
                                clearing_since=clearing_since, body=alert)
                 records.append(record)
@@ -857,8 +534,8 @@ class AlertManager:
             records.sort(key=lambda r: r.order)
         else:
             for trigger, subject, channel, row in rows:
-                id_, kind, severity, opened, seen, order, notified, clearing_since = _decode_row(row)
-                records.append(_Open((trigger, subject, channel), id_, kind, severity, opened, "",
+                id_, kind, severity, opened, seen, order, notified, clearing_since = decode_row(row)
+                records.append(OpenRecord((trigger, subject, channel), id_, kind, severity, opened, "",
                                      seen, order, notified, clearing_since=clearing_since))
             records.sort(key=lambda r: r.order)
         self._order = max(state.get("order", 0), max((r.order for r in records), default=0))
@@ -882,7 +559,7 @@ class AlertManager:
             for entry in pending:
                 group.pending.append(self._pending_record(entry, group_id))
 
-    def _pending_record(self, entry: Any, group_id: str) -> _Open:
+    def _pending_record(self, entry: Any, group_id: str) -> OpenRecord:
         """A group's waiting alert from its checkpoint row (version 2: the alert's dict)."""
         if isinstance(entry, dict):
             alert = msgspec.convert(entry, Alert)
@@ -895,10 +572,6 @@ class AlertManager:
         if record is not None and record.id == id_ and resolved is None:
             record.pending = True
             return record
-        return _Open(key, id_, kind, severity, opened, group_id, opened, 0, resolved=resolved,
+        return OpenRecord(key, id_, kind, severity, opened, group_id, opened, 0, resolved=resolved,
                      gave_up=bool(gave_up and gave_up[0]))
 
-
-def _pending_row(record: _Open) -> list[Any]:
-    return [*record.key, record.id, record.kind, record.severity, record.opened, record.resolved,
-            record.gave_up]
