@@ -29,7 +29,8 @@ The parts, one module each:
 - `signals`: what triggers say (`TriggerAlertSink` records `Signal`s);
 - `manager`: the `AlertManager` (lifecycle, groups, re-notify, staleness, its checkpoint);
 - `records`: the compact open-alert records and their checkpoint rows;
-- `mutes`: inhibition as the manager applies it (matchers and silences: `sentineld.alertrules`);
+- `mutes`: what holds notifications back (the severity floor, silences, inhibition; the
+  matchers and the silence records are `sentineld.alertrules`);
 - `events`: `AlertEvent` and the completion of partial alerts;
 - `routing`: which notifiers hear of an event (`broadcast_router`, the default).
 """

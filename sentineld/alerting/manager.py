@@ -18,7 +18,7 @@ from sentineld.alerting.events import (
     AlertEvent,
     copy_alert,
 )
-from sentineld.alerting.mutes import Inhibitor
+from sentineld.alerting.mutes import Mutes
 from sentineld.alerting.records import (
     ConditionChanges,
     ConditionKey,
@@ -28,13 +28,7 @@ from sentineld.alerting.records import (
     pending_row,
 )
 from sentineld.alerting.signals import RANK, Signal
-from sentineld.alertrules import (
-    AlertingOptions,
-    Silence,
-    alert_labels,
-    matches_all,
-    parse_matchers,
-)
+from sentineld.alertrules import AlertingOptions, Silence, alert_labels
 from sentineld.model import Alert, Severity, alert_id, alert_to_dict, format_time, from_timestamp
 
 __all__ = ["AlertManager"]
@@ -70,7 +64,7 @@ class AlertManager:
         self.open = OpenAlerts()
         #: Open alerts whose text changed without an event (stored at the next checkpoint).
         self.dirty: set[ConditionKey] = set()
-        self.silences: list[Silence] = []
+        self.mutes = Mutes(self.options)
         self._groups: dict[str, _Group] = {}
         self._unnotified: set[ConditionKey] = set()
         self._clearing: set[ConditionKey] = set()
@@ -82,11 +76,11 @@ class AlertManager:
         #: Event time from which muted alerts must be looked at again (a silence starts or
         #: ends, or -inf after the silences changed or an inhibiting alert resolved).
         self._mute_check_at = -_NEVER
-        self._inhibitors = [
-            Inhibitor(parse_matchers(r.source), parse_matchers(r.target), tuple(r.equal))
-            for r in self.options.inhibit
-        ]
         self._due = _NEVER
+
+    @property
+    def silences(self) -> list[Silence]:
+        return self.mutes.silences
 
     # ------------------------------------------------------------------ signals
 
@@ -168,7 +162,7 @@ class AlertManager:
         self._changed.add(key)
         count = self.open.add(record)
         group.members.add(key)
-        self._index_source(key, labels, add=True)
+        self.mutes.index_source(key, labels, add=True)
         events.append(AlertEvent("opened", copy_alert(alert), notify=False, meta=self._meta(group.id)))
         self._unnotified.add(key)
         self._offer(record, moment)
@@ -198,7 +192,7 @@ class AlertManager:
         self.dirty.discard(key)
         self._unnotified.discard(key)
         self._clearing.discard(key)
-        if self._index_source(key, record.labels(), add=False):
+        if self.mutes.index_source(key, record.labels(), add=False):
             self._mute_check_at = -_NEVER
         group = self._groups.get(record.group)
         if group is not None:
@@ -253,9 +247,7 @@ class AlertManager:
                     continue
                 if self._muted(record.labels(), key, moment) is None:
                     self._offer(record, moment)
-            edges = [edge for s in self.silences
-                     for edge in (s.starts_at.timestamp(), s.ends_at.timestamp()) if edge > moment]
-            self._mute_check_at = min(edges, default=_NEVER)
+            self._mute_check_at = self.mutes.next_edge(moment)
         if self.options.stale_after > 0:
             self._expire(moment, events)
         if moment < self._due:
@@ -400,55 +392,17 @@ class AlertManager:
         group = self._groups.get(group_id)
         return {"group": group_id, "group_labels": dict(group.labels) if group else {}}
 
-    def _index_source(self, key: ConditionKey, labels: Mapping[str, str], *, add: bool) -> bool:
-        """Add or remove an open alert as an inhibition source; True if it is one."""
-        if not self._inhibitors:
-            return False
-        found = False
-        for rule in self._inhibitors:
-            if not matches_all(rule.source, labels):
-                continue
-            found = True
-            values = tuple(labels[name] for name in rule.equal)
-            if add:
-                rule.open_sources.setdefault(values, set()).add(key)
-            else:
-                holders = rule.open_sources.get(values)
-                if holders is not None:
-                    holders.discard(key)
-                    if not holders:
-                        del rule.open_sources[values]
-        return found
-
     def muted_by(self, alert: Alert, moment: float) -> str | None:
         """Why notifications of `alert` are held back at event time `moment`, or None."""
         return self._muted(alert_labels(alert), (alert.trigger, alert.subject, alert.channel), moment)
 
     def _muted(self, labels: Mapping[str, str], own: ConditionKey, moment: float) -> str | None:
-        if RANK[labels["severity"]] < RANK[self.options.notify_min_severity]:
-            return f"severity below {self.options.notify_min_severity}"
-        if not self.silences and not self._inhibitors:
-            return None
-        for silence in self.silences:
-            if silence.mutes(labels, moment):
-                return f"silence {silence.id}"
-        for rule in self._inhibitors:
-            if not rule.open_sources or not matches_all(rule.target, labels):
-                continue
-            holders = rule.open_sources.get(tuple(labels[name] for name in rule.equal))
-            if holders and (len(holders) > 1 or own not in holders):
-                source = next(iter(k for k in holders if k != own))
-                return f"inhibited by {self.open[source].id}"
-        return None
+        return self.mutes.why(labels, own, moment, self.open)
 
     def set_silences(self, silences: Sequence[Silence]) -> None:
         """Replace the known silences (the pipeline polls the store for them)."""
-        def shape(items: Sequence[Silence]) -> list[tuple[str, datetime, datetime]]:
-            return [(s.id, s.starts_at, s.ends_at) for s in items]
-
-        if shape(silences) != shape(self.silences):
+        if self.mutes.set_silences(silences):
             self._mute_check_at = -_NEVER
-        self.silences = list(silences)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -511,8 +465,7 @@ class AlertManager:
         self.open = OpenAlerts()
         self._groups, self._unnotified, self._clearing = {}, set(), set()
         self.dirty, self._hot, self._changed = set(), [], set()
-        for rule in self._inhibitors:
-            rule.open_sources.clear()
+        self.mutes.forget_sources()
         self._due = self._mute_check_at = -_NEVER
         self._order = 0
         self._reset_rows = False
@@ -551,7 +504,7 @@ class AlertManager:
                 self._unnotified.add(record.key)
             if record.clearing_since is not None:
                 self._clearing.add(record.key)
-            self._index_source(record.key, labels, add=True)
+            self.mutes.index_source(record.key, labels, add=True)
             if self._reset_rows:
                 self._changed.add(record.key)
         for group_id, _, pending, *_ in state.get("groups", []):
