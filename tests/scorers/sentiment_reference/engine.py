@@ -1,0 +1,314 @@
+"""A fast re-implementation of VADER (Hutto & Gilbert, ICWSM 2014), plus rules for social text.
+
+`VaderEngine(social=False)` gives the same compound score as vaderSentiment 3.3.2 (tests pin
+this on thousands of tweets), several times faster: one split, one lexicon lookup per token
+through ``map(dict.get)``, and VADER's rules (boosters, the negation window, idioms, "least",
+capitals, "but", punctuation) applied only to the few tokens that carry sentiment. The rule
+constants and word lists are imported from vaderSentiment itself, so they cannot drift apart.
+
+`VaderEngine(social=True)` (the default) keeps every VADER rule and adds, from `.social`:
+neutral @handles, URLs and watched names; split camelCase hashtags; elongated words read as
+the word they stretch, with emphasis; emoji valued by how they are used in tweets (the Emoji
+Sentiment Ranking) instead of by the words of their names; "like" counted only as a verb;
+and the contrastive "but" applied by position (vaderSentiment finds the words to reweigh with
+``list.index``, by value, which mis-weights repeated values).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Callable, Iterable
+
+from vaderSentiment.vaderSentiment import (
+    B_INCR,
+    BOOSTER_DICT,
+    C_INCR,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
+)
+
+from sentineld_plugins.scorers.sentiment.lexicon import Lexicon, emoji_rating_scale, load_lexicon
+from .social import ELONGATED, SocialNormaliser, resolve_word_senses, unelongate
+
+__all__ = ["ALPHA", "VaderEngine", "compound_from_sum"]
+
+#: VADER's normalisation constant: compound = sum / sqrt(sum² + ALPHA).
+ALPHA = 15.0
+_PUNCTUATION = string.punctuation
+_NEGATIONS = frozenset(NEGATE)
+_BOOSTERS: dict[str, float] = dict(BOOSTER_DICT)
+#: Words that can take part in a multi-word idiom or booster ("the bomb", "kind of").
+_IDIOM_WORDS = frozenset(
+    word for phrase in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in phrase for word in phrase.split()
+)
+_MULTIWORD_BOOSTERS = {phrase: value for phrase, value in BOOSTER_DICT.items() if " " in phrase}
+
+
+def compound_from_sum(total: float) -> float:
+    """VADER's normalisation of a valence sum into (-1, 1)."""
+    return max(-1.0, min(1.0, total / math.sqrt(total * total + ALPHA)))
+
+
+def _vader_tokens(text: str) -> list[str]:
+    """VADER's tokens: split on whitespace, each stripped of surrounding punctuation unless
+    that leaves 2 characters or fewer (so ``:)`` and ``:(`` survive)."""
+    return [s if len(s := word.strip(_PUNCTUATION)) > 2 else word for word in text.split()]
+
+
+def _punctuation_emphasis(text: str) -> float:
+    """VADER: each "!" (up to 4) adds 0.292; 2-3 "?" add 0.18 each, more add 0.96."""
+    emphasis = min(text.count("!"), 4) * 0.292
+    questions = text.count("?")
+    if questions > 1:
+        emphasis += questions * 0.18 if questions <= 3 else 0.96
+    return emphasis
+
+
+def _is_negation(word: str) -> bool:
+    return word in _NEGATIONS or "n't" in word
+
+
+class VaderEngine:
+    """Scores a text's sentiment as VADER's compound value in [-1, 1].
+
+    ``social=False`` reproduces vaderSentiment 3.3.2; ``social=True`` adds the rules above.
+    Instances are immutable after construction and cheap to share.
+    """
+
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        *,
+        social: bool = True,
+        neutral_terms: Iterable[str] = (),
+    ) -> None:
+        self.lexicon = lexicon or load_lexicon()
+        self.social = social
+        self._words: dict[str, float] = dict(self.lexicon.words)
+        #: Emoji token → valence; such a token takes no modifier (see `_emoji_valences`).
+        self._emoji: dict[str, float] = {}
+        names = {e: n for e, n in self.lexicon.emoji_names.items() if len(e) == 1}
+        if social:
+            self._emoji = self._emoji_valences()
+            self._words.update(self._emoji)
+            emoji_chars = {e for e in (*names, *self.lexicon.emoji_ranking) if len(e) == 1}
+            self._normalise = SocialNormaliser(emoji_chars, neutral_terms)
+        else:
+            # vaderSentiment replaces each emoji by its name; a space before the name is what
+            # its character loop amounts to once the text is split on whitespace.
+            replacement = {emoji: " " + name for emoji, name in names.items()}
+            pattern = re.compile("[" + "".join(re.escape(e) for e in sorted(names)) + "]")
+            self._replace_emoji: Callable[[str], str] = lambda text: pattern.sub(
+                lambda match: replacement[match.group()], text
+            )
+
+    # ------------------------------------------------------------------ public
+
+    def compound(self, text: str) -> float:
+        """The compound score in [-1, 1], rounded to 4 decimals as vaderSentiment rounds it."""
+        sentiments, emphasis_text = self.sentiments(text)
+        total = sum(sentiments)
+        if total == 0:
+            return 0.0
+        emphasis = _punctuation_emphasis(emphasis_text)
+        total = total + emphasis if total > 0 else total - emphasis
+        return round(compound_from_sum(total), 4)
+
+    def sentiments(self, text: str) -> tuple[list[float], str]:
+        """Each token's valence after VADER's rules, and the text whose "!" and "?" count."""
+        emphasised: set[int] | tuple[()] = ()
+        if self.social:
+            text = self._normalise(text)
+            tokens = _vader_tokens(text)
+            lowered = [token.lower() for token in tokens]
+            if ELONGATED.search(text):
+                emphasised = unelongate(lowered, self._is_known)
+            resolve_word_senses(lowered)
+        else:
+            if not text.isascii():
+                text = self._replace_emoji(text)
+            tokens = _vader_tokens(text)
+            lowered = [token.lower() for token in tokens]
+        return self._score_tokens(tokens, lowered, emphasised), text
+
+    # ------------------------------------------------------------------ social text
+
+    def _is_known(self, word: str) -> bool:
+        return word in self._words or word in _BOOSTERS or _is_negation(word)
+
+    def _emoji_valences(self) -> dict[str, float]:
+        """Each emoji's valence in VADER rating units.
+
+        From the Emoji Sentiment Ranking where it has the emoji (times `emoji_rating_scale`),
+        otherwise VADER's reading of the emoji's name as a phrase. Neutral emoji are left out.
+        """
+        plain = VaderEngine(self.lexicon, social=False)
+        scale = emoji_rating_scale(self.lexicon)
+        valences: dict[str, float] = {}
+        for emoji, name in self.lexicon.emoji_names.items():
+            if len(emoji) == 1:
+                valences[emoji] = sum(plain.sentiments(name)[0])
+        for emoji, score in self.lexicon.emoji_ranking.items():
+            if len(emoji) == 1:
+                valences[emoji] = score * scale
+        return {emoji: value for emoji, value in valences.items() if value != 0}
+
+    # ------------------------------------------------------------------ VADER's rules
+
+    def _score_tokens(
+        self, tokens: list[str], lowered: list[str], emphasised: set[int] | tuple[()]
+    ) -> list[float]:
+        words = self._words
+        values = list(map(words.get, lowered))
+        count = len(tokens)
+        sentiments = [0.0] * count
+        if values.count(None) == count:
+            return sentiments
+        uppercase = sum(map(str.isupper, tokens))
+        cap_differs = 0 < uppercase < count
+        emoji = self._emoji
+        for i, value in enumerate(values):
+            if value is None:
+                continue
+            word = lowered[i]
+            if word in _BOOSTERS or (word == "kind" and i + 1 < count and lowered[i + 1] == "of"):
+                continue
+            if word in emoji:
+                sentiments[i] = value
+                continue
+            sentiments[i] = self._valence(
+                i, value, tokens, lowered, values, cap_differs, emphasised
+            )
+        if "but" in lowered:
+            if self.social:
+                _weigh_around_but(sentiments, lowered.index("but"))
+            else:
+                _weigh_around_but_as_vadersentiment(sentiments, lowered.index("but"))
+        return sentiments
+
+    def _valence(
+        self,
+        i: int,
+        value: float,
+        tokens: list[str],
+        lowered: list[str],
+        values: list[float | None],
+        cap_differs: bool,
+        emphasised: set[int] | tuple[()],
+    ) -> float:
+        """VADER's ``sentiment_valence`` for the lexicon word at position ``i``."""
+        count = len(tokens)
+        valence = value
+        if lowered[i] == "no" and i != count - 1 and values[i + 1] is not None:
+            valence = 0.0  # "no" negates the next word instead of counting itself
+        if (
+            (i > 0 and lowered[i - 1] == "no")
+            or (i > 1 and lowered[i - 2] == "no")
+            or (i > 2 and lowered[i - 3] == "no" and lowered[i - 1] in ("or", "nor"))
+        ):
+            valence = value * N_SCALAR
+        if cap_differs and tokens[i].isupper():
+            valence += C_INCR if valence > 0 else -C_INCR
+        if i in emphasised:
+            valence += B_INCR if valence > 0 else -B_INCR
+        for distance in (1, 2, 3):
+            j = i - distance
+            if j < 0:
+                break
+            if values[j] is not None:
+                continue
+            booster = _BOOSTERS.get(lowered[j])
+            if booster is not None:
+                scalar = booster if valence >= 0 else -booster
+                if cap_differs and tokens[j].isupper():
+                    scalar += C_INCR if valence > 0 else -C_INCR
+                if j in emphasised:
+                    scalar += B_INCR if valence > 0 else -B_INCR
+                if distance == 2:
+                    scalar *= 0.95
+                elif distance == 3:
+                    scalar *= 0.9
+                valence += scalar
+            valence = _negation_check(valence, lowered, distance, i)
+            if distance == 3 and not _IDIOM_WORDS.isdisjoint(lowered[i - 3 : i + 3]):
+                valence = _idiom_check(valence, lowered, i)
+        return _least_check(valence, lowered, values, i)
+
+
+def _negation_check(valence: float, lowered: list[str], distance: int, i: int) -> float:
+    """VADER's ``_negation_check`` for the word ``distance`` places before position ``i``."""
+    if distance == 1:
+        return valence * N_SCALAR if _is_negation(lowered[i - 1]) else valence
+    if distance == 2:
+        if lowered[i - 2] == "never" and lowered[i - 1] in ("so", "this"):
+            return valence * 1.25
+        if lowered[i - 2] == "without" and lowered[i - 1] == "doubt":
+            return valence
+        return valence * N_SCALAR if _is_negation(lowered[i - 2]) else valence
+    # vaderSentiment's operator precedence makes any "so"/"this" right before the word count.
+    if (lowered[i - 3] == "never" and lowered[i - 2] in ("so", "this")) or lowered[i - 1] in (
+        "so",
+        "this",
+    ):
+        return valence * 1.25
+    if lowered[i - 3] == "without" and "doubt" in (lowered[i - 2], lowered[i - 1]):
+        return valence
+    return valence * N_SCALAR if _is_negation(lowered[i - 3]) else valence
+
+
+def _idiom_check(valence: float, lowered: list[str], i: int) -> float:
+    """VADER's ``_special_idioms_check`` (``i`` ≥ 3): "the bomb", "yeah right", "kind of"…"""
+    before = (
+        f"{lowered[i - 1]} {lowered[i]}",
+        f"{lowered[i - 2]} {lowered[i - 1]} {lowered[i]}",
+        f"{lowered[i - 2]} {lowered[i - 1]}",
+        f"{lowered[i - 3]} {lowered[i - 2]} {lowered[i - 1]}",
+        f"{lowered[i - 3]} {lowered[i - 2]}",
+    )
+    for phrase in before:
+        if phrase in SPECIAL_CASES:
+            valence = SPECIAL_CASES[phrase]
+            break
+    count = len(lowered)
+    if count - 1 > i:
+        phrase = f"{lowered[i]} {lowered[i + 1]}"
+        if phrase in SPECIAL_CASES:
+            valence = SPECIAL_CASES[phrase]
+    if count - 1 > i + 1:
+        phrase = f"{lowered[i]} {lowered[i + 1]} {lowered[i + 2]}"
+        if phrase in SPECIAL_CASES:
+            valence = SPECIAL_CASES[phrase]
+    for phrase in (before[3], before[4], before[2]):
+        if phrase in _MULTIWORD_BOOSTERS:
+            valence += _MULTIWORD_BOOSTERS[phrase]
+    return valence
+
+
+def _least_check(valence: float, lowered: list[str], values: list[float | None], i: int) -> float:
+    """"least" before a word negates it, except in "at least" and "very least"."""
+    if i > 0 and lowered[i - 1] == "least" and values[i - 1] is None:
+        if i == 1 or lowered[i - 2] not in ("at", "very"):
+            return valence * N_SCALAR
+    return valence
+
+
+def _weigh_around_but(sentiments: list[float], but: int) -> None:
+    """Words before the first "but" count half, words after it one and a half."""
+    for i in range(len(sentiments)):
+        if i < but:
+            sentiments[i] *= 0.5
+        elif i > but:
+            sentiments[i] *= 1.5
+
+
+def _weigh_around_but_as_vadersentiment(sentiments: list[float], but: int) -> None:
+    """vaderSentiment 3.3.2's version: it locates each value with ``list.index``."""
+    for sentiment in list(sentiments):
+        at = sentiments.index(sentiment)
+        if at < but:
+            sentiments[at] = sentiment * 0.5
+        elif at > but:
+            sentiments[at] = sentiment * 1.5

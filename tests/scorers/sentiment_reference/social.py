@@ -1,0 +1,128 @@
+"""What social text needs before VADER's rules see it (the engine's ``social=True`` mode).
+
+Each step is a rule about how people write on social platforms, not a fit to any data set;
+``docs/decisions/0101-sentiment-rules-for-social-text.md`` gives the reasons.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Collection, Iterable
+
+__all__ = ["NEUTRAL", "SocialNormaliser", "resolve_word_senses", "unelongate"]
+
+#: Placeholder token for an @handle, a URL or a watched name: in no lexicon or word list.
+NEUTRAL = "\x00"
+_SPACED_NEUTRAL = " " + NEUTRAL + " "
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_CAMEL_HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+ELONGATED = re.compile(r"([a-z])\1\1", re.IGNORECASE)
+_RUN_OF_THREE_OR_MORE = re.compile(r"([a-z])\1{2,}")
+#: Code points that decorate an emoji without changing its meaning: variation selectors, the
+#: zero-width joiner, the keycap mark and the five skin tones.
+_EMOJI_DECORATION = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+#: Words after which "like" is the verb: subject pronouns, auxiliaries
+#: and modals, negations, the infinitive "to", and adverbs that modify a verb. Elsewhere it is
+#: a preposition, a comparison or a filler ("looks like rain", "just like that", "was like…").
+_VERB_CONTEXT_FOR_LIKE = frozenset(
+    "i you u ya we they ppl people who to do does did dont don't doesnt doesn't didnt didn't "
+    "would wouldnt wouldn't i'd you'd we'd they'd i'll will gonna wanna might may must should "
+    "could can cant can't not never really actually also totally kinda still".split()
+)
+
+
+def _split_camel_hashtag(match: re.Match[str]) -> str:
+    return " " + " ".join(_CAMEL_PART.findall(match.group(1))) + " "
+
+
+def _char_class(chars: Iterable[str]) -> str:
+    return "[" + "".join(re.escape(char) for char in sorted(chars)) + "]"
+
+
+class SocialNormaliser:
+    """Rewrites a text so that VADER's whitespace tokens mean what the writer meant.
+
+    - @handles, URLs and the ``neutral_terms`` (the brand's own name, say: "United" must not
+      read as +1.8) become a neutral placeholder, so they keep their place in VADER's word
+      windows but carry no sentiment, and a "?" in a URL is not emphasis;
+    - camelCase hashtags are split into words (``#NeverAgain`` → never again);
+    - HTML entities are decoded (platform APIs send ``&lt;3``), curly apostrophes straightened
+      (``don’t`` is a negation);
+    - every emoji becomes a token of its own, without variation selectors or skin tones.
+    """
+
+    def __init__(self, emoji: Collection[str], neutral_terms: Iterable[str] = ()) -> None:
+        self._emoji = re.compile(_char_class(emoji)) if emoji else None
+        terms = sorted({t.strip().lstrip("@#$") for t in neutral_terms} - {""}, key=len)
+        #: Lower-cased terms, a cheap test before the (much slower) word-boundary regex.
+        self._lowered_terms = tuple(term.lower() for term in terms)
+        self._terms = (
+            re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(t) for t in reversed(terms)) + r")(?!\w)",
+                re.IGNORECASE,
+            )
+            if terms
+            else None
+        )
+
+    def __call__(self, text: str) -> str:
+        if "&" in text:
+            text = html.unescape(text)
+        if "//" in text or "www." in text or "WWW." in text:
+            text = _URL.sub(_SPACED_NEUTRAL, text)
+        if "@" in text:
+            text = _HANDLE.sub(_SPACED_NEUTRAL, text)
+        if self._terms is not None:
+            lowered = text.lower()
+            if any(term in lowered for term in self._lowered_terms):
+                text = self._terms.sub(_SPACED_NEUTRAL, text)
+        if "#" in text:
+            text = _CAMEL_HASHTAG.sub(_split_camel_hashtag, text)
+        if not text.isascii():
+            text = text.translate(_APOSTROPHES)
+            text = _EMOJI_DECORATION.sub("", text)
+            if self._emoji is not None:
+                text = self._emoji.sub(r" \g<0> ", text)
+        return text
+
+
+def unelongate(lowered: list[str], is_known: Callable[[str], bool]) -> set[int]:
+    """Replace elongated tokens (``goooood``, ``sooo``) by the word they stretch, in place.
+
+    A run of three or more equal letters is tried as two letters ("good"), then one ("so");
+    the first form `is_known` accepts wins. Returns the positions that were stretched: the
+    writer's emphasis, which the engine counts like capitals.
+    """
+    emphasised: set[int] = set()
+    for i, word in enumerate(lowered):
+        if is_known(word) or not ELONGATED.search(word):
+            continue
+        for candidate in (
+            _RUN_OF_THREE_OR_MORE.sub(r"\1\1", word),
+            _RUN_OF_THREE_OR_MORE.sub(r"\1", word),
+        ):
+            if is_known(candidate):
+                lowered[i] = candidate
+                emphasised.add(i)
+                break
+    return emphasised
+
+
+def resolve_word_senses(lowered: list[str]) -> None:
+    """Read "like" as positive (VADER's 1.5) only where it is the verb, in place.
+
+    After a subject, an auxiliary, a negation, "to" or a verb-modifying adverb it is the verb
+    ("I like it", "don't like"); elsewhere it is a preposition, a comparison or a filler
+    ("looks like rain", "just like that", "I was like…") and carries no sentiment. It is the
+    most frequent lexicon word in tweets, so its misreadings add up.
+    """
+    if "like" in lowered:
+        for i, word in enumerate(lowered):
+            if word == "like" and (i == 0 or lowered[i - 1] not in _VERB_CONTEXT_FOR_LIKE):
+                lowered[i] = NEUTRAL
