@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar, overload
 
 import msgspec
 
@@ -33,6 +34,7 @@ __all__ = [
     "parse_time",
 ]
 
+_T = TypeVar("_T")
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 #: Counts (followers, likes, …): a negative one is a bug or an attack (scorers take logs of them),
 #: and one beyond 64 bits cannot be stored.
@@ -66,7 +68,28 @@ class Metrics(msgspec.Struct, kw_only=True):
     replies: Count = 0
 
 
-class Mention(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class _ReadOnce(Generic[_T]):
+    """A method read as an attribute, computed at the first read only: the value is left in the
+    instance's ``__dict__``, which later reads find before this (non-data) descriptor. What
+    `functools.cached_property` does, without the lock Python 3.11's takes on every first read."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _ReadOnce[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object, owner: type | None = None) -> _T | _ReadOnce[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
+class Mention(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, dict=True):
     """One thing someone said, from one source.
 
     `id` is source-qualified (``"bluesky:at://..."``) and is what makes ingest idempotent.
@@ -95,12 +118,16 @@ class Mention(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         """Event time as POSIX seconds (what windows and timers compute with)."""
         return self.created_at.timestamp()
 
-    @property
+    @_ReadOnce
     def author_key(self) -> str | None:
         """The author's identity qualified by source, e.g. ``"bluesky:did:plc:abc"``.
 
         Interned: the registry, virality, the triggers and the cases each keep author keys of
-        recent mentions, and one shared string per author costs less than a copy for each."""
+        recent mentions, and one shared string per author costs less than a copy for each.
+        Computed at the first read and kept in the instance's ``__dict__`` (``dict=True``: a
+        place outside the fields, so neither the JSON form nor equality sees it): the shipped
+        config's components read it nine times per mention. Once it was read, change `author`
+        or `source` with `msgspec.structs.replace`, not by assignment."""
         author = self.author
         if author is None:
             return None

@@ -63,3 +63,22 @@ def test_bad_mentions_say_why(line: str, reason: str) -> None:
 def test_zones_are_normalised_to_utc() -> None:
     mention = decode_mention(json.dumps({**DESIGN_EXAMPLE, "created_at": "2026-11-24T10:15:02+01:00"}))
     assert json.loads(encode_mention(mention))["created_at"] == "2026-11-24T09:15:02Z"
+
+
+def test_author_key_is_kept_outside_the_fields() -> None:
+    """The author key is computed once per mention, and a mention whose key was read is still
+    equal to, and encodes the same as, one whose key was not."""
+    import msgspec
+
+    read, unread = decode_mention(json.dumps(DESIGN_EXAMPLE)), decode_mention(json.dumps(DESIGN_EXAMPLE))
+    assert read.author_key == "bluesky:did:plc:abc"
+    assert read.author_key is read.author_key is decode_mention(json.dumps(DESIGN_EXAMPLE)).author_key
+    assert read == unread
+    assert encode_mention(read) == encode_mention(unread)
+    assert msgspec.json.encode(read) == msgspec.json.encode(unread)
+    assert b"author_key" not in msgspec.msgpack.encode(read)
+    assert msgspec.structs.replace(read, source="mastodon").author_key == "mastodon:did:plc:abc"
+    # A JSON line naming the key is not taken for it: the key comes from source and author.
+    claimed = decode_mention(json.dumps({**DESIGN_EXAMPLE, "author_key": "bluesky:someone-else"}))
+    assert claimed.author_key == "bluesky:did:plc:abc"
+    assert claimed.extra == {"author_key": "bluesky:someone-else"}
