@@ -57,3 +57,41 @@ def test_a_large_cluster_counts_its_authors_with_the_sketch() -> None:
     for i in range(5000):  # the same authors again: nobody new
         cluster.add(f"bluesky:did:plc:{i}", 5000.0 + i, 3600.0)
     assert cluster.size == size
+
+
+def test_the_author_sketch_is_datasketchs_hyperloglog() -> None:
+    """Same registers and the same count as datasketch's HyperLogLog (p=10), from a handful of
+    authors (linear counting) to far beyond the small range (the harmonic mean)."""
+    import warnings
+
+    import numpy as np
+    from datasketch import HyperLogLog
+
+    from sentineld_plugins.scorers.virality.sketch import AuthorSketch
+
+    ours, theirs = AuthorSketch(), HyperLogLog(p=10)
+    checkpoints = {1, 2, 33, 100, 700, 1500, 2500, 3000, 6000, 20_000}
+    for i in range(1, 20_001):
+        author = f"bluesky:did:plc:{i * 7919}"
+        moved = ours.add(author)
+        before = theirs.reg.copy()
+        theirs.update(author.encode())
+        assert moved == (not np.array_equal(before, theirs.reg))
+        if i in checkpoints:
+            assert bytes(ours.registers) == theirs.reg.tobytes()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # datasketch warns near its small-range threshold
+                assert ours.count() == theirs.count()
+    assert AuthorSketch(theirs.reg.tobytes()).count() == ours.count()  # a checkpoint read back
+
+
+def test_a_non_ascii_author_hashes_as_utf8() -> None:
+    from datasketch import HyperLogLog
+
+    from sentineld_plugins.scorers.virality.sketch import AuthorSketch
+
+    ours, theirs = AuthorSketch(), HyperLogLog(p=10)
+    for author in ("mastodon:@zoë@example.social", "bluesky:did:plc:日本語"):
+        ours.add(author)
+        theirs.update(author.encode())
+    assert bytes(ours.registers) == theirs.reg.tobytes()
