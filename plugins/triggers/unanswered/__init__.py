@@ -14,15 +14,21 @@ past the due time of a waiting mention, and resolves when every overdue mention 
 on that channel has been answered, or their case was resolved by hand (`settle`). The waiting
 mentions are checkpointed, so a restart neither forgets nor repeats; at most `max_pending` are
 followed (see `_make_room` and the README for which ones give way).
+
+Under a backlog, at most `max_customer_alerts` customers of a channel have an alert of their
+own at once; the other overdue customers of the channel are counted and listed in one alert
+(subject ``brand/backlog``) that resolves when none of them waits any more
+(see docs/decisions/0217-unanswered-backlog-alert.md).
 """
 
 from __future__ import annotations
 
 import heapq
 import sys
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -49,7 +55,13 @@ MAX_MENTION_IDS = 20
 #: Characters of a waiting mention's text kept for the alert (its summary quotes them).
 TEXT_CHARS = 100
 
+#: Customers a backlog alert lists (longest waiting first) and mention ids it quotes.
+BACKLOG_LISTED = 20
+
 WAITING, OVERDUE, GONE = 0, 1, 2
+#: How a customer's overdue mentions are alerted: not (none overdue), in an alert of their own,
+#: or in their channel's backlog alert.
+UNLISTED, OWN, BACKLOG = 0, 1, 2
 
 
 class UnansweredOptions(Options):
@@ -73,10 +85,17 @@ class UnansweredOptions(Options):
     max_pending: int = 20_000
     #: Recent posts of the brand's own accounts remembered (a reply to one is addressed to it).
     own_posts: int = 10_000
+    #: Customers per channel with an alert of their own at once. Beyond, the channel's other
+    #: overdue customers are counted and listed in one backlog alert ("<subject>/backlog"),
+    #: which takes every customer falling overdue until none of them waits any more.
+    #: 0: no backlog alert, one alert per customer however many.
+    max_customer_alerts: int = 20
 
     def __post_init__(self) -> None:
         if self.max_pending < 1:
             raise ValueError("max_pending must be at least 1")
+        if self.max_customer_alerts < 0:
+            raise ValueError("max_customer_alerts must be 0 (no limit) or more")
 
 
 class _Waiting(msgspec.Struct, array_like=True, gc=False, order=True):
@@ -93,15 +112,28 @@ class _Waiting(msgspec.Struct, array_like=True, gc=False, order=True):
 
 
 class _Customer:
-    """A customer's waiting mentions on one channel (oldest first) and how many are overdue."""
+    """A customer's waiting mentions on one channel (oldest first), how many are overdue, and
+    how they are alerted (`listed`: UNLISTED, OWN or BACKLOG)."""
 
-    __slots__ = ("key", "who", "waiting", "overdue")
+    __slots__ = ("key", "who", "waiting", "overdue", "listed")
 
     def __init__(self, key: tuple[str, str], who: str) -> None:
         self.key = key
         self.who = who
         self.waiting: list[_Waiting] = []
         self.overdue = 0
+        self.listed = UNLISTED
+
+
+class _Backlog:
+    """A channel's overdue customers without an alert of their own: in the order they fell
+    overdue (longest waiting first), with their overdue mentions counted by severity."""
+
+    __slots__ = ("members", "severities")
+
+    def __init__(self) -> None:
+        self.members: dict[tuple[str, str], None] = {}
+        self.severities: Counter[str] = Counter()
 
 
 class Unanswered(Trigger):
@@ -131,6 +163,13 @@ class Unanswered(Trigger):
         self.overdue: deque[_Waiting] = deque()
         self.overdue_count = 0
         self.own_posts: OrderedDict[str, None] = OrderedDict()
+        #: customers with an alert of their own, per channel
+        self.own_alerts: Counter[str] = Counter()
+        #: channel -> its backlog (present while its backlog alert is open)
+        self.backlogs: dict[str, _Backlog] = {}
+        #: channels whose backlog changed since it last fired: the time of the last change and,
+        #: when its last member left without an answer, why
+        self._backlog_changes: dict[str, tuple[datetime, str | None]] = {}
         #: mentions not followed because `max_pending` was reached (since the last log line)
         self.not_followed = 0
         self.unfollowed = 0
@@ -139,17 +178,22 @@ class Unanswered(Trigger):
     # ------------------------------------------------------------------ the stream
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
+        addressing = self.addressing
+        direct, own_posts, pending = addressing.direct, self.own_posts, self.pending
         for mention in mentions:
-            if self.addressing.is_own(mention):
+            if addressing.is_own(mention):
                 self._remember_own(mention.id)
                 if mention.in_reply_to:
                     self._answered(mention.in_reply_to, mention, alerts)
                 continue
-            addressed = mention.labels.get(LABEL_ADDRESSED) == "yes" or self.addressing.addressed(
-                mention, replies_to_own=mention.in_reply_to in self.own_posts
-            )
-            if addressed and mention.id not in self.pending:
+            # Addressing.addressed without asking is_own again.
+            addressed = (mention.labels.get(LABEL_ADDRESSED) == "yes" or mention.source in direct
+                         or mention.in_reply_to in own_posts
+                         or addressing.names_own_account(mention.text))
+            if addressed and mention.id not in pending:
                 self._wait(mention, alerts)
+        if self._backlog_changes:
+            self._fire_backlogs(alerts)
 
     def _remember_own(self, mention_id: str) -> None:
         self.own_posts[mention_id] = None
@@ -204,10 +248,11 @@ class Unanswered(Trigger):
             return False
         oldest = self.overdue.popleft()
         key = (oldest.customer, oldest.channel)
+        listed = self.customers[key].listed
         self._remove(oldest)
         self.unfollowed += 1
         self._report(mention.timestamp)
-        self._settled(key, mention.created_at, alerts, reason=(
+        self._settled(key, listed, mention.created_at, alerts, reason=(
             f"no longer followed: more than {self.options.max_pending} mentions waited for an "
             "answer and this one was overdue for longest"))
         return True
@@ -231,6 +276,8 @@ class Unanswered(Trigger):
         if waiting.state == OVERDUE:
             customer.overdue -= 1
             self.overdue_count -= 1
+            if customer.listed == BACKLOG:
+                self.backlogs[waiting.channel].severities[waiting.severity] -= 1
         waiting.state = GONE
         if not customer.waiting:
             del self.customers[customer.key]
@@ -260,42 +307,54 @@ class Unanswered(Trigger):
         customer = self.customers.get(key)
         if customer is None:
             return
-        was_overdue = customer.overdue > 0
+        listed = customer.listed
         for waiting in [w for w in customer.waiting if w.created <= upto]:
             self._remove(waiting)
-        if was_overdue:
-            self._settled(key, reply.created_at, alerts)
+        if listed != UNLISTED:
+            self._settled(key, listed, reply.created_at, alerts)
 
-    def _settled(self, key: tuple[str, str], at: datetime, alerts: AlertSink,
+    def _settled(self, key: tuple[str, str], listed: int, at: datetime, alerts: AlertSink,
                  reason: str | None = None) -> None:
-        """Some of an overdue customer's mentions are no longer waiting: their alert goes on
-        with the others still overdue, or clears."""
+        """Some of an overdue customer's mentions are no longer waiting: the alert they are in
+        (`listed`: their own or their channel's backlog) goes on with the others still overdue,
+        or the customer leaves it (their own alert clears)."""
         customer = self.customers.get(key)
-        if customer is not None and customer.overdue:
+        still_overdue = customer is not None and customer.overdue > 0
+        if listed == BACKLOG:
+            if not still_overdue:
+                self._leave_backlog(key, customer)
+            self._backlog_changed(key[1], at, None if still_overdue else reason)
+        elif still_overdue:
+            assert customer is not None
             self._fire(customer, at, alerts)
         else:
+            if customer is not None:
+                customer.listed = UNLISTED
+            self.own_alerts[key[1]] -= 1
             alerts.clear(subject=self._subject(key[0]), channel=key[1], at=at, reason=reason)
 
     async def settle(self, mention_ids: Sequence[str], at: datetime, alerts: AlertSink) -> None:
         """These mentions need no answer any more: their case was resolved by hand (the
         pipeline calls this for `sentineld resolve`, see `sentineld.cases.Resolutions`). An
         alert left with no overdue mention resolves; one with others still overdue is updated."""
-        touched: dict[tuple[str, str], bool] = {}
+        touched: dict[tuple[str, str], int] = {}
         for mention_id in mention_ids:
             waiting = self.pending.get(mention_id)
             if waiting is not None:
                 key = (waiting.customer, waiting.channel)
-                touched.setdefault(key, self.customers[key].overdue > 0)
+                touched.setdefault(key, self.customers[key].listed)
                 self._remove(waiting)
-        for key, was_overdue in sorted(touched.items()):
-            if was_overdue:
-                self._settled(key, at, alerts)
+        for key, listed in sorted(touched.items()):
+            if listed != UNLISTED:
+                self._settled(key, listed, at, alerts)
+        if self._backlog_changes:
+            self._fire_backlogs(alerts)
 
     # ------------------------------------------------------------------ the clock
 
     async def tick(self, now: datetime, alerts: AlertSink) -> None:
         moment = now.timestamp()
-        touched: set[tuple[str, str]] = set()
+        touched: dict[tuple[str, str], None] = {}  # in the order they fell due
         heap = self.heap
         while heap and heap[0].due <= moment:
             waiting = heapq.heappop(heap)
@@ -303,12 +362,47 @@ class Unanswered(Trigger):
                 continue
             waiting.state = OVERDUE
             key = (waiting.customer, waiting.channel)
-            self.customers[key].overdue += 1
+            customer = self.customers[key]
+            customer.overdue += 1
             self.overdue_count += 1
             self.overdue.append(waiting)
-            touched.add(key)
+            if customer.listed == BACKLOG:
+                self.backlogs[waiting.channel].severities[waiting.severity] += 1
+            touched[key] = None
+        for key in touched:
+            customer = self.customers[key]
+            if customer.listed == UNLISTED:
+                self._list(customer)
         for key in sorted(touched):
-            self._fire(self.customers[key], now, alerts)
+            customer = self.customers[key]
+            if customer.listed == OWN:
+                self._fire(customer, now, alerts)
+            else:
+                self._backlog_changed(key[1], now, None)
+        if self._backlog_changes:
+            self._fire_backlogs(alerts)
+
+    def _list(self, customer: _Customer) -> None:
+        """A customer fell overdue: an alert of their own, unless their channel has its limit
+        of those or an open backlog alert, which then takes them."""
+        channel = customer.key[1]
+        limit = self.options.max_customer_alerts
+        if channel not in self.backlogs and (limit == 0 or self.own_alerts[channel] < limit):
+            customer.listed = OWN
+            self.own_alerts[channel] += 1
+            return
+        backlog = self.backlogs.get(channel)
+        if backlog is None:
+            backlog = self.backlogs[channel] = _Backlog()
+        customer.listed = BACKLOG
+        backlog.members[customer.key] = None
+        backlog.severities.update(w.severity for w in customer.waiting if w.state == OVERDUE)
+
+    def _leave_backlog(self, key: tuple[str, str], customer: _Customer | None) -> None:
+        if customer is not None:
+            customer.listed = UNLISTED
+        backlog = self.backlogs[key[1]]
+        del backlog.members[key]
 
     def _subject(self, customer: str) -> str:
         return f"{self.options.subject}/customer:{customer}"
@@ -342,18 +436,81 @@ class Unanswered(Trigger):
             mentions=[w.mention_id for w in overdue[:MAX_MENTION_IDS]],
         )
 
+    # ------------------------------------------------------------------ backlog alerts
+
+    def _backlog_changed(self, channel: str, at: datetime, reason: str | None) -> None:
+        self._backlog_changes[channel] = (at, reason)
+
+    def _fire_backlogs(self, alerts: AlertSink) -> None:
+        """Fire the backlog alerts that changed, or clear those left without members."""
+        changes, self._backlog_changes = self._backlog_changes, {}
+        for channel, (at, reason) in sorted(changes.items()):
+            backlog = self.backlogs.get(channel)
+            if backlog is None:
+                continue
+            if backlog.members:
+                self._fire_backlog(channel, backlog, at, alerts)
+            else:
+                del self.backlogs[channel]
+                alerts.clear(subject=f"{self.options.subject}/backlog", channel=channel, at=at,
+                             reason=reason)
+
+    def _fire_backlog(self, channel: str, backlog: _Backlog, at: datetime, alerts: AlertSink) -> None:
+        moment = at.timestamp()
+        listed = []
+        for key in islice(backlog.members, BACKLOG_LISTED):
+            customer = self.customers[key]
+            first = next(w for w in customer.waiting if w.state == OVERDUE)
+            listed.append((customer, first))
+        customer, oldest = listed[0]
+        count, mentions = len(backlog.members), sum(backlog.severities.values())
+        waited = Duration(max(0.0, moment - oldest.created))
+        severity = self.options.severity or max(
+            (s for s, n in backlog.severities.items() if n > 0), key=SEVERITIES.index, default="medium")
+        alerts.fire(
+            subject=f"{self.options.subject}/backlog",
+            channel=channel,
+            at=at,
+            severity=severity,  # type: ignore[arg-type]
+            summary=(f"{count} customers have waited past their first response on {channel} "
+                     f"({mentions} mentions); the longest, {customer.who}, for {waited}: "
+                     f"“{oldest.text}”"),
+            evidence={
+                "customers": count,
+                "waiting": mentions,
+                "customer_alerts": self.own_alerts[channel],
+                "max_customer_alerts": self.options.max_customer_alerts,
+                "observed": str(waited),
+                "expected": str(Duration(oldest.due - oldest.created)),
+                "window": str(waited),
+                "oldest_at": format_time(from_timestamp(oldest.created)),
+                "due_at": format_time(from_timestamp(oldest.due)),
+                "overdue_by": str(Duration(max(0.0, moment - oldest.due))),
+                "text": oldest.text,
+                "longest_waiting": [
+                    {"customer": c.key[0], "who": c.who, "waited": str(Duration(max(0.0, moment - w.created))),
+                     "waiting": c.overdue, "text": w.text}
+                    for c, w in listed
+                ],
+            },
+            mentions=[w.mention_id for _, w in listed],
+        )
+
     # ------------------------------------------------------------------ checkpoints
 
     def snapshot(self) -> Any:
         """The waiting mentions (msgspec structs: encoded at C speed), the overdue ones in the
-        order they fell due, who each customer is, and the brand's recent posts."""
+        order they fell due, who each customer is, the backlogs' members in order (the other
+        overdue customers have an alert of their own), and the brand's recent posts."""
         overdue = deque(w for w in self.overdue if w.state == OVERDUE)
         self.overdue = overdue
         return {
-            "version": 2,
+            "version": 3,
             "waiting": [w for w in self.pending.values() if w.state == WAITING],
             "overdue": list(overdue),
             "who": [[*c.key, c.who] for c in self.customers.values()],
+            "backlogs": [[channel, [key[0] for key in backlog.members]]
+                         for channel, backlog in self.backlogs.items()],
             "own": list(self.own_posts),
         }
 
@@ -379,6 +536,17 @@ class Unanswered(Trigger):
             self._add(customer, waiting)
         for customer in self.customers.values():
             customer.waiting.sort(key=lambda w: w.created)
+        for channel, members in state.get("backlogs", []):
+            backlog = self.backlogs[channel] = _Backlog()
+            for customer_id in members:
+                customer = self.customers[(customer_id, channel)]
+                customer.listed = BACKLOG
+                backlog.members[customer.key] = None
+                backlog.severities.update(w.severity for w in customer.waiting if w.state == OVERDUE)
+        for customer in self.customers.values():
+            if customer.overdue and customer.listed == UNLISTED:  # before version 3: all of them
+                customer.listed = OWN
+                self.own_alerts[customer.key[1]] += 1
         for mention_id in state.get("own", []):
             self.own_posts[mention_id] = None
 
