@@ -17,9 +17,10 @@ and the contrastive "but" applied by position (vaderSentiment finds the words to
 from __future__ import annotations
 
 import math
-import re
 import string
-from collections.abc import Callable, Iterable
+from itertools import compress
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
     B_INCR,
@@ -31,7 +32,14 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from .lexicon import Lexicon, emoji_rating_scale, load_lexicon
-from .social import ELONGATED, SocialNormaliser, resolve_word_senses, unelongate
+from .social import (
+    ELONGATED,
+    ELONGATED_LOWER,
+    SocialNormaliser,
+    non_ascii_replacer,
+    resolve_word_senses,
+    unelongate,
+)
 
 __all__ = ["ALPHA", "VaderEngine", "compound_from_sum"]
 
@@ -40,11 +48,30 @@ ALPHA = 15.0
 _PUNCTUATION = string.punctuation
 _NEGATIONS = frozenset(NEGATE)
 _BOOSTERS: dict[str, float] = dict(BOOSTER_DICT)
-#: Words that can take part in a multi-word idiom or booster ("the bomb", "kind of").
-_IDIOM_WORDS = frozenset(
-    word for phrase in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in phrase for word in phrase.split()
-)
+_IDIOMS = [phrase for phrase in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in phrase]
 _MULTIWORD_BOOSTERS = {phrase: value for phrase, value in BOOSTER_DICT.items() if " " in phrase}
+#: Words too common to announce an idiom ("the" of "the bomb"); see `_idiom_keywords`.
+_FUNCTION_WORDS = frozenset({"the", "to", "for", "of", "just"})
+
+
+def _idiom_keywords(idioms: Iterable[str]) -> frozenset[str]:
+    """One or more words of each idiom that any text containing the idiom contains: its words
+    other than `_FUNCTION_WORDS`, or all its words if it has no other."""
+    keywords: set[str] = set()
+    for idiom in idioms:
+        words = idiom.split()
+        keywords.update([word for word in words if word not in _FUNCTION_WORDS] or words)
+    return frozenset(keywords)
+
+
+#: Without one of these near a sentiment word, no idiom ("the bomb", "kind of") is there.
+_IDIOM_KEYWORDS = _idiom_keywords(_IDIOMS)
+#: Words that change a sentiment word's valence from anywhere in VADER's window (three words
+#: before it to two after it): negations, boosters, "no" and idiom keywords.
+_WINDOW_RULE_WORDS = frozenset({*_NEGATIONS, *_BOOSTERS, *_IDIOM_KEYWORDS, "no"})
+#: Words that change the valence of the sentiment word right after them.
+_PREVIOUS_WORD_RULE_WORDS = frozenset({"so", "this", "least"})
+_RULE_WORDS = _WINDOW_RULE_WORDS | _PREVIOUS_WORD_RULE_WORDS
 
 
 def compound_from_sum(total: float) -> float:
@@ -69,6 +96,21 @@ def _punctuation_emphasis(text: str) -> float:
 
 def _is_negation(word: str) -> bool:
     return word in _NEGATIONS or "n't" in word
+
+
+class _Capitals(NamedTuple):
+    """What VADER's capitals rule reads: the words as written, and whether some but not all
+    of them are upper case (only then does a word in capitals count as emphasis)."""
+
+    words: list[str]
+    differ: bool
+
+    @classmethod
+    def of(cls, cased: str | list[str] | None, count: int) -> _Capitals:
+        if cased is None:
+            return cls([], False)
+        words = cased.split() if isinstance(cased, str) else cased
+        return cls(words, 0 < sum(map(str.isupper, words)) < count)
 
 
 class VaderEngine:
@@ -99,11 +141,7 @@ class VaderEngine:
         else:
             # vaderSentiment replaces each emoji by its name; a space before the name is what
             # its character loop amounts to once the text is split on whitespace.
-            replacement = {emoji: " " + name for emoji, name in names.items()}
-            pattern = re.compile("[" + "".join(re.escape(e) for e in sorted(names)) + "]")
-            self._replace_emoji: Callable[[str], str] = lambda text: pattern.sub(
-                lambda match: replacement[match.group()], text
-            )
+            self._replace_emoji = non_ascii_replacer({e: " " + name for e, name in names.items()})
 
     # ------------------------------------------------------------------ public
 
@@ -119,20 +157,29 @@ class VaderEngine:
 
     def sentiments(self, text: str) -> tuple[list[float], str]:
         """Each token's valence after VADER's rules, and the text whose "!" and "?" count."""
-        emphasised: set[int] | tuple[()] = ()
         if self.social:
             text = self._normalise(text)
-            tokens = _vader_tokens(text)
-            lowered = [token.lower() for token in tokens]
-            if ELONGATED.search(text):
+        elif not text.isascii():
+            text = self._replace_emoji(text)
+        cased: str | list[str] | None
+        if text.isascii():
+            # Lower-casing ASCII keeps every character in place: the text is lower-cased once,
+            # and the capitals rule reads the words as written only when it may apply.
+            lowered_text = text.lower()
+            lowered = _vader_tokens(lowered_text)
+            cased = None if lowered_text == text else text
+            elongated = self.social and ELONGATED_LOWER.search(lowered_text) is not None
+        else:
+            cased = _vader_tokens(text)
+            lowered = [token.lower() for token in cased]
+            lowered_text = " ".join(lowered)
+            elongated = self.social and ELONGATED.search(text) is not None
+        emphasised: set[int] | tuple[()] = ()
+        if self.social:
+            if elongated:
                 emphasised = unelongate(lowered, self._is_known)
             resolve_word_senses(lowered)
-        else:
-            if not text.isascii():
-                text = self._replace_emoji(text)
-            tokens = _vader_tokens(text)
-            lowered = [token.lower() for token in tokens]
-        return self._score_tokens(tokens, lowered, emphasised), text
+        return self._score_tokens(cased, lowered, "n't" in lowered_text, emphasised), text
 
     # ------------------------------------------------------------------ social text
 
@@ -159,29 +206,63 @@ class VaderEngine:
     # ------------------------------------------------------------------ VADER's rules
 
     def _score_tokens(
-        self, tokens: list[str], lowered: list[str], emphasised: set[int] | tuple[()]
+        self,
+        cased: str | list[str] | None,
+        lowered: list[str],
+        any_nt: bool,
+        emphasised: set[int] | tuple[()],
     ) -> list[float]:
+        """Each token's valence.
+
+        ``cased`` is what VADER's capitals rule reads: the tokens as written, or an ASCII text
+        whose words are upper case where its tokens are, or None if the text has no capital.
+        ``any_nt`` tells whether a token may contain "n't" (VADER's catch-all negation).
+        """
         words = self._words
         values = list(map(words.get, lowered))
-        count = len(tokens)
+        count = len(values)
         sentiments = [0.0] * count
-        if values.count(None) == count:
+        hits = list(compress(range(count), map(words.__contains__, lowered)))
+        if not hits:
             return sentiments
-        uppercase = sum(map(str.isupper, tokens))
-        cap_differs = 0 < uppercase < count
+        # A sentiment word with no rule word around it (nor a token with "n't") keeps its
+        # lexicon value, with the capitals and elongation increments; the others go through
+        # all of VADER's rules in `_valence`.
+        negations = {word for word in lowered if "n't" in word} if any_nt else None
+        all_plain = negations is None and _RULE_WORDS.isdisjoint(lowered)
         emoji = self._emoji
-        for i, value in enumerate(values):
-            if value is None:
-                continue
+        capitals: _Capitals | None = None
+        for i in hits:
             word = lowered[i]
-            if word in _BOOSTERS or (word == "kind" and i + 1 < count and lowered[i + 1] == "of"):
-                continue
+            value: float = values[i]  # type: ignore[assignment]
             if word in emoji:
                 sentiments[i] = value
                 continue
-            sentiments[i] = self._valence(
-                i, value, tokens, lowered, values, cap_differs, emphasised
-            )
+            if not all_plain:
+                window = lowered[i - 3 if i > 3 else 0 : i + 3]
+                if (
+                    lowered[i - 1] in _PREVIOUS_WORD_RULE_WORDS  # (a false alarm when i = 0)
+                    or not _WINDOW_RULE_WORDS.isdisjoint(window)
+                    or (negations and not negations.isdisjoint(window))
+                ):
+                    if not (
+                        word in _BOOSTERS
+                        or (word == "kind" and i + 1 < count and lowered[i + 1] == "of")
+                    ):
+                        capitals = capitals or _Capitals.of(cased, count)
+                        sentiments[i] = self._valence(i, value, capitals, lowered, values, emphasised)
+                    continue
+            # An upper-case token's lower-case form, upper-cased again, is in an ASCII text:
+            # a cheap test that spares splitting the text in most cases.
+            if cased is not None and (
+                type(cased) is list or i in emphasised or word.upper() in cased
+            ):
+                capitals = capitals or _Capitals.of(cased, count)
+                if capitals.differ and capitals.words[i].isupper():
+                    value += C_INCR if value > 0 else -C_INCR
+            if i in emphasised:
+                value += B_INCR if value > 0 else -B_INCR
+            sentiments[i] = value
         if "but" in lowered:
             if self.social:
                 _weigh_around_but(sentiments, lowered.index("but"))
@@ -193,14 +274,14 @@ class VaderEngine:
         self,
         i: int,
         value: float,
-        tokens: list[str],
+        capitals: _Capitals,
         lowered: list[str],
         values: list[float | None],
-        cap_differs: bool,
         emphasised: set[int] | tuple[()],
     ) -> float:
         """VADER's ``sentiment_valence`` for the lexicon word at position ``i``."""
-        count = len(tokens)
+        count = len(lowered)
+        cap_differs = capitals.differ
         valence = value
         if lowered[i] == "no" and i != count - 1 and values[i + 1] is not None:
             valence = 0.0  # "no" negates the next word instead of counting itself
@@ -210,7 +291,7 @@ class VaderEngine:
             or (i > 2 and lowered[i - 3] == "no" and lowered[i - 1] in ("or", "nor"))
         ):
             valence = value * N_SCALAR
-        if cap_differs and tokens[i].isupper():
+        if cap_differs and capitals.words[i].isupper():
             valence += C_INCR if valence > 0 else -C_INCR
         if i in emphasised:
             valence += B_INCR if valence > 0 else -B_INCR
@@ -223,7 +304,7 @@ class VaderEngine:
             booster = _BOOSTERS.get(lowered[j])
             if booster is not None:
                 scalar = booster if valence >= 0 else -booster
-                if cap_differs and tokens[j].isupper():
+                if cap_differs and capitals.words[j].isupper():
                     scalar += C_INCR if valence > 0 else -C_INCR
                 if j in emphasised:
                     scalar += B_INCR if valence > 0 else -B_INCR
@@ -233,7 +314,7 @@ class VaderEngine:
                     scalar *= 0.9
                 valence += scalar
             valence = _negation_check(valence, lowered, distance, i)
-            if distance == 3 and not _IDIOM_WORDS.isdisjoint(lowered[i - 3 : i + 3]):
+            if distance == 3 and not _IDIOM_KEYWORDS.isdisjoint(lowered[i - 3 : i + 3]):
                 valence = _idiom_check(valence, lowered, i)
         return _least_check(valence, lowered, values, i)
 
