@@ -70,6 +70,35 @@ async def test_cluster_ids_are_stable_across_runs() -> None:
     assert run() == first and first[1].startswith("c")
 
 
+async def test_a_batch_clusters_as_its_posts_one_at_a_time() -> None:
+    """A post whose near-duplicates all sit in one live cluster joins it straight away, other
+    posts go the general way; posts scored one at a time mostly take the first path, posts of a
+    batch (near-duplicates among themselves) the second, and both must agree: clusters, sizes,
+    growth. The stream has repeating authors and replies (connected pairs) and chatter."""
+
+    def stream() -> list:
+        rng = random.Random(11)
+        posts = []
+        for i in range(240):
+            minutes = i * 0.7
+            if rng.random() < 0.3:
+                posts.append(chatter(1, minutes=minutes, seed=100 + i)[0])
+                continue
+            text = CAMPAIGN[rng.randrange(3)]
+            parent = posts[rng.randrange(len(posts))].id if posts and rng.random() < 0.15 else None
+            posts.append(make_mention(text, id=f"test:m{i}", author=f"a{rng.randrange(40)}", minutes=minutes,
+                                      in_reply_to=parent))
+        return posts
+
+    outcomes = []
+    for batch in (1, 17, 64):
+        posts = stream()
+        await score(posts, scorer(max_posts=100), batch=batch)
+        outcomes.append([(m.labels.get("cluster"), m.scores.get("cluster_size"), m.scores.get("cluster_growth")) for m in posts])
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert sum(label is not None for label, _, _ in outcomes[0]) > 100
+
+
 async def test_one_author_reposting_the_same_text_is_not_a_cluster() -> None:
     jo = Author(id="jo", handle="jo.example", followers=100)
     reposts = [make_mention(CAMPAIGN[0], author=jo, minutes=i * 10) for i in range(6)]

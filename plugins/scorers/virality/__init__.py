@@ -25,7 +25,7 @@ against a baseline that forgets over `baseline_half_life`; 0 for what does not s
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -33,7 +33,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import msgspec
 
 from sentineld import Duration, Mention, Options, Scorer, hookimpl
-from sentineld_plugins.scorers.virality.clusters import Cluster, bump, cluster_id, decayed, encode_hook
+from sentineld_plugins.scorers.virality.clusters import (
+    Cluster,
+    bump,
+    cluster_code,
+    cluster_id,
+    decayed,
+    encode_hook,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +52,8 @@ _STATE_VERSION = 2
 _encode_state = msgspec.msgpack.Encoder(enc_hook=encode_hook).encode
 _decode_state = msgspec.msgpack.Decoder().decode
 _Item = TypeVar("_Item")
+#: The hash ring's "no parent": CPython never hashes anything to -1.
+_NO_HASH = -1
 
 
 class ViralityOptions(Options):
@@ -89,7 +98,9 @@ class ViralityScorer(Scorer):
     (counted from the start of the stream) sits in row ``slot % max_posts``, and the posts
     still indexed are the slots from `_oldest` to `_next_slot`. Their signatures are one numpy
     array, their ids, authors, parents and clusters plain lists; a post leaves when the live
-    range moves past it, and its row is reused.
+    range moves past it, and its row is reused. Beside the lists, numpy rings hold the hashes of
+    the ids, authors and parents and each post's cluster as a number (`cluster_code`), so that
+    the candidates of a whole batch are sorted out in numpy (see `_join_all`).
     """
 
     type_name = "virality"
@@ -106,6 +117,7 @@ class ViralityScorer(Scorer):
         self._registry = getattr(context, "influencers", None)
         self._oldest = self._next_slot = 0
         self._clusters: dict[str, Cluster] = {}
+        self._by_code: dict[int, Cluster] = {}  # the same clusters, by `cluster_code`
         #: post id -> [reshares, replies, at]: decayed counts of what the stream did with it.
         self._engagement: OrderedDict[str, list[float]] = OrderedDict()
         self._landmark = 0.0
@@ -135,6 +147,10 @@ class ViralityScorer(Scorer):
         self._authors: list[str | None] = [None] * capacity
         self._parents: list[str | None] = [None] * capacity
         self._cluster_of: list[str | None] = [None] * capacity
+        self._post_hashes = np.zeros(capacity, dtype=np.int64)
+        self._author_hashes = np.zeros(capacity, dtype=np.int64)
+        self._parent_hashes = np.full(capacity, _NO_HASH, dtype=np.int64)
+        self._codes = np.full(capacity, -1, dtype=np.int64)
         self._baseline = np.zeros(_BASELINE_BINS)
         self._built = True
 
@@ -252,27 +268,19 @@ class ViralityScorer(Scorer):
             signatures = self._signer.sign(found)
         posts = [mentions[p] for p in positions]
         first = self._next_slot
-        near = self._index_posts(posts, [times[p] for p in positions], authors, signatures, nows[-1])
-        tau = self.options.rate_window
-        for slot in sorted(near):
-            position = positions[slot - first]
-            cluster = self._join(mentions[position], slot, near[slot])
-            if cluster is not None:
-                growth = cluster.growth_per_hour(nows[position], tau)
-                mentions[position].labels["cluster"] = cluster.id
-                scores = mentions[position].scores
-                scores["cluster_size"] = float(cluster.size)
-                scores["cluster_growth"] = growth
-                spreads[position] += growth
+        pairs = self._index_posts(posts, [times[p] for p in positions], authors, signatures, nows[-1])
+        self._join_all(mentions, positions, first, pairs, nows, spreads)
 
     def _index_posts(
         self, posts: list[Mention], times: list[float], authors: list[str], signatures: np.ndarray, now: float,
-    ) -> dict[int, list[int]]:
-        """Put the posts in the ring and the index, from slot `_next_slot` on; for each post
-        that has near-duplicates among the indexed posts, their slots (verified against the
-        signatures)."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Put the posts in the ring and the index, from slot `_next_slot` on; the pairs (slot
+        of a post, slot of an indexed near-duplicate) verified against the signatures, by post
+        then near-duplicate."""
+        import numpy as np
+
         capacity, threshold = self.options.max_posts, self.options.threshold
-        near: dict[int, list[int]] = {}
+        found: list[tuple[np.ndarray, np.ndarray]] = []
         step = max(capacity // 2, 1)
         for start in range(0, len(posts), step):
             stop = min(start + step, len(posts))
@@ -285,51 +293,114 @@ class ViralityScorer(Scorer):
             self._put(self._posts, first, [m.id for m in chunk])
             self._put(self._authors, first, authors[start:stop])
             self._put(self._parents, first, [m.in_reply_to for m in chunk])
+            self._put(self._post_hashes, first, [hash(m.id) for m in chunk])
+            self._put(self._author_hashes, first, [hash(a) for a in authors[start:stop]])
+            self._put(self._parent_hashes, first, [_NO_HASH if (p := m.in_reply_to) is None else hash(p) for m in chunk])
+            self._put(self._codes, first, np.full(stop - start, -1, dtype=np.int64))
             news, candidates = self._index.add(first, signatures[start:stop], self._oldest)
             if len(news):
                 similar = self._signatures[candidates % capacity] == self._signatures[news % capacity]
                 verified = similar.mean(axis=1) >= threshold
-                for post, candidate in zip(news[verified].tolist(), candidates[verified].tolist(), strict=True):
-                    near.setdefault(post, []).append(candidate)
-        return near
+                found.append((news[verified], candidates[verified]))
+        if not found:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
 
-    def _join(self, mention: Mention, slot: int, candidates: list[int]) -> Cluster | None:
-        """Put the post in the cluster of its near-duplicates by unconnected authors, if any."""
+    def _join_all(
+        self, mentions: Sequence[Mention], positions: list[int], first: int,
+        pairs: tuple[np.ndarray, np.ndarray], nows: list[float], spreads: list[float],
+    ) -> None:
+        """Put each new post that has near-duplicates by unconnected authors in their cluster,
+        in stream order (`_join`); label it (its cluster's growth adds to its spread).
+
+        numpy sorts the pairs out first: it drops the posts that left meanwhile and the pairs
+        whose authors are connected (compared by hash; a hash equal, the strings decide), and
+        finds the posts whose near-duplicates are all in one live cluster: such a post joins it
+        and nothing else changes, which is most posts of a text that keeps coming back."""
+        import numpy as np
+
+        posts, others = pairs
         capacity, oldest = self.options.max_posts, self._oldest
-        if slot < oldest:
-            return None
-        posts, authors, parents, cluster_of = self._posts, self._authors, self._parents, self._cluster_of
-        row = slot % capacity
-        author, own, replying_to = authors[row], mention.id, mention.in_reply_to
-        matched = []
-        for candidate in candidates:
-            if candidate < oldest:
-                continue
-            other = candidate % capacity
-            connected = authors[other] == author or parents[other] == own or (
-                replying_to is not None and (posts[other] == replying_to or parents[other] == replying_to)
-            )
-            if not connected:
-                matched.append(other)
-        if not matched:
-            return None
-        clusters, times = self._clusters, self._times
+        live = (posts >= oldest) & (others >= oldest)
+        if not live.all():
+            posts, others = posts[live], others[live]
+        if not len(posts):
+            return
+        rows, other_rows = posts % capacity, others % capacity
+        ids, authors, parents = self._post_hashes, self._author_hashes, self._parent_hashes
+        parent = parents[rows]
+        maybe = (authors[other_rows] == authors[rows]) | (parents[other_rows] == ids[rows])
+        maybe |= (parent != _NO_HASH) & ((ids[other_rows] == parent) | (parents[other_rows] == parent))
+        if maybe.any():
+            suspects = np.flatnonzero(maybe)
+            maybe[suspects] = [
+                self._connected(row, other)
+                for row, other in zip(rows[suspects].tolist(), other_rows[suspects].tolist(), strict=True)
+            ]
+            apart = ~maybe
+            posts, other_rows = posts[apart], other_rows[apart]
+            if not len(posts):
+                return
+        starts = np.flatnonzero(np.concatenate(([True], posts[1:] != posts[:-1])))
+        codes = self._codes[other_rows]
+        lowest = np.minimum.reduceat(codes, starts)
+        alone = (lowest == np.maximum.reduceat(codes, starts)).tolist()
+        bounds = [*starts.tolist(), len(posts)]
+        near = other_rows.tolist()
+        by_code, cluster_of, tau = self._by_code, self._cluster_of, self.options.rate_window
+        touched: list[int] = []
+        for group, (slot, code) in enumerate(zip(posts[starts].tolist(), lowest.tolist(), strict=True)):
+            row = slot % capacity
+            cluster = by_code.get(code) if alone[group] else None
+            if cluster is not None:  # every near-duplicate in this live cluster: join it
+                cluster_of[row] = cluster.id
+                cluster.posts += 1
+                cluster.add(self._authors[row] or "", self._times[row], tau)
+                touched.append(row)
+            else:
+                cluster = self._join(row, near[bounds[group] : bounds[group + 1]], touched)
+            position = positions[slot - first]
+            growth = cluster.growth_per_hour(nows[position], tau)
+            mentions[position].labels["cluster"] = cluster.id
+            scores = mentions[position].scores
+            scores["cluster_size"] = float(cluster.size)
+            scores["cluster_growth"] = growth
+            spreads[position] += growth
+        self._codes[touched] = [cluster_code(name) for name in map(cluster_of.__getitem__, touched)]  # type: ignore[arg-type]
+
+    def _connected(self, row: int, other: int) -> bool:
+        """Whether the authors of two indexed posts are connected: the same author, one post
+        answering the other, or both answering the same post."""
+        posts, parents = self._posts, self._parents
+        replying_to = parents[row]
+        return self._authors[other] == self._authors[row] or parents[other] == posts[row] or (
+            replying_to is not None and (posts[other] == replying_to or parents[other] == replying_to)
+        )
+
+    def _join(self, row: int, matched: list[int], touched: list[int]) -> Cluster:
+        """Put the post in `row` in the cluster of its near-duplicates (the rows `matched`,
+        by unconnected authors): the oldest live cluster among theirs, else a new one; those
+        of them in no live cluster join it too. The rows whose cluster changed go to
+        `touched`."""
+        clusters, times, posts, authors, cluster_of = self._clusters, self._times, self._posts, self._authors, self._cluster_of
         known = [clusters[name] for other in matched if (name := cluster_of[other]) is not None and name in clusters]
         if known:
             cluster = known[0] if len(known) == 1 else min(known, key=lambda c: (c.first_seen, c.id))
         else:
             first = min(matched, key=lambda other: (times[other], posts[other]))
             name = cluster_id(posts[first] or "")
-            cluster = clusters[name] = Cluster.start(name, times[first])
+            cluster = clusters[name] = self._by_code[cluster_code(name)] = Cluster.start(name, times[first])
         tau = self.options.rate_window
         for other in matched:
             if cluster_of[other] not in clusters:
                 cluster_of[other] = cluster.id
                 cluster.posts += 1
                 cluster.add(authors[other] or "", times[other], tau)
+                touched.append(other)
         cluster_of[row] = cluster.id
         cluster.posts += 1
-        cluster.add(author or "", times[row], tau)
+        cluster.add(authors[row] or "", times[row], tau)
+        touched.append(row)
         return cluster
 
     def _expire_posts(self, now: float, room: int) -> None:
@@ -345,16 +416,15 @@ class ViralityScorer(Scorer):
             return
         gone = self._ring(self._cluster_of, self._oldest, first)
         clusters = self._clusters
-        for name in gone:
+        for name, count in Counter(gone).items():
             if name is not None and name in clusters:
                 cluster = clusters[name]
-                cluster.posts -= 1
+                cluster.posts -= count
                 if cluster.posts <= 0:
-                    del clusters[name]
-        rows = np.arange(self._oldest, first) % capacity
+                    del clusters[name], self._by_code[cluster_code(name)]
+        nothing = [None] * (first - self._oldest)
         for ring in (self._posts, self._authors, self._parents, self._cluster_of):
-            for row in rows.tolist():
-                ring[row] = None
+            self._put(ring, self._oldest, nothing)
         self._index.forget(self._oldest, first)
         self._oldest = first
 
@@ -474,13 +544,17 @@ class ViralityScorer(Scorer):
         self._oldest = self._next_slot = saved["next_slot"]
         keep = min(len(saved["posts"]), self.options.max_posts)
         if saved["num_perm"] != self.options.num_perm or not keep:
-            self._clusters = {}
+            self._clusters, self._by_code = {}, {}
             return  # signatures of another length cannot be compared: index afresh
         self._oldest = first = self._next_slot - keep
         signatures = np.frombuffer(saved["signatures"], dtype=np.uint32).reshape(-1, self.options.num_perm)[-keep:]
         self._put(self._signatures, first, signatures)
         for name in ("times", "posts", "authors", "parents", "cluster_of"):
             self._put(getattr(self, "_" + name), first, saved[name][-keep:])
+        self._put(self._post_hashes, first, [hash(post) for post in saved["posts"][-keep:]])
+        self._put(self._author_hashes, first, [hash(author) for author in saved["authors"][-keep:]])
+        self._put(self._parent_hashes, first, [_NO_HASH if p is None else hash(p) for p in saved["parents"][-keep:]])
+        self._put(self._codes, first, [-1 if name is None else cluster_code(name) for name in saved["cluster_of"][-keep:]])
         self._index.add(first, signatures, first)
         for cluster in self._clusters.values():
             cluster.posts = 0
@@ -488,6 +562,7 @@ class ViralityScorer(Scorer):
             if name is not None and name in self._clusters:
                 self._clusters[name].posts += 1
         self._clusters = {name: c for name, c in self._clusters.items() if c.posts > 0}
+        self._by_code = {cluster_code(name): c for name, c in self._clusters.items()}
 
     def _restore_first_version(self, state: dict[str, Any]) -> None:
         """The rates and the baseline of a checkpoint written before the index was arrays; its

@@ -32,6 +32,11 @@ def cluster_id(first_post: str) -> str:
     return "c" + hashlib.blake2b(first_post.encode(), digest_size=6).hexdigest()
 
 
+def cluster_code(id: str) -> int:
+    """The cluster's id as a number (its 48 bits), to hold in a numpy array."""
+    return int(id[1:], 16)
+
+
 class Cluster(msgspec.Struct, array_like=True, gc=False):
     """Posts of the same content by authors who are not connected, and how fast it grows.
 
