@@ -293,7 +293,7 @@ class CrmTables:
             return
         for mention_id in wanted:
             self._mentions[mention_id] = None
-        for ident, body in select_in(self.db, "SELECT id, body FROM mentions WHERE id IN ({marks})", wanted):
+        for ident, body in select_in(self.db, "SELECT id, body FROM mention_rows WHERE id IN ({marks})", wanted):
             self._mentions[ident] = _mention_decoder.decode(body)
 
     def load_identities(self, keys: Iterable[str]) -> None:
@@ -616,7 +616,7 @@ class CrmStoreMixin:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for ident, body in self.db.execute(f"SELECT id, body FROM mentions WHERE id IN ({marks})", chunk):
+            for ident, body in self.db.execute(f"SELECT id, body FROM mention_rows WHERE id IN ({marks})", chunk):
                 found[ident] = _mention_decoder.decode(body)
         return [found.get(ident) for ident in mention_ids]
 
@@ -630,7 +630,7 @@ class CrmStoreMixin:
         """The case's mentions (the customer's and the brand's replies), oldest first."""
         rows = self.db.execute(
             f"SELECT {', '.join('c.' + c.strip() for c in _CASE_MENTION_COLUMNS.split(','))}, m.body "
-            "FROM case_mentions c LEFT JOIN mentions m ON m.id = c.mention_id "
+            "FROM case_mentions c LEFT JOIN mention_rows m ON m.id = c.mention_id "
             "WHERE c.case_id = ? ORDER BY c.created_us, c.mention_id", (case_id,),
         )
         return [
@@ -662,7 +662,7 @@ class CrmStoreMixin:
             return []
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            f"SELECT body FROM mentions WHERE author_key IN ({marks}) ORDER BY created_us DESC, seq DESC "
+            f"SELECT body FROM mention_rows WHERE author_key IN ({marks}) ORDER BY created_us DESC, seq DESC "
             "LIMIT ?", (*keys, limit),
         ).fetchall()
         return [_mention_decoder.decode(row[0]) for row in reversed(rows)]

@@ -228,4 +228,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        # Scores are appended to a table of their own instead of rewriting the mention's row:
+        # an UPDATE rewrote every page of the newest rows a second time (and split them as the
+        # rows grew), twice the WAL writes of an append. `mentions` is now a view with the same
+        # columns as the table it replaces, so every query (and anyone's SQL) reads as before;
+        # scores stored before this migration stay in the old column and the view falls back
+        # to them. See docs/decisions/0010-scores-appended-mentions-a-view.md.
+        "0010_mention_scores_appended",
+        """
+        ALTER TABLE mentions RENAME TO mention_rows;
+        CREATE TABLE mention_scores (
+            seq     INTEGER PRIMARY KEY,
+            scored  BLOB NOT NULL
+        );
+        CREATE VIEW mentions AS
+            SELECT r.seq AS seq, r.id AS id, r.source AS source, r.source_id AS source_id,
+                   r.created_us AS created_us, r.author_key AS author_key, r.body AS body,
+                   coalesce(s.scored, r.scored) AS scored
+            FROM mention_rows AS r LEFT JOIN mention_scores AS s ON s.seq = r.seq;
+        """,
+    ),
 ]

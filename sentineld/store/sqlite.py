@@ -150,7 +150,7 @@ class SQLiteStore(CrmStoreMixin):
         encode, us = _encode, _us
         with self.transaction() as db:
             ids = (m.id for _, mentions, _ in batches for m in mentions)
-            known.update(row[0] for row in select_in(db, "SELECT id FROM mentions WHERE id IN ({marks})", ids))
+            known.update(row[0] for row in select_in(db, "SELECT id FROM mention_rows WHERE id IN ({marks})", ids))
             for source_id, mentions, cursor in batches:
                 fresh: list[tuple[int, Mention]] = []
                 for mention in mentions:
@@ -166,7 +166,7 @@ class SQLiteStore(CrmStoreMixin):
                 per_batch.append(fresh)
                 if cursor is not None:
                     cursors[source_id] = cursor
-            db.executemany("INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+            db.executemany("INSERT INTO mention_rows VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
             now = time.time()
             db.executemany(
                 "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (source_id) "
@@ -181,7 +181,7 @@ class SQLiteStore(CrmStoreMixin):
         return row[0] if row else None
 
     def last_seq(self) -> int:
-        row = self.db.execute("SELECT max(seq) FROM mentions").fetchone()
+        row = self.db.execute("SELECT max(seq) FROM mention_rows").fetchone()
         return row[0] or 0
 
     def mentions_after(self, seq: int, limit: int) -> list[tuple[int, Mention]]:
@@ -191,12 +191,17 @@ class SQLiteStore(CrmStoreMixin):
         return [(row[0], _load_mention(row[1], row[2])) for row in rows]
 
     def save_scores(self, scored: Sequence[tuple[int, Mention]]) -> None:
+        """Store the scores, labels and matches of mentions (appended by sequence number, in
+        the order they were stored; a mention scored again after a restart is overwritten)."""
         rows = [
-            (_encode({"scores": m.scores, "labels": m.labels, "matches": m.matches}), seq)
+            (seq, _encode({"scores": m.scores, "labels": m.labels, "matches": m.matches}))
             for seq, m in scored
         ]
         with self.transaction() as db:
-            db.executemany("UPDATE mentions SET scored = ? WHERE seq = ?", rows)
+            db.executemany(
+                "INSERT INTO mention_scores VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET scored = excluded.scored",
+                rows,
+            )
 
     def recent_mentions(
         self,
@@ -234,7 +239,7 @@ class SQLiteStore(CrmStoreMixin):
         return _load_mention(row[0], row[1]) if row else None
 
     def count_mentions(self) -> int:
-        return self.db.execute("SELECT count(*) FROM mentions").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM mention_rows").fetchone()[0]
 
     # ------------------------------------------------------------------ influencer registry
     # Rows are `sentineld.registry.AuthorRecord.to_row()` tuples, in `AUTHOR_COLUMNS` order.
@@ -244,7 +249,7 @@ class SQLiteStore(CrmStoreMixin):
     ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
         """The stored rows of `keys` and of the authors of the stored posts `post_ids`, and
         ``{post id: author key}`` for those posts."""
-        posts_sql = "SELECT id, author_key FROM mentions WHERE id IN ({marks}) AND author_key IS NOT NULL"
+        posts_sql = "SELECT id, author_key FROM mention_rows WHERE id IN ({marks}) AND author_key IS NOT NULL"
         post_authors: dict[str, str] = {post: author for post, author in select_in(self.db, posts_sql, post_ids)}
         authors_sql = f"SELECT {_AUTHOR_SELECT} FROM authors WHERE key IN ({{marks}})"
         rows = [tuple(row) for row in select_in(self.db, authors_sql, [*keys, *post_authors.values()])]
