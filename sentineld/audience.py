@@ -15,6 +15,11 @@ in a small brand's stream a few thousand followers may be the loudest voice ther
 
 The state is a few hundred floats in the registry's ``population`` (saved with the author
 records). Each author is counted once: move them when their value changes.
+
+The shares are sums over the bins, left to right as ``sum`` adds, so that the same audience
+always gives the same score to the last bit. Bins that hold nothing add nothing to such a sum,
+so only the span of bins that may hold weight is summed: most of the range is empty (no
+audience spans 12 orders of magnitude).
 """
 
 from __future__ import annotations
@@ -30,15 +35,21 @@ _REBASE: Final = 500.0  # keep exp() of weights far from overflow
 
 
 class Audience:
-    """Binned weight sums of every counted author, by reach and by maven mass."""
+    """Binned weight sums of every counted author, by reach and by maven mass.
+
+    A view of the state in `population`, made for a batch of mentions: it keeps the state's
+    `landmark` and `mass_base` at hand and writes them back when they change."""
 
     def __init__(self, population: dict[str, Any]) -> None:
         state = population.setdefault("audience", {})
         self.reach: list[float] = state.setdefault("reach", [0.0] * REACH_BINS)
         self.mass: list[float] = state.setdefault("mass", [])
-        state.setdefault("mass_base", 0)
-        state.setdefault("landmark", None)
+        self.mass_base: int = state.setdefault("mass_base", 0)
+        self.landmark: float | None = state.setdefault("landmark", None)
         self.state = state
+        # The span of reach bins that may hold weight (it only widens while this view lives).
+        held = [index for index, weight in enumerate(self.reach) if weight]
+        self._low, self._high = (held[0], held[-1] + 1) if held else (REACH_BINS, 0)
 
     # ------------------------------------------------------------------ connectors
 
@@ -61,63 +72,72 @@ class Audience:
         own = 10.0**new - 1.0
         if counted and old is None:
             bins[index] += own
-        return _share(bins, index, position, own, 0.0 if counted else own)
+            if index < self._low:
+                self._low = index
+            if index >= self._high:
+                self._high = index + 1
+        return _share(bins, self._low, self._high, index, position, own, 0.0 if counted else own)
 
     # ------------------------------------------------------------------ mavens
 
     def _weight(self, mass: float) -> float:
-        landmark = self.state["landmark"]
-        return math.exp(mass - landmark) if mass - landmark > -700.0 else 0.0
+        above = mass - self.landmark  # type: ignore[operator]
+        return math.exp(above) if above > -700.0 else 0.0
 
     def maven(self, old: float | None, new: float | None, *, counted: bool = True) -> float:
         """As `connector`, for maven mass: 1 - the share of the audience's (decayed) authority
         held by more authoritative authors (0 for an author who never posted on topic)."""
-        state, bins = self.state, self.mass
-        if new is not None and state["landmark"] is None:
-            state["landmark"] = new
-            state["mass_base"] = math.floor(new / MASS_BIN)
-        if new is not None and new - state["landmark"] > _REBASE:
-            self._rebase(new)
+        bins = self.mass
+        if new is not None:
+            if self.landmark is None:
+                self.landmark = self.state["landmark"] = new
+                self.mass_base = self.state["mass_base"] = math.floor(new / MASS_BIN)
+            elif new - self.landmark > _REBASE:
+                self._rebase(new)
         if old is not None and (old != new or not counted):
-            index = math.floor(old / MASS_BIN) - state["mass_base"]
+            index = math.floor(old / MASS_BIN) - self.mass_base
             if 0 <= index < len(bins):
                 left = bins[index] - self._weight(old)
                 bins[index] = left if left > 0.0 else 0.0
             old = None
         if new is None:
             return 0.0
-        index = math.floor(new / MASS_BIN) - state["mass_base"]
+        index = math.floor(new / MASS_BIN) - self.mass_base
         if index < 0:
             return 0.0  # far below every voice that still counts
         if index >= len(bins):
             bins.extend([0.0] * (index + 1 - len(bins)))
             self._forget_faint()
-            index = math.floor(new / MASS_BIN) - state["mass_base"]
+            index = math.floor(new / MASS_BIN) - self.mass_base
         own = self._weight(new)
         if counted and old is None:
             bins[index] += own
-        return _share(bins, index, new / MASS_BIN - state["mass_base"], own, 0.0 if counted else own)
+        return _share(bins, 0, len(bins), index, new / MASS_BIN - self.mass_base, own, 0.0 if counted else own)
 
     def _rebase(self, landmark: float) -> None:
-        factor = math.exp(self.state["landmark"] - landmark)
+        factor = math.exp(self.landmark - landmark)  # type: ignore[operator]
         self.mass[:] = [value * factor for value in self.mass]
-        self.state["landmark"] = landmark
+        self.landmark = self.state["landmark"] = landmark
 
     def _forget_faint(self) -> None:
         drop = len(self.mass) - int(_MASS_SPAN / MASS_BIN)
         if drop > 0:
             del self.mass[:drop]
-            self.state["mass_base"] += drop
+            self.mass_base = self.state["mass_base"] = self.mass_base + drop
 
 
-def _share(bins: list[float], index: int, position: float, own: float, outside: float) -> float:
+def _share(
+    bins: list[float], low: int, high: int, index: int, position: float, own: float, outside: float
+) -> float:
     """Weight at or below the author's over the total (within a bin, linear interpolation);
-    `outside` is the author's own weight when the bins do not count it."""
-    total = sum(bins) + outside
+    `outside` is the author's own weight when the bins do not count it. Bins outside
+    ``[low, high)`` hold nothing."""
+    total = sum(bins[low:high]) + outside
     if total <= 0.0:
         return 0.0
     others = bins[index] + outside - own
     fraction = position - index
     fraction = 0.0 if fraction < 0.0 else 1.0 if fraction > 1.0 else fraction
-    share = (sum(bins[:index]) + fraction * (others if others > 0.0 else 0.0) + own) / total
+    below = sum(bins[low:index]) if index > low else 0.0
+    share = (below + fraction * (others if others > 0.0 else 0.0) + own) / total
     return share if share < 1.0 else 1.0

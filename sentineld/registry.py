@@ -26,6 +26,7 @@ import asyncio
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -52,6 +53,8 @@ log = get_logger("sentineld.registry")
 #: The name under which the registry's position and population state are checkpointed.
 REGISTRY_CHECKPOINT: Final = "influencers"
 NO_MASS: Final = -math.inf
+#: `AuthorRecord.checked_handle` of a record whose author was not checked yet in this process.
+UNCHECKED: Final = object()
 
 _encode_state = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder().decode
@@ -96,10 +99,6 @@ def log_add(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
-def _us(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1_000_000))
-
-
 def _s(micros: int | None) -> float | None:
     return None if micros is None else micros / 1_000_000
 
@@ -139,6 +138,9 @@ class AuthorRecord(msgspec.Struct, gc=False):
     watchlist: bool = False
     own: bool = False
     dirty: bool = True
+    #: The handle the own-account and watchlist checks were last made with: for a given key
+    #: their answer depends on it alone (the id is part of the key). Not stored.
+    checked_handle: object = UNCHECKED
 
     @property
     def sentiment(self) -> float | None:
@@ -147,11 +149,13 @@ class AuthorRecord(msgspec.Struct, gc=False):
 
     def to_row(self) -> tuple[Any, ...]:
         """The ``authors`` row (columns in `sentineld.store.sqlite.AUTHOR_COLUMNS` order)."""
+        created, maven_mass = self.created, self.maven_mass
         return (
             self.key, self.source, self.handle, self.name, self.followers, self.following,
-            self.posts, _us(self.created), _us(self.first_seen), _us(self.last_seen),
+            self.posts, None if created is None else round(created * 1e6),
+            round(self.first_seen * 1e6), round(self.last_seen * 1e6),
             self.mentions, self.on_topic, self.engaged, self.sentiment_sum, self.sentiment_n,
-            None if self.maven_mass == NO_MASS else self.maven_mass, self.reach,
+            None if maven_mass == NO_MASS else maven_mass, self.reach,
             self.audience_mass, self.connector, self.maven, self.influence, int(self.watchlist),
             int(self.own),
         )  # fmt: skip
@@ -192,9 +196,15 @@ class InfluencerRegistry:
         self.matcher = matcher
         self.persistent = persistent
         self.tau = self.options.tau
-        self._hot: OrderedDict[str, AuthorRecord] = OrderedDict()
+        self._like_weight = self.options.like_weight
+        #: Least recently seen first: a record seen again is moved to the end (a plain dict
+        #: keeps insertion order in half the memory of an OrderedDict).
+        self._hot: dict[str, AuthorRecord] = {}
         self._pinned: dict[str, AuthorRecord] = {}
         self._evicted: dict[str, AuthorRecord] = {}
+        #: Every record changed since the last `take_dirty` (with a store only), so that writing
+        #: them does not look through the whole hot set.
+        self._dirty: list[AuthorRecord] = []
         self._posts: OrderedDict[str, str] = OrderedDict()
         self.population: dict[str, Any] = {}
         #: Mentions up to this sequence number are already in the stored records.
@@ -205,6 +215,9 @@ class InfluencerRegistry:
         self.now = 0.0
         self._all_on_topic = matcher is None or not matcher.has_subjects
         self._brand_sentiment = matcher is not None and bool(matcher.watch.brand)
+        # Without own accounts or a watchlist, nobody is either: no need to ask per mention.
+        self._own_accounts = matcher is not None and bool(matcher.watch.accounts)
+        self._watchlist = matcher is not None and bool(matcher.watch.watchlist)
 
     # ------------------------------------------------------------------ lookup
 
@@ -230,19 +243,20 @@ class InfluencerRegistry:
 
     def missing(self, mentions: Iterable[Mention]) -> tuple[list[str], list[str]]:
         """Author keys and parent post ids of `mentions` that memory does not know."""
+        hot, pinned, evicted, known_posts = self._hot, self._pinned, self._evicted, self._posts
         keys: dict[str, None] = {}
         posts: dict[str, None] = {}
         for mention in mentions:
             key = mention.author_key
-            if key is not None and self.get(key) is None:
+            if key is not None and key not in hot and key not in pinned and key not in evicted:
                 keys[key] = None
             parent = mention.reshare_of or mention.in_reply_to
             if parent is None:
                 continue
-            author = self._posts.get(parent)
+            author = known_posts.get(parent)
             if author is None:
                 posts[parent] = None
-            elif self.get(author) is None:
+            elif author not in hot and author not in pinned and author not in evicted:
                 keys[author] = None
         return list(keys), list(posts)
 
@@ -273,76 +287,16 @@ class InfluencerRegistry:
         key = mention.author_key
         if key is None:
             return None
-        moment = mention.timestamp
+        moment = mention.created_at.timestamp()
         if moment > self.now:
             self.now = moment
-        record = self._touch(key, mention.source, moment)
-        self._update_profile(record, mention)
-        record.mentions += 1
-        if moment < record.first_seen:
-            record.first_seen = moment
-        if moment > record.last_seen:
-            record.last_seen = moment
-        matcher = self.matcher
-        if matcher is not None:
-            record.own = matcher.is_own_account(mention)
-            watched = matcher.is_watchlisted(mention)
-            if watched != record.watchlist:
-                record.watchlist = watched
-                self._pin(record) if watched else self._unpin(record)
-        parent = mention.reshare_of or mention.in_reply_to
-        if parent is not None and not record.own:
-            self._credit(parent, key, moment)
-        if mention.reshare_of is None and (self._all_on_topic or mention.matches):
-            record.on_topic += 1
-            record.maven_mass = log_add(record.maven_mass, self._post_mass(mention, moment))
-            self._remember_post(mention.id, key)
-        record.dirty = True
-        return record
-
-    def record(self, mention: Mention) -> None:
-        """Keep what the scorers found: sentiment toward the brand and the last scores."""
-        record = self.get(mention.author_key)
-        if record is None:
-            return
-        scores = mention.scores
-        sentiment = scores.get("sentiment")
-        if sentiment is not None and self._about_brand(mention):
-            record.sentiment_sum += sentiment
-            record.sentiment_n += 1
-        if "influence" in scores:
-            record.connector = scores.get("connector", 0.0)
-            record.maven = scores.get("maven", 0.0)
-            record.influence = scores["influence"]
-        record.dirty = True
-
-    def _about_brand(self, mention: Mention) -> bool:
-        if self._brand_sentiment:
-            return "brand" in mention.matches
-        return self._all_on_topic or bool(mention.matches)
-
-    def _post_mass(self, mention: Mention, moment: float) -> float:
-        """log of ``w * exp(t / tau)`` for an on-topic post: 1 for the post itself plus the
-        engagement the platform reports for it."""
-        weight = 1.0
-        metrics = mention.metrics
-        if metrics is not None:
-            weight += metrics.reshares + metrics.replies + self.options.like_weight * metrics.likes
-        return math.log(weight) + moment / self.tau
-
-    def _credit(self, post: str, replier: str, moment: float) -> None:
-        author = self._posts.get(post)
-        if author is None or author == replier:
-            return
-        record = self.get(author)
-        if record is None:
-            return
-        record.engaged += 1
-        record.maven_mass = log_add(record.maven_mass, moment / self.tau)
-        record.dirty = True
-
-    @staticmethod
-    def _update_profile(record: AuthorRecord, mention: Mention) -> None:
+        hot = self._hot
+        record = hot.pop(key, None)
+        if record is not None:
+            hot[key] = record  # now the most recently seen
+        else:
+            record = self._pinned.get(key) or self._bring_in(key, mention.source, moment)
+        # The latest profile (what the platform leaves out stays as it was).
         author = mention.author
         assert author is not None
         if author.handle:
@@ -357,18 +311,92 @@ class InfluencerRegistry:
             record.posts = author.posts
         if author.created_at is not None:
             record.created = author.created_at.timestamp()
+        record.mentions += 1
+        if moment < record.first_seen:
+            record.first_seen = moment
+        if moment > record.last_seen:
+            record.last_seen = moment
+        matcher = self.matcher
+        if matcher is not None and author.handle != record.checked_handle:
+            record.checked_handle = author.handle
+            record.own = self._own_accounts and matcher.is_own_account(mention)
+            watched = self._watchlist and matcher.is_watchlisted(mention)
+            if watched != record.watchlist:
+                record.watchlist = watched
+                self._pin(record) if watched else self._unpin(record)
+        parent = mention.reshare_of or mention.in_reply_to
+        if parent is not None and not record.own:
+            self._credit(parent, key, moment)
+        if mention.reshare_of is None and (self._all_on_topic or mention.matches):
+            # An on-topic post of weight w adds log(w * exp(t / tau)): w is 1 for the post
+            # itself plus the engagement the platform reports for it.
+            weight = 1.0
+            metrics = mention.metrics
+            if metrics is not None:
+                weight += metrics.reshares + metrics.replies + self._like_weight * metrics.likes
+            record.on_topic += 1
+            record.maven_mass = log_add(record.maven_mass, math.log(weight) + moment / self.tau)
+            posts = self._posts
+            posts[mention.id] = key
+            posts.move_to_end(mention.id)
+            if len(posts) > self.options.recent_posts:
+                posts.popitem(last=False)
+        if not record.dirty:
+            self._mark_dirty(record)
+        return record
+
+    def record(self, mention: Mention) -> None:
+        """Keep what the scorers found: sentiment toward the brand and the last scores."""
+        key = mention.author_key
+        if key is None:
+            return
+        record = self._hot.get(key) or self._pinned.get(key) or self._evicted.get(key)
+        if record is None:
+            return
+        scores = mention.scores
+        sentiment = scores.get("sentiment")
+        if sentiment is not None and self._about_brand(mention):
+            record.sentiment_sum += sentiment
+            record.sentiment_n += 1
+        influence = scores.get("influence")
+        if influence is not None:
+            record.connector = scores.get("connector", 0.0)
+            record.maven = scores.get("maven", 0.0)
+            record.influence = influence
+        if not record.dirty:
+            self._mark_dirty(record)
+
+    def _about_brand(self, mention: Mention) -> bool:
+        if self._brand_sentiment:
+            return "brand" in mention.matches
+        return self._all_on_topic or bool(mention.matches)
+
+    def _credit(self, post: str, replier: str, moment: float) -> None:
+        author = self._posts.get(post)
+        if author is None or author == replier:
+            return
+        record = self.get(author)
+        if record is None:
+            return
+        record.engaged += 1
+        record.maven_mass = log_add(record.maven_mass, moment / self.tau)
+        if not record.dirty:
+            self._mark_dirty(record)
+
+    def _mark_dirty(self, record: AuthorRecord) -> None:
+        record.dirty = True
+        if self.persistent:
+            self._dirty.append(record)
 
     # ------------------------------------------------------------------ memory
 
-    def _touch(self, key: str, source: str, moment: float) -> AuthorRecord:
-        record = self._hot.get(key)
-        if record is not None:
-            self._hot.move_to_end(key)
-            return record
-        record = self._pinned.get(key)
-        if record is not None:
-            return record
-        record = self._evicted.pop(key, None) or AuthorRecord(key, source, moment, moment)
+    def _bring_in(self, key: str, source: str, moment: float) -> AuthorRecord:
+        """The record of an author who is neither hot nor pinned: one waiting to be written, or
+        a new one (`missing` and `admit` brought the stored ones in beforehand)."""
+        record = self._evicted.pop(key, None)
+        if record is None:
+            record = AuthorRecord(key, source, moment, moment, dirty=False)
+            self._mark_dirty(record)
         self._insert(record)
         return record
 
@@ -382,11 +410,13 @@ class InfluencerRegistry:
         """Let the least recently seen authors go until the hot set is within `hot_authors`.
         Called between batches, never within one: a record the batch needs stays in memory."""
         hot, evicted = self._hot, self._evicted
-        keep = self.options.hot_authors
-        while len(hot) > keep:
-            _, old = hot.popitem(last=False)
+        excess = len(hot) - self.options.hot_authors
+        if excess <= 0:
+            return
+        for key in list(islice(hot, excess)):
+            old = hot.pop(key)
             if old.dirty and self.persistent:
-                evicted[old.key] = old
+                evicted[key] = old
 
     def _pin(self, record: AuthorRecord) -> None:
         self._hot.pop(record.key, None)
@@ -409,13 +439,12 @@ class InfluencerRegistry:
 
     def take_dirty(self) -> list[tuple[Any, ...]]:
         """Rows of every record changed since the last call; they count as written."""
-        rows = [r.to_row() for r in self._evicted.values()]
+        dirty, self._dirty = self._dirty, []
         self._evicted.clear()
-        for records in (self._hot, self._pinned):
-            for record in records.values():
-                if record.dirty:
-                    rows.append(record.to_row())
-                    record.dirty = False
+        rows = []
+        for record in dirty:
+            rows.append(record.to_row())
+            record.dirty = False
         return rows
 
 
@@ -440,13 +469,13 @@ class Tracking:
     async def before_scoring(self, batch: Sequence[tuple[int, Mention]]) -> None:
         """Load the batch's authors that are not in memory, then apply the batch's facts."""
         registry = self.registry
-        keys, posts = registry.missing(m for _, m in batch)
+        keys, posts = registry.missing([m for _, m in batch])
         if keys or posts:
             registry.admit(*await self._load(keys, posts))
-        stored = registry.stored_seq
+        stored, observe = registry.stored_seq, registry.observe
         for seq, mention in batch:
             if seq > stored:
-                registry.observe(mention)
+                observe(mention)
 
     async def _load(self, keys: list[str], posts: list[str]) -> tuple[list[Any], dict[str, str]]:
         """Stored records; while the store fails the batch waits (a fresh record in place of a
@@ -463,10 +492,10 @@ class Tracking:
     async def after_scoring(self, batch: Sequence[tuple[int, Mention]]) -> None:
         """Keep what the scorers found; write early when too many records wait in memory."""
         registry = self.registry
-        stored = registry.stored_seq
+        stored, record = registry.stored_seq, registry.record
         for seq, mention in batch:
             if seq > stored:
-                registry.record(mention)
+                record(mention)
         if batch:
             registry.applied_seq = max(registry.applied_seq, batch[-1][0])
         registry.trim()

@@ -102,30 +102,41 @@ class InfluenceScorer(Scorer):
     async def score(self, mentions: Sequence[Mention]) -> None:
         from sentineld.audience import Audience
 
-        registry = self.registry
+        registry, standalone = self.registry, self.standalone
         audience = Audience(registry.population)
+        connector_share, maven_share = audience.connector, audience.maven
+        follow_back, per_post, young = self._discounts
+        get = registry.get
         for mention in mentions:
-            record = registry.observe(mention) if self.standalone else registry.get(mention.author_key)
+            record = registry.observe(mention) if standalone else get(mention.author_key)
             scores = mention.scores
             if record is None:
                 scores["connector"] = scores["maven"] = scores["influence"] = 0.0
                 continue
             reach = None
-            if record.followers is not None:
-                age = None if record.created is None else (record.last_seen - record.created) / _DAY
-                reach = effective_reach(record.followers, record.following, record.posts, age, *self._discounts)
-            mass = None if record.maven_mass == -math.inf else record.maven_mass
-            # The brand's own accounts are scored against the audience but not counted in it.
-            counted = not record.own
-            connector = audience.connector(record.reach, reach, counted=counted)
-            maven = audience.maven(record.audience_mass, mass, counted=counted)
-            record.reach, record.audience_mass = (reach, mass) if counted else (None, None)
+            followers = record.followers
+            if followers is not None:
+                created = record.created
+                age = None if created is None else (record.last_seen - created) / _DAY
+                reach = effective_reach(followers, record.following, record.posts, age, follow_back, per_post, young)
+            mass = record.maven_mass
+            if mass == -math.inf:
+                mass = None
+            if record.own:
+                # The brand's own accounts are scored against the audience but not counted in it.
+                connector = connector_share(record.reach, reach, counted=False)
+                maven = maven_share(record.audience_mass, mass, counted=False)
+                record.reach = record.audience_mass = None
+            else:
+                connector = connector_share(record.reach, reach)
+                maven = maven_share(record.audience_mass, mass)
+                record.reach, record.audience_mass = reach, mass
             scores["connector"] = connector
             scores["maven"] = maven
             scores["influence"] = connector if connector > maven else maven
-            if self.standalone:
+            if standalone:
                 registry.record(mention)
-        if self.standalone:
+        if standalone:
             registry.trim()
 
 
