@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from nab import CONFIG, Series, run_replay, write_mentions
-from nab_inprocess import opened_alerts
+from nab_inprocess import describe, opened_alerts, opened_with_evidence
 from nab_robustness import perturb
 from nab_scoring import Window
 
@@ -54,3 +54,15 @@ def test_perturbations_change_only_what_they_say() -> None:
     assert all(0 <= t <= v for t, v in zip(thinned.values, series.values, strict=True))
     assert 0.4 * sum(series.values) < sum(thinned.values) < 0.6 * sum(series.values)
     assert perturb(series, "scale", 2).values == [2 * v for v in series.values]
+
+
+def test_listing_names_the_window_found_and_the_false_alarm() -> None:
+    series = constructed()
+    opened = opened_with_evidence(series.times, series.values)
+    assert [moment for moment, _ in opened] == opened_alerts(series.times, series.values)
+    for _, evidence in opened:
+        assert evidence["p_value"] <= 1e-6
+        assert evidence["observed"] >= 2 * evidence["expected"]
+    first, second = (describe(series, moment, evidence) for moment, evidence in opened)
+    assert f"window {3 * 288 + 30}: row +10 of 31" in first
+    assert "FALSE ALARM" in second
