@@ -56,6 +56,9 @@ assert Path(sentineld_plugins.__file__).resolve().parent == (Path(root) / "plugi
 
 from sentineld.config import load_config
 from sentineld.replay import replay
+from sentineld.cli.common import tune_gc_for_streaming
+
+tune_gc_for_streaming()  # as `sentineld replay` does
 
 tasks = Counter()
 own = Counter()

@@ -1,6 +1,7 @@
 """The unanswered trigger under a backlog: at most `max_customer_alerts` customers of a channel
 have an alert of their own; the channel's other overdue customers are one backlog alert, which
-takes every customer falling overdue while it is open and resolves when none of them waits."""
+takes every customer falling overdue while it is open, is updated at the clock tick after its
+customers change, and resolves when none of them waits (at once)."""
 
 from __future__ import annotations
 
@@ -55,10 +56,16 @@ async def test_customers_beyond_the_limit_are_one_backlog_alert(care: Harness) -
     assert backlog.summary.startswith("3 customers have waited past their first response on bluesky")
     assert "c2.bsky.social, for 18m" in backlog.summary
 
-    # One of them is answered: the backlog goes on with two; the customer alerts are untouched.
+    # One of them is answered: the backlog goes on with two, updated at the next tick; the
+    # customer alerts are untouched.
     await waiting.observe([answer(posts[3], minutes=25)], sink)
+    assert sink.take() == []
+    await waiting.tick(at(25.5), sink)
     [update] = sink.take()
     assert update.fire and update.subject == BACKLOG and update.evidence["customers"] == 2
+    assert update.at == at(25.5) and update.evidence["observed"] == "23m30s"
+    await waiting.tick(at(26), sink)
+    assert sink.take() == []  # no change, no update
     # A customer alert clears; while the backlog is open, the next customer still joins it.
     late = customer(9, minutes=27)
     await waiting.observe([answer(posts[0], minutes=26), late], sink)
@@ -71,6 +78,7 @@ async def test_customers_beyond_the_limit_are_one_backlog_alert(care: Harness) -
     # The backlog resolves with its last member's answer, not before; the customer after it has
     # an alert of their own again.
     await waiting.observe([answer(posts[2], minutes=41), answer(posts[4], minutes=42)], sink)
+    await waiting.tick(at(42.5), sink)
     assert [(s.fire, s.evidence.get("customers")) for s in sink.take()] == [(True, 1)]
     await waiting.observe([answer(late, minutes=43)], sink)
     [resolved] = sink.take()
@@ -130,13 +138,17 @@ async def test_a_restart_keeps_the_backlog_and_its_order(care: Harness) -> None:
     restarted = await trigger(care, max_customer_alerts=1)
     restarted.restore(state)
     await restarted.tick(at(21), sink)
-    assert sink.take() == []  # nothing new fell due: nothing fired again
+    assert sink.take() == []  # nothing changed: nothing fired again
     await restarted.observe([answer(posts[2], minutes=22)], sink)
+    # A change waiting for its tick is in the checkpoint too.
+    again = await trigger(care, max_customer_alerts=1)
+    again.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(restarted.snapshot())))
+    await again.tick(at(23), sink)
     [update] = sink.take()
     assert [c["who"] for c in update.evidence["longest_waiting"]] == ["c1.bsky.social", "c3.bsky.social"]
     assert before[0].evidence["customers"] == 3 and update.evidence["customers"] == 2
-    await restarted.observe([customer(8, minutes=23)], sink)
-    await restarted.tick(at(40), sink)
+    await again.observe([customer(8, minutes=23)], sink)
+    await again.tick(at(40), sink)
     [grown] = sink.take()
     assert grown.subject == BACKLOG and grown.evidence["customers"] == 3
 

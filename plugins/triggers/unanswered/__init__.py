@@ -167,9 +167,8 @@ class Unanswered(Trigger):
         self.own_alerts: Counter[str] = Counter()
         #: channel -> its backlog (present while its backlog alert is open)
         self.backlogs: dict[str, _Backlog] = {}
-        #: channels whose backlog changed since it last fired: the time of the last change and,
-        #: when its last member left without an answer, why
-        self._backlog_changes: dict[str, tuple[datetime, str | None]] = {}
+        #: channels whose backlog changed since it last fired (it fires at the next tick)
+        self._backlog_changes: set[str] = set()
         #: mentions not followed because `max_pending` was reached (since the last log line)
         self.not_followed = 0
         self.unfollowed = 0
@@ -192,8 +191,6 @@ class Unanswered(Trigger):
                          or addressing.names_own_account(mention.text))
             if addressed and mention.id not in pending:
                 self._wait(mention, alerts)
-        if self._backlog_changes:
-            self._fire_backlogs(alerts)
 
     def _remember_own(self, mention_id: str) -> None:
         self.own_posts[mention_id] = None
@@ -201,7 +198,8 @@ class Unanswered(Trigger):
             self.own_posts.popitem(last=False)
 
     def _wait(self, mention: Mention, alerts: AlertSink) -> None:
-        if len(self.pending) >= self.options.max_pending and not self._make_room(mention, alerts):
+        moment = mention.timestamp
+        if len(self.pending) >= self.options.max_pending and not self._make_room(mention, moment, alerts):
             return
         labels = mention.labels
         severity = labels.get(LABEL_SEVERITY) or self.options.severity or "medium"
@@ -209,13 +207,13 @@ class Unanswered(Trigger):
         if due_label and not self.own_policy:
             due = parse_time(due_label).timestamp()
         else:
-            due = self.policy.due(mention.timestamp, mention.source, severity)
+            due = self.policy.due(moment, mention.source, severity)
         customer_id = labels.get(LABEL_CUSTOMER) or mention.author_key or f"mention:{mention.id}"
         author = mention.author
         who = (author.handle or author.name or author.id or customer_id) if author else customer_id
         customer = self._customer((customer_id, mention.source), who)
         customer.who = who
-        self._add(customer, _Waiting(due, mention.id, mention.timestamp, customer.key[0],
+        self._add(customer, _Waiting(due, mention.id, moment, customer.key[0],
                                      customer.key[1], sys.intern(severity),
                                      excerpt(mention.text, TEXT_CHARS)))
 
@@ -236,7 +234,7 @@ class Unanswered(Trigger):
         else:
             heapq.heappush(self.heap, waiting)
 
-    def _make_room(self, mention: Mention, alerts: AlertSink) -> bool:
+    def _make_room(self, mention: Mention, moment: float, alerts: AlertSink) -> bool:
         """`max_pending` is reached: stop following the mention overdue for longest (its
         customer's alert resolves, or goes on with their other overdue mentions); if none is
         overdue, the new mention is not followed. False if it is not."""
@@ -244,14 +242,14 @@ class Unanswered(Trigger):
             self.overdue.popleft()
         if not self.overdue:
             self.not_followed += 1
-            self._report(mention.timestamp)
+            self._report(moment)
             return False
         oldest = self.overdue.popleft()
         key = (oldest.customer, oldest.channel)
         listed = self.customers[key].listed
         self._remove(oldest)
         self.unfollowed += 1
-        self._report(mention.timestamp)
+        self._report(moment)
         self._settled(key, listed, mention.created_at, alerts, reason=(
             f"no longer followed: more than {self.options.max_pending} mentions waited for an "
             "answer and this one was overdue for longest"))
@@ -322,8 +320,9 @@ class Unanswered(Trigger):
         still_overdue = customer is not None and customer.overdue > 0
         if listed == BACKLOG:
             if not still_overdue:
-                self._leave_backlog(key, customer)
-            self._backlog_changed(key[1], at, None if still_overdue else reason)
+                self._leave_backlog(key, customer, at, alerts, reason)
+            else:
+                self._backlog_changes.add(key[1])
         elif still_overdue:
             assert customer is not None
             self._fire(customer, at, alerts)
@@ -347,8 +346,6 @@ class Unanswered(Trigger):
         for key, listed in sorted(touched.items()):
             if listed != UNLISTED:
                 self._settled(key, listed, at, alerts)
-        if self._backlog_changes:
-            self._fire_backlogs(alerts)
 
     # ------------------------------------------------------------------ the clock
 
@@ -378,9 +375,9 @@ class Unanswered(Trigger):
             if customer.listed == OWN:
                 self._fire(customer, now, alerts)
             else:
-                self._backlog_changed(key[1], now, None)
+                self._backlog_changes.add(key[1])
         if self._backlog_changes:
-            self._fire_backlogs(alerts)
+            self._fire_backlogs(now, alerts)
 
     def _list(self, customer: _Customer) -> None:
         """A customer fell overdue: an alert of their own, unless their channel has its limit
@@ -398,11 +395,21 @@ class Unanswered(Trigger):
         backlog.members[customer.key] = None
         backlog.severities.update(w.severity for w in customer.waiting if w.state == OVERDUE)
 
-    def _leave_backlog(self, key: tuple[str, str], customer: _Customer | None) -> None:
+    def _leave_backlog(self, key: tuple[str, str], customer: _Customer | None, at: datetime,
+                       alerts: AlertSink, reason: str | None) -> None:
+        """A customer no longer waits past the SLA: out of the backlog, which then fires at the
+        next tick, or clears now if they were the last."""
         if customer is not None:
             customer.listed = UNLISTED
-        backlog = self.backlogs[key[1]]
+        channel = key[1]
+        backlog = self.backlogs[channel]
         del backlog.members[key]
+        if backlog.members:
+            self._backlog_changes.add(channel)
+            return
+        del self.backlogs[channel]
+        self._backlog_changes.discard(channel)
+        alerts.clear(subject=self._backlog_subject, channel=channel, at=at, reason=reason)
 
     def _subject(self, customer: str) -> str:
         return f"{self.options.subject}/customer:{customer}"
@@ -438,22 +445,16 @@ class Unanswered(Trigger):
 
     # ------------------------------------------------------------------ backlog alerts
 
-    def _backlog_changed(self, channel: str, at: datetime, reason: str | None) -> None:
-        self._backlog_changes[channel] = (at, reason)
+    @property
+    def _backlog_subject(self) -> str:
+        return f"{self.options.subject}/backlog"
 
-    def _fire_backlogs(self, alerts: AlertSink) -> None:
-        """Fire the backlog alerts that changed, or clear those left without members."""
-        changes, self._backlog_changes = self._backlog_changes, {}
-        for channel, (at, reason) in sorted(changes.items()):
-            backlog = self.backlogs.get(channel)
-            if backlog is None:
-                continue
-            if backlog.members:
-                self._fire_backlog(channel, backlog, at, alerts)
-            else:
-                del self.backlogs[channel]
-                alerts.clear(subject=f"{self.options.subject}/backlog", channel=channel, at=at,
-                             reason=reason)
+    def _fire_backlogs(self, now: datetime, alerts: AlertSink) -> None:
+        """Fire the backlog alerts whose customers changed since the last tick: once per tick
+        at most, so that a backlog of hundreds answered one by one is not an update each."""
+        changes, self._backlog_changes = self._backlog_changes, set()
+        for channel in sorted(changes):
+            self._fire_backlog(channel, self.backlogs[channel], now, alerts)
 
     def _fire_backlog(self, channel: str, backlog: _Backlog, at: datetime, alerts: AlertSink) -> None:
         moment = at.timestamp()
@@ -468,7 +469,7 @@ class Unanswered(Trigger):
         severity = self.options.severity or max(
             (s for s, n in backlog.severities.items() if n > 0), key=SEVERITIES.index, default="medium")
         alerts.fire(
-            subject=f"{self.options.subject}/backlog",
+            subject=self._backlog_subject,
             channel=channel,
             at=at,
             severity=severity,  # type: ignore[arg-type]
@@ -509,7 +510,7 @@ class Unanswered(Trigger):
             "waiting": [w for w in self.pending.values() if w.state == WAITING],
             "overdue": list(overdue),
             "who": [[*c.key, c.who] for c in self.customers.values()],
-            "backlogs": [[channel, [key[0] for key in backlog.members]]
+            "backlogs": [[channel, [key[0] for key in backlog.members], channel in self._backlog_changes]
                          for channel, backlog in self.backlogs.items()],
             "own": list(self.own_posts),
         }
@@ -536,7 +537,9 @@ class Unanswered(Trigger):
             self._add(customer, waiting)
         for customer in self.customers.values():
             customer.waiting.sort(key=lambda w: w.created)
-        for channel, members in state.get("backlogs", []):
+        for channel, members, changed in state.get("backlogs", []):
+            if changed:
+                self._backlog_changes.add(channel)
             backlog = self.backlogs[channel] = _Backlog()
             for customer_id in members:
                 customer = self.customers[(customer_id, channel)]
