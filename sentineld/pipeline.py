@@ -111,6 +111,11 @@ def _queued_behind(
 Scored = list[tuple[int, Mention]]
 
 
+def _before(next_tick: float | None) -> datetime | None:
+    """A moment safely before `next_tick` (see `Pipeline._observe`)."""
+    return None if next_tick is None else datetime.fromtimestamp(next_tick - 0.001, UTC)
+
+
 @dataclass(slots=True)
 class PipelineStats:
     """Live counters, read by `status`, the metrics endpoint and the closing summary."""
@@ -624,7 +629,13 @@ class Pipeline:
     async def _observe(self, batch: Scored) -> None:
         chunk: list[Mention] = []
         clock = self.clock
+        # A mention more than a millisecond before the next tick cannot reach it: compared as
+        # datetimes, without converting each mention's time to seconds (the exact test is below).
+        before_tick = _before(clock.next_tick)
         for _, mention in batch:
+            if before_tick is not None and mention.created_at < before_tick:
+                chunk.append(mention)
+                continue
             moment = mention.timestamp
             if clock.next_tick is None or moment >= clock.next_tick:
                 if chunk:
@@ -632,6 +643,7 @@ class Pipeline:
                     chunk = []
                 for boundary in clock.due(moment):
                     await self._tick(boundary)
+                before_tick = _before(clock.next_tick)
             chunk.append(mention)
         if chunk:
             await self._observe_chunk(chunk)
