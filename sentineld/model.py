@@ -8,6 +8,7 @@ line where it streams.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ __all__ = [
     "Severity",
     "alert_id",
     "decode_mention",
+    "decode_mention_lines",
     "encode_alert",
     "encode_mention",
     "mention_from_dict",
@@ -193,6 +195,34 @@ def decode_mention(line: bytes | str) -> Mention:
     except RecursionError:
         raise MentionError("not valid JSON: nested too deeply") from None
     return mention_from_dict(data)
+
+
+#: One JSON object's end and the next one's start on the same line (JSON whitespace between).
+_NEXT_OBJECT_ON_THE_LINE: Final = re.compile(rb"}[ \t\r]*{")
+
+
+def decode_mention_lines(lines: bytes, count: int) -> list[Mention] | None:
+    """`count` lines of Mention JSON, each ending with a newline, decoded in one call: the
+    mentions, one per line, when every line is a valid Mention in the common form (no unknown
+    keys, none blank); otherwise None, and `decode_mention` on each line says which and why.
+
+    msgspec's `decode_lines` reads JSON values separated by whitespace, not lines: a line with two
+    objects, or one object over two lines, would pass it. Each line holds exactly one object when
+    there are `count` objects and no object's end is followed by another's start on its line (at
+    most one starts per line, so each of the `count` lines starts one, and one that went on over
+    the next line would end where the next starts). A ``}{`` inside a string only costs the
+    fast way."""
+    if _NEXT_OBJECT_ON_THE_LINE.search(lines) is not None:
+        return None
+    try:
+        mentions = _typed_decoder.decode_lines(lines)
+        if len(mentions) != count:
+            return None
+        for mention in mentions:
+            _checked(mention)
+    except (msgspec.DecodeError, MentionError, UnicodeDecodeError, RecursionError):
+        return None
+    return mentions
 
 
 def mention_to_dict(mention: Mention, *, scored: bool = False) -> dict[str, Any]:

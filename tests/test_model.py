@@ -82,3 +82,18 @@ def test_author_key_is_kept_outside_the_fields() -> None:
     claimed = decode_mention(json.dumps({**DESIGN_EXAMPLE, "author_key": "bluesky:someone-else"}))
     assert claimed.author_key == "bluesky:did:plc:abc"
     assert claimed.extra == {"author_key": "bluesky:someone-else"}
+
+
+def test_mention_lines_decode_in_bulk_only_one_object_per_line() -> None:
+    from sentineld.model import decode_mention_lines
+
+    line = json.dumps(DESIGN_EXAMPLE).encode()
+    assert [m.id for m in decode_mention_lines(line + b"\n" + line + b"\r\n", 2) or []] == [DESIGN_EXAMPLE["id"]] * 2
+    # msgspec's decode_lines alone takes values separated by any whitespace: these would pass it.
+    assert decode_mention_lines(line + b" " + line + b"\n" + line + b"\n", 2) is None
+    assert decode_mention_lines(line + b"\n\n" + line + b"\n", 3) is None
+    split = line.replace(b', "text"', b',\n "text"')
+    assert decode_mention_lines(split + b"\n" + line + b"\n", 3) is None
+    blank_id = line.replace(json.dumps(DESIGN_EXAMPLE["id"]).encode(), b'" "')
+    assert decode_mention_lines(blank_id + b"\n", 1) is None  # checked as decode_mention checks
+    assert decode_mention_lines(line[:-1] + b', "thread": 7}\n', 1) is None  # decode_mention keeps it

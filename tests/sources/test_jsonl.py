@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from sentineld.model import encode_mention
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sentineld.model import Mention, MentionError, decode_mention, encode_mention
 from sentineld.testing import make_mention
 
 
@@ -169,3 +174,150 @@ async def test_speed_paces_mentions_by_their_event_times(live_core, tmp_path: Pa
         assert await core.count() == 1  # the next one is due half a second later
         await core.wait_stored(3)
         assert time.monotonic() - first >= 0.95  # two minutes of event time at 120x
+
+
+# --------------------------------------------------------------------------- lines decoded in bulk
+
+
+def good_line(number: int) -> bytes:
+    return encode_mention(make_mention(f"@acme number {number}", id=f"test:bulk-{number}"))
+
+
+#: Lines that are not one Mention each, and the one-line forms the bulk decoder could confuse
+#: them with (msgspec's `decode_lines` reads whitespace-separated values, not lines).
+BAD_LINES = {
+    "two objects on a line": lambda n: good_line(n) + b" " + good_line(n + 100_000),
+    "two objects, no space": lambda n: good_line(n) + good_line(n + 100_000),
+    "an object over two lines": lambda n: good_line(n).replace(b',"text"', b',\n"text"', 1),
+    "blank": lambda n: b"",
+    "spaces only": lambda n: b"  \r",
+    "an unknown key": lambda n: good_line(n)[:-1] + b', "thread": 7}',
+    "a bad count": lambda n: good_line(n).replace(b'"metrics":null', b'"metrics":{"likes":-1}'),
+    "an empty id": lambda n: good_line(n).replace(f'"test:bulk-{n}"'.encode(), b'" "'),
+    "not JSON": lambda n: b"{oops",
+    "a closing brace in the text": lambda n: good_line(n).replace(b"number", b"} {", 1),
+}
+
+
+def test_the_bad_lines_are_bad() -> None:
+    for kind, make in BAD_LINES.items():
+        line = make(5)
+        assert line != good_line(5), kind
+        if kind not in ("an unknown key", "a closing brace in the text", "blank", "spaces only"):
+            for part in line.split(b"\n"):
+                with pytest.raises(MentionError):
+                    decode_mention(part)
+
+
+def line_by_line(data: bytes) -> tuple[list[Mention], list[int]]:
+    """What reading `data` one line at a time accepts, and the numbers of the lines it rejects."""
+    accepted, rejected = [], []
+    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+        if not raw.strip():
+            continue
+        try:
+            accepted.append(decode_mention(raw))
+        except MentionError:
+            rejected.append(number)
+    return accepted, rejected
+
+
+async def read_all(path: Path, batch_size: int = 7) -> tuple[list[tuple[list[Mention], str]], list[int], Any]:
+    from sentineld.components import ComponentContext
+    from sentineld.watch import WatchConfig
+    from sentineld_plugins.sources.jsonl import JsonlOptions, JsonlSource
+
+    source = JsonlSource(JsonlOptions(path=str(path), follow=False, batch_size=batch_size),
+                         ComponentContext("inbox", "source", WatchConfig(), path.parent))
+    source.finite = True
+    emitted: list[tuple[list[Mention], str]] = []
+    rejected: list[int] = []
+    original = source.reject
+
+    def reject(reason: str, sample: object = None, **where: Any) -> None:
+        assert reason.strip()
+        rejected.append(where["line"])
+        original(reason, sample, **where)
+
+    async def emit(mentions: Any, cursor: Any, **_: Any) -> None:
+        emitted.append((list(mentions), cursor))
+
+    source.reject = reject  # type: ignore[method-assign]
+    await source.run(emit)  # type: ignore[arg-type]
+    return emitted, rejected, source
+
+
+def assert_same_as_line_by_line(data: bytes, emitted: list[tuple[list[Mention], str]], rejected: list[int]) -> None:
+    """The same mentions and rejections as line by line, and every cursor right after a line,
+    behind exactly the mentions of the lines before it (a restart there loses and repeats none)."""
+    accepted, expected_rejections = line_by_line(data)
+    assert [m for batch, _ in emitted for m in batch] == accepted
+    assert rejected == expected_rejections
+    so_far = []
+    for batch, cursor in emitted:
+        so_far += batch
+        position = json.loads(cursor)
+        before = data[: position["offset"]]
+        assert before.endswith(b"\n") or not before
+        assert before.count(b"\n") == position["line"]
+        assert so_far == line_by_line(before)[0]
+    assert json.loads(emitted[-1][1])["offset"] == len(data)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_LINES))
+async def test_a_bad_line_among_good_ones_is_rejected_alone(tmp_path: Path, kind: str) -> None:
+    lines = [good_line(n) for n in range(40)]
+    lines[23] = BAD_LINES[kind](23)
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / "mentions.jsonl"
+    path.write_bytes(data)
+    emitted, rejected, source = await read_all(path)
+    assert_same_as_line_by_line(data, emitted, rejected)
+    accepted = [m for batch, _ in emitted for m in batch]
+    if kind in ("blank", "spaces only"):
+        assert len(accepted) == 39 and not rejected
+    elif kind == "an unknown key":
+        assert len(accepted) == 40 and accepted[23].extra == {"thread": 7}
+    elif kind == "a closing brace in the text":
+        assert len(accepted) == 40 and "} {" in accepted[23].text
+    elif kind == "an object over two lines":
+        assert len(accepted) == 39 and rejected == [24, 25]
+    else:
+        assert len(accepted) == 39 and rejected == [24]
+    assert source.malformed == len(rejected)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(["good"] * 6 + sorted(BAD_LINES)), min_size=1, max_size=60),
+       chunk=st.sampled_from([64, 700, 4096, 1 << 18]), batch_size=st.integers(1, 9))
+async def test_reading_in_bulk_is_reading_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kinds: list[str], chunk: int, batch_size: int
+) -> None:
+    """Any mix of good and bad lines, read in chunks of any size (lines cut across chunks)."""
+    import sentineld_plugins.sources.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK", chunk)
+    data = b"".join((good_line(n) if kind == "good" else BAD_LINES[kind](n)) + b"\n"
+                    for n, kind in enumerate(kinds))
+    path = tmp_path / f"mentions-{hash(data)}.jsonl"
+    path.write_bytes(data)
+    emitted, rejected, _ = await read_all(path, batch_size)
+    assert_same_as_line_by_line(data, emitted, rejected)
+    assert all(0 < len(batch) <= batch_size for batch, _ in emitted[:-1])
+
+
+async def test_good_lines_are_decoded_in_bulk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sentineld_plugins.sources.jsonl as jsonl
+
+    def one_at_a_time(raw: bytes) -> Mention:
+        raise AssertionError("a good line decoded alone")
+
+    monkeypatch.setattr(jsonl, "decode_mention", one_at_a_time)
+    data = b"".join(good_line(n) + b"\r\n" for n in range(100))
+    path = tmp_path / "mentions.jsonl"
+    path.write_bytes(data)
+    emitted, rejected, source = await read_all(path, batch_size=30)
+    assert [len(batch) for batch, _ in emitted] == [30, 30, 30, 10, 0]
+    assert [m.id for batch, _ in emitted for m in batch] == [f"test:bulk-{n}" for n in range(100)]
+    assert source.lines_read == 100 and not rejected
+    assert json.loads(emitted[-1][1])["offset"] == len(data)
