@@ -97,7 +97,10 @@ class SentimentScorer(Scorer):
         for mention in mentions:
             value = compound(mention.text)
             mention.scores["sentiment"] = value
-            mention.labels["sentiment"] = label_for(value, negative, positive)
+            # label_for, inlined: this loop runs for every mention of the stream
+            mention.labels["sentiment"] = (
+                "negative" if value < negative else "positive" if value > positive else "neutral"
+            )
 
 
 @hookimpl

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import string
-from itertools import compress
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -142,6 +141,7 @@ class VaderEngine:
             # vaderSentiment replaces each emoji by its name; a space before the name is what
             # its character loop amounts to once the text is split on whitespace.
             self._replace_emoji = non_ascii_replacer({e: " " + name for e, name in names.items()})
+        self._known_words = frozenset(self._words)
 
     # ------------------------------------------------------------------ public
 
@@ -161,25 +161,33 @@ class VaderEngine:
             text = self._normalise(text)
         elif not text.isascii():
             text = self._replace_emoji(text)
+        is_ascii = text.isascii()
         cased: str | list[str] | None
-        if text.isascii():
-            # Lower-casing ASCII keeps every character in place: the text is lower-cased once,
-            # and the capitals rule reads the words as written only when it may apply.
+        if is_ascii or ("\u0130" not in text and "\u03a3" not in text):
+            # Lower-casing changes no character's place (only İ lengthens, only Σ looks at its
+            # neighbours): the text is lower-cased once, and the capitals rule reads the words
+            # as written only when it may apply (never in an ASCII text without capitals).
             lowered_text = text.lower()
             lowered = _vader_tokens(lowered_text)
-            cased = None if lowered_text == text else text
-            elongated = self.social and ELONGATED_LOWER.search(lowered_text) is not None
+            if is_ascii:
+                cased = None if lowered_text == text else text
+            else:
+                cased = text.split()
         else:
             cased = _vader_tokens(text)
             lowered = [token.lower() for token in cased]
             lowered_text = " ".join(lowered)
+        if is_ascii:
+            elongated = self.social and ELONGATED_LOWER.search(lowered_text) is not None
+        else:
             elongated = self.social and ELONGATED.search(text) is not None
         emphasised: set[int] | tuple[()] = ()
-        if self.social:
-            if elongated:
-                emphasised = unelongate(lowered, self._is_known)
+        if elongated:
+            emphasised = unelongate(lowered, self._is_known)
+            lowered_text += " " + " ".join(lowered[i] for i in emphasised)
+        if self.social and "like" in lowered_text:
             resolve_word_senses(lowered)
-        return self._score_tokens(cased, lowered, "n't" in lowered_text, emphasised), text
+        return self._score_tokens(cased, lowered, lowered_text, emphasised), text
 
     # ------------------------------------------------------------------ social text
 
@@ -209,32 +217,32 @@ class VaderEngine:
         self,
         cased: str | list[str] | None,
         lowered: list[str],
-        any_nt: bool,
+        lowered_text: str,
         emphasised: set[int] | tuple[()],
     ) -> list[float]:
         """Each token's valence.
 
         ``cased`` is what VADER's capitals rule reads: the tokens as written, or an ASCII text
         whose words are upper case where its tokens are, or None if the text has no capital.
-        ``any_nt`` tells whether a token may contain "n't" (VADER's catch-all negation).
+        ``lowered_text`` contains every token of ``lowered``, for cheap tests of the text.
         """
-        words = self._words
-        values = list(map(words.get, lowered))
-        count = len(values)
+        count = len(lowered)
         sentiments = [0.0] * count
-        hits = list(compress(range(count), map(words.__contains__, lowered)))
-        if not hits:
+        #: The text's lexicon words (one set operation: no Python-level call per token).
+        known = self._known_words.intersection(lowered)
+        if not known:
             return sentiments
         # A sentiment word with no rule word around it (nor a token with "n't") keeps its
         # lexicon value, with the capitals and elongation increments; the others go through
         # all of VADER's rules in `_valence`.
-        negations = {word for word in lowered if "n't" in word} if any_nt else None
+        negations = {word for word in lowered if "n't" in word} if "n't" in lowered_text else None
         all_plain = negations is None and _RULE_WORDS.isdisjoint(lowered)
         emoji = self._emoji
         capitals: _Capitals | None = None
-        for i in hits:
+        words = self._words
+        for i in [i for i, word in enumerate(lowered) if word in known]:
             word = lowered[i]
-            value: float = values[i]  # type: ignore[assignment]
+            value = words[word]
             if word in emoji:
                 sentiments[i] = value
                 continue
@@ -250,7 +258,7 @@ class VaderEngine:
                         or (word == "kind" and i + 1 < count and lowered[i + 1] == "of")
                     ):
                         capitals = capitals or _Capitals.of(cased, count)
-                        sentiments[i] = self._valence(i, value, capitals, lowered, values, emphasised)
+                        sentiments[i] = self._valence(i, value, capitals, lowered, known, emphasised)
                     continue
             # An upper-case token's lower-case form, upper-cased again, is in an ASCII text:
             # a cheap test that spares splitting the text in most cases.
@@ -263,7 +271,7 @@ class VaderEngine:
             if i in emphasised:
                 value += B_INCR if value > 0 else -B_INCR
             sentiments[i] = value
-        if "but" in lowered:
+        if "but" in lowered_text and "but" in lowered:
             if self.social:
                 _weigh_around_but(sentiments, lowered.index("but"))
             else:
@@ -276,14 +284,15 @@ class VaderEngine:
         value: float,
         capitals: _Capitals,
         lowered: list[str],
-        values: list[float | None],
+        known: set[str],
         emphasised: set[int] | tuple[()],
     ) -> float:
-        """VADER's ``sentiment_valence`` for the lexicon word at position ``i``."""
+        """VADER's ``sentiment_valence`` for the lexicon word at position ``i``; ``known`` holds
+        the text's lexicon words."""
         count = len(lowered)
         cap_differs = capitals.differ
         valence = value
-        if lowered[i] == "no" and i != count - 1 and values[i + 1] is not None:
+        if lowered[i] == "no" and i != count - 1 and lowered[i + 1] in known:
             valence = 0.0  # "no" negates the next word instead of counting itself
         if (
             (i > 0 and lowered[i - 1] == "no")
@@ -299,7 +308,7 @@ class VaderEngine:
             j = i - distance
             if j < 0:
                 break
-            if values[j] is not None:
+            if lowered[j] in known:
                 continue
             booster = _BOOSTERS.get(lowered[j])
             if booster is not None:
@@ -316,7 +325,7 @@ class VaderEngine:
             valence = _negation_check(valence, lowered, distance, i)
             if distance == 3 and not _IDIOM_KEYWORDS.isdisjoint(lowered[i - 3 : i + 3]):
                 valence = _idiom_check(valence, lowered, i)
-        return _least_check(valence, lowered, values, i)
+        return _least_check(valence, lowered, known, i)
 
 
 def _negation_check(valence: float, lowered: list[str], distance: int, i: int) -> float:
@@ -368,9 +377,9 @@ def _idiom_check(valence: float, lowered: list[str], i: int) -> float:
     return valence
 
 
-def _least_check(valence: float, lowered: list[str], values: list[float | None], i: int) -> float:
+def _least_check(valence: float, lowered: list[str], known: set[str], i: int) -> float:
     """"least" before a word negates it, except in "at least" and "very least"."""
-    if i > 0 and lowered[i - 1] == "least" and values[i - 1] is None:
+    if i > 0 and lowered[i - 1] == "least" and lowered[i - 1] not in known:
         if i == 1 or lowered[i - 2] not in ("at", "very"):
             return valence * N_SCALAR
     return valence

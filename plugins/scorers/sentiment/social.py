@@ -40,6 +40,9 @@ _RUN_OF_THREE_OR_MORE = re.compile(r"([a-z])\1{2,}")
 _EMOJI_DECORATION = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
 _APOSTROPHES = ("\u2019", "\u2018", "\u02bc")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+#: The non-ASCII characters that a case-insensitive regex matches with an ASCII letter:
+#: İ and ı with "i", ſ with "s", the Kelvin sign with "k".
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
 #: Words after which "like" is the verb: subject pronouns, auxiliaries
 #: and modals, negations, the infinitive "to", and adverbs that modify a verb. Elsewhere it is
@@ -91,7 +94,7 @@ class SocialNormaliser:
         self._space_emoji = non_ascii_replacer({e: f" {e} " for e in emoji}) if emoji else None
         terms = sorted({t.strip().lstrip("@#$") for t in neutral_terms} - {""}, key=len)
         #: Lower-cased terms, a cheap test before the (much slower) word-boundary regex.
-        self._lowered_terms = tuple(term.lower() for term in terms)
+        self._lowered_terms = tuple(dict.fromkeys(term.lower() for term in terms))
         self._terms = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(t) for t in reversed(terms)) + r")(?!\w)",
@@ -127,22 +130,31 @@ class SocialNormaliser:
         """Replace the neutral terms (whole words, any case) by the placeholder.
 
         The case-insensitive regex is slow when run over a whole text (it tries every
-        position), and a mention usually names the brand once. Over ASCII, lower-casing keeps
-        every character in place and case-insensitive matching is plain equality after it,
-        so the regex can only match where `str.find` finds a term in the lower-cased text: it
-        runs on that stretch alone, with a character either side for its look-arounds.
+        position), and a mention usually names the brand once. For ASCII terms, a match can
+        only start where `str.find` finds a term in the lower-cased text (lower-casing keeps
+        every character in place, and no character of the text but `_FOLDS_TO_ASCII` matches
+        an ASCII letter of another case), so the regex is tried there alone.
         """
         lowered = text.lower()
         terms = self._lowered_terms
-        if not (self._terms_are_ascii and text.isascii()):
+        if not self._terms_are_ascii or (
+            not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None
+        ):
             if any(term in lowered for term in terms):
                 return self._terms.sub(_SPACED_NEUTRAL, text)  # type: ignore[union-attr]
             return text
         starts = [at for term in terms if (at := lowered.find(term)) >= 0]
         if not starts:
             return text
-        begin = max(min(starts) - 1, 0)
-        end = max(map(lowered.rfind, terms)) + self._longest_term + 1
+        first = min(starts)
+        last = max(map(lowered.rfind, terms))
+        if first == last:  # a single place to try, the usual case
+            match = self._terms.match(text, first)  # type: ignore[union-attr]
+            if match is None:
+                return text
+            return text[:first] + _SPACED_NEUTRAL + text[match.end() :]
+        begin = max(first - 1, 0)
+        end = last + self._longest_term + 1
         stretch = self._terms.sub(_SPACED_NEUTRAL, text[begin:end])  # type: ignore[union-attr]
         return text[:begin] + stretch + text[end:]
 
