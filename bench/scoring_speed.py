@@ -81,19 +81,24 @@ def context(component_id: str, watch: WatchConfig | None = None) -> ComponentCon
 Steps = list[Callable[[], None]]
 
 
-def median_rates(contenders: dict[str, Steps], items: int, runs: int) -> list[Row]:
+def median_rates(
+    contenders: dict[str, Steps],
+    items: int,
+    runs: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[Row]:
     """Items per second of each contender: the median over `runs` timed passes.
 
     Each contender makes one untimed pass first. Then, batch by batch, the contenders take
-    turns on the same batch, each timing its own steps: a change in the machine's load (other
-    processes on a shared core) hits all of them alike, so their ratio holds even when the
-    absolute figures move.
+    turns on the same batch, each timing its own steps by `clock` (wall time by default;
+    `time.thread_time` counts only this thread's CPU time): a change in the machine's load
+    (other processes on a shared core) hits all of them alike, so their ratio holds even when
+    the absolute figures move.
     """
     for steps in contenders.values():
         for step in steps:
             step()
     rates: dict[str, list[float]] = {name: [] for name in contenders}
-    clock = time.perf_counter
     for _ in range(runs):
         spent = dict.fromkeys(contenders, 0.0)
         for batch_steps in zip(*contenders.values(), strict=True):
