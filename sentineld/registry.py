@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
@@ -176,6 +176,60 @@ class AuthorRecord(msgspec.Struct, gc=False):
         )
 
 
+class RecentPosts:
+    """The authors of the last `size` posts remembered, the least recently remembered forgotten
+    first: what an OrderedDict moving a post remembered again to its end does, in about half the
+    memory (a dict, and a deque of post ids in which a post remembered again leaves an earlier,
+    stale entry that is skipped when it comes out)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._authors: dict[str, str] = {}
+        self._order: deque[str] = deque()
+        #: Posts remembered again: how many stale entries each has in `_order`.
+        self._stale: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._authors)
+
+    def get(self, post: str) -> str | None:
+        return self._authors.get(post)
+
+    def remember(self, post: str, author: str) -> None:
+        authors = self._authors
+        if post in authors:
+            self._stale[post] = self._stale.get(post, 0) + 1
+        authors[post] = author
+        self._order.append(post)
+        if len(authors) > self.size:
+            self._forget_oldest()
+        elif len(self._order) > 2 * self.size:
+            self._drop_stale()
+
+    def _forget_oldest(self) -> None:
+        order, stale = self._order, self._stale
+        while True:
+            post = order.popleft()
+            left = stale.pop(post, 0)
+            if not left:
+                del self._authors[post]
+                return
+            if left > 1:
+                stale[post] = left - 1
+
+    def _drop_stale(self) -> None:
+        """Posts remembered over and over while none is forgotten: keep each one's last entry."""
+        stale, kept = self._stale, deque[str]()
+        for post in self._order:
+            left = stale.pop(post, 0)
+            if left:
+                stale[post] = left - 1
+            else:
+                kept.append(post)
+        self._order = kept
+        stale.clear()
+
+
 class InfluencerRegistry:
     """Author records: a bounded hot set in memory, the rest in the store.
 
@@ -205,7 +259,7 @@ class InfluencerRegistry:
         #: Every record changed since the last `take_dirty` (with a store only), so that writing
         #: them does not look through the whole hot set.
         self._dirty: list[AuthorRecord] = []
-        self._posts: OrderedDict[str, str] = OrderedDict()
+        self._posts = RecentPosts(self.options.recent_posts)
         self.population: dict[str, Any] = {}
         #: Mentions up to this sequence number are already in the stored records.
         self.stored_seq = 0
@@ -266,7 +320,7 @@ class InfluencerRegistry:
             if self.get(row[0]) is None:
                 self._insert(AuthorRecord.from_row(row))
         for post, author in (post_authors or {}).items():
-            self._remember_post(post, author)
+            self._posts.remember(post, author)
 
     def restore(self, seq: int, state: bytes | None) -> None:
         """Resume from the registry's stored position and population state."""
@@ -335,12 +389,11 @@ class InfluencerRegistry:
             if metrics is not None:
                 weight += metrics.reshares + metrics.replies + self._like_weight * metrics.likes
             record.on_topic += 1
-            record.maven_mass = log_add(record.maven_mass, math.log(weight) + moment / self.tau)
-            posts = self._posts
-            posts[mention.id] = key
-            posts.move_to_end(mention.id)
-            if len(posts) > self.options.recent_posts:
-                posts.popitem(last=False)
+            mass, post = record.maven_mass, math.log(weight) + moment / self.tau
+            if mass < post:  # log_add(mass, post), inlined
+                mass, post = post, mass
+            record.maven_mass = mass if post == NO_MASS else mass + math.log1p(math.exp(post - mass))
+            self._posts.remember(mention.id, key)
         if not record.dirty:
             self._mark_dirty(record)
         return record
@@ -355,7 +408,9 @@ class InfluencerRegistry:
             return
         scores = mention.scores
         sentiment = scores.get("sentiment")
-        if sentiment is not None and self._about_brand(mention):
+        if sentiment is not None and (
+            "brand" in mention.matches if self._brand_sentiment else self._all_on_topic or bool(mention.matches)
+        ):
             record.sentiment_sum += sentiment
             record.sentiment_n += 1
         influence = scores.get("influence")
@@ -365,11 +420,6 @@ class InfluencerRegistry:
             record.influence = influence
         if not record.dirty:
             self._mark_dirty(record)
-
-    def _about_brand(self, mention: Mention) -> bool:
-        if self._brand_sentiment:
-            return "brand" in mention.matches
-        return self._all_on_topic or bool(mention.matches)
 
     def _credit(self, post: str, replier: str, moment: float) -> None:
         author = self._posts.get(post)
@@ -395,8 +445,9 @@ class InfluencerRegistry:
         a new one (`missing` and `admit` brought the stored ones in beforehand)."""
         record = self._evicted.pop(key, None)
         if record is None:
-            record = AuthorRecord(key, source, moment, moment, dirty=False)
-            self._mark_dirty(record)
+            record = AuthorRecord(key, source, moment, moment)
+            if self.persistent:
+                self._dirty.append(record)  # new, hence dirty
         self._insert(record)
         return record
 
@@ -425,13 +476,6 @@ class InfluencerRegistry:
     def _unpin(self, record: AuthorRecord) -> None:
         self._pinned.pop(record.key, None)
         self._insert(record)
-
-    def _remember_post(self, post: str, author: str) -> None:
-        posts = self._posts
-        posts[post] = author
-        posts.move_to_end(post)
-        if len(posts) > self.options.recent_posts:
-            posts.popitem(last=False)
 
     @property
     def needs_flush(self) -> bool:

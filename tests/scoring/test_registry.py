@@ -221,3 +221,29 @@ async def _all_rows(directory: Path) -> list[Any]:
         return store.db.execute("SELECT * FROM authors").fetchall()
     finally:
         store.close()
+
+
+def test_recent_posts_forget_as_an_ordered_dict_would() -> None:
+    """Least recently remembered first, a post remembered again counting as new."""
+    import random
+    from collections import OrderedDict
+
+    from sentineld.registry import RecentPosts
+
+    rng = random.Random(4)
+    recent, reference = RecentPosts(50), OrderedDict[str, str]()
+    for step in range(5000):
+        post, author = f"p{rng.randrange(120)}", f"a{step}"
+        recent.remember(post, author)
+        reference[post] = author
+        reference.move_to_end(post)
+        if len(reference) > 50:
+            reference.popitem(last=False)
+        assert len(recent) == len(reference)
+        probe = f"p{rng.randrange(120)}"
+        assert recent.get(probe) == reference.get(probe)
+    assert all(recent.get(post) == author for post, author in reference.items())
+    for step in range(1000):  # the same posts over and over: stale entries must not pile up
+        recent.remember(f"p{step % 3}", "a")
+        assert len(recent._order) <= 2 * 50
+    assert [recent.get(f"p{n}") for n in range(3)] == ["a"] * 3 and len(recent) == 50

@@ -53,12 +53,13 @@ def effective_reach(
         return 0.0
     credibility = 1.0
     if following:
-        reciprocity = min(followers, following) / max(followers, following)
+        # The smaller count over the larger (what min() / max() give, without the two calls).
+        reciprocity = followers / following if followers < following else following / followers
         credibility *= 1.0 - reciprocity * following / (following + follow_back_scale)
     if posts is not None:
         credibility *= (posts + 1) / (posts + 1 + followers / followers_per_post)
     if age_days is not None:
-        age = max(age_days, 0.0)
+        age = 0.0 if 0.0 > age_days else age_days
         credibility *= age / (age + young_account_days)
     return math.log10(1.0 + followers * credibility)
 
