@@ -181,3 +181,29 @@ async def test_each_checkpoint_holds_what_is_followed_then_in_its_order() -> Non
         assert list(restored.tracked.values()) == expected
         assert list(restored.tracked) == [spread.subject for spread in expected]
     assert [spread.subject for spread in expected] == ["brand/post:bluesky:p11"]
+
+
+async def test_an_original_post_is_its_own_first_mention() -> None:
+    """A followed post keeps no copy of its own id (the key holds it), yet its alert lists the
+    post first, then the reshares that spread it."""
+    def fresh() -> tuple[ViralPost, TriggerAlertSink]:
+        return (ViralPost(ViralPostOptions(), ComponentContext("viral", "trigger", WatchConfig(), Path("."))),
+                TriggerAlertSink("viral", "viral"))
+
+    def original(minutes: float, replies: float) -> Mention:
+        return make_mention("@acme lost my bag", id="bluesky:op", source="bluesky", minutes=minutes,
+                            scores={"reply_velocity": replies}, matches=["brand"])
+
+    def reshare_of_it(i: int, velocity: float) -> Mention:
+        return make_mention("RT", id=f"bluesky:rt{i}", source="bluesky", minutes=2 + i, reshare_of="bluesky:op",
+                            scores={"reshare_velocity": velocity}, matches=["brand"])
+
+    viral, sink = fresh()
+    await viral.observe([original(0, 40.0), original(1, 600.0)], sink)
+    assert viral.tracked["brand/post:bluesky:op"].mentions == ()
+    assert [signal.mentions for signal in sink.take()] == [("bluesky:op",)]
+
+    viral, sink = fresh()
+    await viral.observe([original(0, 40.0), reshare_of_it(0, 300.0), reshare_of_it(1, 600.0)], sink)
+    assert viral.tracked["brand/post:bluesky:op"].mentions == ("bluesky:op", "bluesky:rt0", "bluesky:rt1")
+    assert [signal.mentions for signal in sink.take()] == [("bluesky:op", "bluesky:rt0", "bluesky:rt1")]

@@ -21,6 +21,7 @@ One alert per post or cluster: subject ``"<subject>/post:<post id>"`` on the pos
 from __future__ import annotations
 
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -68,8 +69,10 @@ class ViralPostOptions(Options):
     #: Severity, and the factor over the threshold from which it is "critical".
     severity: Severity = "high"
     critical_factor: float = 5.0
-    #: Posts and clusters followed at once (the longest-quiet is let go first).
-    max_tracked: int = 100_000
+    #: Posts and clusters followed at once (the longest-quiet is let go first). Whether one fires
+    #: does not depend on it being followed: following gives its alert a lifecycle, its
+    #: evidence a history, and the learned rates one peak per post (decision 0118).
+    max_tracked: int = 20_000
 
     def __post_init__(self) -> None:
         if not 0 < self.quantile < 1:
@@ -87,7 +90,8 @@ class _Spread(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     first_at: float
     last_at: float
     #: The first `MAX_MENTION_IDS` mentions that spread it (a tuple: the garbage collector
-    #: stops looking at it, where a hundred thousand lists would make every full collection slow).
+    #: stops looking at it, where a hundred thousand lists would make every full collection slow);
+    #: empty while the only one is the post itself (most followed posts: its id is in the key).
     mentions: tuple[str, ...] = ()
     #: The highest rate seen, per metric.
     reshare_velocity: float = 0.0
@@ -171,23 +175,26 @@ class ViralPost(Trigger):
             moment = mention.created_at.timestamp()
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
-                self._update(f"{subject}/post:{post}", mention.source, mention, moment, reshares, replies, 0.0, alerts)
+                self._update(f"{subject}/post:{post}", mention.source, post, mention, moment,
+                             reshares, replies, 0.0, alerts)
             cluster = mention.labels.get("cluster")
             if cluster is not None and growth > 0:
                 if scores.get("cluster_size", 0) >= min_cluster_size:
-                    self._update(f"{subject}/cluster:{cluster}", "*", mention, moment, 0.0, 0.0, growth, alerts)
+                    self._update(f"{subject}/cluster:{cluster}", "*", None, mention, moment, 0.0, 0.0, growth, alerts)
 
-    def _update(self, key: str, channel: str, mention: Mention, moment: float,
+    def _update(self, key: str, channel: str, post: str | None, mention: Mention, moment: float,
                 reshares: float, replies: float, growth: float, alerts: AlertSink) -> None:
-        """A mention spreads the post (reshares, replies) or the cluster (growth) `key` names."""
+        """A mention spreads the post (reshares, replies) or the cluster (growth) `key` names
+        (`post`: the post's id, None for a cluster)."""
         spread = self.tracked.get(key)
         if spread is None:
             self._make_room(moment, alerts)
-            spread = self.tracked[key] = _Spread(key, channel, moment, moment, (mention.id,), reshares, replies, growth)
+            mentions = () if post == mention.id else (mention.id,)
+            spread = self.tracked[key] = _Spread(key, sys.intern(channel), moment, moment, mentions, reshares, replies, growth)
         else:
             self.tracked.move_to_end(key)
             spread.last_at = moment
-            mentions = spread.mentions
+            mentions = spread.mentions or (post,)  # type: ignore[assignment]
             if len(mentions) < MAX_MENTION_IDS and mention.id not in mentions[-1:]:
                 spread.mentions = (*mentions, mention.id)
             if reshares > spread.reshare_velocity:
@@ -203,7 +210,7 @@ class ViralPost(Trigger):
                     threshold, source = self.threshold(metric)
                     if rate >= threshold:
                         spread.firing, spread.crossed = metric, threshold
-                        self._fire(spread, metric, rate, threshold, source, mention, alerts)
+                        self._fire(spread, metric, rate, threshold, source, mention, post, alerts)
                         return
             return
         rate = reshares if spread.firing == "reshare_velocity" else replies if spread.firing == "reply_velocity" else growth
@@ -212,26 +219,25 @@ class ViralPost(Trigger):
             spread.firing = None
         elif rate > spread.reported:
             threshold, source = self.threshold(spread.firing)
-            self._fire(spread, spread.firing, rate, spread.crossed, source, mention, alerts)
+            self._fire(spread, spread.firing, rate, spread.crossed, source, mention, post, alerts)
 
     def _make_room(self, moment: float, alerts: AlertSink) -> None:
         """Before following one more: let go of the quiet, then of the least recent if full."""
         tracked, quiet = self.tracked, self.options.quiet
         while tracked:
-            key = next(iter(tracked))
-            spread = tracked[key]
+            spread = next(iter(tracked.values()))
             if spread.last_at + quiet <= moment:
-                del tracked[key]
-                self._let_go(key, spread, spread.last_at + quiet, alerts)
+                tracked.popitem(last=False)
+                self._let_go(spread, spread.last_at + quiet, alerts)
             elif len(tracked) >= self.options.max_tracked:
-                del tracked[key]
-                self._let_go(key, spread, moment, alerts)
+                tracked.popitem(last=False)
+                self._let_go(spread, moment, alerts)
                 return
             else:
                 return
 
     def _fire(self, spread: _Spread, metric: str, rate: float, threshold: float, source: str,
-              mention: Mention, alerts: AlertSink) -> None:
+              mention: Mention, post: str | None, alerts: AlertSink) -> None:
         spread.reported = rate
         options = self.options
         factor = rate / threshold if threshold > 0 else math.inf
@@ -268,30 +274,35 @@ class ViralPost(Trigger):
                 "window": str(Duration(max(0.0, mention.timestamp - spread.first_at))),
                 "url": mention.url,
             },
-            mentions=spread.mentions,
+            mentions=spread.mentions or (post,),
         )
 
     # ------------------------------------------------------------------ forgetting and learning
 
-    def _let_go(self, key: str, spread: _Spread, at: float, alerts: AlertSink) -> None:
+    def _let_go(self, spread: _Spread, at: float, alerts: AlertSink) -> None:
         """Stop following a post: learn its peak rates, resolve its alert if open."""
-        for metric in METRICS:
-            peak = getattr(spread, metric)
-            if peak:
-                learned = self.learned[metric]
-                if learned.add(peak, spread.last_at) or learned.observations <= self.options.warmup:
-                    self._fire_at = None
+        if spread.reshare_velocity:
+            self._learn("reshare_velocity", spread.reshare_velocity, spread.last_at)
+        if spread.reply_velocity:
+            self._learn("reply_velocity", spread.reply_velocity, spread.last_at)
+        if spread.cluster_growth:
+            self._learn(CLUSTER_METRIC, spread.cluster_growth, spread.last_at)
         if spread.firing is not None:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
 
+    def _learn(self, metric: str, peak: float, at: float) -> None:
+        learned = self.learned[metric]
+        if learned.add(peak, at) or learned.observations <= self.options.warmup:
+            self._fire_at = None
+
     def _expire(self, moment: float, alerts: AlertSink) -> None:
-        quiet = self.options.quiet
-        while self.tracked:
-            key, spread = next(iter(self.tracked.items()))
+        tracked, quiet = self.tracked, self.options.quiet
+        while tracked:
+            spread = next(iter(tracked.values()))
             if spread.last_at + quiet > moment:
                 return
-            del self.tracked[key]
-            self._let_go(key, spread, spread.last_at + quiet, alerts)
+            tracked.popitem(last=False)
+            self._let_go(spread, spread.last_at + quiet, alerts)
 
     async def tick(self, now: datetime, alerts: AlertSink) -> None:
         self._expire(now.timestamp(), alerts)
