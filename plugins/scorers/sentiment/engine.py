@@ -1,10 +1,12 @@
 """A fast re-implementation of VADER (Hutto & Gilbert, ICWSM 2014), plus rules for social text.
 
 `VaderEngine(social=False)` gives the same compound score as vaderSentiment 3.3.2 (tests pin
-this on thousands of tweets), several times faster: one split, one lexicon lookup per token
-through ``map(dict.get)``, and VADER's rules (boosters, the negation window, idioms, "least",
-capitals, "but", punctuation) applied only to the few tokens that carry sentiment. The rule
-constants and word lists are imported from vaderSentiment itself, so they cannot drift apart.
+this on thousands of tweets), several times faster: the text is lower-cased and split once,
+its lexicon words are found with one set intersection, and VADER's window rules (boosters,
+the negation window, idioms, "least") run only for a sentiment word that has one of the words
+they look for near it; the others keep their lexicon value, with the capitals and
+punctuation rules. The rule constants and word lists are imported from vaderSentiment itself,
+so they cannot drift apart. Decisions 0100 and 0103 give the reasons.
 
 `VaderEngine(social=True)` (the default) keeps every VADER rule and adds, from `.social`:
 neutral @handles, URLs and watched names; split camelCase hashtags; elongated words read as
@@ -260,10 +262,12 @@ class VaderEngine:
                         capitals = capitals or _Capitals.of(cased, count)
                         sentiments[i] = self._valence(i, value, capitals, lowered, known, emphasised)
                     continue
-            # An upper-case token's lower-case form, upper-cased again, is in an ASCII text:
-            # a cheap test that spares splitting the text in most cases.
+            # In an ASCII text, a token in capitals has letters and is found upper-cased in
+            # the text: a cheap test that spares splitting the text in most cases.
             if cased is not None and (
-                type(cased) is list or i in emphasised or word.upper() in cased
+                type(cased) is list
+                or i in emphasised
+                or ((upper := word.upper()) != word and upper in cased)
             ):
                 capitals = capitals or _Capitals.of(cased, count)
                 if capitals.differ and capitals.words[i].isupper():
