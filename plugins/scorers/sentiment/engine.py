@@ -76,8 +76,9 @@ _RULE_WORDS = _WINDOW_RULE_WORDS | _PREVIOUS_WORD_RULE_WORDS
 
 
 def compound_from_sum(total: float) -> float:
-    """VADER's normalisation of a valence sum into (-1, 1)."""
-    return max(-1.0, min(1.0, total / math.sqrt(total * total + ALPHA)))
+    """VADER's normalisation of a valence sum into (-1, 1) (clamped: a huge sum rounds to ±1)."""
+    value = total / math.sqrt(total * total + ALPHA)
+    return 1.0 if value > 1.0 else -1.0 if value < -1.0 else value
 
 
 def _vader_tokens(text: str) -> list[str]:
@@ -88,7 +89,8 @@ def _vader_tokens(text: str) -> list[str]:
 
 def _punctuation_emphasis(text: str) -> float:
     """VADER: each "!" (up to 4) adds 0.292; 2-3 "?" add 0.18 each, more add 0.96."""
-    emphasis = min(text.count("!"), 4) * 0.292
+    exclamations = text.count("!")
+    emphasis = (4 if exclamations > 4 else exclamations) * 0.292
     questions = text.count("?")
     if questions > 1:
         emphasis += questions * 0.18 if questions <= 3 else 0.96

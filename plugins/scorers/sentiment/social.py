@@ -93,7 +93,7 @@ class SocialNormaliser:
     def __init__(self, emoji: Collection[str], neutral_terms: Iterable[str] = ()) -> None:
         self._space_emoji = non_ascii_replacer({e: f" {e} " for e in emoji}) if emoji else None
         terms = sorted({t.strip().lstrip("@#$") for t in neutral_terms} - {""}, key=len)
-        #: Lower-cased terms, a cheap test before the (much slower) word-boundary regex.
+        #: Lower-cased terms, to find cheaply where the word-boundary regex may match.
         self._lowered_terms = tuple(dict.fromkeys(term.lower() for term in terms))
         self._terms = (
             re.compile(
@@ -104,6 +104,9 @@ class SocialNormaliser:
             else None
         )
         self._terms_are_ascii = all(term.isascii() for term in terms)
+        #: Where a lower-cased term occurs in a lower-cased text (a case-sensitive search of
+        #: literals, which the regex engine skips through quickly).
+        self._find_term = re.compile("|".join(map(re.escape, self._lowered_terms))).search
         self._longest_term = max(map(len, terms), default=0)
 
     def __call__(self, text: str) -> str:
@@ -143,18 +146,17 @@ class SocialNormaliser:
             if any(term in lowered for term in terms):
                 return self._terms.sub(_SPACED_NEUTRAL, text)  # type: ignore[union-attr]
             return text
-        starts = [at for term in terms if (at := lowered.find(term)) >= 0]
-        if not starts:
+        found = self._find_term(lowered)
+        if found is None:
             return text
-        first = min(starts)
-        last = max(map(lowered.rfind, terms))
-        if first == last:  # a single place to try, the usual case
+        first = found.start()
+        if self._find_term(lowered, first + 1) is None:  # a single place to try, the usual case
             match = self._terms.match(text, first)  # type: ignore[union-attr]
             if match is None:
                 return text
             return text[:first] + _SPACED_NEUTRAL + text[match.end() :]
         begin = max(first - 1, 0)
-        end = last + self._longest_term + 1
+        end = max(map(lowered.rfind, terms)) + self._longest_term + 1
         stretch = self._terms.sub(_SPACED_NEUTRAL, text[begin:end])  # type: ignore[union-attr]
         return text[:begin] + stretch + text[end:]
 
