@@ -662,7 +662,8 @@ class CrmStoreMixin:
             return []
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            f"SELECT body FROM mention_rows WHERE author_key IN ({marks}) ORDER BY created_us DESC, seq DESC "
+            f"SELECT body FROM mention_rows INDEXED BY mentions_created_author WHERE author_key IN ({marks}) "
+            "ORDER BY created_us DESC, seq DESC "
             "LIMIT ?", (*keys, limit),
         ).fetchall()
         return [_mention_decoder.decode(row[0]) for row in reversed(rows)]

@@ -220,7 +220,9 @@ class SQLiteStore(CrmStoreMixin):
             clauses.append("source = ?")
             args.append(source)
         if author_key is not None:
-            clauses.append("author_key = ?")
+            # No index leads by author (docs/decisions/0011): the covering time index is scanned
+            # for the author's rows, far narrower than the rows themselves.
+            clauses.append(f"seq IN (SELECT rowid FROM mention_rows {_BY_AUTHOR} WHERE author_key = ?)")
             args.append(author_key)
         if since is not None:
             clauses.append("created_us >= ?")
@@ -495,6 +497,9 @@ class SQLiteStore(CrmStoreMixin):
 
     # ------------------------------------------------------------------ end of silences
 
+
+#: Mentions by author: a scan of the (created_us, author_key) index, which holds both columns.
+_BY_AUTHOR: Final = "INDEXED BY mentions_created_author"
 
 _OUTBOX_COLUMNS: Final = (
     "seq, key, destination, payload, created_at, state, attempts, next_attempt_at, "

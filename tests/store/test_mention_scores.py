@@ -99,4 +99,5 @@ def test_scores_stored_before_the_upgrade_stay_readable(tmp_path: Path) -> None:
     store.save_scores(rescored)
     assert store.mention("t:1").scores == {"sentiment": 0.9}
     assert store.count_mentions() == 2 and store.last_seq() == 2
+    assert [m.id for _, m in store.recent_mentions(author_key="test:jo")] == ["t:2", "t:1"]
     store.close()
