@@ -173,3 +173,21 @@ async def test_answered_mentions_leave_no_timers_behind(care: Harness) -> None:
         await waiting.observe([post, answer], sink)
     assert waiting.pending == {} and waiting.customers == {}
     assert len(waiting.heap) <= 1024 and sink.take() == []
+
+
+async def test_a_checkpoint_is_the_state_when_it_was_taken(care: Harness) -> None:
+    """The pipeline writes a trigger's snapshot after the barrier has left the trigger stage,
+    while later ticks go on: a mention waiting when it was taken is restored as waiting, so it
+    still fires after a restart (it did not fall due in the checkpoint without firing)."""
+    waiting = await trigger(care, first_response="30m")
+    sink = TriggerAlertSink("waiting", "unanswered")
+    post = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social help", minutes=0)
+    await waiting.observe([post], sink)
+    taken = waiting.snapshot()
+    await waiting.tick(at(31), sink)
+    assert [s.fire for s in sink.take()] == [True]
+
+    restarted = await trigger(care, first_response="30m")
+    restarted.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(taken)))
+    await restarted.tick(at(31), sink)
+    assert [s.fire for s in sink.take()] == [True]

@@ -161,7 +161,7 @@ async def test_a_version_2_checkpoint_keeps_the_customer_alerts(care: Harness) -
     await waiting.observe(posts, sink)
     await waiting.tick(at(20), sink)
     sink.take()
-    state = msgspec.msgpack.decode(msgspec.msgpack.encode(waiting.snapshot()))
+    state = msgspec.msgpack.decode(waiting.snapshot())
     del state["backlogs"]
     state["version"] = 2
 

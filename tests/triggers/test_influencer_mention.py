@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import msgspec
+
 from sentineld.testing import EPOCH
 from tests.triggers.helpers import scored
 
@@ -102,3 +104,23 @@ async def test_survives_a_restart_without_re_alerting(harness) -> None:
     assert second.events[0].alert.id == first.events[0].alert.id == straight.events[0].alert.id
     assert second.events[0].alert.resolved_at == straight.events[1].alert.resolved_at
     assert second.events[0].alert.evidence["mentions_in_window"] == 2
+
+
+async def test_a_checkpoint_is_the_state_when_it_was_taken(harness) -> None:
+    """The pipeline writes a trigger's snapshot after the barrier has left the trigger stage,
+    while later mentions are observed: what it wrote must not change meanwhile."""
+    from sentineld.alerting import TriggerAlertSink
+    from sentineld.supervisor import Guard
+
+    harness.configure(triggers={"inf": {"type": "influencer_mention"}})
+    config = harness.config()
+    trigger = Guard(config.components["trigger"]["inf"], config).component
+    sink = TriggerAlertSink("inf", "influencer_mention")
+    await trigger.observe([maven("@acme cancelled again", 10)], sink)
+    taken = trigger.snapshot()
+    await trigger.observe([maven("@acme still nothing", 20)], sink)
+
+    restored = Guard(config.components["trigger"]["inf"], config).component
+    restored.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(taken)))
+    [rant] = restored.rants.values()
+    assert rant.count == 1 and len(rant.mentions) == 1

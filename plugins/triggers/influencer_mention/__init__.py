@@ -56,18 +56,22 @@ class InfluencerMentionOptions(Options):
     max_open: int = 10_000
 
 
-class _Rant:
-    """What one influential author has said about one subject while the alert is open."""
+class _Rant(msgspec.Struct, array_like=True, gc=False):
+    """What one influential author has said about one subject while the alert is open: the
+    alert's subject, the author, and the checkpoint row as it is (encoded at C speed)."""
 
-    __slots__ = ("channel", "first_at", "last_at", "count", "negative", "mentions")
+    subject: str
+    author: str
+    channel: str
+    first_at: float
+    last_at: float
+    count: int = 0
+    negative: int = 0
+    mentions: list[str] = msgspec.field(default_factory=list)
 
-    def __init__(self, channel: str, at: float) -> None:
-        self.channel = channel
-        self.first_at = at
-        self.last_at = at
-        self.count = 0
-        self.negative = 0
-        self.mentions: list[str] = []
+
+_encode_rants = msgspec.msgpack.Encoder().encode
+_decode_rants = msgspec.msgpack.Decoder(list[_Rant]).decode
 
 
 def is_negative(mention: Mention) -> bool:
@@ -141,7 +145,7 @@ class InfluencerMention(Trigger):
         if rant is None:
             if len(self.rants) >= self.options.max_open:
                 self._resolve(*self.rants.popitem(last=False), moment, alerts)
-            rant = self.rants[key] = _Rant(mention.source, moment)
+            rant = self.rants[key] = _Rant(key[0], author, mention.source, moment, moment)
         else:
             self.rants.move_to_end(key)
         rant.last_at = moment
@@ -202,19 +206,17 @@ class InfluencerMention(Trigger):
     async def tick(self, now: datetime, alerts: AlertSink) -> None:
         self._expire(now.timestamp(), alerts)
 
-    def snapshot(self) -> Any:
-        return [
-            [k[0], k[1], r.channel, r.first_at, r.last_at, r.count, r.negative, r.mentions]
-            for k, r in self.rants.items()
-        ]
+    def snapshot(self) -> bytes:
+        """One row per open rant (subject, author, channel, first and last time, how many
+        mentions and negative ones, the mention ids), encoded now: the pipeline writes it
+        later, while later mentions change the rants."""
+        return _encode_rants(list(self.rants.values()))
 
     def restore(self, state: Any) -> None:
         self.rants = OrderedDict()
-        for subject, author, channel, first_at, last_at, count, negative, mentions in state:
-            rant = _Rant(channel, first_at)
-            rant.last_at, rant.count, rant.negative = last_at, count, negative
-            rant.mentions = list(mentions)
-            self.rants[(subject, author)] = rant
+        rants = _decode_rants(state) if isinstance(state, bytes) else msgspec.convert(state, list[_Rant])
+        for rant in rants:
+            self.rants[(rant.subject, rant.author)] = rant
 
 
 @hookimpl

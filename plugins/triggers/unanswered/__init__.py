@@ -58,6 +58,9 @@ TEXT_CHARS = 100
 #: Customers a backlog alert lists (longest waiting first) and mention ids it quotes.
 BACKLOG_LISTED = 20
 
+_encode_state = msgspec.msgpack.Encoder().encode
+_decode_state = msgspec.msgpack.Decoder().decode
+
 WAITING, OVERDUE, GONE = 0, 1, 2
 #: How a customer's overdue mentions are alerted: not (none overdue), in an alert of their own,
 #: or in their channel's backlog alert.
@@ -178,17 +181,17 @@ class Unanswered(Trigger):
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         addressing = self.addressing
+        is_own, names_own_account = addressing.is_own, addressing.names_own_account
         direct, own_posts, pending = addressing.direct, self.own_posts, self.pending
         for mention in mentions:
-            if addressing.is_own(mention):
+            if is_own(mention):
                 self._remember_own(mention.id)
                 if mention.in_reply_to:
                     self._answered(mention.in_reply_to, mention, alerts)
                 continue
             # Addressing.addressed without asking is_own again.
             addressed = (mention.labels.get(LABEL_ADDRESSED) == "yes" or mention.source in direct
-                         or mention.in_reply_to in own_posts
-                         or addressing.names_own_account(mention.text))
+                         or mention.in_reply_to in own_posts or names_own_account(mention.text))
             if addressed and mention.id not in pending:
                 self._wait(mention, alerts)
 
@@ -279,12 +282,8 @@ class Unanswered(Trigger):
         waiting.state = GONE
         if not customer.waiting:
             del self.customers[customer.key]
-        self._compact()
-
-    def _compact(self) -> None:
-        """Drop the timer and overdue entries of mentions gone once they are most of them."""
-        live = len(self.pending) - self.overdue_count
-        if len(self.heap) > 2 * live + 1024:
+        # Drop the timer and overdue entries of mentions gone once they are most of them.
+        if len(self.heap) > 2 * (len(self.pending) - self.overdue_count) + 1024:
             self.heap = [w for w in self.heap if w.state == WAITING]
             heapq.heapify(self.heap)
         if len(self.overdue) > 2 * self.overdue_count + 1024:
@@ -499,24 +498,27 @@ class Unanswered(Trigger):
 
     # ------------------------------------------------------------------ checkpoints
 
-    def snapshot(self) -> Any:
+    def snapshot(self) -> bytes:
         """The waiting mentions (msgspec structs: encoded at C speed), the overdue ones in the
         order they fell due, who each customer is, the backlogs' members in order (the other
-        overdue customers have an alert of their own), and the brand's recent posts."""
-        overdue = deque(w for w in self.overdue if w.state == OVERDUE)
-        self.overdue = overdue
-        return {
+        overdue customers have an alert of their own), and the brand's recent posts. Encoded
+        now: the pipeline writes it later, while later ticks change the waiting mentions."""
+        if len(self.overdue) != self.overdue_count:  # entries of mentions answered meanwhile
+            self.overdue = deque(w for w in self.overdue if w.state == OVERDUE)
+        return _encode_state({
             "version": 3,
             "waiting": [w for w in self.pending.values() if w.state == WAITING],
-            "overdue": list(overdue),
+            "overdue": list(self.overdue),
             "who": [[*c.key, c.who] for c in self.customers.values()],
             "backlogs": [[channel, [key[0] for key in backlog.members], channel in self._backlog_changes]
                          for channel, backlog in self.backlogs.items()],
             "own": list(self.own_posts),
-        }
+        })
 
     def restore(self, state: Any) -> None:
         self._reset()
+        if isinstance(state, bytes):
+            state = _decode_state(state)
         if not state:
             return
         if "pending" in state:  # version 1: one list per mention, `who` in each
