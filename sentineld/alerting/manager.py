@@ -192,7 +192,8 @@ class AlertManager:
         self.dirty.discard(key)
         self._unnotified.discard(key)
         self._clearing.discard(key)
-        if self.mutes.index_source(key, record.labels(), add=False):
+        labels = record.labels()
+        if self.mutes.index_source(key, labels, add=False):
             self._mute_check_at = -_NEVER
         group = self._groups.get(record.group)
         if group is not None:
@@ -200,8 +201,7 @@ class AlertManager:
         # A resolution with a reason is given up, not cleared (stale, no longer followed): it
         # is stored with the reason but not notified, since the condition may still hold.
         record.gave_up = bool(reason)
-        notify = (record.notified and not reason
-                  and self._muted(record.labels(), key, moment) is None)
+        notify = record.notified and not reason and self._muted(labels, key, moment) is None
         meta = self._meta(record.group)
         if reason:
             meta[RESOLUTION] = reason
