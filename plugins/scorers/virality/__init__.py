@@ -348,25 +348,31 @@ class ViralityScorer(Scorer):
         bounds = [*starts.tolist(), len(posts)]
         near = other_rows.tolist()
         by_code, cluster_of, tau = self._by_code, self._cluster_of, self.options.rate_window
+        authors, times = self._authors, self._times
         touched: list[int] = []
+        codes_now: list[int] = []
         for group, (slot, code) in enumerate(zip(posts[starts].tolist(), lowest.tolist(), strict=True)):
             row = slot % capacity
             cluster = by_code.get(code) if alone[group] else None
             if cluster is not None:  # every near-duplicate in this live cluster: join it
                 cluster_of[row] = cluster.id
                 cluster.posts += 1
-                cluster.add(self._authors[row] or "", self._times[row], tau)
+                cluster.add(authors[row] or "", times[row], tau)
                 touched.append(row)
+                codes_now.append(code)
             else:
+                before = len(touched)
                 cluster = self._join(row, near[bounds[group] : bounds[group + 1]], touched)
+                codes_now += [cluster_code(cluster.id)] * (len(touched) - before)
             position = positions[slot - first]
             growth = cluster.growth_per_hour(nows[position], tau)
-            mentions[position].labels["cluster"] = cluster.id
-            scores = mentions[position].scores
+            mention = mentions[position]
+            mention.labels["cluster"] = cluster.id
+            scores = mention.scores
             scores["cluster_size"] = float(cluster.size)
             scores["cluster_growth"] = growth
             spreads[position] += growth
-        self._codes[touched] = [cluster_code(name) for name in map(cluster_of.__getitem__, touched)]  # type: ignore[arg-type]
+        self._codes[touched] = codes_now
 
     def _connected(self, row: int, other: int) -> bool:
         """Whether the authors of two indexed posts are connected: the same author, one post

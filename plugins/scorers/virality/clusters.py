@@ -61,18 +61,24 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
         """`author` posted the cluster's content at `at`."""
         if at > self.last_seen:
             self.last_seen = at
-        before = self.size
-        if self.authors is not None:
-            self.authors.add(author)
-            self.size = len(self.authors)
-            if self.size > EXACT_AUTHORS:
+        authors = self.authors
+        if authors is not None:
+            if author in authors:
+                return
+            authors.add(author)
+            size = len(authors)
+            if size > EXACT_AUTHORS:
                 self._to_sketch()
         elif self.hll.add(author):
             # The estimate only moves when a register does, which gets rarer as the cluster grows
             # (one author in a hundred at 50,000).
-            self.size = max(self.size, round(self.hll.count()))
-        if self.size > before:
-            self.growth, self.growth_at = bump(self.growth, self.growth_at, at, tau, self.size - before)
+            size = round(self.hll.count())
+            if size <= self.size:
+                return
+        else:
+            return
+        self.growth, self.growth_at = bump(self.growth, self.growth_at, at, tau, size - self.size)
+        self.size = size
 
     def _to_sketch(self) -> None:
         self.hll = AuthorSketch()

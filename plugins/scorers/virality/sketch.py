@@ -53,7 +53,7 @@ class AuthorSketch:
 
     def add(self, author: str) -> bool:
         """Count `author`; whether a register moved (only then can the count change)."""
-        hashed = author_hash(author)
+        hashed = int.from_bytes(sha1(author.encode()).digest()[:4], "little")  # author_hash, inline
         index = hashed & (REGISTERS - 1)
         rank = _MAX_RANK - (hashed >> PRECISION).bit_length() + 1
         before = self.registers[index]

@@ -124,6 +124,7 @@ class ViralPost(Trigger):
         super().__init__(options, context)
         self.tracked: OrderedDict[str, _Spread] = OrderedDict()
         self.learned = {metric: DecayedLogHistogram(options.half_life) for metric in METRICS}
+        self._learned_reshares, self._learned_replies, self._learned_growth = self.learned.values()
         self._fire_at: tuple[float, ...] | None = None
 
     # ------------------------------------------------------------------ thresholds
@@ -281,19 +282,14 @@ class ViralPost(Trigger):
 
     def _let_go(self, spread: _Spread, at: float, alerts: AlertSink) -> None:
         """Stop following a post: learn its peak rates, resolve its alert if open."""
-        if spread.reshare_velocity:
-            self._learn("reshare_velocity", spread.reshare_velocity, spread.last_at)
-        if spread.reply_velocity:
-            self._learn("reply_velocity", spread.reply_velocity, spread.last_at)
-        if spread.cluster_growth:
-            self._learn(CLUSTER_METRIC, spread.cluster_growth, spread.last_at)
+        warmup = self.options.warmup
+        for peak, learned in ((spread.reshare_velocity, self._learned_reshares),
+                              (spread.reply_velocity, self._learned_replies),
+                              (spread.cluster_growth, self._learned_growth)):
+            if peak and (learned.add(peak, spread.last_at) or learned.observations <= warmup):
+                self._fire_at = None
         if spread.firing is not None:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
-
-    def _learn(self, metric: str, peak: float, at: float) -> None:
-        learned = self.learned[metric]
-        if learned.add(peak, at) or learned.observations <= self.options.warmup:
-            self._fire_at = None
 
     def _expire(self, moment: float, alerts: AlertSink) -> None:
         tracked, quiet = self.tracked, self.options.quiet
