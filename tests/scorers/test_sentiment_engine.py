@@ -18,6 +18,7 @@ from sentineld_plugins.scorers.sentiment.lexicon import (
     emoji_rating_scale,
     load_lexicon,
 )
+from sentineld_plugins.scorers.sentiment.social import non_ascii_replacer
 
 LIBRARY = SentimentIntensityAnalyzer()
 VADER = VaderEngine(social=False)
@@ -150,3 +151,11 @@ def test_loading_the_lexicons_leaves_logging_alone() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_emoji_replacer_takes_only_non_ascii_characters() -> None:
+    """It looks only at runs of non-ASCII characters, so an ASCII key would be ignored."""
+    space = non_ascii_replacer({"😍": " 😍 ", "é": "e"})
+    assert space("café😍😍 ok") == "cafe 😍  😍  ok"
+    with pytest.raises(ValueError, match="non-ASCII"):
+        non_ascii_replacer({":)": "smile"})
