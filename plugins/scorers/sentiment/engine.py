@@ -188,6 +188,7 @@ class VaderEngine:
         emphasised: set[int] | tuple[()] = ()
         if elongated:
             emphasised = unelongate(lowered, self._is_known)
+            # the words read for the stretched ones, so that the text holds every token
             lowered_text += " " + " ".join(lowered[i] for i in emphasised)
         if self.social and "like" in lowered_text:
             resolve_word_senses(lowered)
