@@ -448,7 +448,7 @@ class InfluencerRegistry:
             record = AuthorRecord(key, source, moment, moment)
             if self.persistent:
                 self._dirty.append(record)  # new, hence dirty
-        self._insert(record)
+        (self._pinned if record.watchlist else self._hot)[key] = record
         return record
 
     def _insert(self, record: AuthorRecord) -> None:
