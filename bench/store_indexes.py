@@ -2,6 +2,7 @@
 layouts, in one run, on SQLite files set up as the store sets them up.
 
     .venv/bin/python bench/store_indexes.py [--rows 1000000] [--authors 200000] [--random-ids]
+        [--page-size 16384]
 
 Each layout stores ``--rows`` mentions (bodies of bench/throughput.py's size, one author of
 ``--authors`` each, ids ``bench:N`` as the throughput bench makes them, or random ones like
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentineld.store.sqlite import CACHE_KIB, WAL_CHECKPOINT_PAGES  # noqa: E402
+from sentineld.store.sqlite import CACHE_KIB, PAGE_SIZE, WAL_CHECKPOINT_BYTES  # noqa: E402
 
 GROUP = 4096
 TABLES = [
@@ -60,8 +61,8 @@ def run(name: str, indexes: list[str], query: str, args: argparse.Namespace) -> 
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as scratch:
         db = sqlite3.connect(Path(scratch) / "bench.sqlite3", isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"cache_size=-{CACHE_KIB}",
-                       f"wal_autocheckpoint={WAL_CHECKPOINT_PAGES}"):
+        for pragma in (f"page_size={args.page_size}", "journal_mode=WAL", "synchronous=NORMAL",
+                       f"cache_size=-{CACHE_KIB}", f"wal_autocheckpoint={WAL_CHECKPOINT_BYTES // args.page_size}"):
             db.execute(f"PRAGMA {pragma}")
         for statement in TABLES + indexes:
             db.execute(statement)
@@ -102,9 +103,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--random-ids", action="store_true", help="random mention ids, as real platforms' are")
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="SQLite page size in bytes")
     args = parser.parse_args()
-    print(f"{args.rows:,} mentions from {args.authors:,} authors, groups of {GROUP:,}; CPU time per row "
-          "(mention, scores and author rows)")
+    print(f"{args.rows:,} mentions from {args.authors:,} authors, groups of {GROUP:,}, pages of {args.page_size:,} "
+          "bytes; CPU time per row (mention, scores and author rows)")
     for name, (indexes, query) in LAYOUTS.items():
         run(name, indexes, query, args)
 
