@@ -484,7 +484,8 @@ class InfluencerRegistry:
         return len(self._evicted) >= self.options.flush_every
 
     def take_dirty(self) -> list[tuple[Any, ...]]:
-        """Rows of every record changed since the last call; they count as written."""
+        """Rows of every record changed since the last call; they count as written. A registry
+        without a store (``persistent=False``) does not keep track of them and returns none."""
         dirty, self._dirty = self._dirty, []
         self._evicted.clear()
         rows = []
