@@ -148,32 +148,24 @@ class SQLiteStore(CrmStoreMixin):
     ) -> list[list[tuple[int, Mention]]]:
         """`ingest` for several batches (of any sources) in one transaction, as the pipeline
         groups the batches that queued up while the store was busy: one commit writes each
-        touched index page once instead of once per batch. Returns the new mentions per batch."""
-        known: set[str] = set()
-        cursors: dict[str, str] = {}
-        rows: list[tuple[Any, ...]] = []
-        per_batch: list[list[tuple[int, Mention]]] = []
-        seq = self._next_seq
-        encode, us = _encode, _us
+        touched index page once instead of once per batch. Returns the new mentions per batch.
+
+        Most groups hold no mention stored before, so they are inserted without looking their
+        ids up first; only when the id index refuses one is the group numbered again without
+        the mentions already stored."""
         with self.transaction() as db:
-            ids = (m.id for _, mentions, _ in batches for m in mentions)
-            known.update(row[0] for row in select_in(db, "SELECT id FROM mention_rows WHERE id IN ({marks})", ids))
-            for source_id, mentions, cursor in batches:
-                fresh: list[tuple[int, Mention]] = []
-                for mention in mentions:
-                    mention_id = mention.id
-                    if mention_id in known:
-                        continue
-                    known.add(mention_id)
-                    # The struct as msgspec encodes it: the same JSON, without a dict between.
-                    rows.append((seq, mention_id, mention.source, source_id, us(mention.timestamp),
-                                 mention.author_key, encode(mention)))
-                    fresh.append((seq, mention))
-                    seq += 1
-                per_batch.append(fresh)
-                if cursor is not None:
-                    cursors[source_id] = cursor
-            db.executemany("INSERT INTO mention_rows VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", rows)
+            db.execute("SAVEPOINT ingest")
+            rows, per_batch, seq = self._numbered(batches, set())
+            try:
+                db.executemany(_INSERT_MENTION, rows)
+            except sqlite3.IntegrityError:
+                db.execute("ROLLBACK TO ingest")
+                ids = (m.id for _, mentions, _ in batches for m in mentions)
+                known = {row[0] for row in select_in(db, "SELECT id FROM mention_rows WHERE id IN ({marks})", ids)}
+                rows, per_batch, seq = self._numbered(batches, known)
+                db.executemany(_INSERT_MENTION, rows)
+            db.execute("RELEASE ingest")
+            cursors = {source_id: cursor for source_id, _, cursor in batches if cursor is not None}
             now = time.time()
             db.executemany(
                 "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (source_id) "
@@ -182,6 +174,30 @@ class SQLiteStore(CrmStoreMixin):
             )
         self._next_seq = seq
         return per_batch
+
+    def _numbered(
+        self, batches: Sequence[tuple[str, Sequence[Mention], str | None]], known: set[str]
+    ) -> tuple[list[tuple[Any, ...]], list[list[tuple[int, Mention]]], int]:
+        """The rows to insert for the mentions not in `known` (nor earlier in the group), the
+        new mentions per batch with their sequence numbers, and the next sequence number."""
+        rows: list[tuple[Any, ...]] = []
+        per_batch: list[list[tuple[int, Mention]]] = []
+        seq = self._next_seq
+        encode = _encode
+        for source_id, mentions, _ in batches:
+            fresh: list[tuple[int, Mention]] = []
+            for mention in mentions:
+                mention_id = mention.id
+                if mention_id in known:
+                    continue
+                known.add(mention_id)
+                # The struct as msgspec encodes it: the same JSON, without a dict between.
+                rows.append((seq, mention_id, mention.source, source_id, round(mention.timestamp * 1_000_000),
+                             mention.author_key, encode(mention)))
+                fresh.append((seq, mention))
+                seq += 1
+            per_batch.append(fresh)
+        return rows, per_batch, seq
 
     def cursor(self, source_id: str) -> str | None:
         row = self.db.execute("SELECT cursor FROM cursors WHERE source_id = ?", (source_id,)).fetchone()
@@ -517,6 +533,7 @@ class SQLiteStore(CrmStoreMixin):
     # ------------------------------------------------------------------ end of silences
 
 
+_INSERT_MENTION: Final = "INSERT INTO mention_rows VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
 #: Mentions by author: a scan of the (created_us, author_key) index, which holds both columns.
 _BY_AUTHOR: Final = "INDEXED BY mentions_created_author"
 
