@@ -115,9 +115,10 @@ class Mention(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, dict=Tru
     labels: dict[str, str] = {}
     matches: list[str] = []
 
-    @property
+    @_ReadOnce
     def timestamp(self) -> float:
-        """Event time as POSIX seconds (what windows and timers compute with)."""
+        """Event time as POSIX seconds (what windows and timers compute with). Computed at the
+        first read and kept like `author_key`: triggers, cases and the store each read it."""
         return self.created_at.timestamp()
 
     @_ReadOnce
