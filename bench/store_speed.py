@@ -1,6 +1,7 @@
 """Cost of the store thread per mention, call by call, in a real replay of the full config.
 
     .venv/bin/python bench/store_speed.py [--mentions 100000] [--runs 3] [--baseline REV]
+        [--baseline-paths PATH ...]
 
 The stream is bench/throughput.py's (``--authors`` distinct authors, one mention in five
 @-mentions the brand's account) and the config its config: the shipped scorers and triggers.
@@ -13,6 +14,8 @@ the whole process for scale. Figures are medians over ``--runs``.
 With ``--baseline REV`` the same replay also runs on the code of git revision `REV` (its
 `sentineld` and `plugins` folders, extracted to a scratch folder and put first on the path of
 a child process), alternating with the working tree's, and both are printed side by side.
+``--baseline-paths sentineld/store sentineld/cases.py`` takes only those from `REV` and the
+rest from the working tree, so that only the store's code differs.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import shutil
 import tarfile
 import tempfile
 import time
@@ -74,10 +78,21 @@ def child(config_path: Path, stream: Path) -> dict[str, Any]:
             "process": process, "cpu": dict(cpu), "calls": dict(calls)}
 
 
-def extract(revision: str, into: Path) -> Path:
-    """`sentineld/` and `plugins/` (as `sentineld_plugins/`) of a git revision, under `into`."""
-    archive = subprocess.run(["git", "archive", "--format=tar", revision, "sentineld", "plugins"],
+def extract(revision: str, into: Path, paths: list[str]) -> Path:
+    """`sentineld/` and `plugins/` (as `sentineld_plugins/`) of a git revision under `into`; with
+    `paths`, the working tree's with only those paths taken from the revision."""
+    if paths:
+        for folder in ("sentineld", "plugins"):
+            shutil.copytree(REPO / folder, into / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    archive = subprocess.run(["git", "archive", "--format=tar", revision, *(paths or ["sentineld", "plugins"])],
                              cwd=REPO, capture_output=True, check=True).stdout
+    if paths:
+        for path in paths:
+            target = into / path
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     (into / "plugins").rename(into / "sentineld_plugins")
@@ -105,10 +120,14 @@ def report(name: str, runs: list[dict[str, Any]], mentions: int) -> dict[str, fl
     totals = [per(sum(run["cpu"].values())) for run in runs]
     processes = [per(run["process"]) for run in runs]
     figures["store thread"] = statistics.median(totals)
+    figures["without checkpoints"] = statistics.median(
+        per(sum(seconds for method, seconds in run["cpu"].items() if method != "save_checkpoint")) for run in runs
+    )
     figures["process"] = statistics.median(processes)
     print(f"{name}: store thread {figures['store thread']:.1f} µs CPU/mention "
           f"(runs: {', '.join(f'{t:.1f}' for t in totals)}); whole process {figures['process']:.1f} "
-          f"µs/mention; {runs[0]['stored']} stored")
+          f"µs/mention; {runs[0]['stored']} stored; store thread without save_checkpoint (as many as "
+          f"the wall clock makes) {figures['without checkpoints']:.1f}")
     for method in methods:
         count = statistics.median(run["calls"].get(method, 0) for run in runs)
         print(f"  {method:<22} {figures[method]:6.2f} µs/mention  ({count:.0f} calls)")
@@ -121,6 +140,8 @@ def main() -> None:
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", help="also replay on the code of this git revision")
+    parser.add_argument("--baseline-paths", nargs="+", default=[], metavar="PATH",
+                        help="take only these paths from the baseline revision, the rest from the working tree")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -138,7 +159,8 @@ def main() -> None:
         write_stream(stream, args.mentions, args.authors)
         variants: dict[str, Path | None] = {}
         if args.baseline:
-            variants[f"baseline {args.baseline}"] = extract(args.baseline, folder / "baseline")
+            label = f"baseline {args.baseline}" + (f" ({' '.join(args.baseline_paths)})" if args.baseline_paths else "")
+            variants[label] = extract(args.baseline, folder / "baseline", args.baseline_paths)
         variants["working tree"] = None
         results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for run in range(args.runs):
@@ -149,7 +171,8 @@ def main() -> None:
     figures = {name: report(name, runs, args.mentions) for name, runs in results.items()}
     if len(figures) == 2:
         (old_name, old), (new_name, new) = figures.items()
-        print(f"store thread, working tree / baseline: {new['store thread'] / old['store thread']:.2f}x; "
+        print(f"store thread, working tree / baseline: {new['store thread'] / old['store thread']:.2f}x "
+              f"(without save_checkpoint {new['without checkpoints'] / old['without checkpoints']:.2f}x); "
               f"whole process: {new['process'] / old['process']:.2f}x")
 
 
