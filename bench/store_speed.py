@@ -26,10 +26,10 @@ import collections
 import gc
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
-import shutil
 import tarfile
 import tempfile
 import time
