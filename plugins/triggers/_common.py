@@ -22,7 +22,13 @@ def watched_subject(matches: Sequence[str], subjects: Sequence[str]) -> str | No
 
 
 def excerpt(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
+    """`text` on one line, whitespace runs made one space, cut to `limit` characters with "…"."""
+    # A printable text's only whitespace is the ASCII space: already flat unless spaces pile up
+    # or pad it, which spares splitting and joining most short posts.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        flat = text
+    else:
+        flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

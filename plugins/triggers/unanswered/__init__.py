@@ -116,13 +116,15 @@ class _Waiting(msgspec.Struct, array_like=True, gc=False, order=True):
 
 class _Customer:
     """A customer's waiting mentions on one channel (oldest first), how many are overdue, and
-    how they are alerted (`listed`: UNLISTED, OWN or BACKLOG)."""
+    how they are alerted (`listed`: UNLISTED, OWN or BACKLOG). `row` is who they are as the
+    checkpoint writes it (customer, channel, who), kept so that a checkpoint builds no rows."""
 
-    __slots__ = ("key", "who", "waiting", "overdue", "listed")
+    __slots__ = ("key", "who", "row", "waiting", "overdue", "listed")
 
     def __init__(self, key: tuple[str, str], who: str) -> None:
         self.key = key
         self.who = who
+        self.row = (*key, who)
         self.waiting: list[_Waiting] = []
         self.overdue = 0
         self.listed = UNLISTED
@@ -215,7 +217,8 @@ class Unanswered(Trigger):
         author = mention.author
         who = (author.handle or author.name or author.id or customer_id) if author else customer_id
         customer = self._customer((customer_id, mention.source), who)
-        customer.who = who
+        if customer.who != who:
+            customer.who, customer.row = who, (*customer.key, who)
         self._add(customer, _Waiting(due, mention.id, moment, customer.key[0],
                                      customer.key[1], sys.intern(severity),
                                      excerpt(mention.text, TEXT_CHARS)))
@@ -392,7 +395,10 @@ class Unanswered(Trigger):
             backlog = self.backlogs[channel] = _Backlog()
         customer.listed = BACKLOG
         backlog.members[customer.key] = None
-        backlog.severities.update(w.severity for w in customer.waiting if w.state == OVERDUE)
+        severities = backlog.severities
+        for waiting in customer.waiting:
+            if waiting.state == OVERDUE:
+                severities[waiting.severity] += 1
 
     def _leave_backlog(self, key: tuple[str, str], customer: _Customer | None, at: datetime,
                        alerts: AlertSink, reason: str | None) -> None:
@@ -509,7 +515,7 @@ class Unanswered(Trigger):
             "version": 3,
             "waiting": [w for w in self.pending.values() if w.state == WAITING],
             "overdue": list(self.overdue),
-            "who": [[*c.key, c.who] for c in self.customers.values()],
+            "who": [c.row for c in self.customers.values()],
             "backlogs": [[channel, [key[0] for key in backlog.members], channel in self._backlog_changes]
                          for channel, backlog in self.backlogs.items()],
             "own": list(self.own_posts),
