@@ -425,14 +425,14 @@ class Unanswered(Trigger):
         severity = self.options.severity or max((w.severity for w in overdue), key=SEVERITIES.index)
         waited = Duration(max(0.0, at.timestamp() - oldest.created))
         who = customer.who
+        due_at = format_time(from_timestamp(oldest.due))
         alerts.fire(
             subject=self._subject(oldest.customer),
             channel=oldest.channel,
             at=at,
             severity=severity,  # type: ignore[arg-type]
             summary=(f"{who} has waited {waited} for an answer on {oldest.channel} "
-                     f"(first response was due {format_time(from_timestamp(oldest.due))}): "
-                     f"“{oldest.text}”"),
+                     f"(first response was due {due_at}): “{oldest.text}”"),
             evidence={
                 "customer": oldest.customer,
                 "who": who,
@@ -441,7 +441,7 @@ class Unanswered(Trigger):
                 "expected": str(Duration(oldest.due - oldest.created)),
                 "window": str(waited),
                 "oldest_at": format_time(from_timestamp(oldest.created)),
-                "due_at": format_time(from_timestamp(oldest.due)),
+                "due_at": due_at,
                 "overdue_by": str(Duration(max(0.0, at.timestamp() - oldest.due))),
                 "text": oldest.text,
             },
