@@ -32,6 +32,7 @@ from sentineld.alerting import (
     TriggerAlertSink,
     broadcast_router,
 )
+from sentineld.allocator import release_free_memory
 from sentineld.alertwrites import AlertWrites
 from sentineld.cases import CaseStep, Resolutions
 from sentineld.clock import EventClock
@@ -59,6 +60,11 @@ GROUP_MENTIONS: Final = 4096
 
 _encode_state = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder().decode
+
+
+def _part_name(component_id: str) -> str:
+    """The checkpoint row holding a component's state (`SQLiteStore.save_checkpoint`'s parts)."""
+    return f"{CHECKPOINT_NAME}/{component_id}"
 
 
 @dataclass(slots=True)
@@ -349,8 +355,10 @@ class Pipeline:
         states = _decode_state(blob)
         for guard in [*self.scorers, *self.triggers]:
             saved = states.get("components", {}).get(guard.id)
-            if saved and saved.get("type") == guard.spec.type_name and saved.get("state") is not None:
-                guard.component.restore(saved["state"])
+            if saved and saved.get("type") == guard.spec.type_name:
+                state = await self._saved_state(guard.id, saved, seq)
+                if state is not None:
+                    guard.component.restore(state)
         self.alerts.restore(states.get("alerts", []), await self.store.call("alert_conditions"))
         if self.playbooks is not None:
             self.playbooks.restore(states.get("playbooks"))
@@ -359,16 +367,33 @@ class Pipeline:
         self._checkpoint_seq = seq
         log.info("restored checkpoint", seq=seq, behind=self.last_seq - seq)
 
+    async def _saved_state(self, component_id: str, saved: dict[str, Any], seq: int) -> Any:
+        """A component's state in the checkpoint `seq`: a row of its own (see `_checkpoint`),
+        or inside the checkpoint itself when an earlier version wrote it."""
+        if "part" not in saved:
+            return saved.get("state")
+        row = await self.store.call("load_checkpoint", _part_name(component_id))
+        if row is None or row[0] != seq:
+            log.error("checkpointed state missing; the component starts afresh", component=component_id)
+            return None
+        return row[1] if saved["part"] == "bytes" else _decode_state(row[1])
+
     def _snapshot(self, guards: Sequence[Guard], into: dict[str, Any]) -> None:
+        """Each component's state, encoded now: the barrier is written later, and a state
+        handed over as live objects could change before then."""
         components = into.setdefault("components", {})
         for guard in guards:
             try:
                 state = guard.component.snapshot()
+                if state is None:
+                    continue
+                raw = isinstance(state, bytes)
+                encoded = state if raw else _encode_state(state)
             except Exception as exc:  # noqa: BLE001 - a failing snapshot only loses that state
                 log.error("snapshot failed", component=guard.id, error=repr(exc))
                 continue
-            if state is not None:
-                components[guard.id] = {"type": guard.spec.type_name, "state": state}
+            components[guard.id] = {"type": guard.spec.type_name, "part": "bytes" if raw else "msgpack",
+                                    "state": encoded}
 
     # ------------------------------------------------------------------ sources
 
@@ -800,12 +825,20 @@ class Pipeline:
         if self._unsaved_alert_changes is not None:
             changes = self._unsaved_alert_changes.then(changes or ConditionChanges())
         self._unsaved_alert_changes = changes  # until they are stored
+        # Each component's encoded state is a row of its own, beside the checkpoint: one blob
+        # holding them all would be a copy of megabytes made every few seconds (decision 0015).
+        states, barrier.states = barrier.states, {}
+        components = states.get("components", {})
+        parts = {component_id: saved.pop("state") for component_id, saved in components.items()}
         try:
             await self.store.call("save_checkpoint", CHECKPOINT_NAME, barrier.seq,
-                                  _encode_state(barrier.states), alert_conditions=changes)
+                                  _encode_state(states), alert_conditions=changes, parts=parts)
         except StoreError as exc:
             log.error("cannot store checkpoint; the next one will cover it", error=str(exc))
             return
+        finally:
+            del states, components, parts
         self._unsaved_alert_changes = None
         self._checkpoint_seq = barrier.seq
         self.stats.checkpoints += 1
+        await asyncio.to_thread(release_free_memory)

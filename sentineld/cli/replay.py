@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 
+from sentineld.allocator import tune_allocator
 from sentineld.cli.common import CommandError, load, tune_gc_for_streaming
 
 
@@ -34,6 +35,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     config = load(args)
     tune_gc_for_streaming()
+    tune_allocator()
     for name in args.files:
         if name != "-" and not Path(name).is_file():
             raise CommandError(f"{name}: no such file")

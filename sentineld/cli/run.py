@@ -5,6 +5,7 @@ import asyncio
 import signal
 from types import FrameType
 
+from sentineld.allocator import tune_allocator
 from sentineld.cli.common import CommandError, load, tune_gc_for_streaming
 
 
@@ -14,6 +15,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load(args)
     tune_gc_for_streaming()
+    tune_allocator()
     # Until the event loop installs its own handler, SIGTERM means "exit cleanly now": nothing
     # is half-done yet (every store write is one transaction).
     signal.signal(signal.SIGTERM, _exit_before_start)

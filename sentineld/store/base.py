@@ -73,10 +73,12 @@ class Store(Protocol):
 
     # checkpoints
     def save_checkpoint(
-        self, name: str, seq: int, state: bytes, alert_conditions: Any = None
+        self, name: str, seq: int, state: bytes, alert_conditions: Any = None,
+        parts: Any = None,
     ) -> None:
         """Store a checkpoint; with `alert_conditions` (`sentineld.alerting.ConditionChanges`),
-        apply those open-alert rows in the same transaction."""
+        apply those open-alert rows in the same transaction; with `parts` ({key: bytes}),
+        replace the checkpoint's parts, each a checkpoint of its own named "<name>/<key>"."""
         ...
 
     def alert_conditions(self) -> list[tuple[str, str, str, bytes]]: ...
