@@ -34,8 +34,8 @@ async def test_dead_letter_listed_retried_and_delivered(rig, cli, sentineld_harn
 
         retried = await asyncio.to_thread(cli, "outbox", "--retry", str(dead[0].seq), "-c", config_file)
         assert retried.returncode == 0 and f"re-queued {dead[0].seq}" in retried.stdout
-        for _ in range(500):
-            if keys[0] in r.receiver.processed:
+        for _ in range(500):  # until the worker has recorded it, not only until it was received
+            if keys[0] in r.receiver.processed and not r.items("pending"):
                 break
             await asyncio.sleep(0.01)
     finally:
