@@ -95,3 +95,24 @@ def test_a_non_ascii_author_hashes_as_utf8() -> None:
         ours.add(author)
         theirs.update(author.encode())
     assert bytes(ours.registers) == theirs.reg.tobytes()
+
+
+def test_a_cluster_checkpointed_with_an_author_set_still_knows_its_authors() -> None:
+    """The exact authors were a set (written in any order), now a sorted tuple searched by
+    bisection: a cluster read back from either form counts a returning author once."""
+    import msgspec
+
+    from sentineld_plugins.scorers.virality.clusters import Cluster, encode_hook
+
+    authors = [f"bluesky:did:plc:{i}" for i in (7, 3, 11, 5)]
+    written = ["c0123456789ab", 0.0, 5.0, 4, authors, None, 1.0, 5.0, 4]  # as the set was written
+    cluster = Cluster.from_state(written)
+    for author in authors:
+        cluster.add(author, 6.0, 3600.0)
+    assert cluster.size == 4
+    cluster.add("bluesky:did:plc:4", 7.0, 3600.0)
+    assert cluster.size == 5 and list(cluster.authors) == sorted(cluster.authors)
+    encoded = msgspec.msgpack.encode(cluster, enc_hook=encode_hook)
+    again = Cluster.from_state(msgspec.msgpack.decode(encoded))
+    again.add("bluesky:did:plc:11", 8.0, 3600.0)
+    assert again.size == 5

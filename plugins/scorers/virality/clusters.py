@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_left
 from typing import Any, Final
 
 import msgspec
@@ -48,8 +49,10 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
     last_seen: float
     #: Distinct authors.
     size: int = 0
-    #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them.
-    authors: set[str] | None = msgspec.field(default_factory=set)
+    #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them. A sorted tuple, not a
+    #: set: 32 authors' keys (interned, shared with the registry) take 300 bytes where a set's
+    #: table took 2 KB; a binary search finds an author in 5 comparisons.
+    authors: tuple[str, ...] | None = ()
     hll: Any = None  # an AuthorSketch, checkpointed as its registers (bytes)
     #: Decayed count of authors joining (a rate once divided by the time constant).
     growth: float = 0.0
@@ -63,9 +66,10 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
             self.last_seen = at
         authors = self.authors
         if authors is not None:
-            if author in authors:
+            at_or_after = bisect_left(authors, author)
+            if at_or_after < len(authors) and authors[at_or_after] == author:
                 return
-            authors.add(author)
+            self.authors = authors = (*authors[:at_or_after], author, *authors[at_or_after:])
             size = len(authors)
             if size > EXACT_AUTHORS:
                 self._to_sketch()
@@ -97,6 +101,8 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
     def from_state(cls, state: Any) -> Cluster:
         """A cluster from its checkpointed form (the struct's fields as a list)."""
         cluster = msgspec.convert(state, cls)
+        if cluster.authors:
+            cluster.authors = tuple(sorted(cluster.authors))  # a set, before: in any order
         if cluster.hll is not None:
             cluster.hll = AuthorSketch(cluster.hll)
         return cluster
