@@ -282,11 +282,18 @@ class ViralPost(Trigger):
 
     def _let_go(self, spread: _Spread, at: float, alerts: AlertSink) -> None:
         """Stop following a post: learn its peak rates, resolve its alert if open."""
-        warmup = self.options.warmup
-        for peak, learned in ((spread.reshare_velocity, self._learned_reshares),
-                              (spread.reply_velocity, self._learned_replies),
-                              (spread.cluster_growth, self._learned_growth)):
-            if peak and (learned.add(peak, spread.last_at) or learned.observations <= warmup):
+        warmup, last = self.options.warmup, spread.last_at
+        if spread.reshare_velocity:
+            learned = self._learned_reshares
+            if learned.add(spread.reshare_velocity, last) or learned.observations <= warmup:
+                self._fire_at = None
+        if spread.reply_velocity:
+            learned = self._learned_replies
+            if learned.add(spread.reply_velocity, last) or learned.observations <= warmup:
+                self._fire_at = None
+        if spread.cluster_growth:
+            learned = self._learned_growth
+            if learned.add(spread.cluster_growth, last) or learned.observations <= warmup:
                 self._fire_at = None
         if spread.firing is not None:
             alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
