@@ -29,6 +29,20 @@ class Fetched:
     internal_date: datetime | None
 
 
+def _read_ahead(client: Any) -> bool:
+    """Whether the server's answers already wait in imaplib's read buffer (or in the TLS
+    layer's), unseen by a poll of the socket. Never blocks."""
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        return bool(client._imap.file.peek(1))  # noqa: SLF001 - the buffer IMAPClient reads from
+    except OSError:  # nothing to read now (a TLS socket says so with SSLWantReadError)
+        return False
+    finally:
+        sock.settimeout(timeout)
+
+
 class ImapConnection:
     def __init__(
         self,
@@ -117,7 +131,11 @@ class ImapConnection:
         if any(len(response) > 1 and response[1] in _NEWS for response in pending):
             return True
         client.idle()
-        news = False
+        # The server may announce news in the same packet as IDLE's "+ idling" (Dovecot does
+        # for a message that arrived after the NOOP). imaplib's buffered reader has then read
+        # it already, and idle_check, which polls the socket, would not see it before the next
+        # keep-alive or `limit`: take it as news, and let ending IDLE read it.
+        news = _read_ahead(client)
         deadline = time.monotonic() + limit
         while not news and (remaining := deadline - time.monotonic()) > 0:
             started = time.monotonic()
