@@ -173,7 +173,7 @@ class ViralPost(Trigger):
             subject = watched_subject(mention.matches, subjects)
             if subject is None:
                 continue
-            moment = mention.created_at.timestamp()
+            moment = mention.timestamp
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
                 self._update(f"{subject}/post:{post}", mention.source, post, mention, moment,
@@ -187,13 +187,15 @@ class ViralPost(Trigger):
                 reshares: float, replies: float, growth: float, alerts: AlertSink) -> None:
         """A mention spreads the post (reshares, replies) or the cluster (growth) `key` names
         (`post`: the post's id, None for a cluster)."""
-        spread = self.tracked.get(key)
+        tracked = self.tracked
+        spread = tracked.get(key)
         if spread is None:
-            self._make_room(moment, alerts)
+            if tracked:
+                self._make_room(moment, alerts)
             mentions = () if post == mention.id else (mention.id,)
-            spread = self.tracked[key] = _Spread(key, sys.intern(channel), moment, moment, mentions, reshares, replies, growth)
+            spread = tracked[key] = _Spread(key, sys.intern(channel), moment, moment, mentions, reshares, replies, growth)
         else:
-            self.tracked.move_to_end(key)
+            tracked.move_to_end(key)
             spread.last_at = moment
             mentions = spread.mentions or (post,)  # type: ignore[assignment]
             if len(mentions) < MAX_MENTION_IDS and mention.id not in mentions[-1:]:
@@ -224,18 +226,19 @@ class ViralPost(Trigger):
 
     def _make_room(self, moment: float, alerts: AlertSink) -> None:
         """Before following one more: let go of the quiet, then of the least recent if full."""
-        tracked, quiet = self.tracked, self.options.quiet
+        tracked, quiet, most = self.tracked, self.options.quiet, self.options.max_tracked
         while tracked:
-            spread = next(iter(tracked.values()))
-            if spread.last_at + quiet <= moment:
-                tracked.popitem(last=False)
-                self._let_go(spread, spread.last_at + quiet, alerts)
-            elif len(tracked) >= self.options.max_tracked:
-                tracked.popitem(last=False)
-                self._let_go(spread, moment, alerts)
-                return
+            if len(tracked) >= most:  # full (the usual case on a busy stream): the least recent goes
+                spread = tracked.popitem(last=False)[1]
+                if spread.last_at + quiet > moment:
+                    self._let_go(spread, moment, alerts)
+                    return
             else:
-                return
+                spread = next(iter(tracked.values()))
+                if spread.last_at + quiet > moment:
+                    return
+                tracked.popitem(last=False)
+            self._let_go(spread, spread.last_at + quiet, alerts)
 
     def _fire(self, spread: _Spread, metric: str, rate: float, threshold: float, source: str,
               mention: Mention, post: str | None, alerts: AlertSink) -> None:

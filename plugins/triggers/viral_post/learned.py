@@ -48,17 +48,23 @@ class DecayedLogHistogram:
 
     def add(self, value: float, at: float) -> bool:
         """Learn `value`, observed at `at`; True when quantiles are to be read afresh."""
-        if self.origin is None:
-            self.origin = at
-        weight = 2.0 ** ((at - self.origin) / self.half_life)
+        origin = self.origin
+        if origin is None:
+            self.origin = origin = at
+        weight = 2.0 ** ((at - origin) / self.half_life)
         if weight > _RESCALE_AT:
             self.bins = [b / weight for b in self.bins]
             self.origin, weight = at, 1.0
-        index = 0 if value <= LOW else min(int(math.log10(value / LOW) * BINS_PER_DECADE) + 1, BINS - 1)  # _bin
+        if value <= LOW:  # _bin, inline
+            index = 0
+        else:
+            index = int(math.log10(value / LOW) * BINS_PER_DECADE) + 1
+            if index > BINS - 1:
+                index = BINS - 1
         self.bins[index] += weight
-        self.observations += 1
-        self._since += 1
-        if self._since * 100 >= self.observations:
+        self.observations = observations = self.observations + 1
+        self._since = since = self._since + 1
+        if since * 100 >= observations:
             self._quantiles.clear()
             self._since = 0
             return True
