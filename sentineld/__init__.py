@@ -19,6 +19,7 @@ from sentineld.components import (
     Source,
     Trigger,
 )
+from sentineld.changes import MentionChange
 from sentineld.hookspecs import hookimpl
 from sentineld.model import Alert, Author, Mention, Metrics
 from sentineld.options import Duration, Options, Secret
@@ -35,6 +36,7 @@ __all__ = [
     "Health",
     "HealthState",
     "Mention",
+    "MentionChange",
     "Metrics",
     "Notification",
     "Notifier",

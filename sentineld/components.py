@@ -25,6 +25,7 @@ from sentineld.model import Alert, Mention, Severity
 from sentineld.options import Options
 
 if TYPE_CHECKING:
+    from sentineld.changes import MentionChange
     from sentineld.registry import InfluencerRegistry
     from sentineld.watch import WatchConfig
 
@@ -161,10 +162,18 @@ class Emit(Protocol):
     as the mentions, so it is never ahead of what is stored. The call waits while the pipeline is
     full (backpressure). With ``wait=True`` it returns only once the batch is durably stored,
     with the number of mentions that were new (what a webhook needs before answering 202).
+
+    ``changes`` reports that mentions emitted earlier were deleted or edited by their authors
+    (`sentineld.changes.MentionChange`: ``MentionChange.deleted(id, at)``,
+    ``MentionChange.edited(id, text, at)``). They are stored in the batch's transaction, with
+    its cursor, so each is applied once: a deleted mention's text is redacted everywhere
+    sentineld shows it, an edited one shows the new text. A change for a mention never stored
+    is ignored (counted); a malformed one is rejected like a malformed payload.
     """
 
     def __call__(
-        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False
+        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False,
+        changes: Sequence[MentionChange] = (),
     ) -> Awaitable[int | None]: ...
 
 

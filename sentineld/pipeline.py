@@ -34,12 +34,13 @@ from sentineld.alerting import (
 )
 from sentineld.allocator import release_free_memory
 from sentineld.alertwrites import AlertWrites
+from sentineld.changes import ChangeCounts, MentionChange, check_change
 from sentineld.cases import CaseStep, Resolutions
 from sentineld.clock import EventClock
 from sentineld.components import HealthState, Source
 from sentineld.config import Config
 from sentineld.logs import get_logger
-from sentineld.model import Mention
+from sentineld.model import Mention, MentionError
 from sentineld.outbox import DeliveryWorker
 from sentineld.playbooks import PlaybookRouter
 from sentineld.registry import InfluencerRegistry, Tracking
@@ -73,6 +74,8 @@ class _IngestBatch:
     mentions: list[Mention]
     cursor: str | None
     stored: asyncio.Future[int] | None = None
+    #: Deletions and edits the source reported with the batch (stored in its transaction).
+    changes: list[MentionChange] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -136,6 +139,9 @@ class PipelineStats:
     checkpoints: int = 0
     refed: int = 0
     stage_errors: int = 0
+    #: Deletions and edits reported by sources, by what the store did with them
+    #: (`sentineld.changes.ChangeCounts`: deleted, edited, unknown, repeated).
+    changes: dict[str, int] = field(default_factory=dict)
     last_progress: float = field(default_factory=time.monotonic)
 
 
@@ -147,17 +153,23 @@ class Emitter:
         self.guard = source
 
     async def __call__(
-        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False
+        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False,
+        changes: Sequence[MentionChange] = (),
     ) -> int | None:
         """Queue a batch (waiting while the pipeline is full). With ``wait=True``, return only
-        once the batch is durably stored, with the number of mentions that were new."""
-        if not mentions and cursor is None:
+        once the batch is durably stored, with the number of mentions that were new. `changes`
+        (deletions and edits) are stored in the batch's transaction; a malformed one is
+        rejected (`Source.reject`) and the rest of the batch goes on."""
+        if not mentions and cursor is None and not changes:
             return 0 if wait else None
         source_id = self.guard.id
         stats = self.pipeline.stats.received
         stats[source_id] = stats.get(source_id, 0) + len(mentions)
         stored = asyncio.get_running_loop().create_future() if wait else None
-        await self.pipeline.ingest_queue.put(_IngestBatch(source_id, list(mentions), cursor, stored))
+        checked = self._checked(changes) if changes else []
+        await self.pipeline.ingest_queue.put(
+            _IngestBatch(source_id, list(mentions), cursor, stored, checked)
+        )
         if cursor is not None:
             component = self.guard.component
             if isinstance(component, Source):
@@ -165,6 +177,19 @@ class Emitter:
         if stored is not None:
             return await stored
         return None
+
+    def _checked(self, changes: Sequence[MentionChange]) -> list[MentionChange]:
+        kept = []
+        for change in changes:
+            try:
+                kept.append(check_change(change))
+            except MentionError as exc:
+                component = self.guard.component
+                if isinstance(component, Source):
+                    component.reject(f"malformed change: {exc}", change)
+                else:
+                    log.warning("malformed change skipped", source=self.guard.id, reason=str(exc))
+        return kept
 
 
 class Pipeline:
@@ -510,10 +535,16 @@ class Pipeline:
         store fails the group waits and retries; a group the store cannot take at all (a bug,
         a value it cannot encode) is stored one mention at a time."""
         delay = 0.5
+        changes = [change for item in group for change in item.changes]
+        per_batch: list[Scored]
         while True:
             try:
                 batches = [(item.source_id, item.mentions, item.cursor) for item in group]
-                per_batch: list[Scored] = await self.store.call("ingest_many", batches)
+                if changes:
+                    per_batch, counts = await self.store.call("ingest_changes", batches, changes)
+                    self._count_changes(counts)
+                else:
+                    per_batch = await self.store.call("ingest_many", batches)
                 break
             except StoreError as exc:
                 log.error("cannot store mentions; holding them and retrying", error=str(exc), retry_in_s=delay)
@@ -532,6 +563,14 @@ class Pipeline:
         stats.last_progress = time.monotonic()
         return per_batch
 
+    def _count_changes(self, counts: ChangeCounts) -> None:
+        totals = self.stats.changes
+        for outcome in ("deleted", "edited", "unknown", "repeated"):
+            totals[outcome] = totals.get(outcome, 0) + getattr(counts, outcome)
+        if counts.deleted or counts.edited:
+            log.info("mentions changed by their authors", deleted=counts.deleted, edited=counts.edited,
+                     unknown=counts.unknown, repeated=counts.repeated)
+
     async def _store_one_by_one(self, item: _IngestBatch, error: Exception) -> Scored:
         """A batch failed for a reason retrying cannot cure (a bug, a value the store cannot
         encode): store its mentions one at a time, so that only the culprits are left out, each
@@ -539,8 +578,9 @@ class Pipeline:
         log.error("a batch could not be stored; storing its mentions one by one",
                   source=item.source_id, error=repr(error), exc_info=error)
         fresh: Scored = []
+        last_cursor = None if item.changes else item.cursor  # else it goes with the changes
         for index, mention in enumerate(item.mentions):
-            cursor = item.cursor if index == len(item.mentions) - 1 else None
+            cursor = last_cursor if index == len(item.mentions) - 1 else None
             try:
                 fresh += await self.store.call("ingest", item.source_id, [mention], cursor)
             except Exception as exc:  # noqa: BLE001 - leave the culprit out, keep the rest
@@ -548,6 +588,14 @@ class Pipeline:
                           mention_id=mention.id, error=repr(exc))
                 if cursor is not None:
                     await self.store.call("ingest", item.source_id, [], cursor)
+        if item.changes:
+            try:
+                _, counts = await self.store.call("ingest_changes", [(item.source_id, [], item.cursor)], item.changes)
+                self._count_changes(counts)
+            except Exception as exc:  # noqa: BLE001 - the cursor must still move on
+                log.error("changes left out: the store cannot take them", source=item.source_id,
+                          mention_ids=[c.mention_id for c in item.changes[:5]], error=repr(exc))
+                await self.store.call("ingest", item.source_id, [], item.cursor)
         return fresh
 
     async def _refeed(self) -> None:

@@ -263,4 +263,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX mentions_created_author ON mention_rows (created_us, author_key);
         """,
     ),
+    (
+        # Deletions and edits reported by sources (sentineld.changes): when a mention was deleted
+        # (its body is then redacted) or last edited (its body holds the new text). The row of
+        # a deleted mention stays, as a tombstone: a re-delivered copy of the post is then
+        # recognised by its id and not stored again. See docs/decisions/0314-edits-and-deletes.md.
+        "0012_mention_deletions_and_edits",
+        """
+        ALTER TABLE mention_rows ADD COLUMN deleted_us INTEGER;
+        ALTER TABLE mention_rows ADD COLUMN edited_us INTEGER;
+        """,
+    ),
 ]

@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from sentineld.alertrules import Silence
+from sentineld.changes import (
+    DELETED_MARK,
+    MIN_QUOTE,
+    ChangeCounts,
+    MentionChange,
+    edited,
+    redact_alert,
+    redacted,
+)
 from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
@@ -154,26 +163,108 @@ class SQLiteStore(CrmStoreMixin):
         ids up first; only when the id index refuses one is the group numbered again without
         the mentions already stored."""
         with self.transaction() as db:
-            db.execute("SAVEPOINT ingest")
-            rows, per_batch, seq = self._numbered(batches, set())
-            try:
-                db.executemany(_INSERT_MENTION, rows)
-            except sqlite3.IntegrityError:
-                db.execute("ROLLBACK TO ingest")
-                ids = (m.id for _, mentions, _ in batches for m in mentions)
-                known = {row[0] for row in select_in(db, "SELECT id FROM mention_rows WHERE id IN ({marks})", ids)}
-                rows, per_batch, seq = self._numbered(batches, known)
-                db.executemany(_INSERT_MENTION, rows)
-            db.execute("RELEASE ingest")
-            cursors = {source_id: cursor for source_id, _, cursor in batches if cursor is not None}
-            now = time.time()
-            db.executemany(
-                "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (source_id) "
-                "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-                [(source_id, cursor, now) for source_id, cursor in cursors.items()],
-            )
+            per_batch, seq = self._insert_group(db, batches)
         self._next_seq = seq
         return per_batch
+
+    def ingest_changes(
+        self,
+        batches: Sequence[tuple[str, Sequence[Mention], str | None]],
+        changes: Sequence[MentionChange],
+    ) -> tuple[list[list[tuple[int, Mention]]], ChangeCounts]:
+        """`ingest_many`, and the deletions and edits sources reported with those batches, in
+        the same transaction (after the mentions: a change may name one of them)."""
+        with self.transaction() as db:
+            per_batch, seq = self._insert_group(db, batches)
+            counts = self._apply_changes(db, changes)
+        self._next_seq = seq
+        return per_batch, counts
+
+    def _insert_group(
+        self, db: sqlite3.Connection, batches: Sequence[tuple[str, Sequence[Mention], str | None]]
+    ) -> tuple[list[list[tuple[int, Mention]]], int]:
+        """Insert the batches' new mentions and store their cursors (inside a transaction)."""
+        db.execute("SAVEPOINT ingest")
+        rows, per_batch, seq = self._numbered(batches, set())
+        try:
+            db.executemany(_INSERT_MENTION, rows)
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK TO ingest")
+            ids = (m.id for _, mentions, _ in batches for m in mentions)
+            known = {row[0] for row in select_in(db, "SELECT id FROM mention_rows WHERE id IN ({marks})", ids)}
+            rows, per_batch, seq = self._numbered(batches, known)
+            db.executemany(_INSERT_MENTION, rows)
+        db.execute("RELEASE ingest")
+        cursors = {source_id: cursor for source_id, _, cursor in batches if cursor is not None}
+        now = time.time()
+        db.executemany(
+            "INSERT INTO cursors VALUES (?, ?, ?) ON CONFLICT (source_id) "
+            "DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            [(source_id, cursor, now) for source_id, cursor in cursors.items()],
+        )
+        return per_batch, seq
+
+    def _apply_changes(self, db: sqlite3.Connection, changes: Sequence[MentionChange]) -> ChangeCounts:
+        """Redact deleted mentions and store edited text. A change is applied once: a deleted
+        mention stays deleted (a late edit cannot bring text back), an edit older than the
+        last one applied is stale, and a mention never stored is only counted."""
+        counts = ChangeCounts()
+        for change in changes:
+            row = db.execute(
+                "SELECT seq, body, deleted_us, edited_us FROM mention_rows WHERE id = ?", (change.mention_id,)
+            ).fetchone()
+            if row is None:
+                counts.unknown += 1
+                continue
+            seq, body, deleted_us, edited_us = row
+            at_us = _us(change.at.timestamp())
+            if deleted_us is not None or (change.kind == "edited" and edited_us is not None and at_us <= edited_us):
+                counts.repeated += 1
+                continue
+            mention = _mention_decoder.decode(body)
+            if change.kind == "deleted":
+                db.execute("UPDATE mention_rows SET body = ?, deleted_us = ? WHERE seq = ?",
+                           (_encode(redacted(mention, change.at)), at_us, seq))
+                self._forget_quotes(db, mention)
+                counts.deleted += 1
+            else:
+                assert change.text is not None
+                db.execute("UPDATE mention_rows SET body = ?, edited_us = ? WHERE seq = ?",
+                           (_encode(edited(mention, change.text, change.at)), at_us, seq))
+                counts.edited += 1
+        return counts
+
+    @staticmethod
+    def _forget_quotes(db: sqlite3.Connection, mention: Mention) -> None:
+        """A deleted mention's text out of what quotes it in the store: drafts that quote it
+        verbatim, and the title of the case it opened."""
+        text = mention.text.strip()
+        if len(text) >= MIN_QUOTE:
+            db.execute("UPDATE drafts SET text = replace(text, ?, ?) WHERE instr(text, ?) > 0",
+                       (text, DELETED_MARK, text))
+        row = db.execute(
+            "SELECT c.id, c.body FROM case_mentions AS m JOIN cases AS c ON c.id = m.case_id "
+            "WHERE m.mention_id = ?", (mention.id,)
+        ).fetchone()
+        if row is not None:
+            from sentineld.cases import _title as case_title  # noqa: PLC0415 - cases imports the store
+
+            case_body = _decode(row[1])
+            if case_body.get("title") and case_body["title"] == case_title(mention.text):
+                case_body["title"] = DELETED_MARK
+                db.execute("UPDATE cases SET body = ? WHERE id = ?", (_encode(case_body), row[0]))
+
+    def deleted_mentions(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are mentions their authors deleted."""
+        sql = "SELECT id FROM mention_rows WHERE id IN ({marks}) AND deleted_us IS NOT NULL"
+        return {row[0] for row in select_in(self.db, sql, ids)}
+
+    def _for_people(self, alerts: list[Alert]) -> list[Alert]:
+        """Alerts as the API and CLI show them: those naming a deleted mention redacted."""
+        deleted = self.deleted_mentions([m for alert in alerts for m in alert.mentions])
+        if not deleted:
+            return alerts
+        return [redact_alert(a, deleted.intersection(a.mentions)) for a in alerts]
 
     def _numbered(
         self, batches: Sequence[tuple[str, Sequence[Mention], str | None]], known: set[str]
@@ -410,16 +501,19 @@ class SQLiteStore(CrmStoreMixin):
         )
 
     def alerts(self, *, open_only: bool = False, limit: int = 100, offset: int = 0) -> list[Alert]:
+        """Alerts as people see them (the API, the CLI): one naming a mention its author
+        deleted has its quotes withheld (`sentineld.changes.redact_alert`)."""
         where = "WHERE resolved_us IS NULL" if open_only else ""
         rows = self.db.execute(
             f"SELECT body FROM alerts {where} ORDER BY opened_us DESC, id LIMIT ? OFFSET ?",
             (limit, offset),
         )
-        return [alert_from_dict(_decode(row[0])) for row in rows]
+        return self._for_people([alert_from_dict(_decode(row[0])) for row in rows])
 
     def alert(self, alert_id: str) -> Alert | None:
+        """One alert as people see it (see `alerts`)."""
         row = self.db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return alert_from_dict(_decode(row[0])) if row else None
+        return self._for_people([alert_from_dict(_decode(row[0]))])[0] if row else None
 
     # ------------------------------------------------------------------ outbox
 
@@ -533,7 +627,10 @@ class SQLiteStore(CrmStoreMixin):
     # ------------------------------------------------------------------ end of silences
 
 
-_INSERT_MENTION: Final = "INSERT INTO mention_rows VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+_INSERT_MENTION: Final = (
+    "INSERT INTO mention_rows (seq, id, source, source_id, created_us, author_key, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 #: Mentions by author: a scan of the (created_us, author_key) index, which holds both columns.
 _BY_AUTHOR: Final = "INDEXED BY mentions_created_author"
 

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from hypothesis import strategies as st
 
+from sentineld.changes import MentionChange, check_change
 from sentineld.components import ComponentContext, Source
 from sentineld.model import Mention, decode_mention, encode_mention
 from sentineld.options import convert_options
@@ -135,10 +136,15 @@ class SourceUnderTest:
 
         self.source.reject = reject  # type: ignore[method-assign]
 
-    async def emit(self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False) -> int:
+    async def emit(self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False,
+                   changes: Sequence[MentionChange] = ()) -> int:
         for mention in mentions:
             check_mention(mention)
-        fresh = self.store.ingest("fuzz", mentions, cursor)
+        if changes:
+            checked = [check_change(change) for change in changes]
+            fresh = self.store.ingest_changes([("fuzz", mentions, cursor)], checked)[0][0]
+        else:
+            fresh = self.store.ingest("fuzz", mentions, cursor)
         self.mentions.extend(mentions)
         self.cursors.append(cursor)
         if cursor is not None:

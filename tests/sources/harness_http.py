@@ -8,6 +8,7 @@ Also a small `LocalServer` wrapper: an `aiohttp.web` application on 127.0.0.1 an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from sentineld.changes import MentionChange, check_change
 from sentineld.components import ComponentContext, Source
 from sentineld.model import Mention
 from sentineld.options import convert_options
@@ -34,6 +36,8 @@ class SourceRun:
         self.source_cls = source_cls
         self.source_id = source_id
         self.emits: list[tuple[int, str | None]] = []
+        #: What the store did with the changes emitted (deleted, edited, unknown, repeated).
+        self.changes: dict[str, int] = {}
         self.source: Source | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -50,9 +54,16 @@ class SourceRun:
         return source
 
     async def emit(
-        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False
+        self, mentions: Sequence[Mention], cursor: str | None = None, *, wait: bool = False,
+        changes: Sequence[MentionChange] = (),
     ) -> int:
-        fresh = self.store.ingest(self.source_id, mentions, cursor)
+        if changes:
+            checked = [check_change(change) for change in changes]
+            [fresh], counts = self.store.ingest_changes([(self.source_id, mentions, cursor)], checked)
+            for outcome, count in dataclasses.asdict(counts).items():
+                self.changes[outcome] = self.changes.get(outcome, 0) + count
+        else:
+            fresh = self.store.ingest(self.source_id, mentions, cursor)
         self.emits.append((len(mentions), cursor))
         if cursor is not None and self.source is not None:
             self.source.cursor = cursor

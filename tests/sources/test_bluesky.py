@@ -223,7 +223,9 @@ async def test_normal_flow(run):
          "commit": {"rev": "3l", "operation": "create", "collection": "app.bsky.feed.like",
                     "rkey": "3klike", "record": {"$type": "app.bsky.feed.like"}}},
         identity_event(6, "did:plc:sam0000000000000000000", "sam.example.com"),
-        delete_event(7, "did:plc:jo00000000000000000000", "3kpost00001"),
+        # The deletion of a post that was filtered out (test_deleted_and_edited_posts: of
+        # stored ones): handed over, ignored by the store.
+        delete_event(7, "did:plc:sam0000000000000000000", "3kpost00002"),
         post_event(8, "we are on it, sorry!", did=BRAND_DID, reply_to=brand_post_uri("3kother")),
         # A client clock in the future: event time is when Jetstream saw the post.
         post_event(9, "#acme from the future", created_at="2031-01-01T00:00:00Z"),

@@ -231,8 +231,11 @@ async def test_normal_flow(run, monkeypatch):
             'trip</p><p>second line</p>', minute=2, who=account("sam", domain="other.social",
                                                                 followers=4321),
             reply_to=old["id"], lang="de"))
-        fake.push("hashtag:acme", "delete", live["id"])
-        edited = dict(live, content="<p>edited</p>", edited_at="2026-11-24T09:05:00.000Z")
+        # A deletion and an edit of a status never stored (see test_deleted_and_edited_statuses
+        # for ones that were): read, ignored, counted.
+        never_seen = status("<p>not about us</p>", minute=2, tags=())
+        fake.push("hashtag:acme", "delete", never_seen["id"])
+        edited = dict(never_seen, content="<p>edited</p>", edited_at="2026-11-24T09:05:00.000Z")
         fake.push("hashtag:acme", "status.update", json.dumps(edited))
         cw = fake.post("acme", status("<p>the details</p>", minute=3, cw="airline rant"))
         asked = status("<p>@acmeair help!</p>", minute=4, tags=())
@@ -252,6 +255,7 @@ async def test_normal_flow(run, monkeypatch):
     assert tag_ids == [mid(old), mid(live), mid(cw)]
     assert {c["auth"] for c in fake.stream_connects} == {"Bearer s3cret"}
     assert source.streamed == 4  # 2 updates and 2 notifications came through the streams
+    assert run.changes == {"deleted": 0, "edited": 0, "unknown": 2, "repeated": 0}
     stored = {m.id: m for m in run.mentions()}
     m = stored[mid(live)]
     assert m.source == "mastodon"

@@ -10,7 +10,8 @@ Jetstream sends one JSON object per websocket message::
                            "embed": {"$type": "app.bsky.embed.record", "record": {"uri", "cid"}},
                            "facets": […]}}}
 
-``kind`` may also be ``identity`` (a handle changed) or ``account``.
+``operation`` may also be ``update`` (an edited post: the new record) or ``delete`` (no record,
+no cid). ``kind`` may also be ``identity`` (a handle changed) or ``account``.
 """
 
 from __future__ import annotations
@@ -92,6 +93,12 @@ def post_uri(did: str, rkey: str) -> str:
     return f"at://{did}/{POST_COLLECTION}/{rkey}"
 
 
+def mention_id(did: str, rkey: str) -> str:
+    """The id of the Mention made from the post `rkey` of `did` (what its edits and deletion
+    name)."""
+    return f"{SOURCE}:{post_uri(did, rkey)}"
+
+
 def uri_did(uri: str) -> str | None:
     """The repository DID of an ``at://DID/collection/rkey`` URI."""
     if not uri.startswith("at://"):
@@ -171,7 +178,7 @@ def to_mention(event: Event, post: PostRecord, profile: Profile | None) -> Menti
     if post.reply is not None and post.reply.root is not None:
         extra["thread_root"] = f"{SOURCE}:{post.reply.root.uri}"
     return Mention(
-        id=f"{SOURCE}:{uri}",
+        id=mention_id(event.did, event.commit.rkey),
         source=SOURCE,
         created_at=created,
         text=post.text,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
+from sentineld.changes import MentionChange
 from sentineld.components import ComponentContext, Emit, Source
 from sentineld.model import Mention
 from sentineld.options import Duration
@@ -31,6 +32,7 @@ from .records import (
     decode_event,
     decode_post,
     event_time,
+    mention_id,
     mentioned_dids,
     quoted_uri,
     to_mention,
@@ -71,9 +73,11 @@ class BlueskyOptions(HttpSourceOptions):
 
 @dataclass(slots=True)
 class _Pending:
-    """Kept posts waiting to be handed over, and the stream position after them."""
+    """Kept posts, and edits and deletions of posts, waiting to be handed over, and the stream
+    position after them."""
 
     items: list[tuple[Event, PostRecord]] = field(default_factory=list)
+    changes: list[MentionChange] = field(default_factory=list)
     since: float = 0.0
     cursor: int | None = None
 
@@ -104,6 +108,8 @@ class BlueskySource(Source):
         self.pending = _Pending()
         self.events = 0
         self.kept = 0
+        #: Edits and deletions of posts handed over (kept or not: the store sorts them out).
+        self.changes = 0
         self.connections = 0
 
     # ------------------------------------------------------------------ run
@@ -144,7 +150,7 @@ class BlueskySource(Source):
             while True:
                 now = time.monotonic()
                 deadline = last_data + self.options.silence_limit
-                if pending.items:
+                if pending.items or pending.changes:
                     deadline = min(deadline, pending.since + self.options.batch_wait)
                 try:
                     message = await ws.receive(timeout=max(0.001, deadline - now))
@@ -169,8 +175,8 @@ class BlueskySource(Source):
                     raise StreamSilent(
                         f"Jetstream said nothing for {self.options.silence_limit:g}s"
                     )
-                due = pending.items and (
-                    len(pending.items) >= self.options.batch_size
+                due = (pending.items or pending.changes) and (
+                    len(pending.items) + len(pending.changes) >= self.options.batch_size
                     or now - pending.since >= self.options.batch_wait
                 )
                 idle_commit = (
@@ -195,10 +201,13 @@ class BlueskySource(Source):
             self.reject(f"implausible time_us {event.time_us}", raw)
             return
         kept = self._post_of(event, raw)
+        change = self._change_of(event, raw) if kept is None else None
+        if (kept is not None or change is not None) and not (pending.items or pending.changes):
+            pending.since = now
         if kept is not None:
-            if not pending.items:
-                pending.since = now
             pending.items.append((event, kept))
+        elif change is not None:
+            pending.changes.append(change)
         elif event.kind == "identity" and event.identity is not None and event.identity.handle:
             self.profiles.rename(event.did, event.identity.handle)
         pending.cursor = event.time_us
@@ -219,6 +228,28 @@ class BlueskySource(Source):
             self.reject(f"malformed post record: {exc}", raw, did=event.did, rkey=commit.rkey)
             return None
         return post if self.wanted(event.did, post) else None
+
+    def _change_of(self, event: Event, raw: str | bytes) -> MentionChange | None:
+        """The edit or deletion of a post this event reports. It is handed over whether or not
+        the post was kept: the store ignores (and counts) changes of posts it never stored."""
+        commit = event.commit
+        if event.kind != "commit" or commit is None or commit.collection != POST_COLLECTION:
+            return None
+        at = event_time(event.time_us)
+        assert at is not None, "events with an implausible time_us are rejected before"
+        if commit.operation == "delete":
+            return MentionChange.deleted(mention_id(event.did, commit.rkey), at)
+        if commit.operation != "update":
+            return None
+        if not commit.record:
+            self.reject("post update without a record", raw, did=event.did, rkey=commit.rkey)
+            return None
+        try:
+            post = decode_post(commit.record)
+        except msgspec.DecodeError as exc:
+            self.reject(f"malformed post record: {exc}", raw, did=event.did, rkey=commit.rkey)
+            return None
+        return MentionChange.edited(mention_id(event.did, commit.rkey), post.text, at)
 
     def wanted(self, did: str, post: PostRecord) -> bool:
         if self.options.keep == "all" or did in self.own_dids:
@@ -243,8 +274,8 @@ class BlueskySource(Source):
         """Hand the kept posts to the core with the position after them."""
         if pending.cursor is None:
             return
-        items, cursor = pending.items, pending.cursor
-        pending.items, pending.cursor = [], None
+        items, changes, cursor = pending.items, pending.changes, pending.cursor
+        pending.items, pending.changes, pending.cursor = [], [], None
         if items and self.options.profiles:
             await self.profiles.fill(session, (event.did for event, _ in items))
         mentions: list[Mention] = []
@@ -252,7 +283,11 @@ class BlueskySource(Source):
             profile = self.profiles.get(event.did) if self.options.profiles else None
             mentions.append(to_mention(event, post, profile))
         self.kept += len(mentions)
-        await emit(mentions, str(cursor))
+        if changes:
+            self.changes += len(changes)
+            await emit(mentions, str(cursor), changes=changes)
+        else:
+            await emit(mentions, str(cursor))
 
     async def _resolve_own_handles(self, session: aiohttp.ClientSession) -> None:
         """Turn the brand's handles in [watch] accounts into DIDs (replies point at DIDs)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from sentineld.changes import MentionChange
 from sentineld.components import ComponentContext, Emit, Source
 from sentineld.options import Duration, Secret
 from sentineld.sources_http import (
@@ -31,10 +32,11 @@ from sentineld.sources_http import (
     get_json,
     iter_sse,
     open_session,
+    plausible_time,
 )
 from sentineld.watch import Matcher
 
-from .entities import Notification, Status, id_key, newest, to_mention
+from .entities import SOURCE, Notification, Status, id_key, newest, to_mention
 
 if TYPE_CHECKING:
     import aiohttp
@@ -229,11 +231,15 @@ class MastodonSource(Source):
         async for event in iter_sse(response, silence_limit=self.options.silence_limit):
             reconnector.progressed()
             if event.event == "delete":
-                self.deletions += 1
-                self.log.debug("status deleted (stored mentions are kept)", status_id=event.data)
+                change = self._deletion(event.data, feed)
+                if change is not None:
+                    self.deletions += 1
+                    await self._emit(emit, feed, [], [], changes=[change])
             elif event.event == "status.update":
-                self.edits += 1
-                self.log.debug("status edited (the stored text is the first version)")
+                change = self._edit(event.data, feed)
+                if change is not None:
+                    self.edits += 1
+                    await self._emit(emit, feed, [], [], changes=[change])
             elif event.event == "update" and not feed.notifications:
                 status = self._decode(event.data, Status, feed)
                 if status is not None:
@@ -245,6 +251,25 @@ class MastodonSource(Source):
                     self.streamed += 1
                     await self._emit(emit, feed, self._from_notifications([notification]),
                                      [notification.id])
+
+    def _deletion(self, data: str, feed: _Feed) -> MentionChange | None:
+        """A ``delete`` event: its data is the deleted status's id (Mastodon gives no time)."""
+        status_id = data.strip()
+        if not status_id or len(status_id) > 64 or any(c.isspace() or c in "{}\"" for c in status_id):
+            self.reject("malformed delete event: its data is not a status id", data, feed=feed.key)
+            return None
+        return MentionChange.deleted(f"{SOURCE}:{self.host}:{status_id}", datetime.now(UTC))
+
+    def _edit(self, data: str, feed: _Feed) -> MentionChange | None:
+        """A ``status.update`` event: the edited status, whose text replaces the stored one."""
+        status = self._decode(data, Status, feed)
+        if status is None:
+            return None
+        mention = self._mention(status)
+        if mention is None:
+            return None
+        edited_at = plausible_time(status.edited_at) if status.edited_at else None
+        return MentionChange.edited(mention.id, mention.text, edited_at or datetime.now(UTC))
 
     def _decode(self, data: str, kind: type[Any], feed: _Feed) -> Any:
         try:
@@ -333,7 +358,8 @@ class MastodonSource(Source):
                     mentions.append(mention)
         return mentions
 
-    async def _emit(self, emit: Emit, feed: _Feed, mentions: list[Mention], ids: list[str]) -> None:
+    async def _emit(self, emit: Emit, feed: _Feed, mentions: list[Mention], ids: list[str],
+                    changes: list[MentionChange] | None = None) -> None:
         """Hand mentions over with the feed's new position. The position is recorded only once
         the batch is queued, so a cursor another feed emits meanwhile is never ahead of it."""
         top = newest(ids)
@@ -345,6 +371,9 @@ class MastodonSource(Source):
         cursor = {**self.positions}
         if position is not None:
             cursor[feed.key] = position
-        await emit(mentions, json.dumps(cursor, sort_keys=True))
+        if changes:
+            await emit(mentions, json.dumps(cursor, sort_keys=True), changes=changes)
+        else:
+            await emit(mentions, json.dumps(cursor, sort_keys=True))
         if position is not None:
             self.positions[feed.key] = position
