@@ -158,8 +158,8 @@ class AuthorRecord(msgspec.Struct, gc=False):
             round(self.first_seen * 1e6), round(self.last_seen * 1e6),
             self.mentions, self.on_topic, self.engaged, self.sentiment_sum, self.sentiment_n,
             None if maven_mass == NO_MASS else maven_mass, self.reach,
-            self.audience_mass, self.connector, self.maven, self.influence, int(self.watchlist),
-            int(self.own),
+            self.audience_mass, self.connector, self.maven, self.influence, 1 if self.watchlist else 0,
+            1 if self.own else 0,
         )  # fmt: skip
 
     @classmethod
@@ -343,7 +343,7 @@ class InfluencerRegistry:
         key = mention.author_key
         if key is None:
             return None
-        moment = mention.created_at.timestamp()
+        moment = mention.timestamp
         if moment > self.now:
             self.now = moment
         hot = self._hot
@@ -488,9 +488,8 @@ class InfluencerRegistry:
         without a store (``persistent=False``) does not keep track of them and returns none."""
         dirty, self._dirty = self._dirty, []
         self._evicted.clear()
-        rows = []
+        rows = [record.to_row() for record in dirty]
         for record in dirty:
-            rows.append(record.to_row())
             record.dirty = False
         return rows
 
