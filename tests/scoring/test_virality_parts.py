@@ -59,6 +59,31 @@ def test_a_large_cluster_counts_its_authors_with_the_sketch() -> None:
     assert cluster.size == size
 
 
+def test_a_clusters_growth_is_the_decayed_count_of_authors_joining_in_any_order() -> None:
+    """Cluster.add keeps its growth inline (a hot loop): it must stay `bump` of the authors that
+    join, to the bit, with posts arriving late as well as in order."""
+    import random
+
+    from sentineld_plugins.scorers.virality.clusters import Cluster, bump, decayed
+
+    rng = random.Random(5)
+    tau = 3600.0
+    cluster = Cluster.start("c1", 1000.0)
+    growth, growth_at, size = 0.0, 1000.0, 0
+    authors: set[str] = set()
+    for step in range(200):
+        author = f"bluesky:did:plc:{rng.randrange(60)}"
+        at = 1000.0 + step * 30.0 + rng.uniform(-900.0, 300.0)  # some arrive before the last
+        cluster.add(author, at, tau)
+        if author not in authors and len(authors) < 32:  # exact counting, then the sketch
+            authors.add(author)
+            growth, growth_at = bump(growth, growth_at, at, tau, len(authors) - size)
+            size = len(authors)
+        if cluster.authors is not None:
+            assert (cluster.size, cluster.growth, cluster.growth_at) == (size, growth, growth_at)
+    assert cluster.growth_per_hour(9000.0, tau) == decayed(cluster.growth, cluster.growth_at, 9000.0, tau) * 3600.0 / tau
+
+
 def test_the_author_sketch_is_datasketchs_hyperloglog() -> None:
     """Same registers and the same count as datasketch's HyperLogLog (p=10), from a handful of
     authors (linear counting) to far beyond the small range (the harmonic mean)."""

@@ -365,7 +365,9 @@ class ViralityScorer(Scorer):
                 cluster = self._join(row, near[bounds[group] : bounds[group + 1]], touched)
                 codes_now += [cluster_code(cluster.id)] * (len(touched) - before)
             position = positions[slot - first]
-            growth = cluster.growth_per_hour(nows[position], tau)
+            # cluster.growth_per_hour(now, tau), inline (once per post that joins a cluster)
+            growth, since, now = cluster.growth, cluster.growth_at, nows[position]
+            growth = (growth * math.exp((since - now) / tau) if now > since else growth) * 3600.0 / tau
             mention = mentions[position]
             mention.labels["cluster"] = cluster.id
             scores = mention.scores

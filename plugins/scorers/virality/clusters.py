@@ -81,7 +81,13 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
                 return
         else:
             return
-        self.growth, self.growth_at = bump(self.growth, self.growth_at, at, tau, size - self.size)
+        # bump(self.growth, self.growth_at, at, tau, size - self.size), inline (once per new author)
+        since = self.growth_at
+        if at >= since:
+            self.growth = self.growth * math.exp((since - at) / tau) + (size - self.size)
+            self.growth_at = at
+        else:
+            self.growth = self.growth + (size - self.size) * math.exp((at - since) / tau)
         self.size = size
 
     def _to_sketch(self) -> None:
