@@ -372,3 +372,64 @@ async def test_unreachable_endpoint_degrades_without_crashing(run):
     assert run.task is not None and not run.task.done()
     assert source.health.last_error
     await run.stop()
+
+
+def update_event(n: int, did: str, rkey: str, text: str | None) -> dict[str, Any]:
+    """A Jetstream commit event for an edited app.bsky.feed.post: the whole new record."""
+    commit: dict[str, Any] = {"rev": f"3l{n:011d}", "operation": "update",
+                              "collection": "app.bsky.feed.post", "rkey": rkey, "cid": f"bafyreiedit{n}"}
+    if text is not None:
+        commit["record"] = {"$type": "app.bsky.feed.post", "text": text,
+                            "createdAt": "2024-11-24T09:15:02.000Z", "langs": ["en"]}
+    return {"did": did, "time_us": T0 + n * 1_000_000, "kind": "commit", "commit": commit}
+
+
+async def test_deleted_and_edited_posts(run):
+    """A deleted post is redacted, an edited one shows its new text; the deletion and edit of
+    posts never stored are counted; malformed updates are rejected with their reason and the
+    posts around them are kept. A restart re-reads the overlap (rewind): each change once."""
+    jo, sam = "did:plc:jo00000000000000000000", "did:plc:sam0000000000000000000"
+    without_text = update_event(8, sam, "3kpost00002", "x")
+    del without_text["commit"]["record"]["text"]
+    events = [
+        post_event(1, "@acme lost my bag again"),
+        post_event(2, "acme my flight is late", did=sam),
+        update_event(3, sam, "3kpost00002", "acme my flight is late, 3 hours now"),
+        delete_event(4, jo, "3kpost00001"),
+        delete_event(5, sam, "3knotstored"),
+        update_event(6, sam, "3kalsonot", "acme? no: this post was never kept"),
+        update_event(7, sam, "3kpost00002", None),  # no record
+        without_text,
+        post_event(9, "acme thanks for the help"),
+    ]
+    fake = FakeBluesky(events)
+    first_id = f"bluesky:at://{jo}/app.bsky.feed.post/3kpost00001"
+    late_id = f"bluesky:at://{sam}/app.bsky.feed.post/3kpost00002"
+    async with LocalServer(fake.app) as server:
+        source = run.start(options(server, rewind="30s"), WATCH)
+        reasons: list[str] = []
+        original = source.reject
+        source.reject = lambda reason, sample=None, **where: (reasons.append(reason), original(reason, sample, **where))  # type: ignore[method-assign]
+        await run.until(lambda: run.cursor() == str(T0 + 9_000_000))
+        await run.stop()
+        assert run.changes == {"deleted": 1, "edited": 1, "unknown": 2, "repeated": 0}
+        assert reasons == ["post update without a record",
+                           "malformed post record: Object missing required field `text`"]
+        stored = {m.id: m for m in run.mentions()}
+        assert list(stored) == [first_id, late_id, f"bluesky:at://{jo}/app.bsky.feed.post/3kpost00009"]
+        assert stored[first_id].text == ""
+        assert stored[first_id].extra["deleted_at"] == "2024-11-24T09:15:04Z"
+        assert stored[late_id].text == "acme my flight is late, 3 hours now"
+        assert stored[late_id].extra["edited_at"] == "2024-11-24T09:15:03Z"
+        assert stored[f"bluesky:at://{jo}/app.bsky.feed.post/3kpost00009"].text == "acme thanks for the help"
+
+        # Restart: Jetstream replays every event from 30 s before the cursor (all of them).
+        source = run.start(options(server, rewind="30s"), WATCH)
+        await run.until(lambda: len(fake.connections) == 2 and run.changes.get("repeated") == 2)
+        await asyncio.sleep(0.2)
+        await run.stop()
+    assert fake.connections[1]["cursor"] == T0 + 9_000_000 - 30_000_000
+    assert run.changes == {"deleted": 1, "edited": 1, "unknown": 4, "repeated": 2}
+    again = {m.id: m for m in run.mentions()}
+    assert list(again) == list(stored)  # the replayed creation of the deleted post is not stored anew
+    assert again[first_id].text == "" and again[late_id].text == "acme my flight is late, 3 hours now"

@@ -16,6 +16,7 @@ from aiohttp import web
 from harness_http import FAST, LocalServer, SourceRun, closed_port_url
 
 from sentineld.components import HealthState
+from sentineld.model import format_time
 from sentineld_plugins.sources.mastodon import MastodonSource
 
 BASE_TIME = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -383,3 +384,52 @@ async def test_unreachable_endpoint_degrades_without_crashing(run):
     await run.until(lambda: source.health.state == HealthState.FAILING, timeout=5)
     assert run.task is not None and not run.task.done()
     await run.stop()
+
+
+async def test_deleted_and_edited_statuses(run):
+    """Streaming ``delete`` (data: the status id) redacts the stored status, ``status.update``
+    (data: the edited status) replaces its text; a status never stored is counted; malformed
+    events are rejected with their reason and what follows is kept. After a restart the same
+    events change nothing more."""
+    fake = FakeMastodon()
+    async with LocalServer(fake.app) as server:
+        source = run.start(options(server))
+        reasons: list[str] = []
+        original = source.reject
+        source.reject = lambda reason, sample=None, **where: (reasons.append(reason), original(reason, sample, **where))  # type: ignore[method-assign]
+        await run.until(lambda: fake.streams_open("hashtag:acme"))
+        bag = fake.post("acme", status("<p>#acme lost my bag</p>", minute=1))
+        late = fake.post("acme", status("<p>#acme my flight is late</p>", minute=2))
+        await run.until(lambda: len(run.ids()) == 2)
+        edited = dict(late, content="<p>#acme my flight is late, <b>3 hours</b> now</p>",
+                      edited_at=(BASE_TIME + timedelta(minutes=5)).isoformat().replace("+00:00", ".000Z"))
+        fake.push("hashtag:acme", "status.update", json.dumps(edited))
+        fake.push("hashtag:acme", "delete", bag["id"])
+        fake.push("hashtag:acme", "delete", "109999999999999999")  # never stored
+        fake.push("hashtag:acme", "delete", json.dumps({"id": bag["id"]}))
+        fake.push("hashtag:acme", "status.update", "{not json")
+        thanks = fake.post("acme", status("<p>#acme thanks!</p>", minute=6))
+        await run.until(lambda: len(run.ids()) == 3 and sum(run.changes.values()) == 3)
+        await run.stop()
+        assert run.changes == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 0}
+        assert reasons[0] == "malformed delete event: its data is not a status id"
+        assert reasons[1].startswith("malformed Status event: JSON is malformed")
+        assert len(reasons) == 2
+        stored = {m.id: m for m in run.mentions()}
+        assert list(stored) == [mid(bag), mid(late), mid(thanks)]
+        assert stored[mid(bag)].text == "" and "deleted_at" in stored[mid(bag)].extra
+        assert "tags" not in stored[mid(bag)].extra  # nothing of its content is kept
+        assert stored[mid(late)].text == "#acme my flight is late, 3 hours now"
+        assert stored[mid(late)].extra["edited_at"] == format_time(BASE_TIME + timedelta(minutes=5))
+        assert stored[mid(thanks)].text == "#acme thanks!"
+
+        # A restart, and the instance sends the same events again: each was applied once.
+        connects = len(fake.stream_connects)
+        run.start(options(server))
+        await run.until(lambda: len(fake.stream_connects) > connects and fake.streams_open("hashtag:acme") == 1)
+        fake.push("hashtag:acme", "status.update", json.dumps(edited))
+        fake.push("hashtag:acme", "delete", bag["id"])
+        await run.until(lambda: run.changes["repeated"] == 2)
+        await run.stop()
+    assert run.changes == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 2}
+    assert [m.text for m in run.mentions()] == ["", "#acme my flight is late, 3 hours now", "#acme thanks!"]

@@ -1,0 +1,69 @@
+"""Deletions and edits through the real pipeline (Emitter → ingest stage → SQLite store), from
+the Mastodon source against its local stand-in: applied with the source's cursor, once, across
+a restart; a malformed change from a plugin is rejected and the rest of its batch is kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from harness_http import FAST, LocalServer
+from test_mastodon import BASE_TIME, FakeMastodon, mid, status
+
+from sentineld import MentionChange
+
+
+def sources(server: LocalServer) -> dict:
+    return {"masto": {"type": "mastodon", "instance": server.url(), "hashtags": ["acme"],
+                      "poll_interval": "100ms", **FAST}}
+
+
+async def test_changes_are_applied_once_with_the_cursor(live_core) -> None:
+    fake = FakeMastodon()
+    async with LocalServer(fake.app) as server:
+        async with live_core.running(sources(server)) as core:
+            await core.wait_for(lambda: fake.streams_open("hashtag:acme"), what="the stream")
+            bag = fake.post("acme", status("<p>#acme lost my bag in Lisbon</p>", minute=1))
+            late = fake.post("acme", status("<p>#acme my flight is late</p>", minute=2))
+            await core.wait_stored(2)
+            edited = dict(late, content="<p>#acme my flight is late, 3 hours now</p>",
+                          edited_at=(BASE_TIME + timedelta(minutes=4)).isoformat().replace("+00:00", "Z"))
+            fake.push("hashtag:acme", "status.update", json.dumps(edited))
+            fake.push("hashtag:acme", "delete", bag["id"])
+            fake.push("hashtag:acme", "delete", "109999999999999999")
+            stats = core.pipeline.stats
+            await core.wait_for(lambda: sum(stats.changes.values()) == 3, what="three changes")
+            assert stats.changes == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 0}
+            texts = {m.id: m.text for m in await core.mentions()}
+            assert texts == {mid(bag): "", mid(late): "#acme my flight is late, 3 hours now"}
+            cursor = json.loads(await core.cursor("masto"))
+            assert cursor == {"tag:acme": late["id"]}
+
+            # A plugin handing over malformed changes: each rejected with its reason, the
+            # valid one beside them applied, the batch's cursor stored.
+            guard = next(g for g in core.pipeline.sources if g.id == "masto")
+            source = core.source("masto")
+            before = source.malformed
+            emit = core.pipeline.emitter(guard)
+            stored = await emit([], json.dumps(cursor), wait=True, changes=[
+                "delete 42",  # type: ignore[list-item]
+                MentionChange(mention_id="", kind="deleted", at=datetime.now(UTC)),
+                MentionChange(mention_id=mid(late), kind="edited", at=datetime.now(UTC)),  # no text
+                MentionChange.edited(mid(late), "#acme landed at last", datetime.now(UTC)),
+            ])
+            assert stored == 0 and source.malformed == before + 3
+            assert stats.changes["edited"] == 2
+
+        # Restart: the instance sends the same deletion and an older edit again.
+        connects = len(fake.stream_connects)
+        async with live_core.running(sources(server)) as core:
+            await core.wait_for(lambda: fake.streams_open("hashtag:acme") == 1
+                                and len(fake.stream_connects) > connects, what="the stream")
+            fake.push("hashtag:acme", "status.update", json.dumps(edited))
+            fake.push("hashtag:acme", "delete", bag["id"])
+            stats = core.pipeline.stats
+            await core.wait_for(lambda: stats.changes.get("repeated") == 2, what="the repeats")
+            assert stats.changes == {"deleted": 0, "edited": 0, "unknown": 0, "repeated": 2}
+            texts = {m.id: m.text for m in await core.mentions()}
+            assert texts == {mid(bag): "", mid(late): "#acme landed at last"}
+            assert await core.count() == 2
