@@ -14,9 +14,17 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from sentineld.model import Alert, AwareDatetime, Mention, MentionError, format_time
+from sentineld.model import Alert, AwareDatetime, Mention, MentionError, format_time, parse_time
 
-__all__ = ["ChangeCounts", "MentionChange", "check_change", "redact_alert", "shown_text"]
+__all__ = [
+    "ChangeCounts",
+    "MentionChange",
+    "change_from_dict",
+    "check_change",
+    "is_change",
+    "redact_alert",
+    "shown_text",
+]
 
 #: What a deleted mention's body keeps of its `extra` (identifiers, never content).
 KEPT_WHEN_DELETED: Final = frozenset({"uid", "uri", "cid", "visibility"})
@@ -77,6 +85,40 @@ def check_change(change: Any) -> MentionChange:
     if change.kind == "deleted" and change.text is not None:
         raise MentionError("a deletion carries no text")
     return change
+
+
+def is_change(item: Any) -> bool:
+    """Whether a JSON object is a change (``{"deleted": id}`` / ``{"edited": id, "text": …}``)
+    rather than a mention."""
+    return isinstance(item, dict) and ("deleted" in item or "edited" in item) and "source" not in item
+
+
+def change_from_dict(item: dict[str, Any], received: datetime) -> MentionChange:
+    """A change from its JSON form: ``{"deleted": "<mention id>", "at": "<ISO 8601>"}`` or
+    ``{"edited": "<mention id>", "text": "…", "at": "…"}`` (`at` defaults to `received`).
+    Raises MentionError with the reason."""
+    kind = "deleted" if "deleted" in item else "edited"
+    if "deleted" in item and "edited" in item:
+        raise MentionError("a change is either deleted or edited, not both")
+    allowed = {"deleted", "at"} if kind == "deleted" else {"edited", "text", "at"}
+    unknown = sorted(set(item) - allowed)
+    if unknown:
+        raise MentionError(f"unknown field {unknown[0]!r} in a {kind} change (allowed: {', '.join(sorted(allowed))})")
+    at = received
+    if item.get("at") is not None:
+        if not isinstance(item["at"], str):
+            raise MentionError("at: expected an ISO 8601 time")
+        try:
+            at = parse_time(item["at"])
+        except ValueError as exc:
+            raise MentionError(f"at: {exc}") from None
+    text = item.get("text")
+    if kind == "edited" and not isinstance(text, str):
+        raise MentionError("text: an edited change needs the new text (a string)")
+    mention_id = item[kind]
+    if not isinstance(mention_id, str):
+        raise MentionError(f"{kind}: expected the mention id (a string)")
+    return check_change(MentionChange(mention_id=mention_id, kind=kind, at=at, text=text))
 
 
 def redacted(mention: Mention, at: datetime) -> Mention:

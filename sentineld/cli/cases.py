@@ -78,6 +78,7 @@ def _line(case: Any, now: float) -> str:
 
 
 def cmd_case(args: argparse.Namespace) -> int:
+    from sentineld.changes import shown_text
     from sentineld.model import mention_to_dict
 
     config = load(args, logging=False)
@@ -109,7 +110,7 @@ def cmd_case(args: argparse.Namespace) -> int:
     print("\nthis case:")
     for item, mention in items:
         who = "BRAND " if item.role == "brand" else "CUSTOMER"
-        text = " ".join((mention.text if mention else "(not stored)").split())[:140]
+        text = " ".join((shown_text(mention) if mention else "(not stored)").split())[:140]
         mark = ""
         if item.role == "customer":
             mark = f"  answered by {item.answered_by}" if item.answered_by else (
@@ -117,7 +118,7 @@ def cmd_case(args: argparse.Namespace) -> int:
         print(f"  {_time(item.created_at)}  {who}  {item.channel:<9} {text}{mark}")
     print(f"\nwhole history of the customer (last {len(history)}):")
     for mention in history:
-        text = " ".join(mention.text.split())[:140]
+        text = " ".join(shown_text(mention).split())[:140]
         print(f"  {_time(mention.timestamp)}  {mention.source:<9} {text}")
     if drafts:
         print("\ndrafts:")

@@ -222,3 +222,28 @@ def test_a_webhook_without_authentication_is_a_config_error(live_core) -> None:
 
     with pytest.raises(ConfigError, match="authenticate senders"):
         live_core.config({"hook": {"type": "webhook"}})
+
+
+async def test_deletions_and_edits_are_applied_before_202(live_core) -> None:
+    async with live_core.running(hook()) as core:
+        url = await endpoint(core)
+        status, _, answer = await post(url, json.dumps(payload("1", "2")).encode(), BEARER)
+        assert status == 202, answer
+        changes = [{"edited": "crm:2", "text": "@acme 2, and now 3 hours late", "at": "2026-11-24T10:00:00Z"},
+                   {"deleted": "crm:1"}, {"deleted": "crm:never-sent"}]
+        lines = b"\n".join(json.dumps(c).encode() for c in changes)
+        status, _, answer = await post(url, lines, BEARER, content_type="application/x-ndjson")
+        assert status == 202, answer
+        assert answer == {"accepted": 0, "new": 0, "duplicates": 0, "changes": 3}
+        assert (await core.store.call("mention", "crm:1")).text == ""  # applied when 202 came
+        edited = await core.store.call("mention", "crm:2")
+        assert edited.text == "@acme 2, and now 3 hours late"
+        assert edited.extra["edited_at"] == "2026-11-24T10:00:00Z"
+        assert core.pipeline.stats.changes == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 0}
+
+        # A malformed change: 400 with the reason, nothing of the request applied.
+        bad = json.dumps([{"deleted": "crm:2"}, {"edited": "crm:2", "at": "2026-11-24T11:00:00Z"}]).encode()
+        status, _, answer = await post(url, bad, BEARER)
+        assert status == 400 and answer["error"] == "invalid_mention"
+        assert answer["problems"] == [{"at": "[1]", "reason": "text: an edited change needs the new text (a string)"}]
+        assert (await core.store.call("mention", "crm:2")).text == "@acme 2, and now 3 hours late"

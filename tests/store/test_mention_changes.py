@@ -127,3 +127,23 @@ def test_times_are_kept_to_the_microsecond(tmp_path) -> None:
         assert store.mention(post.id).extra["deleted_at"].endswith(".000123Z")
     finally:
         store.close()
+
+
+def test_the_case_cli_says_a_post_was_deleted_instead_of_showing_it(tmp_path, capsys) -> None:
+    import tomli_w
+
+    from sentineld.cli import main as cli_main
+
+    store, post, _ = _store_with_a_complaint(tmp_path / "state")
+    try:
+        [case] = [c for c in store.cases(state="all") if c.title.startswith("@acme.bsky.social my bag")]
+        store.ingest_changes([("bsky", [], None)], [MentionChange.deleted(post.id, at(3))])
+    finally:
+        store.close()
+    config = tmp_path / "cli.toml"
+    config.write_text(tomli_w.dumps({"sentineld": {"state_dir": str(tmp_path / "state")}, "watch": WATCH}))
+    capsys.readouterr()
+    assert cli_main(["case", case.id, "-c", str(config)]) == 0
+    shown = capsys.readouterr().out
+    assert "Lisbon" not in shown
+    assert f"(deleted by its author at {format_time(at(3))})" in shown

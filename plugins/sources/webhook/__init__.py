@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sentineld import Duration, Options, Secret, Source, hookimpl
+from sentineld.changes import MentionChange, change_from_dict, is_change
 from sentineld.components import Emit, HealthState
 from sentineld.model import Mention, MentionError, mention_from_dict
 
@@ -135,11 +137,14 @@ class WebhookSource(Source):
         from aiohttp import web
 
         try:
-            mentions = await self._accept(request)
+            mentions, changes = await self._accept(request)
             emit = self._emit
             if emit is None:
                 raise Refused(503, "not_running", "the webhook source is not running; retry shortly")
-            new = await emit(mentions, None, wait=True)
+            if changes:
+                new = await emit(mentions, None, wait=True, changes=changes)
+            else:
+                new = await emit(mentions, None, wait=True)
         except Refused as refusal:
             self.refused += 1
             headers = {}
@@ -151,14 +156,14 @@ class WebhookSource(Source):
             return web.json_response(body, status=refusal.status, headers=headers)
         self.accepted += len(mentions)
         new_count = new if isinstance(new, int) else len(mentions)
-        return web.json_response(
-            {"accepted": len(mentions), "new": new_count, "duplicates": len(mentions) - new_count},
-            status=202,
-        )
+        answer = {"accepted": len(mentions), "new": new_count, "duplicates": len(mentions) - new_count}
+        if changes:
+            answer["changes"] = len(changes)
+        return web.json_response(answer, status=202)
 
     # ------------------------------------------------------------------ checks
 
-    async def _accept(self, request: web.Request) -> list[Mention]:
+    async def _accept(self, request: web.Request) -> tuple[list[Mention], list[MentionChange]]:
         bearer = self._bearer(request)
         signed = SIGNATURE_HEADER in request.headers or TIMESTAMP_HEADER in request.headers
         if bearer is None and not signed:
@@ -223,7 +228,7 @@ class WebhookSource(Source):
                               limit=limit)
             chunks.append(chunk)
 
-    def _parse(self, body: bytes, *, lines: bool) -> list[Mention]:
+    def _parse(self, body: bytes, *, lines: bool) -> tuple[list[Mention], list[MentionChange]]:
         if lines:
             items = [(f"line {n}", raw) for n, raw in enumerate(body.split(b"\n"), 1) if raw.strip()]
             objects: list[tuple[str, Any]] = []
@@ -246,15 +251,19 @@ class WebhookSource(Source):
                 objects = [("body", data)]
         if not objects:
             raise Refused(400, "empty", "the request holds no mention")
-        mentions, problems = [], []
+        mentions, changes, problems = [], [], []
+        received = datetime.now(UTC)
         for where, item in objects:
             try:
-                mentions.append(mention_from_dict(item))
+                if is_change(item):
+                    changes.append(change_from_dict(item, received))
+                else:
+                    mentions.append(mention_from_dict(item))
             except MentionError as exc:
                 problems.append({"at": where, "reason": str(exc)})
         if problems:
             self._reject(problems, body)
-        return mentions
+        return mentions, changes
 
     def _reject(self, problems: list[dict[str, str]], body: bytes) -> NoReturn:
         for problem in problems:

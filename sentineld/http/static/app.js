@@ -359,7 +359,9 @@ async function loadAlertDetails(id, details) {
   const mentions = el("ul", { class: "evidence-mentions" });
   for (const m of (body.mention_details || []).slice(0, 8)) {
     const who = m.author ? (m.author.handle || m.author.name || m.author.id) : m.source;
-    const item = el("li", {}, el("span", { class: "who" }, `${who} · ${m.source}`), m.text);
+    const extra = m.extra || {};
+    const text = extra.deleted_at ? "(deleted by its author)" : m.text + (extra.edited_at ? " (edited)" : "");
+    const item = el("li", {}, el("span", { class: "who" }, `${who} · ${m.source}`), text);
     mentions.append(item);
   }
   details.append(evidence, mentions);
