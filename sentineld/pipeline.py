@@ -75,7 +75,7 @@ class _IngestBatch:
     cursor: str | None
     stored: asyncio.Future[int] | None = None
     #: Deletions and edits the source reported with the batch (stored in its transaction).
-    changes: list[MentionChange] = field(default_factory=list)
+    changes: Sequence[MentionChange] = ()
 
 
 @dataclass(slots=True)
@@ -166,7 +166,7 @@ class Emitter:
         stats = self.pipeline.stats.received
         stats[source_id] = stats.get(source_id, 0) + len(mentions)
         stored = asyncio.get_running_loop().create_future() if wait else None
-        checked = self._checked(changes) if changes else []
+        checked = self._checked(changes) if changes else ()
         await self.pipeline.ingest_queue.put(
             _IngestBatch(source_id, list(mentions), cursor, stored, checked)
         )
