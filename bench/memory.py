@@ -3,7 +3,7 @@ triggers, the influencer registry, the SQLite store) as 2,000,000 mentions from 
 authors stream through it, sampled as it goes, to show it stays flat.
 
     .venv/bin/python bench/memory.py [--mentions 2000000] [--authors 500000] [--samples 20]
-                                     [--trace]
+                                     [--trace] [--checkpoints]
 
 The mentions are generated on the fly and piped to `sentineld replay -` (no file on disk); the
 RSS (VmRSS of /proc/PID/status) is read once the replay has taken its first few thousand mentions
@@ -18,6 +18,11 @@ files hold the Python memory still allocated (grouped by component). It slows th
 and adds its own memory to RSS: measure RSS without it, then look at the breakdown with it.
 SQLite's page cache and other C allocations are not traced; they are the difference between
 RSS and the traced total.
+
+``--checkpoints`` runs the replay with each component's `snapshot()` timed and the checkpoint's
+writes counted, and prints, per component, the encoded state's size and the time taken to
+take it at each checkpoint barrier, and the bytes each checkpoint hands to the store. The timing
+wrappers cost little; the RSS figures are still those of the replay.
 """
 
 from __future__ import annotations
@@ -76,6 +81,71 @@ raise SystemExit(main())
 """
 
 
+#: Run in the replay subprocess under ``--checkpoints``: each component's snapshot timed and
+#: sized where the pipeline takes it, each checkpoint's bytes counted where the store writes
+#: them; written to argv[1] as JSON when the replay ends.
+CHECKPOINT_REPLAY = """
+import atexit, json, sys, time
+from pathlib import Path
+from sentineld import pipeline
+from sentineld.store import sqlite
+
+out = Path(sys.argv[1])
+taken, written = {}, []
+
+def size(value):
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(size(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(size(v) for v in value)
+    return 0
+
+original_snapshot = pipeline.Pipeline._snapshot
+
+def timed_snapshot(self, guards, into):
+    for guard in guards:
+        started = time.perf_counter()
+        original_snapshot(self, [guard], into)
+        seconds = time.perf_counter() - started
+        saved = into.get("components", {}).get(guard.id, {})
+        taken.setdefault(guard.id, []).append((size(saved), seconds))
+
+original_save = sqlite.SQLiteStore.save_checkpoint
+
+def counted_save(self, *args, **kwargs):
+    kwargs.pop("alert_conditions", None)
+    written.append(size(list(args)) + size(kwargs))
+    return original_save(self, *args, **kwargs)
+
+pipeline.Pipeline._snapshot = timed_snapshot
+sqlite.SQLiteStore.save_checkpoint = counted_save
+atexit.register(lambda: out.write_text(json.dumps({"taken": taken, "written": written})))
+from sentineld.cli import main
+sys.argv = ["sentineld", *sys.argv[2:]]
+raise SystemExit(main())
+"""
+
+
+def print_checkpoints(path: Path) -> None:
+    import json
+    import statistics
+
+    report = json.loads(path.read_text())
+    written = report["written"]
+    print(f"Checkpoints: {len(written)}; bytes handed to the store per checkpoint: median "
+          f"{statistics.median(written) / 1e6:.2f} MB, max {max(written) / 1e6:.2f} MB, "
+          f"last {written[-1] / 1e6:.2f} MB, total {sum(written) / 1e6:.0f} MB")
+    print(f"  {'component':<24} {'size median':>12} {'size max':>10} {'ms median':>10} {'ms max':>8}")
+    rows = sorted(report["taken"].items(), key=lambda kv: -max(s for s, _ in kv[1]))
+    for component, taken in rows:
+        sizes = [s for s, _ in taken]
+        times = [t * 1000 for _, t in taken]
+        print(f"  {component:<24} {statistics.median(sizes) / 1e6:>9.2f} MB {max(sizes) / 1e6:>7.2f} MB "
+              f"{statistics.median(times):>10.1f} {max(times):>8.1f}")
+
+
 def component_of(filename: str) -> str:
     """A readable owner for a source file: the plugin, the core module, or the library."""
     parts = Path(filename).parts
@@ -112,6 +182,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--trace", action="store_true",
                         help="print which components hold the Python memory at the end (slower)")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="print each component's checkpointed state size and snapshot time")
     args = parser.parse_args()
 
     texts = tweet_texts()
@@ -127,9 +199,12 @@ def main() -> None:
         config.write_text(CONFIG + shipped_components())
         log = Path(scratch) / "replay.log"
         traced = Path(scratch) / "traced.txt"
+        checkpoints = Path(scratch) / "checkpoints.json"
         replay_args = ["replay", "-c", str(config), "-"]
         if args.trace:
             command = [sys.executable, "-c", TRACED_REPLAY, str(traced), *replay_args]
+        elif args.checkpoints:
+            command = [sys.executable, "-c", CHECKPOINT_REPLAY, str(checkpoints), *replay_args]
         else:
             command = [sys.executable, "-m", "sentineld", *replay_args]
         replay = subprocess.Popen(
@@ -185,6 +260,9 @@ def main() -> None:
         if args.trace and traced.exists():
             print()
             print_traced(traced)
+        if args.checkpoints and checkpoints.exists():
+            print()
+            print_checkpoints(checkpoints)
     second_half = [rss for count, rss in samples if count > args.mentions // 2]
     print()
     print(f"{summary}")

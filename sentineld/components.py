@@ -44,6 +44,7 @@ __all__ = [
     "RetryableDeliveryError",
     "Scorer",
     "Source",
+    "StateParts",
     "Trigger",
 ]
 
@@ -126,6 +127,32 @@ class Component:
 
     def restore(self, state: Any) -> None:
         """Load what `snapshot` returned."""
+
+    def snapshot_parts(self, complete: bool) -> StateParts | None:
+        """Optional, for a big state: the state as named parts, of which a checkpoint writes
+        only those that changed since this instance's last call (all of them when `complete`;
+        the host asks for that the first time, and after a snapshot that failed). Encoded now,
+        at the barrier, like `snapshot`'s bytes. None (the default): the host checkpoints
+        `snapshot()` whole. `sentineld.state_parts.ChunkedState` does the bookkeeping.
+
+        A component implementing it keeps `snapshot`/`restore` as well: a checkpoint written
+        before it did is restored through `restore`, and a rebuild hands the state over whole.
+        """
+        return None
+
+    def restore_parts(self, parts: dict[str, bytes]) -> None:
+        """Load the parts stored from `snapshot_parts` (every part of the checkpoint, by name)."""
+
+
+@dataclass(slots=True)
+class StateParts:
+    """A checkpoint of a component's state in parts (`Component.snapshot_parts`): the parts
+    new or changed since the component's last snapshot, by name, and the names of those that
+    are gone; `complete`: `changed` holds every part (the stored ones not in it are dropped)."""
+
+    changed: dict[str, bytes]
+    removed: list[str] = field(default_factory=list)
+    complete: bool = False
 
 
 # --------------------------------------------------------------------------- sources

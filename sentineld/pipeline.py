@@ -37,7 +37,7 @@ from sentineld.alertwrites import AlertWrites
 from sentineld.changes import ChangeCounts, MentionChange, check_change
 from sentineld.cases import CaseStep, Resolutions
 from sentineld.clock import EventClock
-from sentineld.components import HealthState, Source
+from sentineld.components import Component, HealthState, Source, StateParts
 from sentineld.config import Config
 from sentineld.logs import get_logger
 from sentineld.model import Mention, MentionError
@@ -45,6 +45,7 @@ from sentineld.outbox import DeliveryWorker
 from sentineld.playbooks import PlaybookRouter
 from sentineld.registry import InfluencerRegistry, Tracking
 from sentineld.responses import PostingWorker, ResponseDesk
+from sentineld.state_parts import StatePartsError, merge_parts
 from sentineld.store.base import StoreError
 from sentineld.store.worker import StoreWorker
 from sentineld.supervisor import Guard
@@ -230,6 +231,11 @@ class Pipeline:
         self.alert_writes = AlertWrites(store.call)
         #: Open-alert rows of checkpoints that could not be stored (the next one carries them).
         self._unsaved_alert_changes: ConditionChanges | None = None
+        #: Component states in parts of checkpoints that could not be stored (ride with the next).
+        self._unsaved_state_parts: dict[str, StateParts] = {}
+        #: The instance whose parts the stored checkpoint chain holds, by component id: any
+        #: other instance (new, rebuilt, or after a failed snapshot) is asked for all its parts.
+        self._parts_of: dict[str, Component] = {}
         self._next_silence_poll = 0.0
         self.playbooks = self._playbooks()
         self.router = router or self.playbooks or broadcast_router([g.id for g in self.notifiers])
@@ -381,9 +387,7 @@ class Pipeline:
         for guard in [*self.scorers, *self.triggers]:
             saved = states.get("components", {}).get(guard.id)
             if saved and saved.get("type") == guard.spec.type_name:
-                state = await self._saved_state(guard.id, saved, seq)
-                if state is not None:
-                    guard.component.restore(state)
+                await self._restore_component(guard, saved, seq)
         self.alerts.restore(states.get("alerts", []), await self.store.call("alert_conditions"))
         if self.playbooks is not None:
             self.playbooks.restore(states.get("playbooks"))
@@ -391,6 +395,19 @@ class Pipeline:
         self.clock.restore(states.get("clock"))
         self._checkpoint_seq = seq
         log.info("restored checkpoint", seq=seq, behind=self.last_seq - seq)
+
+    async def _restore_component(self, guard: Guard, saved: dict[str, Any], seq: int) -> None:
+        if saved.get("part") == "parts":  # in parts (decision 0015)
+            parts = await self.store.call("load_state_parts", CHECKPOINT_NAME, guard.id)
+            try:
+                guard.component.restore_parts(parts)
+            except StatePartsError as exc:
+                log.error("checkpointed state incomplete; the component starts afresh", component=guard.id,
+                          error=str(exc))
+            return
+        state = await self._saved_state(guard.id, saved, seq)
+        if state is not None:
+            guard.component.restore(state)
 
     async def _saved_state(self, component_id: str, saved: dict[str, Any], seq: int) -> Any:
         """A component's state in the checkpoint `seq`: a row of its own (see `_checkpoint`),
@@ -408,14 +425,21 @@ class Pipeline:
         handed over as live objects could change before then."""
         components = into.setdefault("components", {})
         for guard in guards:
+            component = guard.component
             try:
-                state = guard.component.snapshot()
+                parts = component.snapshot_parts(complete=self._parts_of.get(guard.id) is not component)
+                if parts is not None:
+                    self._parts_of[guard.id] = component
+                    components[guard.id] = {"type": guard.spec.type_name, "part": "parts", "parts": parts}
+                    continue
+                state = component.snapshot()
                 if state is None:
                     continue
                 raw = isinstance(state, bytes)
                 encoded = state if raw else _encode_state(state)
             except Exception as exc:  # noqa: BLE001 - a failing snapshot only loses that state
                 log.error("snapshot failed", component=guard.id, error=repr(exc))
+                self._parts_of.pop(guard.id, None)
                 continue
             components[guard.id] = {"type": guard.spec.type_name, "part": "bytes" if raw else "msgpack",
                                     "state": encoded}
@@ -874,18 +898,26 @@ class Pipeline:
             changes = self._unsaved_alert_changes.then(changes or ConditionChanges())
         self._unsaved_alert_changes = changes  # until they are stored
         # Each component's encoded state is a row of its own, beside the checkpoint: one blob
-        # holding them all would be a copy of megabytes made every few seconds (decision 0015).
+        # holding them all would be a copy of megabytes made every few seconds (decision 0014).
         states, barrier.states = barrier.states, {}
         components = states.get("components", {})
-        parts = {component_id: saved.pop("state") for component_id, saved in components.items()}
+        parts = {component_id: saved.pop("state") for component_id, saved in components.items() if "state" in saved}
+        # States in parts: only the parts that changed are written (decision 0015).
+        unsaved = self._unsaved_state_parts
+        in_parts = {component_id: merge_parts(unsaved[component_id], saved.pop("parts"))
+                    if component_id in unsaved else saved.pop("parts")
+                    for component_id, saved in components.items() if "parts" in saved}
+        self._unsaved_state_parts = in_parts  # until they are stored
         try:
             await self.store.call("save_checkpoint", CHECKPOINT_NAME, barrier.seq,
-                                  _encode_state(states), alert_conditions=changes, parts=parts)
+                                  _encode_state(states), alert_conditions=changes, parts=parts,
+                                  state_parts=in_parts)
         except StoreError as exc:
             log.error("cannot store checkpoint; the next one will cover it", error=str(exc))
             return
         finally:
-            del states, components, parts
+            del states, components, parts, in_parts
+        self._unsaved_state_parts = {}
         self._unsaved_alert_changes = None
         self._checkpoint_seq = barrier.seq
         self.stats.checkpoints += 1

@@ -74,12 +74,16 @@ class Store(Protocol):
     # checkpoints
     def save_checkpoint(
         self, name: str, seq: int, state: bytes, alert_conditions: Any = None,
-        parts: Any = None,
+        parts: Any = None, state_parts: Any = None,
     ) -> None:
         """Store a checkpoint; with `alert_conditions` (`sentineld.alerting.ConditionChanges`),
         apply those open-alert rows in the same transaction; with `parts` ({key: bytes}),
-        replace the checkpoint's parts, each a checkpoint of its own named "<name>/<key>"."""
+        replace the checkpoint's parts, each a checkpoint of its own named "<name>/<key>";
+        with `state_parts` ({component id: `sentineld.components.StateParts`}), apply each
+        component's changed parts and drop those of the components not in it."""
         ...
+
+    def load_state_parts(self, name: str, component: str) -> dict[str, bytes]: ...
 
     def alert_conditions(self) -> list[tuple[str, str, str, bytes]]: ...
 

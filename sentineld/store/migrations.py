@@ -274,4 +274,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE mention_rows ADD COLUMN edited_us INTEGER;
         """,
     ),
+    (
+        # Component states checkpointed in parts (Component.snapshot_parts): a checkpoint
+        # writes only the parts that changed, in its own transaction. A rowid table: the parts
+        # are kilobytes, too wide for a WITHOUT ROWID table's b-tree.
+        # See docs/decisions/0015-component-states-checkpointed-in-parts.md.
+        "0013_checkpoint_parts",
+        """
+        CREATE TABLE checkpoint_parts (
+            checkpoint  TEXT NOT NULL,
+            component   TEXT NOT NULL,
+            part        TEXT NOT NULL,
+            state       BLOB NOT NULL,
+            PRIMARY KEY (checkpoint, component, part)
+        );
+        """,
+    ),
 ]

@@ -30,6 +30,7 @@ from sentineld.store.sql import select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
+    from sentineld.components import StateParts
 
 __all__ = ["SQLiteStore", "open_store"]
 
@@ -415,12 +416,14 @@ class SQLiteStore(CrmStoreMixin):
 
     def save_checkpoint(
         self, name: str, seq: int, state: bytes, alert_conditions: ConditionChanges | None = None,
-        parts: Mapping[str, bytes] | None = None,
+        parts: Mapping[str, bytes] | None = None, state_parts: Mapping[str, StateParts] | None = None,
     ) -> None:
         """Store a checkpoint, with the open-alert rows that changed since the last one (see
         `AlertManager.take_changes`) in the same transaction. `parts` replace the checkpoint's
         parts: each a row of its own named "<name>/<key>" (read with `load_checkpoint`), so
-        that no single blob holds them all."""
+        that no single blob holds them all. `state_parts`: the components' states given in
+        parts (`Component.snapshot_parts`), by component id, of which only the changes are
+        written (read with `load_state_parts`)."""
         now = time.time()
         upsert = (
             "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -436,14 +439,42 @@ class SQLiteStore(CrmStoreMixin):
                            (f"{name}/", f"{name}0", *names))
                 for part_name, part in zip(names, parts.values(), strict=True):
                     db.execute(upsert, (part_name, seq, part, now))
+            if state_parts is not None:
+                self._save_state_parts(db, name, state_parts)
             if alert_conditions is not None:
                 self._save_alert_conditions(db, alert_conditions)
+
+    @staticmethod
+    def _save_state_parts(db: sqlite3.Connection, name: str, state_parts: Mapping[str, StateParts]) -> None:
+        """Apply each component's changed and removed parts; drop the parts of components
+        this checkpoint has none for (a failed snapshot, a component removed)."""
+        marks = ",".join("?" * len(state_parts))
+        db.execute(f"DELETE FROM checkpoint_parts WHERE checkpoint = ? AND component NOT IN ({marks})",
+                   (name, *state_parts))
+        for component, parts in state_parts.items():
+            if parts.complete:
+                db.execute("DELETE FROM checkpoint_parts WHERE checkpoint = ? AND component = ?", (name, component))
+            elif parts.removed:
+                db.executemany("DELETE FROM checkpoint_parts WHERE checkpoint = ? AND component = ? AND part = ?",
+                               [(name, component, part) for part in parts.removed])
+            db.executemany(
+                "INSERT INTO checkpoint_parts VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (checkpoint, component, part) DO UPDATE SET state = excluded.state",
+                [(name, component, part, state) for part, state in parts.changed.items()],
+            )
 
     def load_checkpoint(self, name: str) -> tuple[int, bytes] | None:
         row = self.db.execute(
             "SELECT seq, state FROM checkpoints WHERE name = ?", (name,)
         ).fetchone()
         return (row[0], row[1]) if row else None
+
+    def load_state_parts(self, name: str, component: str) -> dict[str, bytes]:
+        """The parts a component's `snapshot_parts` stored with the checkpoint `name`."""
+        rows = self.db.execute(
+            "SELECT part, state FROM checkpoint_parts WHERE checkpoint = ? AND component = ?", (name, component)
+        )
+        return dict(rows)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ alerts
 

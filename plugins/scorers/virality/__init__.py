@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import msgspec
 
 from sentineld import Duration, Mention, Options, Scorer, hookimpl
+from sentineld.components import StateParts
+from sentineld.state_parts import ChunkedState, chunk_bounds, decoded_chunks, encode_chunks
 from sentineld_plugins.scorers.virality.clusters import (
     Cluster,
     bump,
@@ -123,6 +125,7 @@ class ViralityScorer(Scorer):
         self._landmark = 0.0
         self.now = 0.0
         self._built = False
+        self._parts = ChunkedState()
 
     def _build(self) -> None:
         """Allocate the index and the ring (numpy's arrays), on first use rather than in the
@@ -514,8 +517,42 @@ class ViralityScorer(Scorer):
 
     def snapshot(self) -> bytes:
         """The state, encoded now (the pipeline writes it later, while scoring goes on)."""
+        return _encode_state(self._state())
+
+    def snapshot_parts(self, complete: bool) -> StateParts:
+        """`snapshot`'s state with the indexed posts (rows of the ring, chunked by post id),
+        the clusters and the followed engagement in chunks, of which a checkpoint writes those
+        that changed (decision 0015)."""
+        state = self._state()
+        rows = [state.pop(name) for name in _RING]
+        signatures, width = state.pop("signatures"), 4 * self.options.num_perm
+        ring, start = [], 0
+        for end in chunk_bounds(rows[0]):
+            ring.append(_encode_state([*(column[start:end] for column in rows),
+                                       signatures[start * width : end * width]]))
+            start = end
+        sequences = {
+            "ring": ring,
+            "clusters": encode_chunks(state.pop("clusters"), _cluster_name, _encode_state),
+            "engagement": encode_chunks(list(state.pop("engagement").items()), _first, _encode_state),
+        }
+        return self._parts.snapshot(_encode_state(state), sequences, complete)
+
+    def restore_parts(self, parts: dict[str, bytes]) -> None:
         self._build()
-        return _encode_state({
+        head, sequences = self._parts.restore(parts)
+        state = _decode_state(head)
+        chunks = [_decode_state(chunk) for chunk in sequences["ring"]]
+        for column, name in enumerate(_RING):
+            state[name] = [value for chunk in chunks for value in chunk[column]]
+        state["signatures"] = b"".join(chunk[len(_RING)] for chunk in chunks)
+        state["clusters"] = decoded_chunks(sequences["clusters"], _decode_state)
+        state["engagement"] = decoded_chunks(sequences["engagement"], _decode_state)
+        self._load(state)
+
+    def _state(self) -> dict[str, Any]:
+        self._build()
+        return {
             "version": _STATE_VERSION,
             "num_perm": self.options.num_perm,
             "now": self.now,
@@ -530,7 +567,7 @@ class ViralityScorer(Scorer):
             "engagement": self._engagement,
             "landmark": self._landmark,
             "baseline": self._baseline.tobytes(),
-        })
+        }
 
     def restore(self, state: Any) -> None:
         import numpy as np
@@ -541,7 +578,11 @@ class ViralityScorer(Scorer):
             return
         if not isinstance(state, bytes):
             return
-        saved = _decode_state(state)
+        self._load(_decode_state(state))
+
+    def _load(self, saved: dict[str, Any]) -> None:
+        import numpy as np
+
         if saved.get("version") != _STATE_VERSION:
             return
         self.now = saved["now"]
@@ -583,6 +624,18 @@ class ViralityScorer(Scorer):
         self._engagement = OrderedDict((e[0], list(e[1:])) for e in state["engagement"])
         self._landmark = state["baseline"][0]
         self._baseline = np.array(state["baseline"][1], dtype=np.float64)
+
+
+def _cluster_name(cluster: Cluster) -> str:
+    return cluster.id
+
+
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
+#: The ring's columns as a checkpoint writes them (the signatures follow, as bytes).
+_RING = ("posts", "authors", "parents", "cluster_of", "times")
 
 
 @hookimpl

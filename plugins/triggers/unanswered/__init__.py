@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 
 from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
+from sentineld.components import StateParts
 from sentineld.cases import (
     LABEL_ADDRESSED,
     LABEL_ANSWERS_AT,
@@ -47,6 +48,7 @@ from sentineld.cases import (
 from sentineld.hours import WeeklyHours
 from sentineld.model import SEVERITIES, Severity, format_time, from_timestamp, parse_time
 from sentineld.options import Duration
+from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
 from sentineld.watch import Matcher
 from sentineld_plugins.triggers._common import excerpt
 
@@ -156,6 +158,7 @@ class Unanswered(Trigger):
             options.first_response if options.first_response is not None else DEFAULT_FIRST_RESPONSE,
             options.sla, options.business_hours,
         )
+        self._parts = ChunkedState()
         self._reset()
 
     def _reset(self) -> None:
@@ -509,9 +512,26 @@ class Unanswered(Trigger):
         order they fell due, who each customer is, the backlogs' members in order (the other
         overdue customers have an alert of their own), and the brand's recent posts. Encoded
         now: the pipeline writes it later, while later ticks change the waiting mentions."""
+        return _encode_state(self._state())
+
+    def snapshot_parts(self, complete: bool) -> StateParts:
+        """`snapshot`'s state with the waiting and overdue mentions and the customers in
+        chunks, of which a checkpoint writes those that changed (decision 0015)."""
+        state = self._state()
+        sequences = {name: encode_chunks(state.pop(name), key, _encode_state) for name, key in _CHUNKED.items()}
+        return self._parts.snapshot(_encode_state(state), sequences, complete)
+
+    def restore_parts(self, parts: dict[str, bytes]) -> None:
+        head, sequences = self._parts.restore(parts)
+        state = _decode_state(head)
+        for name, chunks in sequences.items():
+            state[name] = decoded_chunks(chunks, _decode_state)
+        self.restore(state)
+
+    def _state(self) -> dict[str, Any]:
         if len(self.overdue) != self.overdue_count:  # entries of mentions answered meanwhile
             self.overdue = deque(w for w in self.overdue if w.state == OVERDUE)
-        return _encode_state({
+        return {
             "version": 3,
             "waiting": [w for w in self.pending.values() if w.state == WAITING],
             "overdue": list(self.overdue),
@@ -519,7 +539,7 @@ class Unanswered(Trigger):
             "backlogs": [[channel, [key[0] for key in backlog.members], channel in self._backlog_changes]
                          for channel, backlog in self.backlogs.items()],
             "own": list(self.own_posts),
-        })
+        }
 
     def restore(self, state: Any) -> None:
         self._reset()
@@ -560,6 +580,18 @@ class Unanswered(Trigger):
                 self.own_alerts[customer.key[1]] += 1
         for mention_id in state.get("own", []):
             self.own_posts[mention_id] = None
+
+
+def _mention_id(waiting: _Waiting) -> str:
+    return waiting.mention_id
+
+
+def _row(row: tuple[str, str, str]) -> tuple[str, str, str]:
+    return row
+
+
+#: The state's long lists, checkpointed in chunks: each with what names an item.
+_CHUNKED = {"waiting": _mention_id, "overdue": _mention_id, "who": _row}
 
 
 @hookimpl

@@ -30,8 +30,10 @@ from typing import Any
 import msgspec
 
 from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
+from sentineld.components import StateParts
 from sentineld.model import Severity, from_timestamp
 from sentineld.options import Duration
+from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
 from sentineld_plugins.triggers._common import excerpt, watched_subject
 from sentineld_plugins.triggers.viral_post.learned import DecayedLogHistogram
 
@@ -113,6 +115,8 @@ class _State(msgspec.Struct):
 
 _encode_state = msgspec.msgpack.Encoder().encode
 _decode_state = msgspec.msgpack.Decoder(_State).decode
+_decode_learned = msgspec.msgpack.Decoder(dict[str, list[Any]]).decode
+_decode_spreads = msgspec.msgpack.Decoder(list[_Spread]).decode
 
 
 class ViralPost(Trigger):
@@ -126,6 +130,7 @@ class ViralPost(Trigger):
         self.learned = {metric: DecayedLogHistogram(options.half_life) for metric in METRICS}
         self._learned_reshares, self._learned_replies, self._learned_growth = self.learned.values()
         self._fire_at: tuple[float, ...] | None = None
+        self._parts = ChunkedState()
 
     # ------------------------------------------------------------------ thresholds
 
@@ -324,11 +329,29 @@ class ViralPost(Trigger):
             state = _State(state.get("learned", {}), [_spread_of_row(row) for row in state.get("tracked", [])])
         else:
             state = _decode_state(state)
+        self._load(state)
+
+    def _load(self, state: _State) -> None:
         for metric, saved in state.learned.items():
             if metric in self.learned:
                 self.learned[metric].restore(saved)
         self._fire_at = None
         self.tracked = OrderedDict((spread.subject, spread) for spread in state.tracked)
+
+    def snapshot_parts(self, complete: bool) -> StateParts:
+        """The followed posts in chunks (a checkpoint writes those that changed), in the order
+        they are let go in; the learned rates in the head (decision 0015)."""
+        learned = {metric: h.snapshot() for metric, h in self.learned.items()}
+        tracked = encode_chunks(list(self.tracked.values()), _subject, _encode_state)
+        return self._parts.snapshot(_encode_state(learned), {"tracked": tracked}, complete)
+
+    def restore_parts(self, parts: dict[str, bytes]) -> None:
+        head, sequences = self._parts.restore(parts)
+        self._load(_State(_decode_learned(head), decoded_chunks(sequences["tracked"], _decode_spreads)))
+
+
+def _subject(spread: _Spread) -> str:
+    return spread.subject
 
 
 def _spread_of_row(row: list[Any]) -> _Spread:

@@ -1,0 +1,150 @@
+"""A component's checkpointed state in parts, of which a checkpoint writes only the new ones.
+
+A component with a big state implements `Component.snapshot_parts` / `restore_parts` (decision
+0015) instead of re-encoding and re-writing its whole state at every checkpoint. `ChunkedState`
+does the bookkeeping for the common case, a state made of a small *head* and long ordered
+sequences of items (followed posts, waiting mentions, clusters, a ring of indexed posts):
+
+- each sequence is cut into chunks at *content-defined* boundaries (after an item whose key
+  hashes to 0 modulo `every`, as rsync and backup tools cut files), so that an item added,
+  changed or removed changes only the chunk it is in, and a run of unchanged items keeps
+  giving the same chunks wherever it moves in the sequence;
+- each chunk is encoded by the component (msgspec, at the barrier) and named after its digest;
+  a checkpoint writes the chunks whose name is new and removes those no longer listed;
+- the head (always written) lists each sequence's chunk names in order, so that a restore puts
+  every sequence back exactly, order included.
+
+Unchanged chunks are still encoded (their digest says they are unchanged: nothing can be
+forgotten, where a component marking what it changes could miss a change), but they are not
+held until the checkpoint is written, nor copied into the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from sentineld.components import StateParts
+
+__all__ = ["ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts",
+           "parts_size"]
+
+#: The part that holds the head and the chunk lists.
+HEAD: Final = "head"
+#: Items per chunk on average, and at most (a chunk is cut there whatever its keys).
+EVERY: Final = 16
+LONGEST: Final = 64
+
+_T = TypeVar("_T")
+
+
+class _Head(msgspec.Struct, array_like=True):
+    state: bytes
+    sequences: dict[str, list[str]]
+
+
+_encode_head = msgspec.msgpack.Encoder().encode
+_decode_head = msgspec.msgpack.Decoder(_Head).decode
+
+
+class StatePartsError(ValueError):
+    """The stored parts do not make a state (a chunk the head lists is missing)."""
+
+
+def chunk_bounds(keys: Iterable[Hashable], every: int = EVERY, longest: int = LONGEST) -> list[int]:
+    """The end of each chunk of a sequence whose items have these keys: after an item whose
+    key's hash is 0 modulo `every`, and after `longest` items without one; the last is the
+    sequence's length (no chunk for an empty sequence)."""
+    bounds: list[int] = []
+    start = position = 0
+    for position, key in enumerate(keys, 1):  # noqa: B007 - the last position is used below
+        if hash(key) % every == 0 or position - start >= longest:
+            bounds.append(position)
+            start = position
+    if position > start:
+        bounds.append(position)
+    return bounds
+
+
+def _name(chunk: bytes) -> str:
+    return hashlib.blake2b(chunk, digest_size=12).hexdigest()
+
+
+class ChunkedState:
+    """Turns a head and ordered sequences of encoded chunks into the `StateParts` of one
+    checkpoint (only what is new since the last one), and stored parts back into them."""
+
+    def __init__(self) -> None:
+        #: The chunk names the last snapshot listed (what the store holds once it is written).
+        self.stored: set[str] = set()
+
+    def snapshot(self, head: bytes, sequences: Mapping[str, Sequence[bytes]], complete: bool) -> StateParts:
+        """The parts for a checkpoint: the head with the chunk lists, and the chunks not in the
+        last snapshot (all of them when `complete`); those it listed and this one does not are
+        removed."""
+        listed: dict[str, list[str]] = {}
+        changed: dict[str, bytes] = {}
+        stored = self.stored
+        for sequence, chunks in sequences.items():
+            names = listed[sequence] = []
+            for chunk in chunks:
+                name = _name(chunk)
+                names.append(name)
+                if complete or name not in stored:
+                    changed[name] = chunk
+        now = {name for names in listed.values() for name in names}
+        removed = [] if complete else sorted(stored - now)
+        changed[HEAD] = _encode_head(_Head(head, listed))
+        self.stored = now
+        return StateParts(changed, removed, complete)
+
+    def restore(self, parts: Mapping[str, bytes]) -> tuple[bytes, dict[str, list[bytes]]]:
+        """The head and each sequence's chunks, in order, from the stored parts."""
+        try:
+            head = _decode_head(parts[HEAD])
+            sequences = {sequence: [parts[name] for name in names] for sequence, names in head.sequences.items()}
+        except KeyError as exc:
+            raise StatePartsError(f"checkpoint part {exc.args[0]!r} is missing") from None
+        except msgspec.DecodeError as exc:
+            raise StatePartsError(f"unreadable checkpoint head: {exc}") from None
+        self.stored = {name for names in head.sequences.values() for name in names}
+        return head.state, sequences
+
+
+def encode_chunks(items: Sequence[_T], key: Callable[[_T], Hashable],
+                  encode: Callable[[Sequence[_T]], bytes]) -> list[bytes]:
+    """`items` cut at content-defined boundaries (`chunk_bounds` of their keys), each chunk
+    encoded by `encode`."""
+    chunks, start = [], 0
+    for end in chunk_bounds(map(key, items)):
+        chunks.append(encode(items[start:end]))
+        start = end
+    return chunks
+
+
+def merge_parts(earlier: StateParts, later: StateParts) -> StateParts:
+    """The parts of two checkpoints in a row as one (a checkpoint that could not be stored
+    rides with the next): `later`'s changes applied over `earlier`'s."""
+    if later.complete:
+        return later
+    gone = set(later.removed)
+    changed = {name: part for name, part in earlier.changed.items() if name not in gone}
+    changed.update(later.changed)
+    removed = sorted((set(earlier.removed) | gone) - later.changed.keys())
+    return StateParts(changed, removed, earlier.complete)
+
+
+def parts_size(parts: StateParts) -> int:
+    """Bytes of the parts to write."""
+    return sum(map(len, parts.changed.values()))
+
+
+def decoded_chunks(chunks: Iterable[bytes], decode: Callable[[bytes], list[Any]]) -> list[Any]:
+    """The items of a sequence's chunks, in order."""
+    items: list[Any] = []
+    for chunk in chunks:
+        items.extend(decode(chunk))
+    return items
