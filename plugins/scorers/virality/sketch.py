@@ -13,6 +13,7 @@ registers move rather than recomputed, and counting costs a division and a logar
 from __future__ import annotations
 
 import math
+import struct
 from functools import cache
 from hashlib import sha1
 from typing import Final
@@ -23,11 +24,14 @@ _MAX_RANK: Final = 32 - PRECISION  # datasketch's max_rank: a 32-bit hash less t
 _ALPHA: Final = 0.7213 / (1.0 + 1.079 / REGISTERS)
 _SMALL_RANGE: Final = 2.5 * REGISTERS
 _LARGE_RANGE: Final = (1 << 32) / 30.0
+#: The first 4 bytes of a digest as a little-endian unsigned int (what ``int.from_bytes(digest[:4],
+#: "little")`` gives, without slicing a bytes object first).
+_first_word = struct.Struct("<I").unpack_from
 
 
 def author_hash(author: str) -> int:
     """datasketch's ``sha1_hash32`` of the author's UTF-8 bytes."""
-    return int.from_bytes(sha1(author.encode()).digest()[:4], "little")
+    return _first_word(sha1(author.encode()).digest())[0]
 
 
 @cache
@@ -47,13 +51,17 @@ class AuthorSketch:
     def __init__(self, registers: bytes | None = None) -> None:
         if registers is not None and len(registers) != REGISTERS:
             raise ValueError(f"a sketch has {REGISTERS} registers, not {len(registers)}")
-        self.registers = bytearray(REGISTERS) if registers is None else bytearray(registers)
+        if registers is None:  # every register at 0: each adds 2^0 to the sum (exact)
+            self.registers = bytearray(REGISTERS)
+            self._inverse_sum, self._zeros = float(REGISTERS), REGISTERS
+            return
+        self.registers = bytearray(registers)
         self._inverse_sum = math.fsum(2.0 ** -r for r in self.registers)
         self._zeros = self.registers.count(0)
 
     def add(self, author: str) -> bool:
         """Count `author`; whether a register moved (only then can the count change)."""
-        hashed = int.from_bytes(sha1(author.encode()).digest()[:4], "little")  # author_hash, inline
+        hashed = _first_word(sha1(author.encode()).digest())[0]  # author_hash, inline
         index = hashed & (REGISTERS - 1)
         rank = _MAX_RANK - (hashed >> PRECISION).bit_length() + 1
         before = self.registers[index]
