@@ -84,8 +84,7 @@ class SQLiteStore(CrmStoreMixin):
             self.db.execute(f"PRAGMA synchronous={synchronous}")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
-            self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
+            self.set_wal_autocheckpoint(WAL_CHECKPOINT_BYTES)
             self.migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store: {_explain(exc, self.path)}") from None
@@ -140,6 +139,11 @@ class SQLiteStore(CrmStoreMixin):
             self.db.execute("COMMIT")
             applied.append(name)
         return applied
+
+    def set_wal_autocheckpoint(self, wal_bytes: int) -> None:
+        """Let this connection checkpoint the WAL itself only past `wal_bytes` (0: never)."""
+        page_size = self.db.execute("PRAGMA page_size").fetchone()[0]
+        self.db.execute(f"PRAGMA wal_autocheckpoint={wal_bytes // page_size}")
 
     def close(self) -> None:
         self.db.close()
