@@ -534,7 +534,7 @@ class ViralityScorer(Scorer):
         sequences = {
             "ring": ring,
             "clusters": encode_chunks(state.pop("clusters"), _cluster_name, _encode_state),
-            "engagement": encode_chunks(list(state.pop("engagement").items()), _first, _encode_state),
+            "engagement": encode_chunks(state.pop("engagement"), _first, _encode_state),
         }
         return self._parts.snapshot(_encode_state(state), sequences, complete)
 
@@ -564,7 +564,9 @@ class ViralityScorer(Scorer):
             "times": self._ring(self._times, self._oldest),
             "signatures": self._ring(self._signatures, self._oldest).tobytes(),
             "clusters": list(self._clusters.values()),
-            "engagement": self._engagement,
+            # as pairs: msgspec writes a dict subclass in the dict's own order, which for an
+            # OrderedDict is not the order move_to_end gave it (the order posts are let go in)
+            "engagement": list(self._engagement.items()),
             "landmark": self._landmark,
             "baseline": self._baseline.tobytes(),
         }
