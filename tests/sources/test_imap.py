@@ -228,7 +228,8 @@ async def test_first_start_without_backfill_waits_for_new_mail(live_core, doveco
     assert [m.id for m in stored] == ["email:msg-3@mail.example.com"]
 
 
-async def test_message_arriving_as_idle_begins_wakes_the_source(live_core, dovecot, monkeypatch) -> None:
+@pytest.mark.parametrize("tls", ["none", "imaps"])
+async def test_message_arriving_as_idle_begins_wakes_the_source(live_core, dovecot, monkeypatch, tls) -> None:
     """A message that arrives between the NOOP and the IDLE command (the window right after a
     reconnection's catch-up) is announced by the server together with IDLE's "+ idling": the
     source must see it then, not at the next `silence_limit`."""
@@ -245,7 +246,8 @@ async def test_message_arriving_as_idle_begins_wakes_the_source(live_core, dovec
 
     monkeypatch.setattr(IMAPClient, "idle", idle_after_a_delivery)
     dovecot.deliver(email(1))
-    async with live_core.running(config(dovecot, silence_limit="30s")) as core:
+    secure = {"tls": "imaps", "port": dovecot.tls_port, "ca_file": str(dovecot.ca_file)} if tls == "imaps" else {}
+    async with live_core.running(config(dovecot, silence_limit="30s", **secure)) as core:
         await core.wait_stored(1)
         stored = await core.wait_stored(2, timeout=10)
     assert [m.id for m in stored] == ["email:msg-1@mail.example.com", "email:msg-2@mail.example.com"]
