@@ -67,3 +67,36 @@ async def test_changes_are_applied_once_with_the_cursor(live_core) -> None:
             texts = {m.id: m.text for m in await core.mentions()}
             assert texts == {mid(bag): "", mid(late): "#acme landed at last"}
             assert await core.count() == 2
+
+
+async def test_changes_survive_a_batch_stored_one_by_one(tmp_path) -> None:
+    """A batch the store cannot take as a whole (a mention it cannot encode) is stored one
+    mention at a time; its changes are then applied with its cursor, after its mentions."""
+    import asyncio
+
+    from sentineld.config import load_config
+    from sentineld.pipeline import Pipeline, _IngestBatch
+    from sentineld.store import open_store
+    from sentineld.store.worker import StoreWorker
+    from sentineld.testing import make_mention
+
+    config = load_config(text=f'[sentineld]\nstate_dir = "{tmp_path}"\n')
+    worker = StoreWorker(open_store(tmp_path))
+    worker.store.ingest("s", [make_mention("@acme my bag is lost in Lisbon", id="t:0")], "cursor-0")
+    pipeline = Pipeline(config, worker, live=False, notify=False, sources=[])
+    await pipeline.start()
+    bad = make_mention("@acme x", id="t:bad")
+    bad.extra = {"unencodable": object()}
+    stored = asyncio.get_running_loop().create_future()
+    batch = [make_mention("@acme ok", id="t:1"), bad]
+    now = datetime.now(UTC)
+    changes = [MentionChange.deleted("t:0", now), MentionChange.edited("t:1", "@acme ok now", now)]
+    await pipeline.ingest_queue.put(_IngestBatch("s", batch, "cursor-1", stored, changes))
+    assert await asyncio.wait_for(stored, timeout=10) == 1
+    await pipeline.stop()
+    assert pipeline.stats.changes == {"deleted": 1, "edited": 1, "unknown": 0, "repeated": 0}
+    assert worker.store.cursor("s") == "cursor-1"
+    assert worker.store.mention("t:0").text == ""
+    assert worker.store.mention("t:1").text == "@acme ok now"
+    assert worker.store.mention("t:bad") is None
+    worker.close()

@@ -4,11 +4,12 @@ reads them), what an edit stores, and that each change is applied once."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sentineld.cases import CaseBook, CasesOptions
 from sentineld.changes import DELETED_MARK, MentionChange
-from sentineld.http.api import mention_to_dict
+from sentineld.http.api import _alert_with_mentions, mention_to_dict
 from sentineld.model import Alert, format_time
 from sentineld.options import convert_options
 from sentineld.store import open_store
@@ -67,6 +68,9 @@ def test_a_deletion_redacts_the_mention_and_what_quotes_it(tmp_path) -> None:
         assert shown.evidence["followers"] == 5000 and shown.evidence["author"] == {"score": 0.9}
         assert shown.evidence["redacted_mentions"] == [post.id]
         assert "Lisbon" not in str(store.alerts())
+        served = _alert_with_mentions(store, "a1")  # GET /api/alerts/a1
+        assert served is not None and "Lisbon" not in json.dumps(served)
+        assert [m["extra"].get("deleted_at") for m in served["mention_details"]] == [format_time(deleted_at)]
         # The alert stays as raised for the alert manager (it rewrites open alerts from memory).
         assert store.alerts_by_id(["a1"])["a1"].evidence["text"] == COMPLAINT
     finally:
