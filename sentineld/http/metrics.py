@@ -69,6 +69,15 @@ class PipelineCollector(Collector):
         yield CounterMetricFamily(
             "sentineld_checkpoints", "Checkpoints committed.", value=stats.checkpoints
         )
+        changes = CounterMetricFamily(
+            "sentineld_mention_changes",
+            "Deletions and edits reported by sources, by what the store did with them "
+            "(deleted, edited, unknown: never stored, repeated: applied before or stale).",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(stats.changes.items()):
+            changes.add_metric([outcome], count)
+        yield changes
 
         depth = GaugeMetricFamily(
             "sentineld_queue_depth", "Batches waiting in the queue in front of each stage.", labels=["stage"]

@@ -11,6 +11,7 @@ from harness_http import FAST, LocalServer
 from test_mastodon import BASE_TIME, FakeMastodon, mid, status
 
 from sentineld import MentionChange
+from sentineld.http.metrics import PipelineCollector
 
 
 def sources(server: LocalServer) -> dict:
@@ -34,6 +35,9 @@ async def test_changes_are_applied_once_with_the_cursor(live_core) -> None:
             stats = core.pipeline.stats
             await core.wait_for(lambda: sum(stats.changes.values()) == 3, what="three changes")
             assert stats.changes == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 0}
+            families = {f.name: f for f in PipelineCollector(lambda: core.pipeline, dict).collect()}
+            scraped = {s.labels["outcome"]: s.value for s in families["sentineld_mention_changes"].samples}
+            assert scraped == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 0}
             texts = {m.id: m.text for m in await core.mentions()}
             assert texts == {mid(bag): "", mid(late): "#acme my flight is late, 3 hours now"}
             cursor = json.loads(await core.cursor("masto"))
