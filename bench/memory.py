@@ -98,6 +98,8 @@ def size(value):
         return len(value)
     if isinstance(value, dict):
         return sum(size(v) for v in value.values())
+    if hasattr(value, "changed"):  # a state in parts: what this checkpoint writes of it
+        return size(value.changed)
     if isinstance(value, (list, tuple)):
         return sum(size(v) for v in value)
     return 0

@@ -22,8 +22,10 @@ from typing import Any, Literal
 import msgspec
 
 from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
+from sentineld.components import StateParts
 from sentineld.model import Severity, from_timestamp
 from sentineld.options import Duration
+from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
 from sentineld.watch import Matcher
 from sentineld_plugins.triggers._common import excerpt, watched_subject
 
@@ -91,6 +93,7 @@ class InfluencerMention(Trigger):
         self.own = Matcher(context.watch)
         #: (alert subject, author key) -> what was said; ordered by the last mention's time.
         self.rants: OrderedDict[tuple[str, str], _Rant] = OrderedDict()
+        self._parts = ChunkedState()
 
     def _criterion(self, mention: Mention) -> tuple[str, float, float] | None:
         """Why the author counts (criterion, observed score, threshold), or None."""
@@ -213,10 +216,26 @@ class InfluencerMention(Trigger):
         return _encode_rants(list(self.rants.values()))
 
     def restore(self, state: Any) -> None:
-        self.rants = OrderedDict()
         rants = _decode_rants(state) if isinstance(state, bytes) else msgspec.convert(state, list[_Rant])
+        self._load(rants)
+
+    def _load(self, rants: list[_Rant]) -> None:
+        self.rants = OrderedDict()
         for rant in rants:
             self.rants[(rant.subject, rant.author)] = rant
+
+    def snapshot_parts(self, complete: bool) -> StateParts:
+        """The rants in chunks, of which a checkpoint writes those that changed (decision 0015)."""
+        rants = encode_chunks(list(self.rants.values()), _rant_key, _encode_rants)
+        return self._parts.snapshot(b"", {"rants": rants}, complete)
+
+    def restore_parts(self, parts: dict[str, bytes]) -> None:
+        _head, sequences = self._parts.restore(parts)
+        self._load(decoded_chunks(sequences["rants"], _decode_rants))
+
+
+def _rant_key(rant: _Rant) -> tuple[str, str]:
+    return rant.subject, rant.author
 
 
 @hookimpl
