@@ -28,6 +28,7 @@ import math
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from itertools import accumulate
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
@@ -533,8 +534,8 @@ class ViralityScorer(Scorer):
             start = end
         sequences = {
             "ring": ring,
-            "clusters": encode_chunks(state.pop("clusters"), _cluster_name, _encode_state),
-            "engagement": encode_chunks(state.pop("engagement"), _first, _encode_state),
+            "clusters": encode_chunks(state.pop("clusters"), attrgetter("id"), _encode_state),
+            "engagement": encode_chunks(state.pop("engagement"), itemgetter(0), _encode_state),
         }
         return self._parts.snapshot(_encode_state(state), sequences, complete)
 
@@ -572,8 +573,6 @@ class ViralityScorer(Scorer):
         }
 
     def restore(self, state: Any) -> None:
-        import numpy as np
-
         self._build()
         if isinstance(state, dict) and state.get("version") == 1:
             self._restore_first_version(state)
@@ -626,14 +625,6 @@ class ViralityScorer(Scorer):
         self._engagement = OrderedDict((e[0], list(e[1:])) for e in state["engagement"])
         self._landmark = state["baseline"][0]
         self._baseline = np.array(state["baseline"][1], dtype=np.float64)
-
-
-def _cluster_name(cluster: Cluster) -> str:
-    return cluster.id
-
-
-def _first(item: tuple[str, Any]) -> str:
-    return item[0]
 
 
 #: The ring's columns as a checkpoint writes them (the signatures follow, as bytes).

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 import msgspec
@@ -226,16 +227,12 @@ class InfluencerMention(Trigger):
 
     def snapshot_parts(self, complete: bool) -> StateParts:
         """The rants in chunks, of which a checkpoint writes those that changed (decision 0015)."""
-        rants = encode_chunks(list(self.rants.values()), _rant_key, _encode_rants)
+        rants = encode_chunks(list(self.rants.values()), attrgetter("subject", "author"), _encode_rants)
         return self._parts.snapshot(b"", {"rants": rants}, complete)
 
     def restore_parts(self, parts: dict[str, bytes]) -> None:
         _head, sequences = self._parts.restore(parts)
         self._load(decoded_chunks(sequences["rants"], _decode_rants))
-
-
-def _rant_key(rant: _Rant) -> tuple[str, str]:
-    return rant.subject, rant.author
 
 
 @hookimpl

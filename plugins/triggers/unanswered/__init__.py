@@ -29,6 +29,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import islice
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -582,16 +583,8 @@ class Unanswered(Trigger):
             self.own_posts[mention_id] = None
 
 
-def _mention_id(waiting: _Waiting) -> str:
-    return waiting.mention_id
-
-
-def _row(row: tuple[str, str, str]) -> tuple[str, str, str]:
-    return row
-
-
-#: The state's long lists, checkpointed in chunks: each with what names an item.
-_CHUNKED = {"waiting": _mention_id, "overdue": _mention_id, "who": _row}
+#: The state's long lists, checkpointed in chunks: each with what names an item (None: itself).
+_CHUNKED = {"waiting": attrgetter("mention_id"), "overdue": attrgetter("mention_id"), "who": None}
 
 
 @hookimpl

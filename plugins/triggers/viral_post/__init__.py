@@ -25,6 +25,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -342,16 +343,12 @@ class ViralPost(Trigger):
         """The followed posts in chunks (a checkpoint writes those that changed), in the order
         they are let go in; the learned rates in the head (decision 0015)."""
         learned = {metric: h.snapshot() for metric, h in self.learned.items()}
-        tracked = encode_chunks(list(self.tracked.values()), _subject, _encode_state)
+        tracked = encode_chunks(list(self.tracked.values()), attrgetter("subject"), _encode_state)
         return self._parts.snapshot(_encode_state(learned), {"tracked": tracked}, complete)
 
     def restore_parts(self, parts: dict[str, bytes]) -> None:
         head, sequences = self._parts.restore(parts)
         self._load(_State(_decode_learned(head), decoded_chunks(sequences["tracked"], _decode_spreads)))
-
-
-def _subject(spread: _Spread) -> str:
-    return spread.subject
 
 
 def _spread_of_row(row: list[Any]) -> _Spread:
