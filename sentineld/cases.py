@@ -47,13 +47,14 @@ import heapq
 import re
 import time
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
 
 from sentineld.hours import WeeklyHours
 from sentineld.logs import get_logger
-from sentineld.model import Mention, Severity, format_time, from_timestamp
+from sentineld.model import Mention, Severity
 from sentineld.options import Duration, Options
 from sentineld.store.base import StoreError
 from sentineld.store.crm import CaseMention, CaseRecord, CrmTables, more_severe, ordered_id
@@ -325,6 +326,12 @@ def _title(text: str) -> str:
     return flat if len(flat) <= TITLE_LENGTH else flat[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
+def _utc_text(seconds: float) -> str:
+    """`format_time(from_timestamp(seconds))`, the text of a label's time, without converting
+    a moment that is already in UTC to UTC again (half of the cost: one per addressed mention)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat()[:-6] + "Z"
+
+
 def _display_name(mention: Mention) -> str:
     author = mention.author
     if author is None:
@@ -412,7 +419,7 @@ class CaseBook:
         if item.answers:
             target = tables.case_mention(item.answers)
             if target is not None:
-                labels[LABEL_ANSWERS_AT] = format_time(from_timestamp(target.created_at))
+                labels[LABEL_ANSWERS_AT] = _utc_text(target.created_at)
         return labels
 
     @staticmethod
@@ -424,7 +431,7 @@ class CaseBook:
             return labels
         labels = {LABEL_ADDRESSED: "yes", LABEL_CASE: item.case_id}
         if item.due_at is not None:
-            labels[LABEL_DUE] = format_time(from_timestamp(item.due_at))
+            labels[LABEL_DUE] = _utc_text(item.due_at)
         if item.severity:
             labels[LABEL_SEVERITY] = item.severity
         return labels
@@ -512,7 +519,7 @@ class CaseBook:
         labels = {LABEL_CASE: case.id, LABEL_CUSTOMER: case.customer}
         if answers is not None:
             labels[LABEL_ANSWERS] = answers
-            labels[LABEL_ANSWERS_AT] = format_time(from_timestamp(target.created_at))
+            labels[LABEL_ANSWERS_AT] = _utc_text(target.created_at)
         return labels
 
     # ------------------------------------------------------------------ identities
