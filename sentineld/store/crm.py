@@ -46,15 +46,20 @@ def _us(seconds: float) -> int:
     return round(seconds * 1_000_000)
 
 
+_blake2b = hashlib.blake2b
+_PART_SEPARATOR: Final = "\x1f"
+
+
 def short_hash(*parts: str, size: int = 6) -> str:
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=size).hexdigest()
+    return _blake2b(_PART_SEPARATOR.join(parts).encode(), digest_size=size).hexdigest()
 
 
 def ordered_id(prefix: str, moment: float, *parts: str, size: int) -> str:
     """An id that sorts by `moment` (to the minute: 7 hex digits last until the year 2480)
-    and is told apart by a hash of `parts`. New customers and cases then go to the end of
-    their tables' indexes instead of all over them (docs/decisions/0416-time-ordered-crm-ids.md)."""
-    return f"{prefix}{max(0, int(moment // 60)):07x}{short_hash(*parts, size=size)}"
+    and is told apart by a hash of `parts` (`short_hash`'s). New customers and cases then go
+    to the end of their tables' indexes instead of all over them (docs/decisions/0417)."""
+    digest = _blake2b(_PART_SEPARATOR.join(parts).encode(), digest_size=size).hexdigest()
+    return f"{prefix}{max(0, int(moment // 60)):07x}{digest}"
 
 
 # --------------------------------------------------------------------------- records
@@ -209,10 +214,17 @@ def _case_row(case: CaseRecord) -> tuple[Any, ...]:
     body = {"customer_name": case.customer_name, "channels": case.channels, "title": case.title}
     if case.merged_into:
         body["merged_into"] = case.merged_into
+    # `_us` and `_opt_us` written out: this runs for every case a batch changes.
+    sla_due, responded, acknowledged, resolved = (
+        case.sla_due_at, case.first_response_at, case.acknowledged_at, case.resolved_at
+    )
     return (
-        case.id, case.customer, case.state, case.severity, _us(case.opened_at),
-        _opt_us(case.sla_due_at), _opt_us(case.first_response_at), _opt_us(case.acknowledged_at),
-        _opt_us(case.resolved_at), _us(case.updated_at), _encode(body),
+        case.id, case.customer, case.state, case.severity, round(case.opened_at * 1_000_000),
+        None if sla_due is None else round(sla_due * 1_000_000),
+        None if responded is None else round(responded * 1_000_000),
+        None if acknowledged is None else round(acknowledged * 1_000_000),
+        None if resolved is None else round(resolved * 1_000_000),
+        round(case.updated_at * 1_000_000), _encode(body),
     )
 
 
@@ -506,8 +518,9 @@ class CrmTables:
             self.db.executemany(
                 f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (mention_id) DO NOTHING",
-                [(item.mention_id, item.case_id, item.role, item.channel, _us(item.created_at),
-                  _opt_us(item.due_at), item.severity, item.answered_by, item.answers)
+                [(item.mention_id, item.case_id, item.role, item.channel, round(item.created_at * 1_000_000),
+                  None if item.due_at is None else round(item.due_at * 1_000_000), item.severity,
+                  item.answered_by, item.answers)
                  for item in self._new_items],
             )
             self._new_items.clear()
