@@ -186,12 +186,12 @@ class Addressing:
     def is_own(self, mention: Mention) -> bool:
         """`Matcher.is_own_account`, with the accounts normalised once (it runs per mention)."""
         author = mention.author
-        if author is None or not self._own:
-            return False
         own = self._own
-        for value in (author.handle, author.id):
-            if value and value.lower().lstrip("@") in own:
-                return True
+        if author is None or not own:
+            return False
+        handle, ident = author.handle, author.id
+        if (handle and handle.lower().lstrip("@") in own) or (ident and ident.lower().lstrip("@") in own):
+            return True
         key = mention.author_key
         return key is not None and key.lower() in own
 
@@ -216,16 +216,24 @@ def identity_keys(mention: Mention) -> list[str]:
     author = mention.author
     if author is None:
         return []
-    keys = []
-    ident = author.id or None
-    if ident:
-        keys.append(normalize_key(f"{mention.source}:{ident}"))
+    source = mention.source
+    ident = author.id
     handle = (author.handle or "").strip().lstrip("@")
-    if handle and handle.lower() != (ident or "").lower() and not ("@" in (ident or "") and "@" not in handle):
-        keys.append(normalize_key(f"{mention.source}:@{handle}"))
-    if not keys and handle:
-        keys.append(normalize_key(f"{mention.source}:@{handle}"))
-    return keys
+    if not ident:
+        return [_source_key(source, f"@{handle}")] if handle else []
+    if handle and handle.lower() != ident.lower() and not ("@" in ident and "@" not in handle):
+        return [_source_key(source, ident), _source_key(source, f"@{handle}")]
+    return [_source_key(source, ident)]
+
+
+def _source_key(source: str, rest: str) -> str:
+    """`normalize_key(f"{source}:{rest}")` without building the key to split it again (it
+    runs for every addressed mention)."""
+    if ":" in source:
+        return normalize_key(f"{source}:{rest}")
+    if source == "email" or rest.startswith("@") or source == "mastodon":
+        return f"{source}:{rest.lower()}"
+    return f"{source}:{rest}"
 
 
 _FEDIVERSE: Final = re.compile(r"(?<![\w@.])@([a-z0-9_]{1,64})@([a-z0-9-]+(?:\.[a-z0-9-]+)+)\b", re.I)
@@ -395,7 +403,7 @@ class CaseBook:
                         case_ids.append(target.case_id)
                     elif stored is not None:
                         keys += identity_keys(stored)
-            elif (mention.source in direct or self._replies_to_own(tables, mention)
+            elif (mention.source in direct or (mention.in_reply_to and self._replies_to_own(tables, mention))
                   or addressing.names_own_account(mention.text)):
                 roles.append(_CUSTOMER)
                 own_keys = identity_keys(mention)
@@ -406,8 +414,7 @@ class CaseBook:
                 roles.append(_NONE)
             authors.append(own_keys)
         tables.load_identities(keys)
-        customers = {c for key in keys if (c := tables.cached_customer(key)) is not None}
-        tables.load_cases(case_ids, customers)
+        tables.load_cases(case_ids, tables.cached_customers(keys))
         return roles, authors
 
     def _known_labels(self, tables: CrmTables, item: CaseMention) -> dict[str, str]:
@@ -608,16 +615,13 @@ class CaseStep:
         for group in self.options.links:
             await self._retrying("crm_link", self.book, group, "config")
 
-    def _relevant(self, mention: Mention) -> bool:
-        addressing = self.book.addressing
-        if mention.in_reply_to or mention.source in addressing.direct:
-            return True
-        return addressing.names_own_account(mention.text)
-
     async def after_scoring(self, batch: Sequence[tuple[int, Mention]]) -> None:
         if not self.enabled:
             return
-        mentions = [m for _, m in batch if self._relevant(m)]
+        # Replies, direct channels and mentions naming the brand's accounts: the rest cannot
+        # make or join a case (this runs for every mention of the stream).
+        direct, names_own_account = self.book.addressing.direct, self.book.addressing.names_own_account
+        mentions = [m for _, m in batch if m.in_reply_to or m.source in direct or names_own_account(m.text)]
         if not mentions:
             return
         results = await self._retrying("crm_apply", self.book, mentions)

@@ -351,8 +351,10 @@ class CrmTables:
     def cached_mention(self, mention_id: str) -> Mention | None:
         return self._mentions.get(mention_id)
 
-    def cached_customer(self, key: str) -> str | None:
-        return self._holders.get(key)
+    def cached_customers(self, keys: Iterable[str]) -> set[str]:
+        """The customers the loaded identities among `keys` belong to (no query)."""
+        holders = self._holders
+        return {customer for key in keys if (customer := holders.get(key)) is not None}
 
     # ------------------------------------------------------------------ mentions (read)
 
@@ -378,14 +380,15 @@ class CrmTables:
 
     def add_identity(self, key: str, customer: str, author_key: str | None, origin: str, at: float) -> bool:
         """Give `key` to `customer` unless it belongs to someone already; True if added."""
-        if key not in self._holders:
+        holders = self._holders
+        if key not in holders:
             self.load_identities([key])
-        if self._holders[key] is not None:
+        if holders[key] is not None:
             return False
-        self._holders[key] = customer
+        holders[key] = customer
         self._author_keys[key] = author_key
         self._write("identities", "INSERT INTO identities VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                    (key, customer, author_key, origin, _us(at)))
+                    (key, customer, author_key, origin, round(at * 1_000_000)))
         return True
 
     def set_author_key(self, key: str, author_key: str) -> None:
