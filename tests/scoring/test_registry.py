@@ -223,6 +223,26 @@ async def _all_rows(directory: Path) -> list[Any]:
         store.close()
 
 
+def test_a_record_comes_back_from_its_row_field_for_field() -> None:
+    """`from_row` builds records by position (it is on the hot path): every stored field must
+    land where it belongs."""
+    import msgspec
+
+    from sentineld.registry import AuthorRecord
+
+    record = AuthorRecord(
+        "bluesky:did:plc:7", "bluesky", 1_700_000_000.25, 1_700_000_500.5, handle="seven.example",
+        name="Seven", followers=1200, following=340, posts=5600, created=1_600_000_000.75,
+        mentions=9, on_topic=7, engaged=4, sentiment_sum=-1.5, sentiment_n=3, maven_mass=12.5,
+        reach=3.25, audience_mass=12.0, connector=0.8, maven=0.6, influence=0.7, watchlist=True,
+        own=False,
+    )
+    back = AuthorRecord.from_row(record.to_row())
+    assert back == msgspec.structs.replace(record, dirty=False)
+    empty = AuthorRecord("mastodon:1", "mastodon", 5.0, 5.0)
+    assert AuthorRecord.from_row(empty.to_row()) == msgspec.structs.replace(empty, dirty=False)
+
+
 def test_recent_posts_forget_as_an_ordered_dict_would() -> None:
     """Least recently remembered first, a post remembered again counting as new."""
     import random
