@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -334,10 +335,32 @@ def _title(text: str) -> str:
     return flat if len(flat) <= TITLE_LENGTH else flat[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def _utc_text(seconds: float) -> str:
-    """`format_time(from_timestamp(seconds))`, the text of a label's time, without converting
-    a moment that is already in UTC to UTC again (half of the cost: one per addressed mention)."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat()[:-6] + "Z"
+class UtcText:
+    """`format_time(from_timestamp(seconds))`, the text of a label's time (one per addressed
+    mention), without a datetime each time: the text up to the minute is kept for the last
+    minute asked, which the times of a stream's mentions, coming in order, mostly share.
+    The microseconds are rounded as `datetime.fromtimestamp` rounds them (half to even)."""
+
+    def __init__(self) -> None:
+        self._minute: tuple[int, str] = (0, "1970-01-01T00:00:")
+
+    def __call__(self, seconds: float) -> str:
+        fraction, whole = math.modf(seconds)
+        micro = round(fraction * 1_000_000)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            whole += 1.0
+        elif micro < 0:
+            micro += 1_000_000
+            whole -= 1.0
+        minute, second = divmod(int(whole), 60)
+        known, prefix = self._minute
+        if minute != known:
+            prefix = datetime.fromtimestamp(minute * 60, UTC).isoformat()[:17]
+            self._minute = (minute, prefix)
+        if micro:
+            return f"{prefix}{second:02d}.{micro:06d}Z"
+        return f"{prefix}{second:02d}Z"
 
 
 def _display_name(mention: Mention) -> str:
@@ -354,6 +377,7 @@ class CaseBook:
         self.options = options
         self.addressing = Addressing(matcher, options.direct_sources)
         self.sla = SlaPolicy(options.first_response, options.sla, options.business_hours)
+        self._utc_text = UtcText()
 
     # ------------------------------------------------------------------ a batch
 
@@ -426,11 +450,10 @@ class CaseBook:
         if item.answers:
             target = tables.case_mention(item.answers)
             if target is not None:
-                labels[LABEL_ANSWERS_AT] = _utc_text(target.created_at)
+                labels[LABEL_ANSWERS_AT] = self._utc_text(target.created_at)
         return labels
 
-    @staticmethod
-    def _labels(item: CaseMention) -> dict[str, str]:
+    def _labels(self, item: CaseMention) -> dict[str, str]:
         if item.role == "brand":
             labels = {LABEL_CASE: item.case_id}
             if item.answers:
@@ -438,7 +461,7 @@ class CaseBook:
             return labels
         labels = {LABEL_ADDRESSED: "yes", LABEL_CASE: item.case_id}
         if item.due_at is not None:
-            labels[LABEL_DUE] = _utc_text(item.due_at)
+            labels[LABEL_DUE] = self._utc_text(item.due_at)
         if item.severity:
             labels[LABEL_SEVERITY] = item.severity
         return labels
@@ -526,7 +549,7 @@ class CaseBook:
         labels = {LABEL_CASE: case.id, LABEL_CUSTOMER: case.customer}
         if answers is not None:
             labels[LABEL_ANSWERS] = answers
-            labels[LABEL_ANSWERS_AT] = _utc_text(target.created_at)
+            labels[LABEL_ANSWERS_AT] = self._utc_text(target.created_at)
         return labels
 
     # ------------------------------------------------------------------ identities
