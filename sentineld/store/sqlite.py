@@ -55,6 +55,15 @@ _silence_decoder = msgspec.json.Decoder(Silence)
 _alert_decoder = msgspec.json.Decoder(Alert)
 
 
+class _Scored(msgspec.Struct):
+    """A mention's ``scored`` column: the JSON of ``{"scores": …, "labels": …, "matches": …}``,
+    keys in that order, encoded from a struct (its keys are encoded once, not per mention)."""
+
+    scores: dict[str, float]
+    labels: dict[str, str]
+    matches: list[str]
+
+
 def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
     """Open (creating and migrating if needed) the store in `state_dir`."""
     try:
@@ -312,10 +321,7 @@ class SQLiteStore(CrmStoreMixin):
     def save_scores(self, scored: Sequence[tuple[int, Mention]]) -> None:
         """Store the scores, labels and matches of mentions (appended by sequence number, in
         the order they were stored; a mention scored again after a restart is overwritten)."""
-        rows = [
-            (seq, _encode({"scores": m.scores, "labels": m.labels, "matches": m.matches}))
-            for seq, m in scored
-        ]
+        rows = [(seq, _encode(_Scored(m.scores, m.labels, m.matches))) for seq, m in scored]
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO mention_scores VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET scored = excluded.scored",
