@@ -159,3 +159,16 @@ def test_emoji_replacer_takes_only_non_ascii_characters() -> None:
     assert space("café😍😍 ok") == "cafe 😍  😍  ok"
     with pytest.raises(ValueError, match="non-ASCII"):
         non_ascii_replacer({":)": "smile"})
+
+
+def test_round4_is_round_to_four_places() -> None:
+    """The engine's fast rounding gives ``round(value, 4)``'s float, ties and zeros included."""
+    from sentineld_plugins.scorers.sentiment.engine import _round4
+
+    values = [k / 10000 + offset for k in range(-10000, 10001)
+              for offset in (0.0, 5e-5, -5e-5, 5e-5 + 1e-13, 5e-5 - 1e-13, 1e-9, -1e-9)]  # fmt: skip
+    values += [1.0, -1.0, 0.0, -0.0, 1e-300, -1e-300, 4.9999e-5, -4.9999e-5, 0.12345, -0.98765]
+    for value in values:
+        if -1.0 <= value <= 1.0:
+            expected = round(value, 4)
+            assert repr(_round4(value)) == repr(expected), value

@@ -81,6 +81,21 @@ def compound_from_sum(total: float) -> float:
     return 1.0 if value > 1.0 else -1.0 if value < -1.0 else value
 
 
+def _round4(value: float) -> float:
+    """``round(value, 4)`` for a value in [-1, 1], the same float, without its decimal conversion.
+
+    ``value * 10000`` is within 1e-12 of the exact product, so when it is farther than that
+    from a tie, the nearest integer ``n`` is the exact product's, and ``n / 10000`` (one correctly
+    rounded division) is the float nearest ``n``/10⁴, which is what ``round`` returns. Near a
+    tie, and for a zero (whose sign ``round`` keeps), ``round`` itself decides.
+    """
+    scaled = value * 10000.0
+    nearest = round(scaled)
+    if nearest and -0.4999 < scaled - nearest < 0.4999:
+        return nearest / 10000.0
+    return round(value, 4)
+
+
 def _vader_tokens(text: str) -> list[str]:
     """VADER's tokens: split on whitespace, each stripped of surrounding punctuation unless
     that leaves 2 characters or fewer (so ``:)`` and ``:(`` survive)."""
@@ -155,9 +170,15 @@ class VaderEngine:
         total = sum(sentiments)
         if total == 0:
             return 0.0
-        emphasis = _punctuation_emphasis(emphasis_text)
+        # _punctuation_emphasis and compound_from_sum, inlined: this runs for every text
+        exclamations = emphasis_text.count("!")
+        emphasis = (4 if exclamations > 4 else exclamations) * 0.292
+        questions = emphasis_text.count("?")
+        if questions > 1:
+            emphasis += questions * 0.18 if questions <= 3 else 0.96
         total = total + emphasis if total > 0 else total - emphasis
-        return round(compound_from_sum(total), 4)
+        value = total / math.sqrt(total * total + ALPHA)
+        return _round4(1.0 if value > 1.0 else -1.0 if value < -1.0 else value)
 
     def sentiments(self, text: str) -> tuple[list[float], str]:
         """Each token's valence after VADER's rules, and the text whose "!" and "?" count."""
