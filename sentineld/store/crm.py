@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, Final
@@ -59,7 +60,14 @@ def ordered_id(prefix: str, moment: float, *parts: str, size: int) -> str:
     and is told apart by a hash of `parts` (`short_hash`'s). New customers and cases then go
     to the end of their tables' indexes instead of all over them (docs/decisions/0417)."""
     digest = _blake2b(_PART_SEPARATOR.join(parts).encode(), digest_size=size).hexdigest()
-    return f"{prefix}{max(0, int(moment // 60)):07x}{digest}"
+    return f"{prefix}{_minute_stamp(int(moment // 60))}{digest}"
+
+
+@lru_cache(maxsize=64)
+def _minute_stamp(minute: int) -> str:
+    """The minute in 7 hex digits; a stream's ids are made in time order, so a few minutes
+    are asked again and again (two ids per new customer)."""
+    return f"{max(0, minute):07x}"
 
 
 # --------------------------------------------------------------------------- records
@@ -487,7 +495,11 @@ class CrmTables:
             return
         self._case_mentions[item.mention_id] = item
         self._new_items.append(item)
-        self._new_items_of.setdefault(item.case_id, []).append(item)
+        of_case = self._new_items_of.get(item.case_id)
+        if of_case is None:
+            self._new_items_of[item.case_id] = [item]
+        else:
+            of_case.append(item)
 
     def answer(self, case_id: str, channel: str, upto: float, by: str) -> None:
         """Mark the case's unanswered customer mentions on `channel` up to `upto` answered (as
@@ -502,7 +514,10 @@ class CrmTables:
     # ------------------------------------------------------------------ writing
 
     def _write(self, table: str, sql: str, parameters: tuple[Any, ...]) -> None:
-        self._writes.setdefault(table, []).append((sql, parameters))
+        writes = self._writes.get(table)
+        if writes is None:
+            writes = self._writes[table] = []
+        writes.append((sql, parameters))
 
     def _flush_cases(self) -> None:
         if self._dirty:
