@@ -94,3 +94,17 @@ def test_rule_heavy_social_text_scores_as_before(text: str) -> None:
 @given(st.text(max_size=120))
 def test_any_text_scores_as_before(text: str) -> None:
     assert_same(text)
+
+
+#: More watched names than the engine looks for one by one: it locates them with one regex.
+MANY_TERMS = [*ASCII_TERMS, "acme", "globex", "initech", "hooli", "umbrella", "buy", "best"]
+MANY_TERMS_ENGINES = (VaderEngine(social=True, neutral_terms=MANY_TERMS),
+                      ReferenceEngine(social=True, neutral_terms=MANY_TERMS))  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(social_texts())
+def test_many_watched_names_score_as_before(text: str) -> None:
+    engine, reference = MANY_TERMS_ENGINES
+    for variant in (text, "Hooli " + text + " ACME"):
+        assert engine.sentiments(variant) == reference.sentiments(variant), variant
