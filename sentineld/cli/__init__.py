@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("sentineld.cli.config", "write a commented starter configuration"),
     "config": ("sentineld.cli.config", "print a plugin's commented sample configuration"),
     "plugins": ("sentineld.cli.plugins", "list the loaded plugins and what they register"),
+    "mentions": ("sentineld.cli.mentions", "list stored mentions with their scores, newest first"),
     "alerts": ("sentineld.cli.alerts", "list alerts from the store"),
     "influencers": ("sentineld.cli.influencers", "list the top authors: connectors, mavens, the watchlist"),
     "silence": ("sentineld.cli.silence", "add, list and expire silences that mute alert notifications"),

@@ -1,0 +1,131 @@
+"""`sentineld mentions`: the stored mentions, newest first, with their scores
+(``sentineld mentions --since 2h sentiment=negative addressed=yes``)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from typing import Any
+
+from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
+
+PAGE = 500
+#: How many stored mentions a filtered listing reads at most before it stops looking.
+MAX_SCANNED = 200_000
+_LABEL = re.compile(r"^([A-Za-z_][\w.-]*)=(.*)$")
+
+
+def add_mentions_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("labels", nargs="*", metavar="LABEL=VALUE",
+                        help="only mentions with these labels, e.g. sentiment=negative, "
+                        "addressed=yes, watchlist=yes; 'match=competitor:rivald' for what [watch] "
+                        "matched")
+    parser.add_argument("--source", help="only this platform (bluesky, mastodon, email, …)")
+    parser.add_argument("--author", metavar="KEY", help="only this author (source:authorid)")
+    parser.add_argument("--since", metavar="DURATION",
+                        help="only mentions written in the last DURATION (e.g. 30m, 2h, 1d)")
+    parser.add_argument("--limit", type=int, default=50, help="at most this many (newest first)")
+    parser.add_argument("--json", action="store_true", help="Scored mention JSON Lines")
+
+
+def cmd_mentions(args: argparse.Namespace) -> int:
+    from sentineld.model import mention_to_dict
+    from sentineld.options import parse_duration
+
+    wanted = _parse_labels(args.labels)
+    since = None
+    if args.since:
+        try:
+            since = time.time() - float(parse_duration(args.since))
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"--since: {exc}", 2) from None
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1", 2)
+    config = load(args, logging=False)
+    store = open_cli_store(config)
+    try:
+        found, scanned = _collect(store, args, since, wanted)
+    finally:
+        store.close()
+    if args.json:
+        print_json_lines([{"seq": seq, **mention_to_dict(m, scored=True)} for seq, m in found])
+        return 0
+    if not found:
+        print("no mentions" + (" match" if wanted or args.source or args.author or since else ""))
+    for _, mention in found:
+        print(_render(mention))
+    if scanned >= MAX_SCANNED and len(found) < args.limit:
+        print(f"(stopped looking after the newest {MAX_SCANNED:,} mentions; narrow with --since, "
+              "--source or --author)")
+    return 0
+
+
+def _parse_labels(items: list[str]) -> list[tuple[str, str]]:
+    wanted = []
+    for item in items:
+        found = _LABEL.match(item)
+        if found is None:
+            raise CommandError(f"{item!r}: expected LABEL=VALUE, e.g. sentiment=negative", 2)
+        wanted.append((found.group(1), found.group(2)))
+    return wanted
+
+
+def _matches(mention: Any, wanted: list[tuple[str, str]]) -> bool:
+    for key, value in wanted:
+        if key == "match":
+            if value not in mention.matches:
+                return False
+        elif mention.labels.get(key) != value:
+            return False
+    return True
+
+
+def _collect(store: Any, args: argparse.Namespace, since: float | None,
+             wanted: list[tuple[str, str]]) -> tuple[list[tuple[int, Any]], int]:
+    """The newest mentions passing the filters, paging back; and how many were read."""
+    filters: dict[str, Any] = {}
+    if args.source:
+        filters["source"] = args.source
+    if args.author:
+        filters["author_key"] = args.author
+    if since is not None:
+        filters["since"] = since
+    found: list[tuple[int, Any]] = []
+    before = None
+    scanned = 0
+    while len(found) < args.limit and scanned < MAX_SCANNED:
+        requested = PAGE if wanted else args.limit - len(found)
+        page = store.recent_mentions(limit=requested, before_seq=before, **filters)
+        scanned += len(page)
+        found += [(seq, m) for seq, m in page if _matches(m, wanted)]
+        if len(page) < requested:
+            break
+        before = page[-1][0]
+    return found[: args.limit], scanned
+
+
+def _render(mention: Any) -> str:
+    from sentineld.changes import shown_text
+    from sentineld.model import format_time
+
+    author = mention.author
+    who = f"@{author.handle}" if author is not None and author.handle else (
+        author.id if author is not None else "(no author)")
+    scores = mention.scores
+    figures = []
+    if "sentiment" in scores:
+        figures.append(f"sentiment {scores['sentiment']:+.2f}")
+    for key in ("influence", "virality"):
+        if key in scores:
+            figures.append(f"{key} {scores[key]:.2f}")
+    flags = [name for name, label in (("addressed", "addressed"), ("watchlist", "watchlist"))
+             if mention.labels.get(label) == "yes"]
+    head = f"{format_time(mention.created_at)}  {mention.source:<9} {who}  {', '.join(figures)}"
+    if mention.matches:
+        head += f"  [{' '.join(mention.matches)}]"
+    if flags:
+        head += f"  {' '.join(flags)}"
+    text = " ".join(shown_text(mention).split())
+    return f"{head}\n    {text[:200]}{'…' if len(text) > 200 else ''}\n    {mention.id}" + (
+        f"  {mention.url}" if mention.url else "")
