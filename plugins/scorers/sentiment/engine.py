@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from vaderSentiment.vaderSentiment import (
     B_INCR,
@@ -116,19 +115,18 @@ def _is_negation(word: str) -> bool:
     return word in _NEGATIONS or "n't" in word
 
 
-class _Capitals(NamedTuple):
-    """What VADER's capitals rule reads: the words as written, and whether some but not all
-    of them are upper case (only then does a word in capitals count as emphasis)."""
+def _as_written(cased: str | list[str] | None) -> list[str]:
+    """The words VADER's capitals rule reads (see `VaderEngine._score_tokens`)."""
+    if cased is None:
+        return []
+    return cased.split() if isinstance(cased, str) else cased
 
-    words: list[str]
-    differ: bool
 
-    @classmethod
-    def of(cls, cased: str | list[str] | None, count: int) -> _Capitals:
-        if cased is None:
-            return cls([], False)
-        words = cased.split() if isinstance(cased, str) else cased
-        return cls(words, 0 < sum(map(str.isupper, words)) < count)
+def _in_capitals(words: list[str], i: int) -> bool:
+    """VADER's capitals rule: the word at ``i`` is emphasis if it is upper case and some but
+    not all of the words are (given the first, "not all" stops at the first word that is not:
+    no need to count them all)."""
+    return bool(words) and words[i].isupper() and not all(map(str.isupper, words))
 
 
 class VaderEngine:
@@ -264,7 +262,7 @@ class VaderEngine:
         negations = {word for word in lowered if "n't" in word} if "n't" in lowered_text else None
         all_plain = negations is None and _RULE_WORDS.isdisjoint(lowered)
         emoji = self._emoji
-        capitals: _Capitals | None = None
+        capitals: list[str] | None = None
         words = self._words
         for i in [i for i, word in enumerate(lowered) if word in known]:
             word = lowered[i]
@@ -283,7 +281,8 @@ class VaderEngine:
                         word in _BOOSTERS
                         or (word == "kind" and i + 1 < count and lowered[i + 1] == "of")
                     ):
-                        capitals = capitals or _Capitals.of(cased, count)
+                        if capitals is None:
+                            capitals = _as_written(cased)
                         sentiments[i] = self._valence(i, value, capitals, lowered, known, emphasised)
                     continue
             # In an ASCII text, a token in capitals has letters and is found upper-cased in
@@ -293,8 +292,9 @@ class VaderEngine:
                 or i in emphasised
                 or ((upper := word.upper()) != word and upper in cased)
             ):
-                capitals = capitals or _Capitals.of(cased, count)
-                if capitals.differ and capitals.words[i].isupper():
+                if capitals is None:
+                    capitals = _as_written(cased)
+                if _in_capitals(capitals, i):
                     value += C_INCR if value > 0 else -C_INCR
             if i in emphasised:
                 value += B_INCR if value > 0 else -B_INCR
@@ -310,7 +310,7 @@ class VaderEngine:
         self,
         i: int,
         value: float,
-        capitals: _Capitals,
+        capitals: list[str],
         lowered: list[str],
         known: set[str],
         emphasised: set[int] | tuple[()],
@@ -318,7 +318,6 @@ class VaderEngine:
         """VADER's ``sentiment_valence`` for the lexicon word at position ``i``; ``known`` holds
         the text's lexicon words."""
         count = len(lowered)
-        cap_differs = capitals.differ
         valence = value
         if lowered[i] == "no" and i != count - 1 and lowered[i + 1] in known:
             valence = 0.0  # "no" negates the next word instead of counting itself
@@ -328,7 +327,7 @@ class VaderEngine:
             or (i > 2 and lowered[i - 3] == "no" and lowered[i - 1] in ("or", "nor"))
         ):
             valence = value * N_SCALAR
-        if cap_differs and capitals.words[i].isupper():
+        if _in_capitals(capitals, i):
             valence += C_INCR if valence > 0 else -C_INCR
         if i in emphasised:
             valence += B_INCR if valence > 0 else -B_INCR
@@ -341,7 +340,7 @@ class VaderEngine:
             booster = _BOOSTERS.get(lowered[j])
             if booster is not None:
                 scalar = booster if valence >= 0 else -booster
-                if cap_differs and capitals.words[j].isupper():
+                if _in_capitals(capitals, j):
                     scalar += C_INCR if valence > 0 else -C_INCR
                 if j in emphasised:
                     scalar += B_INCR if valence > 0 else -B_INCR
