@@ -49,6 +49,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 import msgspec
@@ -335,32 +336,30 @@ def _title(text: str) -> str:
     return flat if len(flat) <= TITLE_LENGTH else flat[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-class UtcText:
-    """`format_time(from_timestamp(seconds))`, the text of a label's time (one per addressed
-    mention), without a datetime each time: the text up to the minute is kept for the last
-    minute asked, which the times of a stream's mentions, coming in order, mostly share.
-    The microseconds are rounded as `datetime.fromtimestamp` rounds them (half to even)."""
+def label_time(seconds: float) -> str:
+    """`format_time(from_timestamp(seconds))`, the text of a label's time (one or two per
+    addressed mention), without a datetime each time: the text up to the minute is kept for
+    the minutes asked last, which a stream's times, coming in order, mostly share. The
+    microseconds are rounded as `datetime.fromtimestamp` rounds them (half to even)."""
+    fraction, whole = math.modf(seconds)
+    micro = round(fraction * 1_000_000)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:
+        micro += 1_000_000
+        whole -= 1.0
+    minute, second = divmod(int(whole), 60)
+    prefix = _minute_text(minute)
+    if micro:
+        return f"{prefix}{second:02d}.{micro:06d}Z"
+    return f"{prefix}{second:02d}Z"
 
-    def __init__(self) -> None:
-        self._minute: tuple[int, str] = (0, "1970-01-01T00:00:")
 
-    def __call__(self, seconds: float) -> str:
-        fraction, whole = math.modf(seconds)
-        micro = round(fraction * 1_000_000)
-        if micro >= 1_000_000:
-            micro -= 1_000_000
-            whole += 1.0
-        elif micro < 0:
-            micro += 1_000_000
-            whole -= 1.0
-        minute, second = divmod(int(whole), 60)
-        known, prefix = self._minute
-        if minute != known:
-            prefix = datetime.fromtimestamp(minute * 60, UTC).isoformat()[:17]
-            self._minute = (minute, prefix)
-        if micro:
-            return f"{prefix}{second:02d}.{micro:06d}Z"
-        return f"{prefix}{second:02d}Z"
+@lru_cache(maxsize=256)
+def _minute_text(minute: int) -> str:
+    """``YYYY-MM-DDTHH:MM:`` of a minute since the epoch."""
+    return datetime.fromtimestamp(minute * 60, UTC).isoformat()[:17]
 
 
 def _display_name(mention: Mention) -> str:
@@ -377,28 +376,30 @@ class CaseBook:
         self.options = options
         self.addressing = Addressing(matcher, options.direct_sources)
         self.sla = SlaPolicy(options.first_response, options.sla, options.business_hours)
-        self._utc_text = UtcText()
 
     # ------------------------------------------------------------------ a batch
 
     def apply(self, tables: CrmTables, mentions: Sequence[Mention]) -> list[dict[str, str] | None]:
         """Labels for each mention (None: not a case matter), after updating the cases."""
         results: list[dict[str, str] | None] = []
-        roles, keys = self._plan(tables, mentions)
-        for mention, role, own_keys in zip(mentions, roles, keys, strict=True):
+        roles, keys, claims = self._plan(tables, mentions)
+        for mention, role, own_keys, claimed in zip(mentions, roles, keys, claims, strict=True):
             if role == _KNOWN:
                 results.append(self._known_labels(tables, tables.case_mention(mention.id)))  # type: ignore[arg-type]
             elif role == _BRAND:
                 results.append(self._brand_reply(tables, mention))
             elif role == _CUSTOMER:
-                results.append(self._customer_mention(tables, mention, own_keys))
+                results.append(self._customer_mention(tables, mention, own_keys, claimed))
             else:
                 results.append(None)
         return results
 
-    def _plan(self, tables: CrmTables, mentions: Sequence[Mention]) -> tuple[list[str], list[list[str]]]:
-        """What each mention is to the cases and its author's identity keys, with what the
-        batch will read loaded at once (one query per table). Whether a mention is addressed
+    def _plan(
+        self, tables: CrmTables, mentions: Sequence[Mention]
+    ) -> tuple[list[str], list[list[str]], list[list[str]]]:
+        """What each mention is to the cases, its author's identity keys and the handles an
+        e-mail claims (`claimed_handles`, for `_auto_link`), with what the batch will read
+        loaded at once (one query per table). Whether a mention is addressed
         does not depend on the mentions before it in the batch (a reply's target is stored
         before the case step runs), so it is decided here, once."""
         targets = [m.in_reply_to for m in mentions if m.in_reply_to]
@@ -407,12 +408,14 @@ class CaseBook:
         tables.load_mentions([t for t in targets if tables.cached_case_mention(t) is None])
         roles: list[str] = []
         authors: list[list[str]] = []
+        claims: list[list[str]] = []
         keys: list[str] = []
         case_ids: list[str] = []
         addressing = self.addressing
         direct = addressing.direct
+        no_keys: list[str] = []  # shared, never changed
         for mention in mentions:
-            own_keys: list[str] = []
+            own_keys = claimed = no_keys
             if mention.id in seen:
                 roles.append(_KNOWN)
                 case_ids.append(tables.case_mention(mention.id).case_id)  # type: ignore[union-attr]
@@ -433,13 +436,15 @@ class CaseBook:
                 own_keys = identity_keys(mention)
                 keys += own_keys
                 if mention.source in direct and self.options.auto_link:
-                    keys += claimed_handles(mention.text)
+                    claimed = claimed_handles(mention.text)
+                    keys += claimed
             else:
                 roles.append(_NONE)
             authors.append(own_keys)
+            claims.append(claimed)
         tables.load_identities(keys)
         tables.load_cases(case_ids, tables.cached_customers(keys))
-        return roles, authors
+        return roles, authors, claims
 
     def _known_labels(self, tables: CrmTables, item: CaseMention) -> dict[str, str]:
         """The labels a mention got the first time (it is re-fed after a crash)."""
@@ -450,10 +455,11 @@ class CaseBook:
         if item.answers:
             target = tables.case_mention(item.answers)
             if target is not None:
-                labels[LABEL_ANSWERS_AT] = self._utc_text(target.created_at)
+                labels[LABEL_ANSWERS_AT] = label_time(target.created_at)
         return labels
 
-    def _labels(self, item: CaseMention) -> dict[str, str]:
+    @staticmethod
+    def _labels(item: CaseMention) -> dict[str, str]:
         if item.role == "brand":
             labels = {LABEL_CASE: item.case_id}
             if item.answers:
@@ -461,7 +467,7 @@ class CaseBook:
             return labels
         labels = {LABEL_ADDRESSED: "yes", LABEL_CASE: item.case_id}
         if item.due_at is not None:
-            labels[LABEL_DUE] = self._utc_text(item.due_at)
+            labels[LABEL_DUE] = label_time(item.due_at)
         if item.severity:
             labels[LABEL_SEVERITY] = item.severity
         return labels
@@ -475,14 +481,16 @@ class CaseBook:
         target = tables.mention(mention.in_reply_to)
         return target is not None and self.addressing.is_own(target)
 
-    def _customer_mention(self, tables: CrmTables, mention: Mention, keys: list[str]) -> dict[str, str] | None:
-        """A customer's mention addressed to the brand (`keys`: its author's identities): into
-        their case."""
+    def _customer_mention(
+        self, tables: CrmTables, mention: Mention, keys: list[str], claimed: list[str]
+    ) -> dict[str, str] | None:
+        """A customer's mention addressed to the brand (`keys`: its author's identities;
+        `claimed`: the handles it claims, to link when auto_link is on): into their case."""
         customer = self._customer(tables, mention, keys)
         if customer is None:
             return None
-        if mention.source in self.addressing.direct and self.options.auto_link:
-            self._auto_link(tables, mention, customer)
+        if claimed:
+            self._auto_link(tables, mention, customer, claimed)
         item = self._attach(tables, customer, mention)
         labels = self._labels(item)
         labels[LABEL_CUSTOMER] = customer
@@ -549,7 +557,7 @@ class CaseBook:
         labels = {LABEL_CASE: case.id, LABEL_CUSTOMER: case.customer}
         if answers is not None:
             labels[LABEL_ANSWERS] = answers
-            labels[LABEL_ANSWERS_AT] = self._utc_text(target.created_at)
+            labels[LABEL_ANSWERS_AT] = label_time(target.created_at)
         return labels
 
     # ------------------------------------------------------------------ identities
@@ -581,8 +589,8 @@ class CaseBook:
                 tables.set_author_key(key, own_key)
         return customer
 
-    def _auto_link(self, tables: CrmTables, mention: Mention, customer: str) -> None:
-        for key in claimed_handles(mention.text):
+    def _auto_link(self, tables: CrmTables, mention: Mention, customer: str, claimed: list[str]) -> None:
+        for key in claimed:
             if self._is_own_key(key):
                 continue
             holder = tables.customers_of([key]).get(key)
