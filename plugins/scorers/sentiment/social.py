@@ -62,15 +62,14 @@ def non_ascii_replacer(replacements: dict[str, str]) -> Callable[[str], str]:
     A regex of all the keys as one character class does the same, but when the keys lie
     beyond the Basic Multilingual Plane, as emoji do, Python's regex engine compares each
     position with them one by one: about 120 µs for a tweet. Here only the text's runs of
-    non-ASCII characters are looked up, a character at a time, in the dict.
+    non-ASCII characters are translated, a character at a time, through a dict.
     """
     if any(key.isascii() for key in replacements):
         raise ValueError("only non-ASCII characters can be replaced")
-    get = replacements.get
+    table = {ord(key): value for key, value in replacements.items()}
 
     def replace_run(match: re.Match[str]) -> str:
-        run = match.group()
-        return "".join(map(get, run, run))
+        return match.group().translate(table)
 
     return lambda text: _NON_ASCII_RUN.sub(replace_run, text)
 
