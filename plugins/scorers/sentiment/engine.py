@@ -186,7 +186,8 @@ class VaderEngine:
             text = self._replace_emoji(text)
         is_ascii = text.isascii()
         cased: str | list[str] | None
-        if is_ascii or ("\u0130" not in text and "\u03a3" not in text):
+        in_place = is_ascii or ("\u0130" not in text and "\u03a3" not in text)
+        if in_place:
             # Lower-casing changes no character's place (only İ lengthens, only Σ looks at its
             # neighbours): the text is lower-cased once, and the capitals rule reads the words
             # as written only when it may apply (never in an ASCII text without capitals).
@@ -200,7 +201,13 @@ class VaderEngine:
             cased = _vader_tokens(text)
             lowered = [token.lower() for token in cased]
             lowered_text = " ".join(lowered)
-        if is_ascii:
+        if is_ascii or (
+            in_place and "\u0131" not in text and "\u017f" not in text and "\u212a" not in text
+        ):
+            # The case-insensitive ELONGATED matches three letters in the text where the
+            # faster ELONGATED_LOWER matches them in its lower case, the characters being in
+            # place, unless one of them folds to an ASCII letter of another case: ı, ſ, the
+            # Kelvin sign (and İ, which is never lower-cased in place).
             elongated = self.social and ELONGATED_LOWER.search(lowered_text) is not None
         else:
             elongated = self.social and ELONGATED.search(text) is not None
