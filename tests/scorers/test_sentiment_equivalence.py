@@ -108,3 +108,13 @@ def test_many_watched_names_score_as_before(text: str) -> None:
     engine, reference = MANY_TERMS_ENGINES
     for variant in (text, "Hooli " + text + " ACME"):
         assert engine.sentiments(variant) == reference.sentiments(variant), variant
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sooo good 😍", "SooO gOOOd ❤️", "sſs good 😍", "goood ſo 😍", "KKK okkk 😍", "ıii nice 😍",
+     "noooo İii 😍", "ΣΣΣ baaad 😡", "café sooo bad", "naïve loooove"],
+)  # fmt: skip
+def test_elongation_in_non_ascii_text_as_before(text: str) -> None:
+    """Non-ASCII texts look for elongation in their lower case unless ı, ſ or K could fold."""
+    assert_same(text)
