@@ -207,3 +207,39 @@ async def test_an_original_post_is_its_own_first_mention() -> None:
     await viral.observe([original(0, 40.0), reshare_of_it(0, 300.0), reshare_of_it(1, 600.0)], sink)
     assert viral.tracked["brand/post:bluesky:op"].mentions == ("bluesky:op", "bluesky:rt0", "bluesky:rt1")
     assert [signal.mentions for signal in sink.take()] == [("bluesky:op", "bluesky:rt0", "bluesky:rt1")]
+
+
+def test_making_room_lets_go_of_the_quiet_then_of_one_more_while_full() -> None:
+    """Before following a new post: every post quiet for `quiet` is let go (at the end of its
+    quiet time), then, while the set is still at or over `max_tracked`, the least recent one (now)
+    and no more, even when a checkpoint restored more posts than `max_tracked`."""
+    from sentineld_plugins.triggers.viral_post import _Spread
+
+    def reference(spreads: list[_Spread], moment: float, most: int, quiet: float) -> list[tuple[str, float]]:
+        left, gone = list(spreads), []
+        while left:
+            if left[0].last_at + quiet <= moment:
+                gone.append((left[0].subject, left[0].last_at + quiet))
+                left.pop(0)
+            elif len(left) >= most:
+                gone.append((left[0].subject, moment))
+                left.pop(0)
+                break
+            else:
+                break
+        return gone
+
+    rng = random.Random(11)
+    for _ in range(300):
+        most, quiet = rng.randint(1, 6), 3600.0
+        viral = ViralPost(ViralPostOptions(max_tracked=most, quiet=Duration(quiet)),
+                          ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
+        spreads = [_Spread(f"brand/post:p{i}", "bluesky", 0.0, rng.choice([0.0, 1000.0, 5000.0]))
+                   for i in range(rng.randint(0, most + 3))]  # more than max_tracked: restored so
+        viral.tracked.update((spread.subject, spread) for spread in spreads)
+        let_go: list[tuple[str, float]] = []
+        viral._let_go = lambda spread, at, alerts: let_go.append((spread.subject, at))  # type: ignore[method-assign]
+        moment = rng.choice([3000.0, 4700.0, 9000.0])
+        viral._make_room(moment, TriggerAlertSink("viral", "viral"))
+        assert let_go == reference(spreads, moment, most, quiet)
+        assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):]
