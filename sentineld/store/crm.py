@@ -222,7 +222,7 @@ def _case_row(case: CaseRecord) -> tuple[Any, ...]:
     body = {"customer_name": case.customer_name, "channels": case.channels, "title": case.title}
     if case.merged_into:
         body["merged_into"] = case.merged_into
-    # `_us` and `_opt_us` written out: this runs for every case a batch changes.
+    # Microseconds converted inline (as `_us` does): this runs for every case a batch changes.
     sla_due, responded, acknowledged, resolved = (
         case.sla_due_at, case.first_response_at, case.acknowledged_at, case.resolved_at
     )
@@ -234,10 +234,6 @@ def _case_row(case: CaseRecord) -> tuple[Any, ...]:
         None if resolved is None else round(resolved * 1_000_000),
         round(case.updated_at * 1_000_000), _encode(body),
     )
-
-
-def _opt_us(seconds: float | None) -> int | None:
-    return _us(seconds) if seconds is not None else None
 
 
 def _case_mention_from_row(row: Sequence[Any]) -> CaseMention:
