@@ -23,7 +23,7 @@ held until the checkpoint is written, nor copied into the store.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -87,7 +87,7 @@ class ChunkedState:
         #: The chunk names the last snapshot listed (what the store holds once it is written).
         self.stored: set[str] = set()
 
-    def snapshot(self, head: bytes, sequences: Mapping[str, Sequence[bytes]], complete: bool) -> StateParts:
+    def snapshot(self, head: bytes, sequences: Mapping[str, Iterable[bytes]], complete: bool) -> StateParts:
         """The parts for a checkpoint: the head with the chunk lists, and the chunks not in the
         last snapshot (all of them when `complete`); those it listed and this one does not are
         removed."""
@@ -121,14 +121,15 @@ class ChunkedState:
 
 
 def encode_chunks(items: Sequence[_T], key: Callable[[_T], Hashable] | None,
-                  encode: Callable[[Sequence[_T]], bytes]) -> list[bytes]:
+                  encode: Callable[[Sequence[_T]], bytes]) -> Iterator[bytes]:
     """`items` cut at content-defined boundaries (`chunk_bounds` of their keys, or of the
-    items themselves when `key` is None), each chunk encoded by `encode`."""
-    chunks, start = [], 0
+    items themselves when `key` is None), each chunk encoded by `encode` as it is asked for:
+    `ChunkedState.snapshot` lets go of a chunk it already stored at once, so that the whole
+    state is never held encoded."""
+    start = 0
     for end in chunk_bounds(items if key is None else map(key, items)):
-        chunks.append(encode(items[start:end]))
+        yield encode(items[start:end])
         start = end
-    return chunks
 
 
 def merge_parts(earlier: StateParts, later: StateParts) -> StateParts:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -527,13 +527,15 @@ class ViralityScorer(Scorer):
         state = self._state()
         rows = [state.pop(name) for name in _RING]
         signatures, width = state.pop("signatures"), 4 * self.options.num_perm
-        ring, start = [], 0
-        for end in chunk_bounds(rows[0]):
-            ring.append(_encode_state([*(column[start:end] for column in rows),
-                                       signatures[start * width : end * width]]))
-            start = end
+
+        def ring() -> Iterator[bytes]:
+            start = 0
+            for end in chunk_bounds(rows[0]):
+                yield _encode_state([*(column[start:end] for column in rows), signatures[start * width : end * width]])
+                start = end
+
         sequences = {
-            "ring": ring,
+            "ring": ring(),
             "clusters": encode_chunks(state.pop("clusters"), attrgetter("id"), _encode_state),
             "engagement": encode_chunks(state.pop("engagement"), itemgetter(0), _encode_state),
         }
