@@ -30,8 +30,7 @@ import msgspec
 
 from sentineld.components import StateParts
 
-__all__ = ["ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts",
-           "parts_size"]
+__all__ = ["ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts"]
 
 #: The part that holds the head and the chunk lists.
 HEAD: Final = "head"
@@ -142,11 +141,6 @@ def merge_parts(earlier: StateParts, later: StateParts) -> StateParts:
     changed.update(later.changed)
     removed = sorted((set(earlier.removed) | gone) - later.changed.keys())
     return StateParts(changed, removed, earlier.complete)
-
-
-def parts_size(parts: StateParts) -> int:
-    """Bytes of the parts to write."""
-    return sum(map(len, parts.changed.values()))
 
 
 def decoded_chunks(chunks: Iterable[bytes], decode: Callable[[bytes], list[Any]]) -> list[Any]:
