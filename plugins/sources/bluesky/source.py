@@ -219,15 +219,8 @@ class BlueskySource(Source):
             return None
         if commit.collection != POST_COLLECTION or commit.operation != "create":
             return None
-        if not commit.record:
-            self.reject("post creation without a record", raw)
-            return None
-        try:
-            post = decode_post(commit.record)
-        except msgspec.DecodeError as exc:
-            self.reject(f"malformed post record: {exc}", raw, did=event.did, rkey=commit.rkey)
-            return None
-        return post if self.wanted(event.did, post) else None
+        post = self._record(event, raw, "post creation")
+        return post if post is not None and self.wanted(event.did, post) else None
 
     def _change_of(self, event: Event, raw: str | bytes) -> MentionChange | None:
         """The edit or deletion of a post this event reports. It is handed over whether or not
@@ -241,15 +234,24 @@ class BlueskySource(Source):
             return MentionChange.deleted(mention_id(event.did, commit.rkey), at)
         if commit.operation != "update":
             return None
+        post = self._record(event, raw, "post update")
+        if post is None:
+            return None
+        return MentionChange.edited(mention_id(event.did, commit.rkey), post.text, at)
+
+    def _record(self, event: Event, raw: str | bytes, what: str) -> PostRecord | None:
+        """The post record a create or update commit carries; None, rejected, if it has none
+        or it does not decode."""
+        commit = event.commit
+        assert commit is not None
         if not commit.record:
-            self.reject("post update without a record", raw, did=event.did, rkey=commit.rkey)
+            self.reject(f"{what} without a record", raw, did=event.did, rkey=commit.rkey)
             return None
         try:
-            post = decode_post(commit.record)
+            return decode_post(commit.record)
         except msgspec.DecodeError as exc:
             self.reject(f"malformed post record: {exc}", raw, did=event.did, rkey=commit.rkey)
             return None
-        return MentionChange.edited(mention_id(event.did, commit.rkey), post.text, at)
 
     def wanted(self, did: str, post: PostRecord) -> bool:
         if self.options.keep == "all" or did in self.own_dids:
