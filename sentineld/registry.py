@@ -52,6 +52,8 @@ __all__ = [
 
 log = get_logger("sentineld.registry")
 
+#: What `InfluencerRegistry.observed` keeps of an author for each mention, in this order.
+AUTHOR_AT_FIELDS: Final = ("followers", "following", "posts", "created", "last_seen", "maven_mass", "own")
 #: The name under which the registry's position and population state are checkpointed.
 REGISTRY_CHECKPOINT: Final = "influencers"
 NO_MASS: Final = -math.inf
@@ -267,6 +269,12 @@ class InfluencerRegistry:
         self._dirty: list[AuthorRecord] = []
         self._posts = RecentPosts(self.options.recent_posts)
         self.population: dict[str, Any] = {}
+        #: For each mention of the batch being scored, by id: its author's profile and authority
+        #: as they stood once it was observed, before the rest of its batch (`AUTHOR_AT_FIELDS`;
+        #: filled by `Tracking.before_scoring`). A later mention of the same batch may change the
+        #: record (a new profile, a reshare crediting the author) before the scorers read it, and
+        #: a score must not depend on where the stream's batches happen to end.
+        self.observed: dict[str, tuple[Any, ...]] = {}
         #: Mentions up to this sequence number are already in the stored records.
         self.stored_seq = 0
         #: The last sequence number whose facts the records hold.
@@ -525,9 +533,14 @@ class Tracking:
         if keys or posts:
             registry.admit(*await self._load(keys, posts))
         stored, observe = registry.stored_seq, registry.observe
+        observed = registry.observed
+        observed.clear()
         for seq, mention in batch:
             if seq > stored:
-                observe(mention)
+                record = observe(mention)
+                if record is not None:  # as AUTHOR_AT_FIELDS lists them
+                    observed[mention.id] = (record.followers, record.following, record.posts, record.created,
+                                            record.last_seen, record.maven_mass, record.own)
 
     async def _load(self, keys: list[str], posts: list[str]) -> tuple[list[Any], dict[str, str]]:
         """Stored records; while the store fails the batch waits (a fresh record in place of a

@@ -108,22 +108,29 @@ class InfluenceScorer(Scorer):
         connector_share, maven_share = audience.connector, audience.maven
         follow_back, per_post, young = self._discounts
         get = registry.get
+        # The author as each mention found them (AUTHOR_AT_FIELDS), not as the end of its batch
+        # left them; a mention re-fed after a restart (not observed again) reads the record.
+        observed = registry.observed
         for mention in mentions:
             record = registry.observe(mention) if standalone else get(mention.author_key)
             scores = mention.scores
             if record is None:
                 scores["connector"] = scores["maven"] = scores["influence"] = 0.0
                 continue
+            at = observed.get(mention.id)
+            if at is None:
+                followers, following, posts, created, last_seen, mass, own = (
+                    record.followers, record.following, record.posts, record.created, record.last_seen,
+                    record.maven_mass, record.own)
+            else:
+                followers, following, posts, created, last_seen, mass, own = at
             reach = None
-            followers = record.followers
             if followers is not None:
-                created = record.created
-                age = None if created is None else (record.last_seen - created) / _DAY
-                reach = effective_reach(followers, record.following, record.posts, age, follow_back, per_post, young)
-            mass = record.maven_mass
+                age = None if created is None else (last_seen - created) / _DAY
+                reach = effective_reach(followers, following, posts, age, follow_back, per_post, young)
             if mass == -math.inf:
                 mass = None
-            if record.own:
+            if own:
                 # The brand's own accounts are scored against the audience but not counted in it.
                 connector = connector_share(record.reach, reach, counted=False)
                 maven = maven_share(record.audience_mass, mass, counted=False)
