@@ -17,7 +17,6 @@ over 10 ms, and the run's wall and CPU time. The two modes take turns, ``--runs`
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import subprocess

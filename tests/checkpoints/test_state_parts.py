@@ -4,7 +4,6 @@ that changed, and what is stored is always exactly the state at the checkpoint's
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 from typing import Any
 

@@ -161,7 +161,6 @@ def to_mention(event: Event, post: PostRecord, profile: Profile | None) -> Menti
     assert seen is not None, "events with an implausible time_us are rejected before"
     claimed = parse_datetime(post.createdAt)
     created = min(claimed, seen) if claimed is not None else seen
-    uri = post_uri(event.did, event.commit.rkey)
     quoted = quoted_uri(post.embed)
     author = Author(id=event.did)
     if profile is not None:
