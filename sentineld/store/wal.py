@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Final
 
@@ -87,7 +86,6 @@ class WalCheckpointer:
             db.close()
 
     def _checkpoint(self, db: sqlite3.Connection) -> None:
-        started = time.perf_counter()
         try:
             busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:
@@ -103,5 +101,3 @@ class WalCheckpointer:
         if self.last_error is not None:
             log.info("background WAL checkpoints work again", path=str(self.path))
             self.last_error = None
-        log.debug("WAL checkpoint", frames=frames, copied=copied, busy=busy,
-                  seconds=round(time.perf_counter() - started, 4))
