@@ -17,7 +17,7 @@ The same syntax serves the CLI (``sentineld silence add kind=viral_post ...``) a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -77,16 +77,17 @@ class LabelMatcher:
         return f"{self.label}{self.op}{self.value}"
 
 
-def parse_matcher(text: str) -> LabelMatcher:
-    """Parse ``label=value`` (or ``!=``, ``=~``, ``!~``); raises ValueError saying what is wrong."""
+def parse_matcher(text: str, labels: Collection[str] | None = LABELS) -> LabelMatcher:
+    """Parse ``label=value`` (or ``!=``, ``=~``, ``!~``); raises ValueError saying what is wrong.
+    `labels`: the label names allowed (an alert's by default; None: any name)."""
     found = _MATCHER.match(text)
     if not found:
         raise ValueError(
             f"matcher {text!r} is not LABEL=VALUE, LABEL!=VALUE, LABEL=~REGEX or LABEL!~REGEX"
         )
     label, op, value = found.groups()
-    if label not in LABELS:
-        raise ValueError(f"matcher {text!r}: unknown label {label!r}; one of {', '.join(LABELS)}")
+    if labels is not None and label not in labels:
+        raise ValueError(f"matcher {text!r}: unknown label {label!r}; one of {', '.join(labels)}")
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     pattern = None
@@ -100,8 +101,8 @@ def parse_matcher(text: str) -> LabelMatcher:
     return LabelMatcher(label, op, value, pattern)  # type: ignore[arg-type]
 
 
-def parse_matchers(texts: Iterable[str]) -> tuple[LabelMatcher, ...]:
-    return tuple(parse_matcher(text) for text in texts)
+def parse_matchers(texts: Iterable[str], labels: Collection[str] | None = LABELS) -> tuple[LabelMatcher, ...]:
+    return tuple(parse_matcher(text, labels) for text in texts)
 
 
 def matches_all(matchers: Sequence[LabelMatcher], labels: Mapping[str, str]) -> bool:

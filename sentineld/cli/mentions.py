@@ -1,10 +1,10 @@
-"""`sentineld mentions`: the stored mentions, newest first, with their scores
-(``sentineld mentions --since 2h sentiment=negative addressed=yes``)."""
+"""`sentineld mentions`: the stored mentions, newest first, with their scores, optionally
+filtered by label matchers as `sentineld alerts` is (``sentineld mentions --since 2h
+sentiment=negative addressed=yes``; ``match=~competitor:.*`` reads what [watch] matched)."""
 
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from typing import Any
 
@@ -13,14 +13,15 @@ from sentineld.cli.common import CommandError, load, open_cli_store, print_json_
 PAGE = 500
 #: How many stored mentions a filtered listing reads at most before it stops looking.
 MAX_SCANNED = 200_000
-_LABEL = re.compile(r"^([A-Za-z_][\w.-]*)=(.*)$")
+#: The pseudo-label of what `[watch]` matched (a mention can match several subjects).
+MATCH = "match"
 
 
 def add_mentions_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("labels", nargs="*", metavar="LABEL=VALUE",
-                        help="only mentions with these labels, e.g. sentiment=negative, "
-                        "addressed=yes, watchlist=yes; 'match=competitor:rivald' for what [watch] "
-                        "matched")
+    parser.add_argument("matchers", nargs="*", metavar="MATCHER",
+                        help="only mentions whose labels match, e.g. sentiment=negative, "
+                        "addressed=yes, case_severity!=low; match=competitor:rivald or "
+                        "match=~topic:.* for what [watch] matched")
     parser.add_argument("--source", help="only this platform (bluesky, mastodon, email, …)")
     parser.add_argument("--author", metavar="KEY", help="only this author (source:authorid)")
     parser.add_argument("--since", metavar="DURATION",
@@ -30,10 +31,14 @@ def add_mentions_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_mentions(args: argparse.Namespace) -> int:
+    from sentineld.alertrules import parse_matchers
     from sentineld.model import mention_to_dict
     from sentineld.options import parse_duration
 
-    wanted = _parse_labels(args.labels)
+    try:
+        wanted = parse_matchers(args.matchers, labels=None)
+    except ValueError as exc:
+        raise CommandError(str(exc), 2) from None
     since = None
     if args.since:
         try:
@@ -61,28 +66,23 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_labels(items: list[str]) -> list[tuple[str, str]]:
-    wanted = []
-    for item in items:
-        found = _LABEL.match(item)
-        if found is None:
-            raise CommandError(f"{item!r}: expected LABEL=VALUE, e.g. sentiment=negative", 2)
-        wanted.append((found.group(1), found.group(2)))
-    return wanted
-
-
-def _matches(mention: Any, wanted: list[tuple[str, str]]) -> bool:
-    for key, value in wanted:
-        if key == "match":
-            if value not in mention.matches:
+def _matches(mention: Any, wanted: Any) -> bool:
+    """Every matcher holds: on the mention's labels, or on any subject it matched (``match=``,
+    ``match=~``; a negative matcher on all of them)."""
+    for matcher in wanted:
+        if matcher.label != MATCH:
+            if not matcher.matches(mention.labels):
                 return False
-        elif mention.labels.get(key) != value:
+            continue
+        values = [{MATCH: subject} for subject in mention.matches] or [{MATCH: ""}]
+        held = any if matcher.op in ("=", "=~") else all
+        if not held(matcher.matches(value) for value in values):
             return False
     return True
 
 
 def _collect(store: Any, args: argparse.Namespace, since: float | None,
-             wanted: list[tuple[str, str]]) -> tuple[list[tuple[int, Any]], int]:
+             wanted: Any) -> tuple[list[tuple[int, Any]], int]:
     """The newest mentions passing the filters, paging back; and how many were read."""
     filters: dict[str, Any] = {}
     if args.source:

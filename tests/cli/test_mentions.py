@@ -64,6 +64,9 @@ def test_filters_by_label_match_source_and_time(tmp_path: Path, cli) -> None:
     assert [r["id"] for r in both] == ["mastodon:4"]
     rival = lines(cli("mentions", "-c", str(config), "--json", "match=competitor:rivald"))
     assert [r["id"] for r in rival] == ["mastodon:2"]
+    not_rival = lines(cli("mentions", "-c", str(config), "--json", "match!~competitor:.*",
+                          "sentiment!=negative"))
+    assert [r["id"] for r in not_rival] == ["bluesky:5", "bluesky:3", "mastodon:0"]
     bluesky = lines(cli("mentions", "-c", str(config), "--json", "--source", "bluesky", "--limit", "2"))
     assert [r["id"] for r in bluesky] == ["bluesky:5", "bluesky:3"]
     recent = lines(cli("mentions", "-c", str(config), "--json", "--since", "150m"))
@@ -77,6 +80,8 @@ def test_filters_by_label_match_source_and_time(tmp_path: Path, cli) -> None:
 def test_bad_arguments_are_explained(tmp_path: Path, cli) -> None:
     config = stored(tmp_path)
     bad_label = cli("mentions", "-c", str(config), "negative")
-    assert bad_label.returncode == 2 and "expected LABEL=VALUE" in bad_label.stderr
+    assert bad_label.returncode == 2 and "is not LABEL=VALUE" in bad_label.stderr
+    bad_regex = cli("mentions", "-c", str(config), "match=~(")
+    assert bad_regex.returncode == 2 and "not a valid regular expression" in bad_regex.stderr
     bad_since = cli("mentions", "-c", str(config), "--since", "soon")
     assert bad_since.returncode == 2 and "--since" in bad_since.stderr
