@@ -157,9 +157,7 @@ def check_identity_key(key: str) -> str:
 def normalize_key(key: str) -> str:
     """Handles and addresses compare without case; platform ids (DIDs) are kept as written."""
     source, _, rest = key.partition(":")
-    if source == "email" or rest.startswith("@") or source == "mastodon":
-        return f"{source}:{rest.lower()}"
-    return key
+    return _source_key(source, rest)
 
 
 # --------------------------------------------------------------------------- who is addressed
@@ -229,10 +227,11 @@ def identity_keys(mention: Mention) -> list[str]:
 
 
 def _source_key(source: str, rest: str) -> str:
-    """`normalize_key(f"{source}:{rest}")` without building the key to split it again (it
-    runs for every addressed mention)."""
-    if ":" in source:
-        return normalize_key(f"{source}:{rest}")
+    """The key of `rest` on `source` as `normalize_key` gives it, from its two halves (identity
+    keys are built from them for every addressed mention: no key built to be split again)."""
+    if ":" in source:  # the key's first colon is in the source name: split where it would be
+        source, _, head = source.partition(":")
+        rest = f"{head}:{rest}"
     if source == "email" or rest.startswith("@") or source == "mastodon":
         return f"{source}:{rest.lower()}"
     return f"{source}:{rest}"
