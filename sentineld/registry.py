@@ -275,6 +275,8 @@ class InfluencerRegistry:
         #: record (a new profile, a reshare crediting the author) before the scorers read it, and
         #: a score must not depend on where the stream's batches happen to end.
         self.observed: dict[str, tuple[Any, ...]] = {}
+        #: Whether a scorer reads `observed` (the influence scorer says so when it is built).
+        self.keeps_observed = False
         #: Mentions up to this sequence number are already in the stored records.
         self.stored_seq = 0
         #: The last sequence number whose facts the records hold.
@@ -535,6 +537,11 @@ class Tracking:
         stored, observe = registry.stored_seq, registry.observe
         observed = registry.observed
         observed.clear()
+        if not registry.keeps_observed:
+            for seq, mention in batch:
+                if seq > stored:
+                    observe(mention)
+            return
         for seq, mention in batch:
             if seq > stored:
                 record = observe(mention)

@@ -95,6 +95,8 @@ class InfluenceScorer(Scorer):
         self.standalone = registry is None
         if registry is None:
             registry = InfluencerRegistry(matcher=Matcher(context.watch), persistent=False)
+        else:
+            registry.keeps_observed = True  # each mention scored against its author as it found them
         self.registry: InfluencerRegistry = registry
         self._discounts = (
             float(options.follow_back_scale), float(options.followers_per_post), options.young_account / _DAY
