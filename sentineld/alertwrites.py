@@ -19,7 +19,8 @@ from typing import Any
 import structlog
 
 from sentineld.alerting import AlertEvent, complete_alert, finish_event
-from sentineld.model import Alert
+from sentineld.changes import redact_alert
+from sentineld.model import Alert, alert_to_dict
 from sentineld.store.base import StoreError
 
 __all__ = ["AlertWrites"]
@@ -59,6 +60,24 @@ class AlertWrites:
         for event in events:
             finish_event(event, stored)
 
+    async def withhold_deleted(self, events: Sequence[AlertEvent], until: float) -> None:
+        """Redact, in place, the alerts of `events` that name a mention its author deleted by
+        event time `until` (`sentineld.changes.redact_alert`): the trigger's copy of an open
+        alert still quotes the post, and its later notifications and live events must not.
+        Bounded by event time so that a replay redacts the same events whatever the ingest
+        stage has already read ahead."""
+        ids = sorted({m for event in events for alert in (event.alert, *event.listed) for m in alert.mentions})
+        if not ids:
+            return
+        deleted: set[str] = await self._retry("cannot read deletions; retrying", "deleted_mentions", ids, until)
+        if not deleted:
+            return
+        for event in events:
+            event.alert = _withheld(event.alert, deleted)
+            if event.listed:
+                event.listed = [_withheld(alert, deleted) for alert in event.listed]
+                event.meta["alerts"] = [alert_to_dict(alert) for alert in event.listed]
+
     async def add_dirty(self, dirty: Sequence[tuple[Alert, bool]]) -> None:
         """Store alerts whose text changed without an event (from `AlertManager.take_dirty`)."""
         partial = {alert.id for alert, is_partial in dirty if is_partial}
@@ -95,3 +114,8 @@ class AlertWrites:
                 log.error(message, error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+
+def _withheld(alert: Alert, deleted: set[str]) -> Alert:
+    names = deleted.intersection(alert.mentions)
+    return redact_alert(alert, names) if names else alert

@@ -774,7 +774,7 @@ class Pipeline:
             await guard.call("tick", now, sink)
             if sink.signals:
                 await self._apply(sink.take())
-        await self._route(self.alerts.tick(boundary))
+        await self._route(self.alerts.tick(boundary), boundary)
         if self.playbooks is not None:
             due = self.playbooks.due_alert_ids(boundary)
             if due:  # an acknowledgement made just before a step falls due must count
@@ -785,13 +785,18 @@ class Pipeline:
                 await self._record_deliveries(escalations)
 
     async def _apply(self, signals: list[Any]) -> None:
-        await self._route(self.alerts.apply(signals))
+        events = self.alerts.apply(signals)
+        if events:
+            await self._route(events, max(signal.at for signal in signals).timestamp())
 
-    async def _route(self, events: list[AlertEvent]) -> None:
-        """Gather the events' changes and deliveries for `_flush_alerts` (the end of the item)."""
+    async def _route(self, events: list[AlertEvent], at: float) -> None:
+        """Gather the events' changes and deliveries for `_flush_alerts` (the end of the item);
+        `at` is their event time."""
         if not events:
             return
         await self.alert_writes.complete(events)
+        if self.notifiers or self.on_alert is not None:
+            await self.alert_writes.withhold_deleted(events, at)
         for event in events:
             deliveries = self.router(event) if self.notifiers and event.notify else []
             if event.change or deliveries:

@@ -26,7 +26,7 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
-from sentineld.store.sql import select_in
+from sentineld.store.sql import BLOB_START, json_blob, select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
@@ -48,6 +48,7 @@ PAGE_SIZE: Final = 16 * 1024
 WAL_CHECKPOINT_BYTES: Final = 40 * 1024 * 1024
 
 _encode = msgspec.json.Encoder().encode
+_encode_into = msgspec.json.Encoder().encode_into  # as `json_blob`, inline where it runs per mention
 _decode = msgspec.json.Decoder().decode
 _mention_decoder = msgspec.json.Decoder(Mention)
 _scored_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -268,9 +269,12 @@ class SQLiteStore(CrmStoreMixin):
                 case_body["title"] = DELETED_MARK
                 db.execute("UPDATE cases SET body = ? WHERE id = ?", (_encode(case_body), row[0]))
 
-    def deleted_mentions(self, ids: Sequence[str]) -> set[str]:
-        """Which of `ids` are mentions their authors deleted."""
+    def deleted_mentions(self, ids: Sequence[str], until: float | None = None) -> set[str]:
+        """Which of `ids` are mentions their authors deleted (at or before `until`, POSIX
+        seconds of event time, when given)."""
         sql = "SELECT id FROM mention_rows WHERE id IN ({marks}) AND deleted_us IS NOT NULL"
+        if until is not None:
+            sql += f" AND deleted_us <= {_us(until)}"  # an int: nothing to quote
         return {row[0] for row in select_in(self.db, sql, ids)}
 
     def _for_people(self, alerts: list[Alert]) -> list[Alert]:
@@ -288,7 +292,7 @@ class SQLiteStore(CrmStoreMixin):
         rows: list[tuple[Any, ...]] = []
         per_batch: list[list[tuple[int, Mention]]] = []
         seq = self._next_seq
-        encode = _encode
+        encode_into = _encode_into
         for source_id, mentions, _ in batches:
             fresh: list[tuple[int, Mention]] = []
             for mention in mentions:
@@ -296,9 +300,12 @@ class SQLiteStore(CrmStoreMixin):
                 if mention_id in known:
                     continue
                 known.add(mention_id)
-                # The struct as msgspec encodes it: the same JSON, without a dict between.
+                # The struct as msgspec encodes it (the same JSON, without a dict between), into
+                # a bytearray as `json_blob` does (inline: this runs for every mention).
+                body = bytearray(BLOB_START)
+                encode_into(mention, body)
                 rows.append((seq, mention_id, mention.source, source_id, round(mention.timestamp * 1_000_000),
-                             mention.author_key, encode(mention)))
+                             mention.author_key, body))
                 fresh.append((seq, mention))
                 seq += 1
             per_batch.append(fresh)
@@ -321,7 +328,7 @@ class SQLiteStore(CrmStoreMixin):
     def save_scores(self, scored: Sequence[tuple[int, Mention]]) -> None:
         """Store the scores, labels and matches of mentions (appended by sequence number, in
         the order they were stored; a mention scored again after a restart is overwritten)."""
-        rows = [(seq, _encode(_Scored(m.scores, m.labels, m.matches))) for seq, m in scored]
+        rows = [(seq, json_blob(_Scored(m.scores, m.labels, m.matches))) for seq, m in scored]
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO mention_scores VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET scored = excluded.scored",
@@ -510,7 +517,7 @@ class SQLiteStore(CrmStoreMixin):
                         alert.severity,
                         _us(alert.opened_at.timestamp()),
                         _us(alert.resolved_at.timestamp()) if alert.resolved_at else None,
-                        _encode(alert_to_dict(alert)),
+                        json_blob(alert_to_dict(alert)),
                     )
                     for alert in alerts
                 ],

@@ -316,3 +316,29 @@ def test_alerts_whose_text_left_memory_are_stored_and_notified_whole(tmp_path: P
     assert len(alert["mentions"]) == 2 and alert["evidence"]["mentions_in_window"] == 2
     assert [payload["event"] for _, payload in sent] == ["opened", *["renotify"] * 4, "resolved"]
     assert sent[-1][1]["alert"]["summary"] == alert["summary"] != ""
+
+
+def test_notifications_after_a_deletion_do_not_quote_the_deleted_post(tmp_path: Path, capsys) -> None:
+    """The trigger's copy of an open alert still quotes the last rant; once its author deleted
+    it, the re-notifications and the resolution say that a post was deleted instead, as the API
+    does. The notifications sent before the deletion are not (cannot be) taken back."""
+    config = setup(tmp_path, '\n[alerting]\nrenotify = "10m"\n')
+    rant = "bluesky:maya:20.5"
+    deletion = json.dumps({"deleted": rant, "at": minute(25)})
+    lines = rant_stream()
+    lines.insert(next(i for i, text in enumerate(lines) if json.loads(text)["created_at"] > minute(25)), deletion)
+    printed = replay(config, lines, capsys)
+    sent = outbox(tmp_path / "state")
+    assert [payload["event"] for _, payload in sent] == ["opened", *["renotify"] * 4, "resolved"]
+    before, after = sent[:3], sent[3:]  # renotified at 11 and 21, then 31, 41, resolved at 50.5
+    assert "still no refund" in json.dumps(before[-1][1])
+    for _, payload in after:
+        alerts = [payload["alert"], *payload["meta"].get("alerts", [])]
+        assert "still no refund" not in json.dumps(payload)
+        assert all(alert["evidence"]["redacted_mentions"] == [rant] for alert in alerts)
+        assert alerts[0]["evidence"]["observed"] == 0.95  # the numbers stay
+    assert "still no refund" not in json.dumps(printed[-1])  # replay --json: the resolution
+    # The stored alert as people read it says the same.
+    assert cli_main(["alerts", "--json", "-c", str(config)]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert stored["evidence"]["redacted_mentions"] == [rant]

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentineld.model import Mention, MentionError, decode_mention, encode_mention
-from sentineld.testing import make_mention
+from sentineld.model import format_time
+from sentineld.testing import EPOCH, make_mention
 
 
 def lines(*ids: str) -> bytes:
@@ -138,6 +139,33 @@ async def test_malformed_lines_are_counted_and_skipped(live_core, tmp_path: Path
         stored = await core.wait_stored(2)
         await core.wait_for(lambda: core.source("inbox").malformed == 2, what="two rejects")
     assert ids(stored) == ["test:1", "test:2"]
+
+
+async def test_deletions_and_edits_between_the_lines_are_applied_once(live_core, tmp_path: Path) -> None:
+    """A stream written with deletions and edits in the webhook's form (an export of a live
+    source, a drill): each applied with the cursor of its line, a malformed one rejected with
+    its reason, and nothing applied twice after a restart."""
+    path = tmp_path / "mentions.jsonl"
+    path.write_bytes(
+        lines("1", "2")
+        + b'{"deleted": "test:1"}\n'
+        + b'{"edited": "test:2", "text": "@acme 2, and still waiting", "at": "2026-11-24T11:00:00Z"}\n'
+        + b'{"edited": "test:2"}\n'  # no text
+        + b'{"deleted": "test:9"}\n'  # never stored
+    )
+    async with live_core.running(source_config(path)) as core:
+        stats = core.pipeline.stats
+        await core.wait_for(lambda: sum(stats.changes.values()) == 3, what="three changes")
+        assert stats.changes == {"deleted": 1, "edited": 1, "unknown": 1, "repeated": 0}
+        assert core.source("inbox").malformed == 1
+        assert {m.id: m.text for m in await core.mentions()} == {"test:1": "", "test:2": "@acme 2, and still waiting"}
+        # Without "at", a change happened at the event time of the mention before it.
+        assert (await core.mentions())[0].extra["deleted_at"] == format_time(EPOCH)
+    append(path, lines("3"))
+    async with live_core.running(source_config(path)) as core:
+        await core.wait_stored(3)
+        assert core.pipeline.stats.changes == {}
+        assert core.source("inbox").lines_read == 1
 
 
 async def test_cursor_without_inode_from_an_older_version_still_resumes(

@@ -1,5 +1,5 @@
 """JSON Lines source: Mention JSON, one object per line, from a file (followed as it grows, across
-log rotation) or standard input."""
+log rotation) or standard input; deletions and edits in the webhook's form between them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sentineld import Options, Source, hookimpl
 from sentineld.components import Emit, HealthState
+from sentineld.changes import MentionChange, change_from_dict, is_change
 from sentineld.model import Mention, MentionError, decode_mention, decode_mention_lines
 from sentineld.options import Duration
 
@@ -89,8 +91,13 @@ class JsonlSource(Source):
         self.lines_read = 0
         self.rotations = 0
         self._pace_origin: tuple[float, float] | None = None
+        #: Deletions and edits read since the last batch was handed over.
+        self._changes: list[MentionChange] = []
+        #: The event time of the last mention read (a change without `at` happened then).
+        self._latest: datetime | None = None
 
     async def run(self, emit: Emit) -> None:
+        emit = self._with_changes(emit)
         if self.options.path == "-":
             await self._read_stream(sys.stdin.buffer, emit, "<stdin>", Position(), path=None,
                                     stop_at_end=True)
@@ -175,7 +182,7 @@ class JsonlSource(Source):
                     position.offset += len(pending)
                     pending = b""
                     batch = await self._paced(batch, emit, position)
-                if batch or finishing:
+                if batch or finishing or self._changes:
                     await emit(batch, position.cursor())
                     batch = []
                 if finishing:
@@ -214,9 +221,20 @@ class JsonlSource(Source):
                 if len(batch) >= self.options.batch_size:
                     await emit(batch, position.cursor())
                     batch = []
-            if batch:
+            if batch or self._changes:
                 await emit(batch, position.cursor())
                 batch = []
+
+    def _with_changes(self, emit: Emit) -> Emit:
+        """`emit` that hands the changes read so far over with the batch whose cursor covers
+        them (stored in one transaction: exactly once, after the mentions before them)."""
+
+        async def emit_with_changes(mentions: list[Mention], cursor: str | None, **kwargs: Any) -> Any:
+            if self._changes:
+                kwargs["changes"], self._changes = self._changes, []
+            return await emit(mentions, cursor, **kwargs)
+
+        return emit_with_changes
 
     async def _hand_over(
         self, mentions: list[Mention], lines: list[bytes], batch: list[Mention], emit: Emit,
@@ -225,6 +243,8 @@ class JsonlSource(Source):
         """Emit `mentions`, decoded from `lines` in one go (one per line), in the batches and
         with the cursors that reading the lines one at a time gives; returns the batch begun."""
         size = self.options.batch_size
+        if mentions:
+            self._latest = mentions[-1].created_at
         start = 0
         while start < len(lines):
             end = min(len(lines), start + size - len(batch))
@@ -267,7 +287,26 @@ class JsonlSource(Source):
             return
         self.lines_read += 1
         try:
-            batch.append(decode_mention(raw))
+            mention = decode_mention(raw)
+        except MentionError as exc:
+            self._parse_change(raw, exc, label, line)
+            return
+        batch.append(mention)
+        self._latest = mention.created_at
+
+    def _parse_change(self, raw: bytes, error: MentionError, label: str, line: int) -> None:
+        """A line that is not a mention may be a deletion or an edit (``{"deleted": id}``,
+        ``{"edited": id, "text": ...}``, with an optional ``"at"`` that defaults to the event
+        time of the mention before it); anything else is rejected with the mention's error."""
+        try:
+            item = json.loads(raw)
+        except ValueError:
+            item = None
+        if not is_change(item):
+            self.reject(str(error), raw, file=label, line=line)
+            return
+        try:
+            self._changes.append(change_from_dict(item, self._latest or datetime.now(UTC)))
         except MentionError as exc:
             self.reject(str(exc), raw, file=label, line=line)
 
