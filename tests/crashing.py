@@ -3,6 +3,7 @@ SIGKILL at random moments while it ingests, then run to the end."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import sqlite3
@@ -10,7 +11,21 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
+
+from tests.streams import START
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Profiles, posts and replies that the influence scorer, the registry and influencer_mention read.
+INFLUENCE_TEXTS = (
+    "@acme lost my bag AGAIN, worst airline ever",
+    "flying with @acme today",
+    "@acme the crew was wonderful, thank you!",
+    "@acme delayed three hours and nobody tells us anything. Terrible.",
+    "acme lounge is fine I guess",
+)
 
 
 def start(tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -104,3 +119,75 @@ def run_to_end(tmp_path: Path, count: int, settle: float = 120) -> None:
         time.sleep(0.2)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=60) == 0
+
+
+def shipped_components() -> str:
+    """The [scorers.*] and [triggers.*] tables of the shipped sentineld.toml, as TOML."""
+    import tomllib
+
+    import tomli_w
+
+    shipped = tomllib.loads((REPO / "sentineld.toml").read_text())
+    return tomli_w.dumps({k: shipped[k] for k in ("scorers", "triggers") if k in shipped})
+
+
+def influence_stream(count: int, *, authors: int, seed: int = 5) -> list[str]:
+    """`count` mentions of @acme from `authors` authors (a few write most of them) whose
+    follower counts move as the stream goes, a third of them replies to or reshares of recent
+    posts (which credit their authors' maven mass), many negative: with a small registry hot set,
+    authors leave memory and come back all the time, and influencer alerts open and update."""
+    rng = random.Random(seed)
+    followers = [int(rng.lognormvariate(5, 2.5)) for _ in range(authors)]
+    lines: list[str] = []
+    recent: list[str] = []
+    moment = START
+    for index in range(count):
+        moment += timedelta(seconds=rng.expovariate(1 / 150))
+        author = rng.randrange(authors) if rng.random() < 0.6 else min(int(rng.paretovariate(1.0)) - 1, authors - 1)
+        followers[author] = max(0, followers[author] + rng.randrange(-3, 12))
+        mention = {
+            "id": f"bluesky:{index}", "source": "bluesky",
+            "created_at": moment.isoformat().replace("+00:00", "Z"),
+            "text": rng.choice(INFLUENCE_TEXTS),
+            "author": {"id": f"a{author}", "handle": f"a{author}.example", "followers": followers[author],
+                       "following": 50 + author % 700, "posts": 10 + index // 7 + author,
+                       "created_at": (START - timedelta(days=1 + author % 90)).isoformat().replace("+00:00", "Z")},
+            "metrics": {"likes": rng.randrange(30), "reshares": rng.randrange(4), "replies": rng.randrange(4)},
+        }
+        kind = rng.random()
+        if recent and kind < 0.2:
+            mention["in_reply_to"] = rng.choice(recent[-50:])
+        elif recent and kind < 0.33:
+            mention["reshare_of"] = rng.choice(recent[-50:])
+        else:
+            recent.append(mention["id"])
+        lines.append(json.dumps(mention))
+    return lines
+
+
+#: The virality scorer's scores: they depend on how the stream was cut into batches (a live
+#: run without any crash gives other values than a replay of the same file), so a crash drill,
+#: whose batches are cut otherwise after each restart, cannot compare them with a replay's.
+BATCH_DEPENDENT_SCORES = frozenset({"virality", "reshare_velocity", "reply_velocity"})
+
+
+def stored_outcome(db_path: Path) -> dict[str, dict[str, object]]:
+    """What a run left in its store that must not depend on crashes: each mention's scores
+    (but `BATCH_DEPENDENT_SCORES`) and labels, the alerts, the author records and the cases."""
+    db = sqlite3.connect(db_path)
+    try:
+        scored = {}
+        for mention_id, blob in db.execute("SELECT id, scored FROM mentions"):
+            found = json.loads(blob) if blob else {}
+            scores = {k: v for k, v in found.get("scores", {}).items() if k not in BATCH_DEPENDENT_SCORES}
+            scored[mention_id] = (scores, found.get("labels"))
+        alerts = {}
+        for alert_id, body in db.execute("SELECT id, body FROM alerts"):
+            alert = json.loads(body)
+            alerts[alert_id] = (alert["opened_at"], alert["resolved_at"], alert["severity"], tuple(alert["mentions"]))
+        authors = {row[0]: row for row in db.execute("SELECT * FROM authors")}
+        cases = {row[0]: row[1:] for row in db.execute(
+            "SELECT mention_id, case_id, role, due_us, severity FROM case_mentions")}
+    finally:
+        db.close()
+    return {"scores": scored, "alerts": alerts, "authors": authors, "cases": cases}
