@@ -319,7 +319,7 @@ class VaderEngine:
         value: float,
         capitals: list[str],
         lowered: list[str],
-        known: set[str],
+        known: frozenset[str],
         emphasised: set[int] | tuple[()],
     ) -> float:
         """VADER's ``sentiment_valence`` for the lexicon word at position ``i``; ``known`` holds
@@ -411,7 +411,7 @@ def _idiom_check(valence: float, lowered: list[str], i: int) -> float:
     return valence
 
 
-def _least_check(valence: float, lowered: list[str], known: set[str], i: int) -> float:
+def _least_check(valence: float, lowered: list[str], known: frozenset[str], i: int) -> float:
     """"least" before a word negates it, except in "at least" and "very least"."""
     if i > 0 and lowered[i - 1] == "least" and lowered[i - 1] not in known:
         if i == 1 or lowered[i - 2] not in ("at", "very"):
