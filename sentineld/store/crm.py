@@ -22,7 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.model import SEVERITIES, Mention, format_time
-from sentineld.store.sql import select_in
+from sentineld.store.sql import json_blob, select_in
 
 __all__ = [
     "OPEN_STATES",
@@ -232,7 +232,7 @@ def _case_row(case: CaseRecord) -> tuple[Any, ...]:
         None if responded is None else round(responded * 1_000_000),
         None if acknowledged is None else round(acknowledged * 1_000_000),
         None if resolved is None else round(resolved * 1_000_000),
-        round(case.updated_at * 1_000_000), _encode(body),
+        round(case.updated_at * 1_000_000), json_blob(body),
     )
 
 
