@@ -4,6 +4,8 @@ The public surface for plugin authors is re-exported here: the component base cl
 `hookimpl` marker, `Options` and its value types, and the interchange formats.
 """
 
+# First: it puts the finder that keeps stale compiled modules out in front (sentineld.compiled).
+from sentineld import compiled as _compiled  # noqa: F401  (isort: skip)
 from sentineld.components import (
     AlertSink,
     ComponentContext,
