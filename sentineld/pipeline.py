@@ -9,7 +9,8 @@ Each stage adds its components' state to the barrier as it passes, and the commi
 the states with the sequence number of the last mention before the barrier (a consistent
 checkpoint, as Flink does it). On start the pipeline restores the last checkpoint and re-feeds the
 mentions stored after it; alert ids and outbox keys are deterministic, so nothing is alerted or
-notified twice.
+notified twice. A component whose memory waits on a checkpoint asks for one early with
+`Pipeline.request_barrier`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from sentineld.logs import get_logger
 from sentineld.model import Mention, MentionError
 from sentineld.outbox import DeliveryWorker
 from sentineld.playbooks import PlaybookRouter
-from sentineld.registry import InfluencerRegistry, Tracking
+from sentineld.registry import AuthorWrite, InfluencerRegistry, Tracking
 from sentineld.responses import PostingWorker, ResponseDesk
 from sentineld.state_parts import StatePartsError, merge_parts
 from sentineld.store.base import StoreError
@@ -95,6 +96,8 @@ class Barrier:
     final: bool = False
     #: The open-alert rows that changed since the last barrier (stored with the checkpoint).
     alert_changes: ConditionChanges | None = None
+    #: The influencer records that changed since the last barrier (stored with the checkpoint).
+    authors: AuthorWrite | None = None
 
 
 _STOP: Final = object()
@@ -220,7 +223,7 @@ class Pipeline:
         self.commit_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.matcher = Matcher(config.watch)
         self.influencers = InfluencerRegistry(config.sections.get("influencers"), self.matcher)
-        self.tracking = Tracking(self.influencers, store)
+        self.tracking = Tracking(self.influencers, store, self.request_barrier)
         self.sources = sources if sources is not None else self._guards("source")
         self.scorers = self._guards("scorer")
         self.triggers = self._guards("trigger")
@@ -233,6 +236,10 @@ class Pipeline:
         self._unsaved_alert_changes: ConditionChanges | None = None
         #: Component states in parts of checkpoints that could not be stored (ride with the next).
         self._unsaved_state_parts: dict[str, StateParts] = {}
+        #: Influencer records of checkpoints that could not be stored (ride with the next).
+        self._unsaved_authors: AuthorWrite | None = None
+        #: A barrier was asked for (`request_barrier`) and the score stage has not placed it yet.
+        self._barrier_asked = False
         #: The instance whose parts the stored checkpoint chain holds, by component id: any
         #: other instance (new, rebuilt, or after a failed snapshot) is asked for all its parts.
         self._parts_of: dict[str, Component] = {}
@@ -269,6 +276,17 @@ class Pipeline:
 
     def emitter(self, source: Guard) -> Emitter:
         return Emitter(self, source)
+
+    def request_barrier(self, reason: str) -> None:
+        """Ask for a checkpoint barrier now rather than at the next `checkpoint_interval`: the
+        score stage places one after the batches it is scoring (it is the first stage that
+        holds state, so that is a consistent point). For a component whose bounded memory
+        waits on a checkpoint because its state may reach the store only with one (decision
+        0003): the influencer registry when its evicted records pile up (decision 0130). Asking
+        again before the barrier is placed asks once; `reason` goes to the debug log."""
+        if not self._barrier_asked:
+            self._barrier_asked = True
+            log.debug("early checkpoint barrier asked for", reason=reason)
 
     def _playbooks(self) -> PlaybookRouter | None:
         """The playbook router when `[playbooks]` is configured and notifiers run."""
@@ -660,6 +678,11 @@ class Pipeline:
                 await self._survive("score", self._score_batches, group)
                 for batch in group:
                     await self.trigger_queue.put(batch)
+                if self._barrier_asked and any(group):
+                    self._barrier_asked = False
+                    barrier = Barrier(max(batch[-1][0] for batch in group if batch))
+                    await self._survive("score", self._score_item, barrier)
+                    await self.trigger_queue.put(barrier)
                 continue
             await self._survive("score", self._score_item, item)
             await self.trigger_queue.put(item)
@@ -685,7 +708,7 @@ class Pipeline:
 
     async def _score_item(self, item: Any) -> None:
         if isinstance(item, Barrier):
-            await self.tracking.flush()
+            item.authors = self.tracking.at_barrier()
             self._snapshot(self.scorers, item.states)
 
     async def _trigger_stage(self) -> None:
@@ -913,15 +936,26 @@ class Pipeline:
                     if component_id in unsaved else saved.pop("parts")
                     for component_id, saved in components.items() if "parts" in saved}
         self._unsaved_state_parts = in_parts  # until they are stored
+        # The influencer records reach the store only here, at the checkpoint's position
+        # (decision 0130): after a crash they are those of the stream the pipeline re-feeds after.
+        authors, barrier.authors = barrier.authors, None
+        if self._unsaved_authors is not None:
+            authors = self._unsaved_authors.then(authors)
+        self._unsaved_authors = authors  # until they are stored
         try:
             await self.store.call("save_checkpoint", CHECKPOINT_NAME, barrier.seq,
                                   _encode_state(states), alert_conditions=changes, parts=parts,
-                                  state_parts=in_parts)
+                                  state_parts=in_parts,
+                                  authors=None if authors is None else (authors.rows, authors.state))
         except StoreError as exc:
             log.error("cannot store checkpoint; the next one will cover it", error=str(exc))
             return
         finally:
             del states, components, parts, in_parts
+        if authors is not None:
+            self.tracking.stored(authors, barrier.seq)
+        del authors
+        self._unsaved_authors = None
         self._unsaved_state_parts = {}
         self._unsaved_alert_changes = None
         self._checkpoint_seq = barrier.seq

@@ -74,13 +74,14 @@ class Store(Protocol):
     # checkpoints
     def save_checkpoint(
         self, name: str, seq: int, state: bytes, alert_conditions: Any = None,
-        parts: Any = None, state_parts: Any = None,
+        parts: Any = None, state_parts: Any = None, authors: Any = None,
     ) -> None:
         """Store a checkpoint; with `alert_conditions` (`sentineld.alerting.ConditionChanges`),
         apply those open-alert rows in the same transaction; with `parts` ({key: bytes}),
         replace the checkpoint's parts, each a checkpoint of its own named "<name>/<key>";
         with `state_parts` ({component id: `sentineld.components.StateParts`}), apply each
-        component's changed parts and drop those of the components not in it."""
+        component's changed parts and drop those of the components not in it; with `authors`
+        ((rows, state)), store the influencer registry's rows and state at position `seq`."""
         ...
 
     def load_state_parts(self, name: str, component: str) -> dict[str, bytes]: ...

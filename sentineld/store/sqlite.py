@@ -26,7 +26,7 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
-from sentineld.store.sql import BLOB_START, json_blob, select_in
+from sentineld.store.sql import BLOB_START, json_blob, select_each, select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
@@ -383,23 +383,31 @@ class SQLiteStore(CrmStoreMixin):
     ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
         """The stored rows of `keys` and of the authors of the stored posts `post_ids`, and
         ``{post id: author key}`` for those posts."""
-        posts_sql = "SELECT id, author_key FROM mention_rows WHERE id IN ({marks}) AND author_key IS NOT NULL"
-        post_authors: dict[str, str] = {post: author for post, author in select_in(self.db, posts_sql, post_ids)}
-        authors_sql = f"SELECT {_AUTHOR_SELECT} FROM authors WHERE key IN ({{marks}})"
-        rows = [tuple(row) for row in select_in(self.db, authors_sql, [*keys, *post_authors.values()])]
+        # Ordered as the IN (...) queries these replace returned them (the registry admits
+        # records in this order).
+        posts_sql = ("SELECT r.id, r.author_key FROM json_each(?) AS v JOIN mention_rows AS r ON r.id = v.value "
+                     "WHERE r.author_key IS NOT NULL ORDER BY r.id")
+        post_authors: dict[str, str] = {post: author for post, author in select_each(self.db, posts_sql, post_ids)}
+        authors_sql = (f"SELECT {_AUTHORS_SELECT} FROM json_each(?) AS v JOIN authors AS a ON a.key = v.value "
+                       "ORDER BY a.key")
+        rows = list(select_each(self.db, authors_sql, [*keys, *post_authors.values()]))
         return rows, post_authors
 
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
         """Upsert author rows and the registry's position (`seq`) and state, in one transaction."""
-        marks = ",".join("?" * len(AUTHOR_COLUMNS))
         with self.transaction() as db:
-            db.executemany(f"INSERT OR REPLACE INTO authors ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
-            db.execute(
-                "INSERT INTO checkpoints VALUES ('influencers', ?, ?, ?) ON CONFLICT (name) DO "
-                "UPDATE SET seq = excluded.seq, state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (seq, state, time.time()),
-            )
+            self._save_authors(db, rows, seq, state)
+
+    @staticmethod
+    def _save_authors(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
+        marks = ",".join("?" * len(AUTHOR_COLUMNS))
+        db.executemany(f"INSERT OR REPLACE INTO authors ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
+        db.execute(
+            "INSERT INTO checkpoints VALUES ('influencers', ?, ?, ?) ON CONFLICT (name) DO "
+            "UPDATE SET seq = excluded.seq, state = excluded.state, "
+            "updated_at = excluded.updated_at",
+            (seq, state, time.time()),
+        )
 
     def count_authors(self) -> int:
         return self.db.execute("SELECT count(*) FROM authors").fetchone()[0]
@@ -434,13 +442,15 @@ class SQLiteStore(CrmStoreMixin):
     def save_checkpoint(
         self, name: str, seq: int, state: bytes, alert_conditions: ConditionChanges | None = None,
         parts: Mapping[str, bytes] | None = None, state_parts: Mapping[str, StateParts] | None = None,
+        authors: tuple[Sequence[tuple[Any, ...]], bytes] | None = None,
     ) -> None:
         """Store a checkpoint, with the open-alert rows that changed since the last one (see
         `AlertManager.take_changes`) in the same transaction. `parts` replace the checkpoint's
         parts: each a row of its own named "<name>/<key>" (read with `load_checkpoint`), so
         that no single blob holds them all. `state_parts`: the components' states given in
         parts (`Component.snapshot_parts`), by component id, of which only the changes are
-        written (read with `load_state_parts`)."""
+        written (read with `load_state_parts`). `authors`: the influencer registry's changed
+        rows and state, stored at the checkpoint's position (as `save_authors` does)."""
         now = time.time()
         upsert = (
             "INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -460,6 +470,8 @@ class SQLiteStore(CrmStoreMixin):
                 self._save_state_parts(db, name, state_parts)
             if alert_conditions is not None:
                 self._save_alert_conditions(db, alert_conditions)
+            if authors is not None:
+                self._save_authors(db, authors[0], seq, authors[1])
 
     @staticmethod
     def _save_state_parts(db: sqlite3.Connection, name: str, state_parts: Mapping[str, StateParts]) -> None:
@@ -705,6 +717,7 @@ AUTHOR_COLUMNS: Final = (
     "watchlist", "own",
 )  # fmt: skip
 _AUTHOR_SELECT: Final = ", ".join(AUTHOR_COLUMNS)
+_AUTHORS_SELECT: Final = ", ".join(f"a.{column}" for column in AUTHOR_COLUMNS)
 
 
 def _statements(sql: str) -> list[str]:

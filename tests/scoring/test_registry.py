@@ -267,3 +267,34 @@ def test_recent_posts_forget_as_an_ordered_dict_would() -> None:
         recent.remember(f"p{step % 3}", "a")
         assert len(recent._order) <= 2 * 50
     assert [recent.get(f"p{n}") for n in range(3)] == ["a"] * 3 and len(recent) == 50
+
+
+async def _authors_after(tmp_path: Path, mentions: list[Any], batch: int) -> list[Any]:
+    directory = tmp_path / f"batch-{batch}"
+    worker = StoreWorker(open_store(directory))
+    try:
+        tracking = Tracking(InfluencerRegistry(InfluencerOptions(hot_authors=8, recent_posts=5, flush_every=4),
+                                               Matcher(WATCH)), worker)
+        await tracking.start()
+        stored = await worker.call("ingest", "src", mentions, None)
+        for start in range(0, len(stored), batch):
+            await tracking.before_scoring(stored[start : start + batch])
+            await tracking.after_scoring(stored[start : start + batch])
+        await tracking.flush()
+    finally:
+        worker.close()
+    return sorted(await _all_rows(directory))
+
+
+async def test_a_reply_in_a_batch_longer_than_the_recent_posts_still_credits_its_author(tmp_path: Path) -> None:
+    """A post can leave the recent posts within one batch (a re-feed after a restart reads a
+    thousand mentions at a time) before a reply to it comes: the author is credited as in a
+    batch of its own."""
+    mentions = []
+    for i in range(60):
+        parent = {"in_reply_to": f"test:{i - 9}"} if i % 3 == 0 and i >= 9 else {}
+        mentions.append(make_mention("@acmeair news", id=f"test:{i}", author=f"a{i % 13}", minutes=i, **parent))
+    Matcher(WATCH).apply(mentions)
+    one_by_one = await _authors_after(tmp_path, mentions, 1)
+    assert sum(row[12] for row in one_by_one) == 17  # engaged: every reply credited
+    assert await _authors_after(tmp_path, mentions, 60) == one_by_one
