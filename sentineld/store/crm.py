@@ -22,7 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.model import SEVERITIES, Mention, format_time
-from sentineld.store.sql import json_blob, select_in
+from sentineld.store.sql import json_blob, select_each, select_in
 
 __all__ = [
     "OPEN_STATES",
@@ -191,6 +191,15 @@ _CASE_COLUMNS: Final = (
 _CASE_MENTION_COLUMNS: Final = (
     "mention_id, case_id, role, channel, created_us, due_us, severity, answered_by, answers"
 )
+#: The rows of the keys `select_each` binds (a batch's reads: the order does not matter).
+_CASE_MENTIONS_EACH: Final = (
+    f"SELECT {', '.join('c.' + c.strip() for c in _CASE_MENTION_COLUMNS.split(','))} "
+    "FROM {values} AS v JOIN case_mentions AS c ON c.mention_id = v.value"
+)
+_CASES_EACH: Final = (
+    f"SELECT {', '.join('c.' + c.strip() for c in _CASE_COLUMNS.split(','))} "
+    "FROM {values} AS v JOIN cases AS c ON c.id = v.value"
+)
 #: Insert a case or bring its row up to date (in place: only the indexes of changed columns move).
 _SAVE_CASE: Final = (
     f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)}) ON CONFLICT (id) DO UPDATE SET "
@@ -298,9 +307,7 @@ class CrmTables:
             return
         for mention_id in wanted:
             self._case_mentions[mention_id] = None
-        for row in select_in(
-            self.db, f"SELECT {_CASE_MENTION_COLUMNS} FROM case_mentions WHERE mention_id IN ({{marks}})", wanted
-        ):
+        for row in select_each(self.db, _CASE_MENTIONS_EACH, wanted):
             self._case_mentions[row[0]] = _case_mention_from_row(row)
 
     def load_mentions(self, mention_ids: Iterable[str]) -> None:
@@ -309,7 +316,9 @@ class CrmTables:
             return
         for mention_id in wanted:
             self._mentions[mention_id] = None
-        for ident, body in select_in(self.db, "SELECT id, body FROM mention_rows WHERE id IN ({marks})", wanted):
+        for ident, body in select_each(
+            self.db, "SELECT r.id, r.body FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value", wanted
+        ):
             self._mentions[ident] = _mention_decoder.decode(body)
 
     def load_identities(self, keys: Iterable[str]) -> None:
@@ -318,8 +327,9 @@ class CrmTables:
             return
         for key in wanted:
             self._holders[key] = None
-        for key, customer, author_key in select_in(
-            self.db, "SELECT key, customer, author_key FROM identities WHERE key IN ({marks})", wanted
+        for key, customer, author_key in select_each(
+            self.db, "SELECT i.key, i.customer, i.author_key FROM {values} AS v JOIN identities AS i ON i.key = v.value",
+            wanted,
         ):
             self._holders[key] = customer
             self._author_keys[key] = author_key
@@ -330,7 +340,7 @@ class CrmTables:
         wanted = [i for i in case_ids if i not in self._cases]
         for case_id in wanted:
             self._cases[case_id] = None
-        for row in select_in(self.db, f"SELECT {_CASE_COLUMNS} FROM cases WHERE id IN ({{marks}})", wanted):
+        for row in select_each(self.db, _CASES_EACH, wanted):
             self._cases[row[0]] = _case_from_row(row)
         owners = [c for c in customers if c not in self._open]
         for customer in owners:

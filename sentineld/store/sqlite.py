@@ -385,10 +385,10 @@ class SQLiteStore(CrmStoreMixin):
         ``{post id: author key}`` for those posts."""
         # Ordered as the IN (...) queries these replace returned them (the registry admits
         # records in this order).
-        posts_sql = ("SELECT r.id, r.author_key FROM json_each(?) AS v JOIN mention_rows AS r ON r.id = v.value "
+        posts_sql = ("SELECT r.id, r.author_key FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value "
                      "WHERE r.author_key IS NOT NULL ORDER BY r.id")
         post_authors: dict[str, str] = {post: author for post, author in select_each(self.db, posts_sql, post_ids)}
-        authors_sql = (f"SELECT {_AUTHORS_SELECT} FROM json_each(?) AS v JOIN authors AS a ON a.key = v.value "
+        authors_sql = (f"SELECT {_AUTHORS_SELECT} FROM {{values}} AS v JOIN authors AS a ON a.key = v.value "
                        "ORDER BY a.key")
         rows = list(select_each(self.db, authors_sql, [*keys, *post_authors.values()]))
         return rows, post_authors
