@@ -94,7 +94,7 @@ class SocialNormaliser:
         self._space_emoji = non_ascii_replacer({e: f" {e} " for e in emoji}) if emoji else None
         terms = sorted({t.strip().lstrip("@#$") for t in neutral_terms} - {""}, key=len)
         #: Lower-cased terms, to find cheaply where the word-boundary regex may match.
-        self._lowered_terms = tuple(dict.fromkeys(term.lower() for term in terms))
+        self._lowered_terms = tuple(dict.fromkeys([term.lower() for term in terms]))
         self._terms = (
             re.compile(
                 r"(?<!\w)(?:" + "|".join(re.escape(t) for t in reversed(terms)) + r")(?!\w)",
