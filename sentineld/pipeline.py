@@ -680,6 +680,7 @@ class Pipeline:
                     await self.trigger_queue.put(batch)
                 if self._barrier_asked and any(group):
                     self._barrier_asked = False
+                    self._last_barrier = time.monotonic()  # in place of the next one by the clock
                     barrier = Barrier(max(batch[-1][0] for batch in group if batch))
                     await self._survive("score", self._score_item, barrier)
                     await self.trigger_queue.put(barrier)
