@@ -298,3 +298,36 @@ async def test_a_reply_in_a_batch_longer_than_the_recent_posts_still_credits_its
     one_by_one = await _authors_after(tmp_path, mentions, 1)
     assert sum(row[12] for row in one_by_one) == 17  # engaged: every reply credited
     assert await _authors_after(tmp_path, mentions, 60) == one_by_one
+
+
+async def test_evicted_records_ask_for_early_checkpoints_that_carry_them(tmp_path: Path) -> None:
+    """With checkpoints by the clock an hour apart, evicted records would wait in memory until
+    the end: the registry asks the pipeline for early barriers instead, and its records reach
+    the store with those checkpoints (decision 0130)."""
+    from sentineld.pipeline import GROUP_MENTIONS
+    from sentineld.replay import replay
+
+    core = harness(tmp_path).configure(sentineld={"checkpoint_interval": "1h", "batch_size": 100},
+                                       influencers={"hot_authors": 50, "flush_every": 100})
+    mentions = [make_mention("@acmeair hi", author=f"a{(i * 7) % 4000}", minutes=i) for i in range(8000)]
+    path = core.write_jsonl(mentions)
+    seen: dict[str, Any] = {"peak": 0}
+
+    def watch(pipeline: Any) -> None:
+        seen["pipeline"] = pipeline
+        tracking, after = pipeline.tracking, pipeline.tracking.after_scoring
+
+        async def after_scoring(batch: Any) -> None:
+            await after(batch)
+            seen["peak"] = max(seen["peak"], tracking.registry.pending)
+
+        tracking.after_scoring = after_scoring
+
+    await replay(core.config(), [str(path)], state_dir=tmp_path / "state", watch=watch)
+    pipeline = seen["pipeline"]
+    # The score stage places a barrier after the group of batches it is scoring (at most 4,096
+    # mentions, `GROUP_MENTIONS`): at least one per group here, plus the last.
+    assert pipeline.stats.checkpoints >= 3
+    assert pipeline.tracking.writes == pipeline.stats.checkpoints
+    assert seen["peak"] < 100 + GROUP_MENTIONS
+    assert len(await _all_rows(tmp_path / "state")) == 4000
