@@ -243,3 +243,42 @@ def test_making_room_lets_go_of_the_quiet_then_of_one_more_while_full() -> None:
         viral._make_room(moment, TriggerAlertSink("viral", "viral"))
         assert let_go == reference(spreads, moment, most, quiet)
         assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):]
+
+
+async def test_a_new_post_makes_room_as_make_room_does() -> None:
+    """Following a new post from `observe` (where the usual case, a full set whose least recent
+    post is not quiet, is handled inline) lets go of the same posts, at the same times, as the
+    rule `_make_room` follows, and leaves the others in order behind the new one."""
+    from sentineld_plugins.triggers.viral_post import _Spread
+
+    def reference(spreads: list[_Spread], moment: float, most: int, quiet: float) -> list[tuple[str, float]]:
+        left, gone = list(spreads), []
+        while left:
+            if left[0].last_at + quiet <= moment:
+                gone.append((left[0].subject, left[0].last_at + quiet))
+                left.pop(0)
+            elif len(left) >= most:
+                gone.append((left[0].subject, moment))
+                left.pop(0)
+                break
+            else:
+                break
+        return gone
+
+    rng = random.Random(12)
+    start = EPOCH.timestamp()
+    for _ in range(300):
+        most, quiet = rng.randint(1, 6), 3600.0
+        viral = ViralPost(ViralPostOptions(max_tracked=most, quiet=Duration(quiet)),
+                          ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
+        spreads = [_Spread(f"brand/post:p{i}", "bluesky", start, start + rng.choice([0.0, 1000.0, 5000.0]))
+                   for i in range(rng.randint(0, most + 3))]  # more than max_tracked: restored so
+        viral.tracked.update((spread.subject, spread) for spread in spreads)
+        let_go: list[tuple[str, float]] = []
+        viral._let_go = lambda spread, at, alerts: let_go.append((spread.subject, at))  # type: ignore[method-assign]
+        minutes = rng.choice([50.0, 4700.0 / 60, 150.0])
+        new = make_mention("RT", source="bluesky", minutes=minutes, reshare_of="bluesky:new",
+                           scores={"reshare_velocity": 1.0}, matches=["brand"])
+        await viral.observe([new], TriggerAlertSink("viral", "viral"))
+        assert let_go == reference(spreads, new.timestamp, most, quiet)
+        assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):] + ["brand/post:bluesky:new"]

@@ -167,27 +167,30 @@ class ViralPost(Trigger):
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         subjects, min_cluster_size = self.options.subjects, self.options.min_cluster_size
+        every = "*" in subjects
+        update = self._update
         for mention in mentions:
             scores = mention.scores
-            if not scores or not mention.matches:
+            matches = mention.matches
+            if not scores or not matches:
                 continue
             reshares = scores.get("reshare_velocity") or 0.0
             replies = scores.get("reply_velocity") or 0.0
             growth = scores.get("cluster_growth") or 0.0
             if reshares <= 0 and replies <= 0 and growth <= 0:
                 continue  # the fast path: not spreading at all
-            subject = watched_subject(mention.matches, subjects)
+            # watched_subject, with its usual answer (the first match) tried first
+            subject = matches[0] if every or matches[0] in subjects else watched_subject(matches, subjects)
             if subject is None:
                 continue
             moment = mention.timestamp
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
-                self._update(f"{subject}/post:{post}", mention.source, post, mention, moment,
-                             reshares, replies, 0.0, alerts)
-            cluster = mention.labels.get("cluster")
-            if cluster is not None and growth > 0:
-                if scores.get("cluster_size", 0) >= min_cluster_size:
-                    self._update(f"{subject}/cluster:{cluster}", "*", None, mention, moment, 0.0, 0.0, growth, alerts)
+                update(f"{subject}/post:{post}", mention.source, post, mention, moment, reshares, replies, 0.0, alerts)
+            if growth > 0:
+                cluster = mention.labels.get("cluster")
+                if cluster is not None and scores.get("cluster_size", 0) >= min_cluster_size:
+                    update(f"{subject}/cluster:{cluster}", "*", None, mention, moment, 0.0, 0.0, growth, alerts)
 
     def _update(self, key: str, channel: str, post: str | None, mention: Mention, moment: float,
                 reshares: float, replies: float, growth: float, alerts: AlertSink) -> None:
@@ -197,7 +200,16 @@ class ViralPost(Trigger):
         spread = tracked.get(key)
         if spread is None:
             if tracked:
-                self._make_room(moment, alerts)
+                if len(tracked) >= self.options.max_tracked:
+                    # the first step of _make_room, inline: full (the usual case on a busy stream)
+                    oldest = tracked.popitem(last=False)[1]
+                    if oldest.last_at + self.options.quiet > moment:
+                        self._let_go(oldest, moment, alerts)
+                    else:
+                        self._let_go(oldest, oldest.last_at + self.options.quiet, alerts)
+                        self._make_room(moment, alerts)
+                else:
+                    self._make_room(moment, alerts)
             mentions = () if post == mention.id else (mention.id,)
             spread = tracked[key] = _Spread(key, sys.intern(channel), moment, moment, mentions, reshares, replies, growth)
         else:
