@@ -141,3 +141,57 @@ def test_a_cluster_checkpointed_with_an_author_set_still_knows_its_authors() -> 
     again = Cluster.from_state(msgspec.msgpack.decode(encoded))
     again.add("bluesky:did:plc:11", 8.0, 3600.0)
     assert again.size == 5
+
+
+@pytest.mark.parametrize("few", [0, 48, 10**6])
+def test_the_band_walk_finds_the_same_pairs_in_numpy_and_one_by_one(few: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk back along each bucket goes on in Python once few chains are left: with no
+    chain left to Python (0), the default, or every chain after the first step, the same
+    candidates, on a ring that reuses its rows and with posts leaving the live range. Copies of
+    a few texts (some bands changed) make chains longer than `BUCKET`."""
+    import numpy as np
+
+    from sentineld_plugins.scorers.virality import index
+
+    def pairs_of(walks: int) -> list[tuple[list[int], list[int]]]:
+        monkeypatch.setattr(index, "_FEW_WALKS", walks)
+        rng = np.random.default_rng(7)
+        texts = rng.integers(0, 2**32, size=(4, 60), dtype=np.uint32)
+        band_index, found, next_slot, oldest = index.BandIndex(10, 6, 300), [], 0, 0
+        for _ in range(40):
+            count = int(rng.integers(1, 40))
+            signatures = texts[rng.integers(0, 4, size=count)].copy()
+            changed = rng.random(signatures.shape) < 0.05
+            signatures[changed] = rng.integers(0, 2**32, size=int(changed.sum()), dtype=np.uint32)
+            fresh = rng.random(count) < 0.3
+            signatures[fresh] = rng.integers(0, 2**32, size=(int(fresh.sum()), 60), dtype=np.uint32)
+            oldest = max(oldest + int(rng.integers(0, 10)), next_slot + count - 300)
+            posts, others = band_index.add(next_slot, signatures, oldest)
+            found.append((posts.tolist(), others.tolist()))
+            next_slot += count
+        return found
+
+    reference = pairs_of(0)
+    assert sum(len(posts) for posts, _ in reference) > 1000
+    assert pairs_of(few) == reference
+
+
+def test_the_walk_goes_on_in_python_for_long_chains(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from sentineld_plugins.scorers.virality import index
+
+    tails: list[int] = []
+    walk_on = index.BandIndex._walk_on
+
+    def counted(self: index.BandIndex, at: list[int], *args: object) -> object:
+        tails.append(len(at))
+        return walk_on(self, at, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index.BandIndex, "_walk_on", counted)
+    band_index = index.BandIndex(10, 6, 100)
+    text = np.arange(60, dtype=np.uint32).reshape(1, 60)
+    for slot in range(30):  # one copy at a time: its 10 bands each walk back along the copies
+        posts, others = band_index.add(slot, text, 0)
+        assert others.tolist() == list(range(max(slot - index.BUCKET, 0), slot))
+    assert tails and max(tails) <= 10

@@ -69,7 +69,7 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
             at_or_after = bisect_left(authors, author)
             if at_or_after < len(authors) and authors[at_or_after] == author:
                 return
-            self.authors = authors = (*authors[:at_or_after], author, *authors[at_or_after:])
+            self.authors = authors = authors[:at_or_after] + (author,) + authors[at_or_after:]
             size = len(authors)
             if size > EXACT_AUTHORS:
                 self._to_sketch()

@@ -35,6 +35,9 @@ BUCKET: Final = 16
 _FOLD = np.random.default_rng(20101210).integers(0, 2**62, size=4096, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 Pairs = tuple[np.ndarray, np.ndarray]
+#: Chains still being walked at or under which the walk goes on in Python (measured: a numpy
+#: step costs about as much as 50–80 entries walked one by one).
+_FEW_WALKS: Final = 48
 
 
 def no_pairs() -> Pairs:
@@ -116,20 +119,26 @@ class BandIndex:
         candidates. A chain is read newest first, and ends at an expired post (older than
         `oldest`), at a row since reused (holding a newer post than the entry before it), or
         at the end (slot -1)."""
-        before, slots = self._before, self._slots
+        before, slots, stored = self._before, self._slots, self._keys
         query = np.arange(len(entries))  # the new entry each walk serves
         at = before[entries]  # `newer`: the slot each walk comes from
         posts, found = [], []
-        for _ in range(BUCKET):
+        for step in range(BUCKET):
             slot = slots[at]
-            going = (slot >= oldest) & (slot <= newer)
-            at, query, slot = at[going], query[going], slot[going]
-            if not len(at):
+            # positions rather than masks: three arrays are taken with the same positions
+            going = np.flatnonzero((slot >= oldest) & (slot <= newer))
+            if not len(going):
                 break
-            match = self._keys[at] == keys[query]
+            at, query, slot = at[going], query[going], slot[going]
+            match = np.flatnonzero(stored[at] == keys[query])
             posts.append(query[match])
             found.append(slot[match])
             at, newer = before[at], slot
+            if len(at) <= _FEW_WALKS and step < BUCKET - 1:
+                tail = self._walk_on(at.tolist(), query.tolist(), newer.tolist(), keys, oldest, BUCKET - 1 - step)
+                posts.append(tail[0])
+                found.append(tail[1])
+                break
         if not posts:
             return no_pairs()
         post = np.concatenate(posts) // self.bands
@@ -137,6 +146,25 @@ class BandIndex:
         if len(pairs) > 1:  # a pair found through several bands once
             pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
         return first + (pairs >> 32), oldest + (pairs & 0xFFFFFFFF)
+
+    def _walk_on(self, at: list[int], query: list[int], newer: list[int], keys: np.ndarray, oldest: int, steps: int) -> Pairs:
+        """`_walk`'s last steps for the few chains still going (the long ones: copies of a
+        text that keeps coming back), one by one: cheaper than a dozen numpy passes over a
+        handful of entries each."""
+        before, slots, stored = self._before, self._slots, self._keys
+        posts: list[int] = []
+        found: list[int] = []
+        for entry, walk, came in zip(at, query, newer, strict=True):
+            key = keys.item(walk)
+            for _ in range(steps):
+                slot = slots.item(entry)
+                if slot < oldest or slot > came:
+                    break
+                if stored.item(entry) == key:
+                    posts.append(walk)
+                    found.append(slot)
+                entry, came = before.item(entry), slot
+        return np.array(posts, dtype=np.int64), np.array(found, dtype=np.int64)
 
     def forget(self, first: int, stop: int) -> None:
         """Posts at slots [first, stop) left (nothing to do: the walk checks the live range)."""
