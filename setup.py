@@ -11,8 +11,8 @@ only slower. Environment variables:
 - ``SENTINELD_REQUIRE_EXTENSIONS=1``: a failed build is an error instead of a fallback (CI).
 
 In an editable install the compiled files sit beside their sources; after editing one, run
-``pip install -e .`` (or ``python setup.py build_ext --inplace``) again. Until then the
-sources run, with a warning (`sentineld.compiled`).
+``pip install -e .`` again (or ``python setup.py build_ext --inplace`` where mypy is installed).
+Until then the edited sources run, with a warning (`sentineld.compiled`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ source_digest = _compiled["source_digest"]
 #: mypyc names a module after its path, and `plugins/` is `sentineld_plugins`) and writes C.
 STAGING = Path("build") / "mypyc-src"
 C_OUTPUT = Path("build") / "mypyc"
+#: A group's native library is the module ``<package>.<GROUP>__mypyc``.
+GROUP = "compiled"
 
 
 def flag(name: str) -> bool:
@@ -75,41 +77,56 @@ def mypyc_extensions() -> list[Extension]:
         extensions += mypycify(
             ["--ignore-missing-imports", "--follow-imports=silent", "--cache-dir", str(C_OUTPUT / "cache"), *paths],
             target_dir=str(C_OUTPUT),
-            group_name=f"{package}.compiled",
+            group_name=f"{package}.{GROUP}",
         )
     return extensions
 
 
 class OptionalBuildExt(build_ext):
-    """Builds the compiled modules if it can, and otherwise leaves a pure-Python install."""
+    """Builds the compiled modules if it can, and otherwise leaves a pure-Python install.
 
-    def finalize_options(self) -> None:
-        # The placeholder given to setup() (so that a build runs this command at all) is
-        # replaced by mypyc's extensions here, once, before setuptools reads them.
-        if getattr(self.distribution, "_sentineld_mypyc", None) is None:
-            extensions: list[Extension] = []
-            if flag("SENTINELD_NO_EXTENSIONS"):
-                warn("SENTINELD_NO_EXTENSIONS is set: installing pure Python, without compiled modules")
-            else:
-                try:
-                    extensions = mypyc_extensions()
-                except (Exception, SystemExit) as error:  # mypyc reports type errors by exiting
-                    self._fall_back(f"mypyc could not compile the modules ({error!r})")
-            self.distribution._sentineld_mypyc = extensions  # type: ignore[attr-defined]
-            self.distribution.ext_modules = extensions
-        super().finalize_options()
+    setup() is given placeholder extensions, one per module and one per group's native
+    library, so that a build runs this command and setuptools prepares their file names.
+    mypyc runs only here, when the extensions are built (not in the metadata steps, which
+    also look at them), and its C sources and flags are put into the placeholders.
+    """
 
     def run(self) -> None:
+        if not self._generate_c():
+            self._remove_outputs()  # an earlier build beside the sources would not match them
+            self.extensions = []
+            return
         inplace = self.inplace
         try:
             super().run()
         except (CCompilerError, ExecError, PlatformError, OSError) as error:
             self.inplace = inplace
             self._remove_outputs()
+            self.extensions = []
             self._fall_back(f"no C compiler or Python headers to build the compiled modules ({error})")
             return
-        if self.extensions:
-            self._write_manifests()
+        self._write_manifests()
+
+    def _generate_c(self) -> bool:
+        """Fill the placeholders with mypyc's C; False if there will be no compiled build."""
+        if flag("SENTINELD_NO_EXTENSIONS"):
+            warn("SENTINELD_NO_EXTENSIONS is set: installing pure Python, without compiled modules")
+            return False
+        try:
+            generated = {ext.name: ext for ext in mypyc_extensions()}
+        except (Exception, SystemExit) as error:  # mypyc prints type errors, then exits
+            detail = "see its errors above" if isinstance(error, SystemExit) else repr(error)
+            self._fall_back(f"mypyc could not compile the modules ({detail})")
+            return False
+        placeholders = {ext.name: ext for ext in self.extensions}
+        if generated.keys() != placeholders.keys():
+            self._fall_back(f"mypyc made {sorted(generated)}, setup.py expected {sorted(placeholders)}")
+            return False
+        for name, ext in generated.items():
+            for key, value in vars(ext).items():
+                if not key.startswith("_"):  # setuptools' own, set when it prepared the placeholder
+                    setattr(placeholders[name], key, value)
+        return True
 
     def _fall_back(self, reason: str) -> None:
         if flag("SENTINELD_REQUIRE_EXTENSIONS"):
@@ -139,6 +156,10 @@ class OptionalBuildExt(build_ext):
 
 core = find_packages(include=["sentineld", "sentineld.*"])
 builtins = ["sentineld_plugins" + name.removeprefix("plugins") for name in find_packages(include=["plugins", "plugins.*"])]
-placeholder = [Extension(f"{package}.{module}", sources=[]) for package, modules in COMPILED.items() for module in modules]
+placeholders = [
+    Extension(name, sources=[])
+    for package, modules in COMPILED.items()
+    for name in (*(f"{package}.{module}" for module in modules), f"{package}.{GROUP}__mypyc")
+]
 
-setup(packages=core + builtins, ext_modules=placeholder, cmdclass={"build_ext": OptionalBuildExt})
+setup(packages=core + builtins, ext_modules=placeholders, cmdclass={"build_ext": OptionalBuildExt})

@@ -119,8 +119,7 @@ class _SourceFirstFinder(MetaPathFinder):
             return False
         warnings.warn(
             f"the compiled {package} ({', '.join(stale)}) was built from other sources than the "
-            f"ones in {directory}: running the sources. Rebuild with `pip install -e .` (or "
-            "`python setup.py build_ext --inplace`) to compile them again.",
+            f"ones in {directory}: running the sources. `pip install -e .` compiles them again.",
             StaleCompiledWarning,
             stacklevel=2,
         )
