@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import msgspec
 
@@ -390,7 +390,7 @@ class SQLiteStore(CrmStoreMixin):
         post_authors: dict[str, str] = {post: author for post, author in select_each(self.db, posts_sql, post_ids)}
         authors_sql = (f"SELECT {_AUTHORS_SELECT} FROM {{values}} AS v JOIN authors AS a ON a.key = v.value "
                        "ORDER BY a.key")
-        rows = list(select_each(self.db, authors_sql, [*keys, *post_authors.values()]))
+        rows = cast("list[tuple[Any, ...]]", list(select_each(self.db, authors_sql, [*keys, *post_authors.values()])))
         return rows, post_authors
 
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
