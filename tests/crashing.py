@@ -48,18 +48,20 @@ def log_size(tmp_path: Path) -> int:
     return log.stat().st_size if log.exists() else 0
 
 
-def db_state(tmp_path: Path) -> tuple[int, int]:
-    """(mentions stored, sequence number of the last checkpoint)."""
+def db_state(tmp_path: Path) -> tuple[int, int, int]:
+    """(mentions stored, sequence number of the last checkpoint, deliveries waiting in the
+    outbox)."""
     path = tmp_path / "state" / "sentineld.sqlite3"
     if not path.exists():
-        return 0, 0
+        return 0, 0, 0
     db = sqlite3.connect(path, timeout=5)
     try:
         count = db.execute("SELECT count(*) FROM mentions").fetchone()[0]
         row = db.execute("SELECT seq FROM checkpoints WHERE name = 'pipeline'").fetchone()
-        return count, row[0] if row else 0
+        waiting = db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+        return count, row[0] if row else 0, waiting
     except sqlite3.OperationalError:
-        return 0, 0
+        return 0, 0, 0
     finally:
         db.close()
 
@@ -106,15 +108,16 @@ def kill_while_ingesting(
 
 
 def run_to_end(tmp_path: Path, count: int, settle: float = 120) -> None:
-    """Start the daemon, wait until `count` mentions are stored and checkpointed, stop it with
-    SIGTERM and check that it exits 0."""
+    """Start the daemon, wait until `count` mentions are stored and checkpointed and the outbox
+    has delivered what it holds (a loaded machine can leave hundreds of deliveries queued when
+    the last checkpoint is stored), stop it with SIGTERM and check that it exits 0."""
     before = log_size(tmp_path)
     daemon = start(tmp_path)
     deadline = time.monotonic() + settle
     wait_running(tmp_path, before, deadline)
     while time.monotonic() < deadline:
-        stored, checkpoint = db_state(tmp_path)
-        if stored == count and checkpoint == count:
+        stored, checkpoint, waiting = db_state(tmp_path)
+        if stored == count and checkpoint == count and not waiting:
             break
         time.sleep(0.2)
     daemon.send_signal(signal.SIGTERM)
