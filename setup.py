@@ -68,6 +68,8 @@ def mypyc_extensions() -> list[Extension]:
     STAGING.mkdir(parents=True, exist_ok=True)
     for top, folder in PACKAGE_DIRS.items():
         link = STAGING / top
+        if link.is_symlink() and link.readlink() != HERE / folder:
+            link.unlink()  # a build folder carried over from another checkout
         if not link.is_symlink():
             link.symlink_to(HERE / folder, target_is_directory=True)
     extensions: list[Extension] = []

@@ -27,9 +27,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from importlib.abc import MetaPathFinder
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
-from importlib.util import spec_from_file_location
 from types import ModuleType
 
 __all__ = [
@@ -74,8 +72,11 @@ def is_compiled(module: ModuleType) -> bool:
     return str(getattr(module, "__file__", "")).endswith(tuple(EXTENSION_SUFFIXES))
 
 
-class _SourceFirstFinder(MetaPathFinder):
-    """Runs a compiled group from its ``.py`` files when it must (see the module docstring)."""
+class _SourceFirstFinder:
+    """Runs a compiled group from its ``.py`` files when it must (see the module docstring).
+
+    A meta path finder (``importlib.abc.MetaPathFinder``'s protocol, not its class: importing
+    ``importlib.abc`` costs start-up milliseconds)."""
 
     def __init__(self) -> None:
         #: Compiled module name → its package; packages already decided → run from source?
@@ -96,6 +97,8 @@ class _SourceFirstFinder(MetaPathFinder):
             decided = self._from_source[package] = self._must_run_source(package, directory)
         if not decided:
             return None  # the normal machinery imports the extension, or the .py if none
+        from importlib.util import spec_from_file_location
+
         return spec_from_file_location(fullname, os.path.join(directory, fullname.rpartition(".")[2] + ".py"))
 
     @staticmethod
