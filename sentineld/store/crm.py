@@ -200,6 +200,10 @@ _CASES_EACH: Final = (
     f"SELECT {', '.join('c.' + c.strip() for c in _CASE_COLUMNS.split(','))} "
     "FROM {values} AS v JOIN cases AS c ON c.id = v.value"
 )
+_MENTIONS_EACH: Final = "SELECT r.id, r.body FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value"
+_IDENTITIES_EACH: Final = (
+    "SELECT i.key, i.customer, i.author_key FROM {values} AS v JOIN identities AS i ON i.key = v.value"
+)
 #: Insert a case or bring its row up to date (in place: only the indexes of changed columns move).
 _SAVE_CASE: Final = (
     f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)}) ON CONFLICT (id) DO UPDATE SET "
@@ -316,9 +320,7 @@ class CrmTables:
             return
         for mention_id in wanted:
             self._mentions[mention_id] = None
-        for ident, body in select_each(
-            self.db, "SELECT r.id, r.body FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value", wanted
-        ):
+        for ident, body in select_each(self.db, _MENTIONS_EACH, wanted):
             self._mentions[ident] = _mention_decoder.decode(body)
 
     def load_identities(self, keys: Iterable[str]) -> None:
@@ -327,10 +329,7 @@ class CrmTables:
             return
         for key in wanted:
             self._holders[key] = None
-        for key, customer, author_key in select_each(
-            self.db, "SELECT i.key, i.customer, i.author_key FROM {values} AS v JOIN identities AS i ON i.key = v.value",
-            wanted,
-        ):
+        for key, customer, author_key in select_each(self.db, _IDENTITIES_EACH, wanted):
             self._holders[key] = customer
             self._author_keys[key] = author_key
 

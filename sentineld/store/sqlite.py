@@ -383,15 +383,9 @@ class SQLiteStore(CrmStoreMixin):
     ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
         """The stored rows of `keys` and of the authors of the stored posts `post_ids`, and
         ``{post id: author key}`` for those posts."""
-        # Ordered as the IN (...) queries these replace returned them (the registry admits
-        # records in this order).
-        posts_sql = ("SELECT r.id, r.author_key FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value "
-                     "WHERE r.author_key IS NOT NULL ORDER BY r.id")
-        post_authors: dict[str, str] = {post: author for post, author in select_each(self.db, posts_sql, post_ids)}
-        authors_sql = (f"SELECT {_AUTHORS_SELECT} FROM {{values}} AS v JOIN authors AS a ON a.key = v.value "
-                       "ORDER BY a.key")
-        rows = cast("list[tuple[Any, ...]]", list(select_each(self.db, authors_sql, [*keys, *post_authors.values()])))
-        return rows, post_authors
+        post_authors: dict[str, str] = dict(select_each(self.db, _POST_AUTHORS_EACH, post_ids))  # type: ignore[arg-type]
+        rows = list(select_each(self.db, _AUTHORS_EACH, [*keys, *post_authors.values()]))
+        return cast("list[tuple[Any, ...]]", rows), post_authors
 
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
         """Upsert author rows and the registry's position (`seq`) and state, in one transaction."""
@@ -717,7 +711,16 @@ AUTHOR_COLUMNS: Final = (
     "watchlist", "own",
 )  # fmt: skip
 _AUTHOR_SELECT: Final = ", ".join(AUTHOR_COLUMNS)
-_AUTHORS_SELECT: Final = ", ".join(f"a.{column}" for column in AUTHOR_COLUMNS)
+# The registry's loads (`select_each`), ordered as the IN (...) queries they replace returned
+# them: the registry admits records, and remembers posts, in this order.
+_POST_AUTHORS_EACH: Final = (
+    "SELECT r.id, r.author_key FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value "
+    "WHERE r.author_key IS NOT NULL ORDER BY r.id"
+)
+_AUTHORS_EACH: Final = (
+    f"SELECT {', '.join(f'a.{column}' for column in AUTHOR_COLUMNS)} FROM {{values}} AS v "
+    "JOIN authors AS a ON a.key = v.value ORDER BY a.key"
+)
 
 
 def _statements(sql: str) -> list[str]:

@@ -49,3 +49,20 @@ def test_load_authors_answers_as_before(tmp_path: Path) -> None:
                 for key in sorted(wanted[start : start + IN_CHUNK]) if key in stored]
     assert found == expected
     store.close()
+
+
+def test_each_lookup_probes_the_key_index_once_per_value(tmp_path: Path) -> None:
+    """The joins scan the bound values and search the table's key for each: a plan that scanned
+    the table instead would read every row for every batch."""
+    from sentineld.store import crm, sqlite as store_sqlite
+
+    store = open_store(tmp_path)
+    queries = [crm._CASE_MENTIONS_EACH, crm._CASES_EACH, crm._MENTIONS_EACH, crm._IDENTITIES_EACH,
+               store_sqlite._POST_AUTHORS_EACH, store_sqlite._AUTHORS_EACH]
+    for query in queries:
+        plan = [row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + query.format(values="json_each(?)"),
+                                                   ('["k"]',))]
+        assert plan[0].startswith("SCAN v"), (query, plan)
+        assert plan[1].startswith("SEARCH ") and ("PRIMARY KEY" in plan[1] or "autoindex" in plan[1]), (query, plan)
+        assert not any(step.startswith("SCAN") for step in plan[1:]), (query, plan)
+    store.close()
