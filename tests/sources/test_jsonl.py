@@ -133,11 +133,12 @@ async def test_rotated_while_stopped_and_old_file_gone(live_core, tmp_path: Path
 
 async def test_malformed_lines_are_counted_and_skipped(live_core, tmp_path: Path) -> None:
     path = tmp_path / "mentions.jsonl"
-    bad = b'{"id": "test:x", "source": "test"}\n{not json\n'
+    nested = b"[" * 100_000 + b"]" * 100_000  # past both JSON parsers' depth
+    bad = b'{"id": "test:x", "source": "test"}\n{not json\n' + nested + b"\n"
     path.write_bytes(lines("1") + bad + lines("2"))
     async with live_core.running(source_config(path)) as core:
         stored = await core.wait_stored(2)
-        await core.wait_for(lambda: core.source("inbox").malformed == 2, what="two rejects")
+        await core.wait_for(lambda: core.source("inbox").malformed == 3, what="three rejects")
     assert ids(stored) == ["test:1", "test:2"]
 
 

@@ -300,7 +300,7 @@ class JsonlSource(Source):
         time of the mention before it); anything else is rejected with the mention's error."""
         try:
             item = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             item = None
         if not is_change(item):
             self.reject(str(error), raw, file=label, line=line)
