@@ -99,6 +99,31 @@ async def test_a_batch_clusters_as_its_posts_one_at_a_time() -> None:
     assert sum(label is not None for label, _, _ in outcomes[0]) > 100
 
 
+async def test_a_batch_longer_than_the_window_clusters_as_one_post_at_a_time() -> None:
+    """On a quiet brand a replay's batch can span days: posts leave the window in the middle
+    of it. Each post must see the posts still in its own window, as the live daemon's small
+    batches do, not those left in the window of the batch's last post."""
+
+    def stream() -> list:
+        rng = random.Random(7)
+        posts, minutes = [], 0.0
+        for i in range(400):
+            minutes += rng.expovariate(1 / 30)  # a post every half hour: 48 a day
+            parent = posts[rng.randrange(len(posts))].id if posts and rng.random() < 0.1 else None
+            posts.append(make_mention(CAMPAIGN[rng.randrange(4)], id=f"test:q{i}", author=f"a{rng.randrange(60)}",
+                                      minutes=minutes, in_reply_to=parent))
+        return posts
+
+    outcomes = []
+    for batch in (1, 64, 400):
+        posts = stream()
+        await score(posts, scorer(), batch=batch)
+        outcomes.append([(m.labels.get("cluster"), m.scores.get("cluster_size"), m.scores.get("cluster_growth")) for m in posts])
+    assert (posts[-1].timestamp - posts[0].timestamp) / 86400 > 7  # the batch of 400 spans a week
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert sum(label is not None for label, _, _ in outcomes[0]) > 300
+
+
 async def test_one_author_reposting_the_same_text_is_not_a_cluster() -> None:
     jo = Author(id="jo", handle="jo.example", followers=100)
     reposts = [make_mention(CAMPAIGN[0], author=jo, minutes=i * 10) for i in range(6)]

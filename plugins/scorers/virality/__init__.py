@@ -25,6 +25,7 @@ against a baseline that forgets over `baseline_half_life`; 0 for what does not s
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
@@ -246,12 +247,12 @@ class ViralityScorer(Scorer):
         cluster's growth adds to their spread)."""
         from sentineld_plugins.scorers.virality.signatures import contents, shingles
 
-        oldest = nows[-1] - self.options.window
+        window = self.options.window
         positions: list[int] = []
         texts: list[str] = []
         authors: list[str] = []
         for position, mention in enumerate(mentions):
-            if mention.reshare_of is None and times[position] >= oldest:
+            if mention.reshare_of is None and times[position] >= nows[position] - window:
                 author = mention.author_key
                 if author is not None:
                     positions.append(position)
@@ -271,9 +272,28 @@ class ViralityScorer(Scorer):
         else:
             signatures = self._signer.sign(found)
         posts = [mentions[p] for p in positions]
-        first = self._next_slot
-        pairs = self._index_posts(posts, [times[p] for p in positions], authors, signatures, nows[-1])
-        self._join_all(mentions, positions, first, pairs, nows, spreads)
+        post_times = [times[p] for p in positions]
+        post_nows = [nows[p] for p in positions]
+        start = 0
+        while start < len(positions):
+            stop = self._same_window(post_times, post_nows, start)
+            first = self._next_slot
+            pairs = self._index_posts(posts[start:stop], post_times[start:stop], authors[start:stop],
+                                      signatures[start:stop], post_nows[start])
+            self._join_all(mentions, positions[start:stop], first, pairs, nows, spreads)
+            start = stop
+
+    def _same_window(self, post_times: list[float], post_nows: list[float], start: int) -> int:
+        """The end of the run of posts from `start` that see the same indexed posts in their
+        window as each would alone: posts leave the window by event time, so a run stops
+        before the first post for which the oldest one still in it (after those that left by
+        post `start`'s time) has left. On a busy stream that is the whole batch (the ring is
+        full long before a post is a window old); on a quiet one, where a batch spans more
+        than the window, it cuts the batch where posts leave, so that a replay clusters as
+        the live daemon does with its small batches."""
+        self._expire_posts(post_nows[start], room=0)
+        oldest = self._times[self._oldest % self.options.max_posts] if self._oldest < self._next_slot else post_times[start]
+        return bisect_right(post_nows, min(oldest, post_times[start]) + self.options.window, lo=start + 1)
 
     def _index_posts(
         self, posts: list[Mention], times: list[float], authors: list[str], signatures: np.ndarray, now: float,
