@@ -331,8 +331,10 @@ class InfluencerRegistry:
         return record
 
     def post_author(self, post: str) -> str | None:
-        """The author key of a recent on-topic post of the stream, if memory has it."""
-        return self._posts.get(post)
+        """The author key of a recent on-topic post of the stream, if memory has it, or of a
+        post that the batch being scored answers or reshares (found in the store if need be:
+        a batch longer than `recent_posts` must not forget the posts its own replies name)."""
+        return self._posts.get(post) or self._parents.get(post)
 
     def __len__(self) -> int:
         """Records in memory."""

@@ -168,12 +168,10 @@ def influence_stream(count: int, *, authors: int, seed: int = 5) -> list[str]:
     return lines
 
 
-#: The virality scorer's scores that a crash drill cannot compare with a replay's: virality
-#: itself differs in its last bits with the batching (sums in another order), and the reshare
-#: and reply velocities of a few dozen mentions in 3,000 differ after a kill -9 (not understood
-#: yet: scored alone in batches of any size they are the same). Clusters, their sizes and
-#: growth are compared: decision 0126 made them independent of the batching.
-BATCH_DEPENDENT_SCORES = frozenset({"virality", "reshare_velocity", "reply_velocity"})
+#: The virality scorer's score that a crash drill cannot compare with a replay's: virality
+#: itself differs in its last bits with the batching (sums in another order). Clusters, their
+#: sizes and growth and the velocities are compared (decision 0126).
+BATCH_DEPENDENT_SCORES = frozenset({"virality"})
 BATCH_DEPENDENT_LABELS: frozenset[str] = frozenset()
 
 

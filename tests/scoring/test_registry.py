@@ -300,6 +300,39 @@ async def test_a_reply_in_a_batch_longer_than_the_recent_posts_still_credits_its
     assert await _authors_after(tmp_path, mentions, 60) == one_by_one
 
 
+async def _post_authors_seen(tmp_path: Path, mentions: list[Any], batch: int) -> list[str | None]:
+    """What `post_author` answers, for each reply, while its batch is scored (as virality asks
+    it whether a reply is a self-reply)."""
+    worker = StoreWorker(open_store(tmp_path / f"posts-{batch}"))
+    answers: list[str | None] = []
+    try:
+        registry = InfluencerRegistry(InfluencerOptions(hot_authors=8, recent_posts=5, flush_every=4), Matcher(WATCH))
+        tracking = Tracking(registry, worker)
+        await tracking.start()
+        stored = await worker.call("ingest", "src", mentions, None)
+        for start in range(0, len(stored), batch):
+            await tracking.before_scoring(stored[start : start + batch])
+            answers += [registry.post_author(m.in_reply_to) for _, m in stored[start : start + batch] if m.in_reply_to]
+            await tracking.after_scoring(stored[start : start + batch])
+    finally:
+        worker.close()
+    return answers
+
+
+async def test_the_author_of_a_replied_post_is_known_in_a_batch_longer_than_the_recent_posts(tmp_path: Path) -> None:
+    """Virality tells self-replies by `post_author`: a post that left the recent posts within
+    a long batch (a replay, a re-feed after a restart) must still be known while its batch is
+    scored, as in a batch of its own, or the reply velocities depend on the batching."""
+    mentions = []
+    for i in range(60):
+        parent = {"in_reply_to": f"test:{i - 9}"} if i % 3 == 0 and i >= 9 else {}
+        mentions.append(make_mention("@acmeair news", id=f"test:{i}", author=f"a{i % 13}", minutes=i, **parent))
+    Matcher(WATCH).apply(mentions)
+    one_by_one = await _post_authors_seen(tmp_path, mentions, 1)
+    assert one_by_one == [f"test:a{(i - 9) % 13}" for i in range(9, 60, 3)]
+    assert await _post_authors_seen(tmp_path, mentions, 60) == one_by_one
+
+
 async def test_evicted_records_ask_for_early_checkpoints_that_carry_them(tmp_path: Path) -> None:
     """With checkpoints by the clock an hour apart, evicted records would wait in memory until
     the end: the registry asks the pipeline for early barriers instead, and its records reach
