@@ -14,7 +14,7 @@ from sentineld.model import Mention
 from sentineld.options import Duration
 from sentineld.testing import EPOCH, make_mention
 from sentineld.watch import WatchConfig
-from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions
+from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions, _Spread
 from tests.triggers.helpers import scored
 
 POST = "bluesky:post-1"
@@ -209,25 +209,26 @@ async def test_an_original_post_is_its_own_first_mention() -> None:
     assert [signal.mentions for signal in sink.take()] == [("bluesky:op", "bluesky:rt0", "bluesky:rt1")]
 
 
+def _made_room(spreads: list[_Spread], moment: float, most: int, quiet: float) -> list[tuple[str, float]]:
+    """The rule `ViralPost._make_room` follows, written plainly: the posts it lets go of, and when."""
+    left, gone = list(spreads), []
+    while left:
+        if left[0].last_at + quiet <= moment:
+            gone.append((left[0].subject, left[0].last_at + quiet))
+            left.pop(0)
+        elif len(left) >= most:
+            gone.append((left[0].subject, moment))
+            left.pop(0)
+            break
+        else:
+            break
+    return gone
+
+
 def test_making_room_lets_go_of_the_quiet_then_of_one_more_while_full() -> None:
     """Before following a new post: every post quiet for `quiet` is let go (at the end of its
     quiet time), then, while the set is still at or over `max_tracked`, the least recent one (now)
     and no more, even when a checkpoint restored more posts than `max_tracked`."""
-    from sentineld_plugins.triggers.viral_post import _Spread
-
-    def reference(spreads: list[_Spread], moment: float, most: int, quiet: float) -> list[tuple[str, float]]:
-        left, gone = list(spreads), []
-        while left:
-            if left[0].last_at + quiet <= moment:
-                gone.append((left[0].subject, left[0].last_at + quiet))
-                left.pop(0)
-            elif len(left) >= most:
-                gone.append((left[0].subject, moment))
-                left.pop(0)
-                break
-            else:
-                break
-        return gone
 
     rng = random.Random(11)
     for _ in range(300):
@@ -241,7 +242,7 @@ def test_making_room_lets_go_of_the_quiet_then_of_one_more_while_full() -> None:
         viral._let_go = lambda spread, at, alerts: let_go.append((spread.subject, at))  # type: ignore[method-assign]
         moment = rng.choice([3000.0, 4700.0, 9000.0])
         viral._make_room(moment, TriggerAlertSink("viral", "viral"))
-        assert let_go == reference(spreads, moment, most, quiet)
+        assert let_go == _made_room(spreads, moment, most, quiet)
         assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):]
 
 
@@ -249,21 +250,6 @@ async def test_a_new_post_makes_room_as_make_room_does() -> None:
     """Following a new post from `observe` (where the usual case, a full set whose least recent
     post is not quiet, is handled inline) lets go of the same posts, at the same times, as the
     rule `_make_room` follows, and leaves the others in order behind the new one."""
-    from sentineld_plugins.triggers.viral_post import _Spread
-
-    def reference(spreads: list[_Spread], moment: float, most: int, quiet: float) -> list[tuple[str, float]]:
-        left, gone = list(spreads), []
-        while left:
-            if left[0].last_at + quiet <= moment:
-                gone.append((left[0].subject, left[0].last_at + quiet))
-                left.pop(0)
-            elif len(left) >= most:
-                gone.append((left[0].subject, moment))
-                left.pop(0)
-                break
-            else:
-                break
-        return gone
 
     rng = random.Random(12)
     start = EPOCH.timestamp()
@@ -280,5 +266,5 @@ async def test_a_new_post_makes_room_as_make_room_does() -> None:
         new = make_mention("RT", source="bluesky", minutes=minutes, reshare_of="bluesky:new",
                            scores={"reshare_velocity": 1.0}, matches=["brand"])
         await viral.observe([new], TriggerAlertSink("viral", "viral"))
-        assert let_go == reference(spreads, new.timestamp, most, quiet)
+        assert let_go == _made_room(spreads, new.timestamp, most, quiet)
         assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):] + ["brand/post:bluesky:new"]
