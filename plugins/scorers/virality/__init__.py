@@ -25,7 +25,6 @@ against a baseline that forgets over `baseline_half_life`; 0 for what does not s
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
@@ -272,28 +271,34 @@ class ViralityScorer(Scorer):
         else:
             signatures = self._signer.sign(found)
         posts = [mentions[p] for p in positions]
-        post_times = [times[p] for p in positions]
         post_nows = [nows[p] for p in positions]
-        start = 0
-        while start < len(positions):
-            stop = self._same_window(post_times, post_nows, start)
-            first = self._next_slot
-            pairs = self._index_posts(posts[start:stop], post_times[start:stop], authors[start:stop],
-                                      signatures[start:stop], post_nows[start])
-            self._join_all(mentions, positions[start:stop], first, pairs, nows, spreads)
-            start = stop
+        first = self._next_slot
+        # Posts leave the window by each post's own time: the batch is indexed with what is in
+        # the window of its first post, and each pair is then held to its own post's window.
+        pairs = self._index_posts(posts, [times[p] for p in positions], authors, signatures, post_nows[0])
+        pairs = self._in_each_window(pairs, first, post_nows)
+        self._join_all(mentions, positions, first, pairs, nows, spreads)
+        self._expire_posts(nows[-1], room=0)
 
-    def _same_window(self, post_times: list[float], post_nows: list[float], start: int) -> int:
-        """The end of the run of posts from `start` that see the same indexed posts in their
-        window as each would alone: posts leave the window by event time, so a run stops
-        before the first post for which the oldest one still in it (after those that left by
-        post `start`'s time) has left. On a busy stream that is the whole batch (the ring is
-        full long before a post is a window old); on a quiet one, where a batch spans more
-        than the window, it cuts the batch where posts leave, so that a replay clusters as
-        the live daemon does with its small batches."""
-        self._expire_posts(post_nows[start], room=0)
-        oldest = self._times[self._oldest % self.options.max_posts] if self._oldest < self._next_slot else post_times[start]
-        return bisect_right(post_nows, min(oldest, post_times[start]) + self.options.window, lo=start + 1)
+    def _in_each_window(self, pairs: tuple[np.ndarray, np.ndarray], first: int, post_nows: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs whose indexed post is still in the window of the new post, as it would be
+        had the new post come alone: alone, a post first lets go of the oldest posts up to the
+        first one within `window` of its time (`_expire_posts`). On a busy stream the ring
+        is full long before a post is a window old and nothing is dropped here; on a quiet
+        one a replay's batch spans more than the window, and without this its first posts
+        would be clustered against what is left at its end (decision 0126)."""
+        import numpy as np
+
+        posts, others = pairs
+        start, window = self._oldest, self.options.window
+        if not len(posts) or self._times[start % self.options.max_posts] >= post_nows[-1] - window:
+            return pairs
+        # The first post each new post keeps: where the running maximum of the ring's times (in
+        # slot order) reaches its now less the window.
+        reach = np.maximum.accumulate(np.asarray(self._ring(self._times, start), dtype=np.float64))
+        kept_from = start + np.searchsorted(reach, np.asarray(post_nows) - window, side="left")
+        inside = others >= kept_from[posts - first]
+        return posts[inside], others[inside]
 
     def _index_posts(
         self, posts: list[Mention], times: list[float], authors: list[str], signatures: np.ndarray, now: float,
