@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -71,6 +71,10 @@ class ComponentContext:
     #: The pipeline's influencer registry (`sentineld.registry`): author records kept by the
     #: tracking step, for components to read. None outside a pipeline (``sentineld score``).
     influencers: InfluencerRegistry | None = None
+    #: Ask the pipeline for a checkpoint soon rather than at the next `checkpoint_interval`
+    #: (``request_checkpoint("why")``): for a scorer or trigger whose memory waits on its state
+    #: reaching the store (decision 0130). None outside a pipeline.
+    request_checkpoint: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         if self.log is None:

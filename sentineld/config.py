@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -163,8 +163,11 @@ class Config:
     def section(self, name: str) -> Any:
         return self.sections[name]
 
-    def context(self, spec: ComponentSpec, influencers: Any = None) -> ComponentContext:
-        return ComponentContext(spec.id, spec.kind, self.watch, self.state_dir, influencers=influencers)
+    def context(
+        self, spec: ComponentSpec, influencers: Any = None, request_checkpoint: Callable[[str], None] | None = None,
+    ) -> ComponentContext:
+        return ComponentContext(spec.id, spec.kind, self.watch, self.state_dir, influencers=influencers,
+                                request_checkpoint=request_checkpoint)
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:

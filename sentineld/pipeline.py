@@ -270,7 +270,7 @@ class Pipeline:
 
     def _guards(self, kind: Any) -> list[Guard]:
         return [
-            Guard(spec, self.config, influencers=self.influencers)
+            Guard(spec, self.config, influencers=self.influencers, request_checkpoint=self.request_barrier)
             for spec in self.config.of_kind(kind).values()
         ]
 

@@ -54,11 +54,13 @@ class Guard:
     def __init__(
         self, spec: ComponentSpec, config: Config, *,
         on_rebuild: Callable[[Component], None] | None = None, influencers: Any = None,
+        request_checkpoint: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
         self.config = config
         self.influencers = influencers
-        self.component = spec.build(config.context(spec, influencers))
+        self.request_checkpoint = request_checkpoint
+        self.component = spec.build(config.context(spec, influencers, request_checkpoint))
         self.stats = ComponentStats()
         self._consecutive = 0
         self._backoff = FIRST_BACKOFF
@@ -160,7 +162,7 @@ class Guard:
                 await old.stop()
         except Exception as exc:  # noqa: BLE001 - a failing stop must not stop the rebuild
             log.warning("component stop failed", component=self.id, error=repr(exc))
-        self.component = self.spec.build(self.config.context(self.spec, self.influencers))
+        self.component = self.spec.build(self.config.context(self.spec, self.influencers, self.request_checkpoint))
         self._async_methods.clear()
         if state is not None:
             self.component.restore(state)
