@@ -5,7 +5,6 @@ alert event reached the notifier exactly once."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
