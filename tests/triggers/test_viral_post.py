@@ -247,8 +247,7 @@ def test_making_room_lets_go_of_the_quiet_then_of_one_more_while_full() -> None:
 
 
 async def test_a_new_post_makes_room_as_make_room_does() -> None:
-    """Following a new post from `observe` (where the usual case, a full set whose least recent
-    post is not quiet, is handled inline) lets go of the same posts, at the same times, as the
+    """Following a new post from `observe` lets go of the same posts, at the same times, as the
     rule `_make_room` follows, and leaves the others in order behind the new one."""
 
     rng = random.Random(12)

@@ -200,16 +200,7 @@ class ViralPost(Trigger):
         spread = tracked.get(key)
         if spread is None:
             if tracked:
-                if len(tracked) >= self.options.max_tracked:
-                    # the first step of _make_room, inline: full (the usual case on a busy stream)
-                    oldest = tracked.popitem(last=False)[1]
-                    if oldest.last_at + self.options.quiet > moment:
-                        self._let_go(oldest, moment, alerts)
-                    else:
-                        self._let_go(oldest, oldest.last_at + self.options.quiet, alerts)
-                        self._make_room(moment, alerts)
-                else:
-                    self._make_room(moment, alerts)
+                self._make_room(moment, alerts)
             mentions = () if post == mention.id else (mention.id,)
             spread = tracked[key] = _Spread(key, sys.intern(channel), moment, moment, mentions, reshares, replies, growth)
         else:
