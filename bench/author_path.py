@@ -30,9 +30,7 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from throughput import CONFIG, write_stream  # noqa: E402
+from turns import importable, in_turns, run_child  # noqa: E402
 
 if TYPE_CHECKING:
     from sentineld.watch import WatchConfig
@@ -198,13 +197,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="sentineld-bench-") as scratch:
         stream = Path(scratch) / "stream.jsonl"
         write_stream(stream, args.mentions, args.authors)
-        trees = {"this checkout": None}
+        trees: dict[str, Path | None] = {"this checkout": None}
         if args.baseline is not None:
-            trees = {"baseline": _importable(args.baseline, Path(scratch) / "baseline"), **trees}
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-        for _ in range(args.runs):  # taking turns, one pass each
-            for name, path in trees.items():
-                results[name].append(_measure_in_subprocess(stream, path))
+            trees = {"baseline": importable(args.baseline, Path(scratch) / "baseline"), **trees}
+        results = in_turns(trees, args.runs, lambda code: run_child(__file__, ["--stream", str(stream), "--runs", "1"], code))
     print(f"{args.mentions:,} mentions from up to {args.authors:,} authors, batches of {BATCH}, "
           f"median of {args.runs} runs, CPU time\n")
     names = list(trees)
@@ -213,26 +209,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         values = [statistics.median(run[figure] for run in results[name]) for name in names]
         ratio = f"{values[1] / values[0]:7.2f}x" if len(values) == 2 else ""
         print(f"{figure:28}" + "".join(f"{value:16.1f}" for value in values) + f" {ratio}")
-
-
-def _importable(checkout: Path, into: Path) -> Path:
-    """A directory to put first on PYTHONPATH so that `sentineld` and `sentineld_plugins` are
-    imported from `checkout` (its ``sentineld/`` and ``plugins/``)."""
-    into.mkdir()
-    (into / "sentineld").symlink_to(checkout.resolve() / "sentineld")
-    (into / "sentineld_plugins").symlink_to(checkout.resolve() / "plugins")
-    return into
-
-
-def _measure_in_subprocess(stream: Path, path: Path | None) -> dict[str, float]:
-    env = dict(os.environ)
-    if path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
-    result = subprocess.run(
-        [sys.executable, __file__, "--stream", str(stream), "--runs", "1"],
-        env=env, capture_output=True, text=True, check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -73,17 +71,6 @@ def child(stream: Path) -> dict[str, Any]:
     return {"code": str(Path(sentineld.__file__).parent), "us": min(passes)}
 
 
-def run_child(stream: Path, code: Path | None) -> dict[str, Any]:
-    env = dict(os.environ)
-    if code is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    result = subprocess.run([sys.executable, __file__, "--child", str(stream)],
-                            capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"case step run failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mentions", type=int, default=100_000)
@@ -98,6 +85,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from store_speed import extract
     from throughput import write_stream
+    from turns import in_turns, run_child
 
     with tempfile.TemporaryDirectory(prefix="sentineld-case-python-") as scratch:
         folder = Path(scratch)
@@ -109,10 +97,7 @@ def main() -> None:
                 args.baseline, folder / "baseline", ["sentineld/cases.py", "sentineld/store"]
             )
         variants["working tree"] = None
-        results: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.runs):
-            for name, code in variants.items():
-                results[name].append(run_child(stream, code)["us"])
+        results = in_turns(variants, args.runs, lambda code: run_child(__file__, ["--child", str(stream)], code)["us"])
     print(f"case step's Python (SQLite's calls stubbed out), {args.mentions:,} mentions of the throughput "
           f"stream, batches of {BATCH}: CPU µs per mention of the stream")
     medians = {}

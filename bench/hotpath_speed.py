@@ -27,9 +27,7 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,8 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from author_path import _importable  # noqa: E402
 from throughput import CONFIG, write_stream  # noqa: E402
+from turns import importable, in_turns, run_child  # noqa: E402
 
 BATCH = 512
 FLUSH_EVERY = 20
@@ -126,16 +124,6 @@ def measure(stream: Path) -> dict[str, float]:
     return asyncio.run(one_pass(stream))
 
 
-def _measure_in_subprocess(stream: Path, path: Path | None) -> dict[str, float]:
-    env = dict(os.environ)
-    if path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
-    result = subprocess.run(
-        [sys.executable, __file__, "--stream", str(stream)], env=env, capture_output=True, text=True, check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mentions", type=int, default=100_000)
@@ -153,11 +141,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_stream(stream, args.mentions, args.authors)
         trees: dict[str, Path | None] = {"this checkout": None}
         if args.baseline is not None:
-            trees = {"baseline": _importable(args.baseline, Path(scratch) / "baseline"), **trees}
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-        for _ in range(args.runs):  # taking turns, one pass each
-            for name, path in trees.items():
-                results[name].append(_measure_in_subprocess(stream, path))
+            trees = {"baseline": importable(args.baseline, Path(scratch) / "baseline"), **trees}
+        results = in_turns(trees, args.runs, lambda code: run_child(__file__, ["--stream", str(stream)], code))
     print(f"{args.mentions:,} mentions from up to {args.authors:,} authors, batches of {BATCH}, "
           f"median of {args.runs} runs, CPU µs per mention\n")
     names = list(results)
