@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -269,20 +270,30 @@ def test_recent_posts_forget_as_an_ordered_dict_would() -> None:
     assert [recent.get(f"p{n}") for n in range(3)] == ["a"] * 3 and len(recent) == 50
 
 
-async def _authors_after(tmp_path: Path, mentions: list[Any], batch: int) -> list[Any]:
-    directory = tmp_path / f"batch-{batch}"
+async def _in_batches(directory: Path, mentions: list[Any], batch: int,
+                      while_scored: Callable[[InfluencerRegistry, list[Any]], None] | None = None) -> None:
+    """Store `mentions` and take them through the tracking step `batch` at a time, with a small
+    hot set and few recent posts; `while_scored` looks at the registry between the two steps."""
     worker = StoreWorker(open_store(directory))
     try:
-        tracking = Tracking(InfluencerRegistry(InfluencerOptions(hot_authors=8, recent_posts=5, flush_every=4),
-                                               Matcher(WATCH)), worker)
+        registry = InfluencerRegistry(InfluencerOptions(hot_authors=8, recent_posts=5, flush_every=4), Matcher(WATCH))
+        tracking = Tracking(registry, worker)
         await tracking.start()
         stored = await worker.call("ingest", "src", mentions, None)
         for start in range(0, len(stored), batch):
-            await tracking.before_scoring(stored[start : start + batch])
-            await tracking.after_scoring(stored[start : start + batch])
+            part = stored[start : start + batch]
+            await tracking.before_scoring(part)
+            if while_scored is not None:
+                while_scored(registry, part)
+            await tracking.after_scoring(part)
         await tracking.flush()
     finally:
         worker.close()
+
+
+async def _authors_after(tmp_path: Path, mentions: list[Any], batch: int) -> list[Any]:
+    directory = tmp_path / f"batch-{batch}"
+    await _in_batches(directory, mentions, batch)
     return sorted(await _all_rows(directory))
 
 
@@ -303,19 +314,12 @@ async def test_a_reply_in_a_batch_longer_than_the_recent_posts_still_credits_its
 async def _post_authors_seen(tmp_path: Path, mentions: list[Any], batch: int) -> list[str | None]:
     """What `post_author` answers, for each reply, while its batch is scored (as virality asks
     it whether a reply is a self-reply)."""
-    worker = StoreWorker(open_store(tmp_path / f"posts-{batch}"))
     answers: list[str | None] = []
-    try:
-        registry = InfluencerRegistry(InfluencerOptions(hot_authors=8, recent_posts=5, flush_every=4), Matcher(WATCH))
-        tracking = Tracking(registry, worker)
-        await tracking.start()
-        stored = await worker.call("ingest", "src", mentions, None)
-        for start in range(0, len(stored), batch):
-            await tracking.before_scoring(stored[start : start + batch])
-            answers += [registry.post_author(m.in_reply_to) for _, m in stored[start : start + batch] if m.in_reply_to]
-            await tracking.after_scoring(stored[start : start + batch])
-    finally:
-        worker.close()
+
+    def ask(registry: InfluencerRegistry, part: list[Any]) -> None:
+        answers.extend(registry.post_author(m.in_reply_to) for _, m in part if m.in_reply_to)
+
+    await _in_batches(tmp_path / f"posts-{batch}", mentions, batch, ask)
     return answers
 
 
