@@ -26,7 +26,7 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
-from sentineld.store.sql import BLOB_START, json_blob, select_each, select_in
+from sentineld.store.sql import json_blob, select_each, select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
@@ -48,7 +48,6 @@ PAGE_SIZE: Final = 16 * 1024
 WAL_CHECKPOINT_BYTES: Final = 40 * 1024 * 1024
 
 _encode = msgspec.json.Encoder().encode
-_encode_into = msgspec.json.Encoder().encode_into  # as `json_blob`, inline where it runs per mention
 _decode = msgspec.json.Decoder().decode
 _mention_decoder = msgspec.json.Decoder(Mention)
 _scored_decoder = msgspec.json.Decoder(dict[str, Any])
@@ -292,7 +291,6 @@ class SQLiteStore(CrmStoreMixin):
         rows: list[tuple[Any, ...]] = []
         per_batch: list[list[tuple[int, Mention]]] = []
         seq = self._next_seq
-        encode_into = _encode_into
         for source_id, mentions, _ in batches:
             fresh: list[tuple[int, Mention]] = []
             for mention in mentions:
@@ -300,12 +298,9 @@ class SQLiteStore(CrmStoreMixin):
                 if mention_id in known:
                     continue
                 known.add(mention_id)
-                # The struct as msgspec encodes it (the same JSON, without a dict between), into
-                # a bytearray as `json_blob` does (inline: this runs for every mention).
-                body = bytearray(BLOB_START)
-                encode_into(mention, body)
+                # The struct as msgspec encodes it: the same JSON, without a dict between.
                 rows.append((seq, mention_id, mention.source, source_id, round(mention.timestamp * 1_000_000),
-                             mention.author_key, body))
+                             mention.author_key, json_blob(mention)))
                 fresh.append((seq, mention))
                 seq += 1
             per_batch.append(fresh)
