@@ -297,15 +297,22 @@ async def _authors_after(tmp_path: Path, mentions: list[Any], batch: int) -> lis
     return sorted(await _all_rows(directory))
 
 
-async def test_a_reply_in_a_batch_longer_than_the_recent_posts_still_credits_its_author(tmp_path: Path) -> None:
-    """A post can leave the recent posts within one batch (a re-feed after a restart reads a
-    thousand mentions at a time) before a reply to it comes: the author is credited as in a
-    batch of its own."""
+def _replies_to_posts_nine_back() -> list[Any]:
+    """60 matched mentions by 13 authors; every third from the tenth on replies to the post nine
+    before it, which five recent posts have forgotten by then."""
     mentions = []
     for i in range(60):
         parent = {"in_reply_to": f"test:{i - 9}"} if i % 3 == 0 and i >= 9 else {}
         mentions.append(make_mention("@acmeair news", id=f"test:{i}", author=f"a{i % 13}", minutes=i, **parent))
     Matcher(WATCH).apply(mentions)
+    return mentions
+
+
+async def test_a_reply_in_a_batch_longer_than_the_recent_posts_still_credits_its_author(tmp_path: Path) -> None:
+    """A post can leave the recent posts within one batch (a re-feed after a restart reads a
+    thousand mentions at a time) before a reply to it comes: the author is credited as in a
+    batch of its own."""
+    mentions = _replies_to_posts_nine_back()
     one_by_one = await _authors_after(tmp_path, mentions, 1)
     assert sum(row[12] for row in one_by_one) == 17  # engaged: every reply credited
     assert await _authors_after(tmp_path, mentions, 60) == one_by_one
@@ -327,11 +334,7 @@ async def test_the_author_of_a_replied_post_is_known_in_a_batch_longer_than_the_
     """Virality tells self-replies by `post_author`: a post that left the recent posts within
     a long batch (a replay, a re-feed after a restart) must still be known while its batch is
     scored, as in a batch of its own, or the reply velocities depend on the batching."""
-    mentions = []
-    for i in range(60):
-        parent = {"in_reply_to": f"test:{i - 9}"} if i % 3 == 0 and i >= 9 else {}
-        mentions.append(make_mention("@acmeair news", id=f"test:{i}", author=f"a{i % 13}", minutes=i, **parent))
-    Matcher(WATCH).apply(mentions)
+    mentions = _replies_to_posts_nine_back()
     one_by_one = await _post_authors_seen(tmp_path, mentions, 1)
     assert one_by_one == [f"test:a{(i - 9) % 13}" for i in range(9, 60, 3)]
     assert await _post_authors_seen(tmp_path, mentions, 60) == one_by_one
