@@ -67,9 +67,7 @@ class AlertWrites:
         Bounded by event time so that a replay redacts the same events whatever the ingest
         stage has already read ahead."""
         ids = sorted({m for event in events for alert in (event.alert, *event.listed) for m in alert.mentions})
-        if not ids:
-            return
-        deleted: set[str] = await self._retry("cannot read deletions; retrying", "deleted_mentions", ids, until)
+        deleted = await self.deleted(ids, until)
         if not deleted:
             return
         for event in events:
@@ -77,6 +75,14 @@ class AlertWrites:
             if event.listed:
                 event.listed = [_withheld(alert, deleted) for alert in event.listed]
                 event.meta["alerts"] = [alert_to_dict(alert) for alert in event.listed]
+
+    async def deleted(self, ids: Sequence[str], until: float) -> set[str]:
+        """Which of `ids` their authors deleted by event time `until` (retrying while the
+        store is in trouble)."""
+        if not ids:
+            return set()
+        found: set[str] = await self._retry("cannot read deletions; retrying", "deleted_mentions", ids, until)
+        return found
 
     async def add_dirty(self, dirty: Sequence[tuple[Alert, bool]]) -> None:
         """Store alerts whose text changed without an event (from `AlertManager.take_dirty`)."""

@@ -36,9 +36,10 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.alerting import AlertEvent
+from sentineld.changes import redact_alert
 from sentineld.alertrules import LabelMatcher, alert_labels, matches_all, parse_matchers
 from sentineld.hours import WeeklyHours
-from sentineld.model import SEVERITIES, Alert, Severity, alert_to_dict
+from sentineld.model import SEVERITIES, Alert, Severity, alert_from_dict, alert_to_dict
 from sentineld.options import Duration, Options
 
 __all__ = [
@@ -331,6 +332,23 @@ class PlaybookRouter:
             if escalation.due <= now:
                 ids.update(dict.fromkeys([escalation.alert_id, *escalation.members]))
         return list(ids)
+
+    def quoted_mentions(self, now: float) -> list[str]:
+        """The mentions named by the alerts that `tick(now)` may quote: those with an
+        escalation step due and, when acknowledgements are announced, those acknowledged."""
+        ids = set(self.due_alert_ids(now))
+        if self.options.announce_acknowledged:
+            ids.update(alert_id for alert_id, at in self.acks.items() if at <= now and alert_id not in self.announced)
+        quoted = {m for alert_id in ids if (told := self.told.get(alert_id)) for m in told.alert.get("mentions", ())}
+        return sorted(quoted)
+
+    def withhold(self, deleted: set[str]) -> None:
+        """Redact the alerts as told that name a mention in `deleted` (`redact_alert`): an
+        escalation or an acknowledgement sent after its author deleted the post must not quote it."""
+        for told in self.told.values():
+            names = deleted.intersection(told.alert.get("mentions", ()))
+            if names:
+                told.alert = alert_to_dict(redact_alert(alert_from_dict(told.alert), names))
 
     def tick(self, now: float) -> list[tuple[str, str, bytes]]:
         return self._running(self._tick(now))
