@@ -25,7 +25,7 @@ against a baseline that forgets over `baseline_half_life`; 0 for what does not s
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from operator import attrgetter, itemgetter
@@ -36,14 +36,8 @@ import msgspec
 from sentineld import Duration, Mention, Options, Scorer, hookimpl
 from sentineld.components import StateParts
 from sentineld.state_parts import ChunkedState, chunk_bounds, decoded_chunks, encode_chunks
-from sentineld_plugins.scorers.virality.clusters import (
-    Cluster,
-    bump,
-    cluster_code,
-    cluster_id,
-    decayed,
-    encode_hook,
-)
+from sentineld_plugins.scorers.virality.clusters import Cluster, bump, cluster_code, decayed, encode_hook
+from sentineld_plugins.scorers.virality.joins import Joins
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,8 +113,9 @@ class ViralityScorer(Scorer):
         self._matcher = Matcher(context.watch)
         self._registry = getattr(context, "influencers", None)
         self._oldest = self._next_slot = 0
-        self._clusters: dict[str, Cluster] = {}
-        self._by_code: dict[int, Cluster] = {}  # the same clusters, by `cluster_code`
+        #: The ring's columns of Python objects and the live clusters (see `joins`); its lists
+        #: are allocated with the rest in `_build`.
+        self._joins = Joins(0, options.rate_window)
         #: post id -> [reshares, replies, at]: decayed counts of what the stream did with it.
         self._engagement: OrderedDict[str, list[float]] = OrderedDict()
         self._landmark = 0.0
@@ -146,11 +141,9 @@ class ViralityScorer(Scorer):
         else:
             self._index = BandIndex(*self._bands, capacity)
         self._signatures = np.zeros((capacity, options.num_perm), dtype=np.uint32)
-        self._times: list[float] = [0.0] * capacity
-        self._posts: list[str | None] = [None] * capacity
-        self._authors: list[str | None] = [None] * capacity
-        self._parents: list[str | None] = [None] * capacity
-        self._cluster_of: list[str | None] = [None] * capacity
+        joins = self._joins = Joins(capacity, options.rate_window)
+        self._times, self._posts, self._authors = joins.times, joins.posts, joins.authors
+        self._parents, self._cluster_of = joins.parents, joins.cluster_of
         self._post_hashes = np.zeros(capacity, dtype=np.int64)
         self._author_hashes = np.zeros(capacity, dtype=np.int64)
         self._parent_hashes = np.full(capacity, _NO_HASH, dtype=np.int64)
@@ -160,6 +153,11 @@ class ViralityScorer(Scorer):
 
     async def start(self) -> None:
         self._build()
+
+    @property
+    def _clusters(self) -> dict[str, Cluster]:
+        """The live clusters, by id."""
+        return self._joins.clusters
 
     @property
     def indexed(self) -> int:
@@ -342,7 +340,7 @@ class ViralityScorer(Scorer):
         pairs: tuple[np.ndarray, np.ndarray], nows: list[float], spreads: list[float],
     ) -> None:
         """Put each new post that has near-duplicates by unconnected authors in their cluster,
-        in stream order (`_join`); label it (its cluster's growth adds to its spread).
+        in stream order (`Joins.join`); label it (its cluster's growth adds to its spread).
 
         numpy sorts the pairs out first: it drops the posts that left meanwhile and the pairs
         whose authors are connected (compared by hash; a hash equal, the strings decide), and
@@ -364,10 +362,7 @@ class ViralityScorer(Scorer):
         maybe |= (parent != _NO_HASH) & ((ids[other_rows] == parent) | (parents[other_rows] == parent))
         if maybe.any():
             suspects = np.flatnonzero(maybe)
-            maybe[suspects] = [
-                self._connected(row, other)
-                for row, other in zip(rows[suspects].tolist(), other_rows[suspects].tolist(), strict=True)
-            ]
+            maybe[suspects] = self._joins.connections(rows[suspects].tolist(), other_rows[suspects].tolist())
             apart = ~maybe
             posts, other_rows = posts[apart], other_rows[apart]
             if not len(posts):
@@ -376,71 +371,11 @@ class ViralityScorer(Scorer):
         codes = self._codes[other_rows]
         lowest = np.minimum.reduceat(codes, starts)
         alone = (lowest == np.maximum.reduceat(codes, starts)).tolist()
-        bounds = [*starts.tolist(), len(posts)]
-        near = other_rows.tolist()
-        by_code, cluster_of, tau = self._by_code, self._cluster_of, self.options.rate_window
-        authors, times = self._authors, self._times
-        touched: list[int] = []
-        codes_now: list[int] = []
-        for group, (slot, code) in enumerate(zip(posts[starts].tolist(), lowest.tolist(), strict=True)):
-            row = slot % capacity
-            cluster = by_code.get(code) if alone[group] else None
-            if cluster is not None:  # every near-duplicate in this live cluster: join it
-                cluster_of[row] = cluster.id
-                cluster.posts += 1
-                cluster.add(authors[row] or "", times[row], tau)
-                touched.append(row)
-                codes_now.append(code)
-            else:
-                before = len(touched)
-                cluster = self._join(row, near[bounds[group] : bounds[group + 1]], touched)
-                codes_now += [cluster_code(cluster.id)] * (len(touched) - before)
-            position = positions[slot - first]
-            # cluster.growth_per_hour(now, tau), inline (once per post that joins a cluster)
-            growth, since, now = cluster.growth, cluster.growth_at, nows[position]
-            growth = (growth * math.exp((since - now) / tau) if now > since else growth) * 3600.0 / tau
-            mention = mentions[position]
-            mention.labels["cluster"] = cluster.id
-            scores = mention.scores
-            scores["cluster_size"] = float(cluster.size)
-            scores["cluster_growth"] = growth
-            spreads[position] += growth
-        self._codes[touched] = codes_now
-
-    def _connected(self, row: int, other: int) -> bool:
-        """Whether the authors of two indexed posts are connected: the same author, one post
-        answering the other, or both answering the same post."""
-        posts, parents = self._posts, self._parents
-        replying_to = parents[row]
-        return self._authors[other] == self._authors[row] or parents[other] == posts[row] or (
-            replying_to is not None and (posts[other] == replying_to or parents[other] == replying_to)
+        touched, codes_now = self._joins.join_groups(
+            mentions, positions, first, capacity, posts[starts].tolist(), lowest.tolist(), alone,
+            [*starts.tolist(), len(posts)], other_rows.tolist(), nows, spreads,
         )
-
-    def _join(self, row: int, matched: list[int], touched: list[int]) -> Cluster:
-        """Put the post in `row` in the cluster of its near-duplicates (the rows `matched`,
-        by unconnected authors): the oldest live cluster among theirs, else a new one; those
-        of them in no live cluster join it too. The rows whose cluster changed go to
-        `touched`."""
-        clusters, times, posts, authors, cluster_of = self._clusters, self._times, self._posts, self._authors, self._cluster_of
-        known = [clusters[name] for other in matched if (name := cluster_of[other]) is not None and name in clusters]
-        if known:
-            cluster = known[0] if len(known) == 1 else min(known, key=lambda c: (c.first_seen, c.id))
-        else:
-            first = min(matched, key=lambda other: (times[other], posts[other]))
-            name = cluster_id(posts[first] or "")
-            cluster = clusters[name] = self._by_code[cluster_code(name)] = Cluster.start(name, times[first])
-        tau = self.options.rate_window
-        for other in matched:
-            if cluster_of[other] not in clusters:
-                cluster_of[other] = cluster.id
-                cluster.posts += 1
-                cluster.add(authors[other] or "", times[other], tau)
-                touched.append(other)
-        cluster_of[row] = cluster.id
-        cluster.posts += 1
-        cluster.add(authors[row] or "", times[row], tau)
-        touched.append(row)
-        return cluster
+        self._codes[touched] = codes_now
 
     def _expire_posts(self, now: float, room: int) -> None:
         """Drop posts older than the window, and the oldest until `room` more fit."""
@@ -453,14 +388,7 @@ class ViralityScorer(Scorer):
             first = first + int(recent[0]) if len(recent) else self._next_slot
         if first == self._oldest:
             return
-        gone = self._ring(self._cluster_of, self._oldest, first)
-        clusters = self._clusters
-        for name, count in Counter(gone).items():
-            if name is not None and name in clusters:
-                cluster = clusters[name]
-                cluster.posts -= count
-                if cluster.posts <= 0:
-                    del clusters[name], self._by_code[cluster_code(name)]
+        self._joins.let_go(self._ring(self._cluster_of, self._oldest, first))
         nothing = [None] * (first - self._oldest)
         for ring in (self._posts, self._authors, self._parents, self._cluster_of):
             self._put(ring, self._oldest, nothing)
@@ -616,14 +544,15 @@ class ViralityScorer(Scorer):
         if saved.get("version") != _STATE_VERSION:
             return
         self.now = saved["now"]
-        self._clusters = {c[0]: Cluster.from_state(c) for c in saved["clusters"]}
+        clusters = {c[0]: Cluster.from_state(c) for c in saved["clusters"]}
+        self._joins.set_clusters(clusters)
         self._engagement = OrderedDict(saved["engagement"])
         self._landmark = saved["landmark"]
         self._baseline = np.frombuffer(saved["baseline"], dtype=np.float64).copy()
         self._oldest = self._next_slot = saved["next_slot"]
         keep = min(len(saved["posts"]), self.options.max_posts)
         if saved["num_perm"] != self.options.num_perm or not keep:
-            self._clusters, self._by_code = {}, {}
+            self._joins.set_clusters({})
             return  # signatures of another length cannot be compared: index afresh
         self._oldest = first = self._next_slot - keep
         signatures = np.frombuffer(saved["signatures"], dtype=np.uint32).reshape(-1, self.options.num_perm)[-keep:]
@@ -635,13 +564,12 @@ class ViralityScorer(Scorer):
         self._put(self._parent_hashes, first, [_NO_HASH if p is None else hash(p) for p in saved["parents"][-keep:]])
         self._put(self._codes, first, [-1 if name is None else cluster_code(name) for name in saved["cluster_of"][-keep:]])
         self._index.add(first, signatures, first)
-        for cluster in self._clusters.values():
+        for cluster in clusters.values():
             cluster.posts = 0
         for name in self._cluster_of:
-            if name is not None and name in self._clusters:
-                self._clusters[name].posts += 1
-        self._clusters = {name: c for name, c in self._clusters.items() if c.posts > 0}
-        self._by_code = {cluster_code(name): c for name, c in self._clusters.items()}
+            if name is not None and name in clusters:
+                clusters[name].posts += 1
+        self._joins.set_clusters({name: c for name, c in clusters.items() if c.posts > 0})
 
     def _restore_first_version(self, state: dict[str, Any]) -> None:
         """The rates and the baseline of a checkpoint written before the index was arrays; its

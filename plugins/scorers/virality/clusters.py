@@ -1,4 +1,5 @@
-"""Near-duplicate clusters and the event-time rates virality is made of."""
+"""Near-duplicate clusters and the event-time rates virality is made of (compiled with mypyc
+with `joins` and `sketch`, decision 0140)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import hashlib
 import math
 from bisect import bisect_left
 from typing import Any, Final
-
-import msgspec
 
 from sentineld_plugins.scorers.virality.sketch import AuthorSketch
 
@@ -38,33 +37,48 @@ def cluster_code(id: str) -> int:
     return int(id[1:], 16)
 
 
-class Cluster(msgspec.Struct, array_like=True, gc=False):
+class Cluster:
     """Posts of the same content by authors who are not connected, and how fast it grows.
 
-    A struct, so that a checkpoint encodes every cluster at C speed (`encode_hook` writes a
-    HyperLogLog as its registers)."""
+    A native class when this module is compiled (decision 0140): `add` runs once per post that
+    joins a cluster. A checkpoint writes it as the list of its fields in this order (what
+    `encode_hook` gives msgpack: the msgspec struct it was before wrote the same bytes), and
+    `from_state` reads that list back."""
 
-    id: str
-    first_seen: float
-    last_seen: float
-    #: Distinct authors.
-    size: int = 0
-    #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them. A sorted tuple, not a
-    #: set: 32 authors' keys (interned, shared with the registry) take 300 bytes where a set's
-    #: table took 2 KB; a binary search finds an author in 5 comparisons.
-    authors: tuple[str, ...] | None = ()
-    hll: Any = None  # an AuthorSketch, checkpointed as its registers (bytes)
-    #: Decayed count of authors joining (a rate once divided by the time constant).
-    growth: float = 0.0
-    growth_at: float = 0.0
-    #: Posts of the cluster still indexed: when none is left, no new post can find it.
-    posts: int = 0
+    def __init__(
+        self,
+        id: str,
+        first_seen: float,
+        last_seen: float,
+        size: int = 0,
+        authors: tuple[str, ...] | None = (),
+        hll: AuthorSketch | None = None,
+        growth: float = 0.0,
+        growth_at: float = 0.0,
+        posts: int = 0,
+    ) -> None:
+        self.id = id
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        #: Distinct authors.
+        self.size = size
+        #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them. A sorted tuple, not a
+        #: set: 32 authors' keys (interned, shared with the registry) take 300 bytes where a
+        #: set's table took 2 KB; a binary search finds an author in 5 comparisons.
+        self.authors = authors
+        self.hll = hll
+        #: Decayed count of authors joining (a rate once divided by the time constant).
+        self.growth = growth
+        self.growth_at = growth_at
+        #: Posts of the cluster still indexed: when none is left, no new post can find it.
+        self.posts = posts
 
     def add(self, author: str, at: float, tau: float) -> None:
         """`author` posted the cluster's content at `at`."""
         if at > self.last_seen:
             self.last_seen = at
         authors = self.authors
+        hll = self.hll
         if authors is not None:
             at_or_after = bisect_left(authors, author)
             if at_or_after < len(authors) and authors[at_or_after] == author:
@@ -73,10 +87,10 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
             size = len(authors)
             if size > EXACT_AUTHORS:
                 self._to_sketch()
-        elif self.hll.add(author):
+        elif hll is not None and hll.add(author):
             # The estimate only moves when a register does, which gets rarer as the cluster grows
             # (one author in a hundred at 50,000).
-            size = round(self.hll.count())
+            size = round(hll.count())
             if size <= self.size:
                 return
         else:
@@ -91,31 +105,50 @@ class Cluster(msgspec.Struct, array_like=True, gc=False):
         self.size = size
 
     def _to_sketch(self) -> None:
-        self.hll = AuthorSketch()
+        sketch = self.hll = AuthorSketch()
         for author in self.authors or ():
-            self.hll.add(author)
+            sketch.add(author)
         self.authors = None
 
     def growth_per_hour(self, now: float, tau: float) -> float:
         return decayed(self.growth, self.growth_at, now, tau) * 3600.0 / tau
 
-    @classmethod
-    def start(cls, id: str, first_seen: float) -> Cluster:
-        return cls(id, first_seen, first_seen, growth_at=first_seen)
+    def fields(self) -> list[Any]:
+        """The checkpointed form: the fields in order, the sketch as its registers."""
+        hll = self.hll
+        return [self.id, self.first_seen, self.last_seen, self.size, self.authors,
+                None if hll is None else bytes(hll.registers), self.growth, self.growth_at, self.posts]
 
-    @classmethod
-    def from_state(cls, state: Any) -> Cluster:
-        """A cluster from its checkpointed form (the struct's fields as a list)."""
-        cluster = msgspec.convert(state, cls)
-        if cluster.authors:
-            cluster.authors = tuple(sorted(cluster.authors))  # a set, before: in any order
-        if cluster.hll is not None:
-            cluster.hll = AuthorSketch(cluster.hll)
-        return cluster
+    @staticmethod
+    def start(id: str, first_seen: float) -> Cluster:
+        return Cluster(id, first_seen, first_seen, growth_at=first_seen)
+
+    @staticmethod
+    def from_state(state: Any) -> Cluster:
+        """A cluster from its checkpointed form (`fields`; the msgspec struct it was before
+        wrote the same list), its trailing fields at their defaults when left out."""
+        fields = list(state)
+        if not 3 <= len(fields) <= len(_DEFAULTS) + 3:
+            raise ValueError(f"a checkpointed cluster has 3 to 9 fields, not {len(fields)}")
+        fields += _DEFAULTS[len(fields) - 3 :]
+        id, first_seen, last_seen, size, authors, hll, growth, growth_at, posts = fields
+        return Cluster(
+            str(id), float(first_seen), float(last_seen), int(size),
+            None if authors is None else tuple(sorted(authors)),  # a set, before: in any order
+            None if hll is None else AuthorSketch(bytes(hll)),
+            float(growth), float(growth_at), int(posts),
+        )
+
+
+#: `Cluster`'s fields after the first three, at their defaults.
+_DEFAULTS: Final[list[Any]] = [0, (), None, 0.0, 0.0, 0]
 
 
 def encode_hook(value: Any) -> Any:
-    """How a checkpoint writes what msgpack has no type for: a HyperLogLog as its registers."""
+    """How a checkpoint writes what msgpack has no type for: a cluster as its fields, a
+    HyperLogLog as its registers."""
+    if isinstance(value, Cluster):
+        return value.fields()
     if isinstance(value, AuthorSketch):
         return bytes(value.registers)
     raise NotImplementedError(f"cannot checkpoint a {type(value).__name__}")

@@ -56,7 +56,7 @@ class AuthorSketch:
             self._inverse_sum, self._zeros = float(REGISTERS), REGISTERS
             return
         self.registers = bytearray(registers)
-        self._inverse_sum = math.fsum(2.0 ** -r for r in self.registers)
+        self._inverse_sum = math.fsum([2.0 ** -r for r in list(self.registers)])  # mypyc iterates no bytearray
         self._zeros = self.registers.count(0)
 
     def add(self, author: str) -> bool:
