@@ -25,13 +25,18 @@ audience spans 12 orders of magnitude).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Final
+
+from sentineld.authors import NO_MASS, AuthorAt, InfluencerRegistry
+from sentineld.model import Mention
 
 REACH_BIN: Final = 0.1  # log10 units
 REACH_BINS: Final = 120  # up to 10^12
 MASS_BIN: Final = 0.25  # natural-log units
 _MASS_SPAN: Final = 50.0  # authority e^-50 below the loudest is nothing: forget those bins
 _REBASE: Final = 500.0  # keep exp() of weights far from overflow
+_DAY: Final = 86400.0
 
 
 class Audience:
@@ -41,7 +46,7 @@ class Audience:
     `landmark` and `mass_base` at hand and writes them back when they change."""
 
     def __init__(self, population: dict[str, Any]) -> None:
-        state = population.setdefault("audience", {})
+        state: dict[str, Any] = population.setdefault("audience", {})
         self.reach: list[float] = state.setdefault("reach", [0.0] * REACH_BINS)
         self.mass: list[float] = state.setdefault("mass", [])
         self.mass_base: int = state.setdefault("mass_base", 0)
@@ -49,7 +54,8 @@ class Audience:
         self.state = state
         # The span of reach bins that may hold weight (it only widens while this view lives).
         held = [index for index, weight in enumerate(self.reach) if weight]
-        self._low, self._high = (held[0], held[-1] + 1) if held else (REACH_BINS, 0)
+        self._low: int = held[0] if held else REACH_BINS
+        self._high: int = held[-1] + 1 if held else 0
 
     # ------------------------------------------------------------------ connectors
 
@@ -81,7 +87,9 @@ class Audience:
     # ------------------------------------------------------------------ mavens
 
     def _weight(self, mass: float) -> float:
-        above = mass - self.landmark  # type: ignore[operator]
+        landmark = self.landmark
+        assert landmark is not None  # set by the first author weighed
+        above = mass - landmark
         return math.exp(above) if above > -700.0 else 0.0
 
     def maven(self, old: float | None, new: float | None, *, counted: bool = True) -> float:
@@ -89,10 +97,11 @@ class Audience:
         held by more authoritative authors (0 for an author who never posted on topic)."""
         bins = self.mass
         if new is not None:
-            if self.landmark is None:
+            landmark = self.landmark
+            if landmark is None:
                 self.landmark = self.state["landmark"] = new
                 self.mass_base = self.state["mass_base"] = math.floor(new / MASS_BIN)
-            elif new - self.landmark > _REBASE:
+            elif new - landmark > _REBASE:
                 self._rebase(new)
         if old is not None and (old != new or not counted):
             index = math.floor(old / MASS_BIN) - self.mass_base
@@ -115,7 +124,9 @@ class Audience:
         return _share(bins, 0, len(bins), index, new / MASS_BIN - self.mass_base, own, 0.0 if counted else own)
 
     def _rebase(self, landmark: float) -> None:
-        factor = math.exp(self.landmark - landmark)  # type: ignore[operator]
+        old = self.landmark
+        assert old is not None  # set by the first author weighed
+        factor = math.exp(old - landmark)
         self.mass[:] = [value * factor for value in self.mass]
         self.landmark = self.state["landmark"] = landmark
 
@@ -141,3 +152,90 @@ def _share(
     below = sum(bins[low:index]) if index > low else 0.0
     share = (below + fraction * (others if others > 0.0 else 0.0) + own) / total
     return share if share < 1.0 else 1.0
+
+
+# --------------------------------------------------------------------------- the influence scorer's work
+
+
+def effective_reach(
+    followers: int,
+    following: int | None,
+    posts: int | None,
+    age_days: float | None,
+    follow_back_scale: float,
+    followers_per_post: float,
+    young_account_days: float,
+) -> float:
+    """``log10(1 + followers * credibility)``, credibility being the product of three smooth
+    factors in (0, 1], one per known sign of an audience that was not earned (unknown counts
+    do not discount):
+
+    - follow-back: following about as many accounts as follow you, at a scale where nobody
+      reads whom they follow: ``1 - reciprocity * following / (following + follow_back_scale)``;
+    - an empty account, many followers for few posts:
+      ``(posts + 1) / (posts + 1 + followers / followers_per_post)``;
+    - a young account: ``age / (age + young_account_days)``.
+    """
+    if followers <= 0:
+        return 0.0
+    credibility = 1.0
+    if following:
+        # The smaller count over the larger (what min() / max() give, without the two calls).
+        reciprocity = followers / following if followers < following else following / followers
+        credibility *= 1.0 - reciprocity * following / (following + follow_back_scale)
+    if posts is not None:
+        credibility *= (posts + 1) / (posts + 1 + followers / followers_per_post)
+    if age_days is not None:
+        age = 0.0 if 0.0 > age_days else age_days
+        credibility *= age / (age + young_account_days)
+    return math.log10(1.0 + followers * credibility)
+
+
+def score_influence(
+    registry: InfluencerRegistry,
+    mentions: Sequence[Mention],
+    follow_back: float,
+    per_post: float,
+    young: float,
+    standalone: bool,
+) -> None:
+    """Set ``connector``, ``maven`` and ``influence`` of `mentions` (the influence scorer's
+    work, `sentineld_plugins.scorers.influence`), moving each author to their new place in the
+    audience. Each mention is scored against its author as it found them (`AuthorAt`, kept by
+    the registry's `observe_batch`), not as the end of its batch left them; a mention re-fed
+    after a restart (not observed again) reads the record. `standalone`: the registry is the
+    scorer's own, which observes and records each mention itself."""
+    audience = Audience(registry.population)
+    observed = registry.observed
+    for mention in mentions:
+        record = registry.observe(mention) if standalone else registry.get(mention.author_key)
+        scores = mention.scores
+        if record is None:
+            scores["connector"] = scores["maven"] = scores["influence"] = 0.0
+            continue
+        at: AuthorAt | None = observed.get(mention.id)
+        if at is None:
+            at = AuthorAt.of(record)
+        followers = at.followers
+        reach: float | None = None
+        if followers is not None:
+            created = at.created
+            age = None if created is None else (at.last_seen - created) / _DAY
+            reach = effective_reach(followers, at.following, at.posts, age, follow_back, per_post, young)
+        mass: float | None = None if at.maven_mass == NO_MASS else at.maven_mass
+        if at.own:
+            # The brand's own accounts are scored against the audience but not counted in it.
+            connector = audience.connector(record.reach, reach, counted=False)
+            maven = audience.maven(record.audience_mass, mass, counted=False)
+            record.reach = record.audience_mass = None
+        else:
+            connector = audience.connector(record.reach, reach)
+            maven = audience.maven(record.audience_mass, mass)
+            record.reach, record.audience_mass = reach, mass
+        scores["connector"] = connector
+        scores["maven"] = maven
+        scores["influence"] = connector if connector > maven else maven
+        if standalone:
+            registry.record(mention)
+    if standalone:
+        registry.trim()

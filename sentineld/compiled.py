@@ -45,6 +45,7 @@ __all__ = [
 #: the plugin manager (decision 0020).
 COMPILED: dict[str, tuple[str, ...]] = {
     "sentineld_plugins.scorers.sentiment": ("social", "engine"),
+    "sentineld": ("authors", "audience"),
     "sentineld_plugins.scorers.virality": ("sketch", "clusters", "joins"),
 }
 #: Written by the build beside the compiled modules: module name → SHA-256 of its source.
