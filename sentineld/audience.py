@@ -25,6 +25,7 @@ audience spans 12 orders of magnitude).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -37,6 +38,9 @@ MASS_BIN: Final = 0.25  # natural-log units
 _MASS_SPAN: Final = 50.0  # authority e^-50 below the loudest is nothing: forget those bins
 _REBASE: Final = 500.0  # keep exp() of weights far from overflow
 _DAY: Final = 86400.0
+#: Whether ``sum`` of floats adds them left to right as they come (before Python 3.12, whose
+#: ``sum`` compensates rounding): then a loop gives the same bits without making two slices.
+_PLAIN_SUM: Final = sys.version_info < (3, 12)
 
 
 class Audience:
@@ -143,13 +147,25 @@ def _share(
     """Weight at or below the author's over the total (within a bin, linear interpolation);
     `outside` is the author's own weight when the bins do not count it. Bins outside
     ``[low, high)`` hold nothing."""
-    total = sum(bins[low:high]) + outside
+    if _PLAIN_SUM:
+        # What the two sums below add, in one pass: ``below`` is the running total where the
+        # author's bin begins (bins past `high` hold nothing and would add nothing).
+        total = below = 0.0
+        for at in range(low, high):
+            if at == index:
+                below = total
+            total += bins[at]
+        if index >= high:
+            below = total
+        total += outside
+    else:
+        total = sum(bins[low:high]) + outside
+        below = sum(bins[low:index]) if index > low else 0.0
     if total <= 0.0:
         return 0.0
     others = bins[index] + outside - own
     fraction = position - index
     fraction = 0.0 if fraction < 0.0 else 1.0 if fraction > 1.0 else fraction
-    below = sum(bins[low:index]) if index > low else 0.0
     share = (below + fraction * (others if others > 0.0 else 0.0) + own) / total
     return share if share < 1.0 else 1.0
 

@@ -46,8 +46,19 @@ def log_add(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
-def _s(micros: int | None) -> float | None:
-    return None if micros is None else micros / 1_000_000
+def micros(seconds: float) -> int:
+    """``round(seconds * 1e6)``, as Python rounds (half to even), in arithmetic that the compiled
+    build does without calling ``round``: ``value - floor(value)`` is exact for any double."""
+    value = seconds * 1e6
+    whole = math.floor(value)
+    rest = value - whole
+    if rest > 0.5 or (rest == 0.5 and whole % 2 == 1):
+        return whole + 1
+    return whole
+
+
+def _s(stored: int | None) -> float | None:
+    return None if stored is None else stored / 1_000_000
 
 
 def row_key(row: tuple[Any, ...]) -> str:
@@ -129,8 +140,8 @@ class AuthorRecord:
         created, maven_mass = self.created, self.maven_mass
         return (
             self.key, self.source, self.handle, self.name, self.followers, self.following,
-            self.posts, None if created is None else round(created * 1e6),
-            round(self.first_seen * 1e6), round(self.last_seen * 1e6),
+            self.posts, None if created is None else micros(created),
+            micros(self.first_seen), micros(self.last_seen),
             self.mentions, self.on_topic, self.engaged, self.sentiment_sum, self.sentiment_n,
             None if maven_mass == NO_MASS else maven_mass, self.reach,
             self.audience_mass, self.connector, self.maven, self.influence, 1 if self.watchlist else 0,

@@ -173,3 +173,34 @@ async def test_scores_stay_in_the_unit_interval() -> None:
         for key in ("connector", "maven", "influence"):
             assert 0.0 <= mention.scores[key] <= 1.0
         assert mention.scores["influence"] == max(mention.scores["connector"], mention.scores["maven"])
+
+
+def test_a_share_adds_its_bins_as_sum_adds_them() -> None:
+    """`_share` adds the bins in one pass where ``sum`` adds floats left to right (before Python
+    3.12): the same bits as the two sums it stands for, at every place an author can stand."""
+    import random
+
+    from sentineld.audience import _share
+
+    def with_sums(bins: list[float], low: int, high: int, index: int, position: float, own: float,
+                  outside: float) -> float:
+        total = sum(bins[low:high]) + outside
+        if total <= 0.0:
+            return 0.0
+        others = bins[index] + outside - own
+        fraction = min(max(position - index, 0.0), 1.0)
+        below = sum(bins[low:index]) if index > low else 0.0
+        return min((below + fraction * max(others, 0.0) + own) / total, 1.0)
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        size = rng.randrange(1, 130)
+        low = rng.randrange(size)
+        high = rng.randrange(low, size + 1)
+        bins = [rng.lognormvariate(0, 6) if low <= i < high and rng.random() < 0.8 else 0.0 for i in range(size)]
+        index = rng.randrange(size)
+        own = bins[index] * rng.random() if rng.random() < 0.7 else rng.lognormvariate(0, 3)
+        outside = 0.0 if rng.random() < 0.7 else own
+        position = index + rng.uniform(-0.2, 1.2)
+        expected = with_sums(bins, low, high, index, position, own, outside)
+        assert _share(bins, low, high, index, position, own, outside).hex() == expected.hex()

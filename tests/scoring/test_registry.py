@@ -375,3 +375,21 @@ async def test_evicted_records_ask_for_early_checkpoints_that_carry_them(tmp_pat
     assert pipeline.tracking.writes == pipeline.stats.checkpoints
     assert seen["peak"] < 100 + GROUP_MENTIONS
     assert len(await _all_rows(tmp_path / "state")) == 4000
+
+
+def test_stored_times_round_as_python_rounds() -> None:
+    """`micros` (rows' times, without a call to ``round``) is ``round(seconds * 1e6)``, halves
+    going to the even neighbour, whichever build runs it."""
+    import math
+    import random
+
+    from sentineld.authors import micros
+
+    rng = random.Random(9)
+    values = [rng.uniform(-2e9, 2e9) for _ in range(20_000)] + [rng.uniform(0, 5) for _ in range(5_000)]
+    values += [(n + 0.5) / 1e6 for n in range(-50, 50)] + [0.0, -0.0, 1.5e-6, 2.5e-6, 1e300 / 1e294, 2.0**60]
+    values += [math.nextafter(v, math.inf) for v in values[-100:]]
+    assert [micros(v) for v in values] == [round(v * 1e6) for v in values]
+    for bad in (math.inf, math.nan):
+        with pytest.raises((OverflowError, ValueError)):
+            micros(bad)
