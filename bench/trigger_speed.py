@@ -36,7 +36,8 @@ import msgspec
 
 from sentineld.alerting import TriggerAlertSink
 from sentineld.components import ComponentContext, Trigger
-from sentineld.detect.baseline import decode_arrays, encode_arrays
+from sentineld.detect import Series
+from sentineld.detect.records import SeriesRecord, decode_arrays, encode_arrays
 from sentineld.model import Mention
 from sentineld.options import convert_options
 from sentineld.watch import WatchConfig
@@ -59,14 +60,15 @@ def build(cls: type[Trigger], **options: Any) -> Trigger:
     return cls(convert_options({**OPTIONS, **options}, cls.Options, cls.type_name), context)
 
 
-def stream(count: int, channels: int, seed: int = 1, start: float = START) -> list[Mention]:
+def stream(count: int, channels: int, seed: int = 1, start: float = START,
+           spacing: float = 0.5) -> list[Mention]:
     rng = random.Random(seed)
     out = []
     for index in range(count):
         rival = rng.random() < 0.3
         mention = Mention(
             id=f"s{seed}:{index}", source=f"site{rng.randrange(channels)}",
-            created_at=datetime.fromtimestamp(start + index * 0.5, UTC),
+            created_at=datetime.fromtimestamp(start + index * spacing, UTC),
             text="rivaljet" if rival else "acme",
         )
         mention.matches = ["competitor:rivaljet"] if rival else ["brand"]
@@ -133,17 +135,18 @@ async def memory(cls: type[Trigger], keys: int, busy: bool) -> dict[str, float]:
     names = [f"site{index}" for index in range(keys)]
     if busy:
         model = build(cls)
-        for mention in stream(int(2 * 86400 / 5), channels=1, seed=4):
-            # One mention every 5 s (two days): every key, negative ones too, is busy.
-            mention.created_at = datetime.fromtimestamp(START + (mention.timestamp - START) * 10,
-                                                        UTC)
+        # One mention every 5 s (two days): every key, negative ones too, is busy.
+        for mention in stream(int(2 * 86400 / 5), channels=1, seed=4, spacing=5.0):
             await model.observe([mention], sink)
         template = next(series for key, series in model.series.items()  # type: ignore[attr-defined]
                         if key[1] != "*")
         assert template.counts.busy, "the template key should have learnt a profile"
         template.recent.clear()  # ids are checkpointed, but only for unusual windows
-        blob = msgspec.msgpack.encode(template, enc_hook=encode_arrays)
-        decode = msgspec.msgpack.Decoder(type(template), dec_hook=decode_arrays).decode
+        blob = msgspec.msgpack.encode(template.row(), enc_hook=encode_arrays)
+        decoder = msgspec.msgpack.Decoder(SeriesRecord, dec_hook=decode_arrays)
+
+        def decode(data: bytes) -> Series:
+            return Series.from_record(decoder.decode(data))
     else:
         batch = stream(keys, channels=keys, seed=3)
         for index, mention in enumerate(batch):
@@ -173,7 +176,7 @@ async def memory(cls: type[Trigger], keys: int, busy: bool) -> dict[str, float]:
     # Ticks with all those keys idle and one alert open: the heap holds one deadline.
     first = next(iter(trigger.series.values()))  # type: ignore[attr-defined]
     first.open = True
-    trigger._schedule(first)  # type: ignore[attr-defined]
+    trigger.keys.schedule(first)  # type: ignore[attr-defined]
     moment = START + 10 * 86400
     ticks = 2000
     started = time.perf_counter()

@@ -15,8 +15,9 @@ quiet key costs a few float operations per window and holds no profile (docs/dec
 `ShareBaseline` learns the usual share of a window's mentions that are, say, negative, and how
 much that share scatters beyond binomial noise (a quasi-binomial dispersion factor).
 
-Both are msgspec structs (checkpointed as msgpack arrays, the profile as raw float32 bytes):
-O(1) state, a few floats, plus the 31-factor profile and its 24 counters on a busy key.
+Both are native classes when compiled with mypyc (decision 0230), checkpointed as msgpack
+arrays (`row`, `from_record`; the format is `records`'s, the profile as raw float32 bytes): O(1)
+state, a few floats, plus the 31-factor profile and its 24 counters on a busy key.
 """
 
 from __future__ import annotations
@@ -24,10 +25,18 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 
+from sentineld.detect.records import (
+    HOURS,
+    PROFILE_SIZE,
+    CountsRecord,
+    SharesRecord,
+    decode_arrays,
+    encode_arrays,
+)
 from sentineld.detect.stats import count_isf
 
 __all__ = [
@@ -39,10 +48,7 @@ __all__ = [
     "rate_for_half_life",
 ]
 
-HOURS: Final = 24
 DAYS: Final = 7
-#: The profile: 24 hour-of-day factors, then 7 day-of-week factors (Monday first).
-PROFILE_SIZE: Final = HOURS + DAYS
 #: Seasonal factors are kept within these bounds (a slot can be quiet, never impossible).
 FACTOR_FLOOR: Final = 0.02
 FACTOR_CEILING: Final = 50.0
@@ -125,38 +131,31 @@ def _slots(start: float) -> tuple[int, int]:
     return int(start // 3600) % HOURS, HOURS + (day + _THURSDAY) % DAYS
 
 
-def encode_arrays(value: Any) -> Any:
-    """msgspec `enc_hook`: an `array` goes into a checkpoint as its raw bytes."""
-    if isinstance(value, array):
-        return memoryview(value).cast("B")
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
-
-
-def decode_arrays(kind: type, value: Any) -> Any:
-    """msgspec `dec_hook`: raw bytes back into a profile (float32) or its counters (uint16)."""
-    if kind is array and isinstance(value, bytes):
-        typecode = "f" if len(value) == 4 * PROFILE_SIZE else "H"
-        restored = array(typecode)
-        restored.frombytes(value)
-        if len(restored) not in (PROFILE_SIZE, HOURS):
-            raise ValueError(f"a seasonal profile holds {PROFILE_SIZE} factors and {HOURS} counters")
-        return restored
-    raise NotImplementedError(f"cannot decode {kind}")
-
-
-class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
+class SeasonalCounts:
     """The learnt forecast of one key's window counts (see the module docstring)."""
 
-    level: float = 0.0
-    #: Exponentially weighted sums of (x - μ)² - μ and of μ²: their ratio is the dispersion.
-    spread: float = 0.0
-    scale: float = 0.0
-    #: Windows learnt so far.
-    seen: int = 0
-    #: 24 hour-of-day factors, 7 day-of-week factors, each near 1 (None while quiet).
-    profile: array | None = None  # type: ignore[type-arg]
-    #: Windows each hour-of-day factor has learnt from (None while quiet).
-    hours: array | None = None  # type: ignore[type-arg]
+    def __init__(self, level: float = 0.0, spread: float = 0.0, scale: float = 0.0,
+                 seen: int = 0, profile: array[float] | None = None,
+                 hours: array[int] | None = None) -> None:
+        self.level = level
+        #: Exponentially weighted sums of (x - μ)² - μ and of μ²: their ratio is the dispersion.
+        self.spread = spread
+        self.scale = scale
+        #: Windows learnt so far.
+        self.seen = seen
+        #: 24 hour-of-day factors, 7 day-of-week factors, each near 1 (None while quiet).
+        self.profile = profile
+        #: Windows each hour-of-day factor has learnt from (None while quiet).
+        self.hours = hours
+
+    def row(self) -> tuple[float, float, float, int, array[float] | None, array[int] | None]:
+        """The fields as a checkpoint writes them (`records.CountsRecord`'s array)."""
+        return (self.level, self.spread, self.scale, self.seen, self.profile, self.hours)
+
+    @staticmethod
+    def from_record(record: CountsRecord) -> SeasonalCounts:
+        return SeasonalCounts(record.level, record.spread, record.scale, record.seen,
+                              record.profile, record.hours)
 
     @property
     def busy(self) -> bool:
@@ -332,7 +331,7 @@ class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
         (after the first day), lest the errors of the first hours make the key deaf for days."""
         return seen - learning.windows_per_day if learning.daily_rate > 0.0 else seen
 
-    def _become_busy(self) -> array:  # type: ignore[type-arg]
+    def _become_busy(self) -> array[float]:
         """Start learning a flat profile and, from the prior, a dispersion."""
         self.profile = profile = array("f", [1.0] * PROFILE_SIZE)
         self.hours = array("H", bytes(2 * HOURS))
@@ -366,22 +365,33 @@ class SeasonalCounts(msgspec.Struct, array_like=True, gc=False):
         self.level *= daily_mean * weekly_mean
 
     def dump(self) -> bytes:
-        return msgspec.msgpack.encode(self, enc_hook=encode_arrays)
+        return msgspec.msgpack.encode(self.row(), enc_hook=encode_arrays)
 
-    @classmethod
-    def load(cls, data: bytes) -> SeasonalCounts:
-        return msgspec.msgpack.decode(data, type=cls, dec_hook=decode_arrays)
+    @staticmethod
+    def load(data: bytes) -> SeasonalCounts:
+        return SeasonalCounts.from_record(
+            msgspec.msgpack.decode(data, type=CountsRecord, dec_hook=decode_arrays))
 
 
-class ShareBaseline(msgspec.Struct, array_like=True, gc=False):
+class ShareBaseline:
     """The usual share of a window's mentions that count (negative ones, a competitor's)."""
 
-    #: Exponentially weighted sums of counted and of all mentions per window.
-    hits: float = 0.0
-    trials: float = 0.0
-    #: Exponentially weighted Pearson χ² per window: scatter beyond binomial noise (≥ 1).
-    chi: float = 1.0
-    seen: int = 0
+    def __init__(self, hits: float = 0.0, trials: float = 0.0, chi: float = 1.0,
+                 seen: int = 0) -> None:
+        #: Exponentially weighted sums of counted and of all mentions per window.
+        self.hits = hits
+        self.trials = trials
+        #: Exponentially weighted Pearson χ² per window: scatter beyond binomial noise (≥ 1).
+        self.chi = chi
+        self.seen = seen
+
+    def row(self) -> tuple[float, float, float, int]:
+        """The fields as a checkpoint writes them (`records.SharesRecord`'s array)."""
+        return (self.hits, self.trials, self.chi, self.seen)
+
+    @staticmethod
+    def from_record(record: SharesRecord) -> ShareBaseline:
+        return ShareBaseline(record.hits, record.trials, record.chi, record.seen)
 
     def share(self) -> float:
         return self.hits / self.trials if self.trials > 0 else 0.0
@@ -409,8 +419,8 @@ class ShareBaseline(msgspec.Struct, array_like=True, gc=False):
         self.seen += 1
 
     def dump(self) -> bytes:
-        return msgspec.msgpack.encode(self)
+        return msgspec.msgpack.encode(self.row())
 
-    @classmethod
-    def load(cls, data: bytes) -> ShareBaseline:
-        return msgspec.msgpack.decode(data, type=cls)
+    @staticmethod
+    def load(data: bytes) -> ShareBaseline:
+        return ShareBaseline.from_record(msgspec.msgpack.decode(data, type=SharesRecord))

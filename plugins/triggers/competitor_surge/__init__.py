@@ -43,7 +43,7 @@ class CompetitorSurge(CountTrigger):
         self.watched = frozenset(PREFIX + name for name in names)
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
-        add, watched = self.add, self.watched
+        add, watched = self.keys.add, self.watched
         share_test = self.share_test
         for mention in mentions:
             matches = mention.matches
@@ -53,7 +53,7 @@ class CompetitorSurge(CountTrigger):
             about_brand = share_test and BRAND in matches
             if not rivals and not about_brand:
                 continue
-            moment = mention.created_at.timestamp()
+            moment = mention.timestamp
             channels = self.channels(mention)
             for subject in rivals:
                 for channel in channels:

@@ -42,7 +42,7 @@ class NegativitySpike(CountTrigger):
         options = self.options
         label, negative, wanted = options.label, options.negative, options.subjects
         every, per_channel, share_test = "*" in wanted, options.per_channel, self.share_test
-        add = self.add
+        add = self.keys.add
         for mention in mentions:
             matches = mention.matches
             if not matches:
@@ -50,7 +50,7 @@ class NegativitySpike(CountTrigger):
             hit = mention.labels.get(label) == negative
             if not hit and not share_test:
                 continue
-            moment = mention.created_at.timestamp()
+            moment = mention.timestamp
             for subject in matches if every else [s for s in matches if s in wanted]:
                 add(subject, "*", mention, moment, hit, alerts)
                 if per_channel:

@@ -32,12 +32,12 @@ class VolumeSpike(CountTrigger):
         wanted = self.options.subjects
         every = "*" in wanted
         per_channel = self.options.per_channel
-        add = self.add
+        add = self.keys.add
         for mention in mentions:
             matches = mention.matches
             if not matches:
                 continue
-            moment = mention.created_at.timestamp()
+            moment = mention.timestamp
             for subject in matches if every else [s for s in matches if s in wanted]:
                 add(subject, "*", mention, moment, True, alerts)
                 if per_channel:
