@@ -47,6 +47,7 @@ COMPILED: dict[str, tuple[str, ...]] = {
     "sentineld_plugins.scorers.sentiment": ("social", "engine"),
     "sentineld": ("authors", "audience"),
     "sentineld_plugins.scorers.virality": ("sketch", "clusters", "joins"),
+    "sentineld_plugins.triggers.viral_post": ("learned",),
 }
 #: Written by the build beside the compiled modules: module name → SHA-256 of its source.
 MANIFEST = "_compiled_sources.json"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from bisect import bisect_left
 from typing import Any, Final
 
 from sentineld_plugins.scorers.virality.sketch import AuthorSketch
@@ -80,11 +79,19 @@ class Cluster:
         authors = self.authors
         hll = self.hll
         if authors is not None:
-            at_or_after = bisect_left(authors, author)
+            at_or_after, high = 0, len(authors)
+            while at_or_after < high:  # bisect_left, compiled (a call to it costs more)
+                middle = (at_or_after + high) // 2
+                if authors[middle] < author:
+                    at_or_after = middle + 1
+                else:
+                    high = middle
             if at_or_after < len(authors) and authors[at_or_after] == author:
                 return
-            self.authors = authors = authors[:at_or_after] + (author,) + authors[at_or_after:]
-            size = len(authors)
+            grown = list(authors)
+            grown.insert(at_or_after, author)
+            self.authors = tuple(grown)
+            size = len(grown)
             if size > EXACT_AUTHORS:
                 self._to_sketch()
         elif hll is not None and hll.add(author):
