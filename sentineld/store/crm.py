@@ -22,7 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from sentineld.model import SEVERITIES, Mention, format_time
-from sentineld.store.sql import json_blob, select_each, select_in
+from sentineld.store.sql import insert_rows, json_blob, select_each, select_in
 
 __all__ = [
     "OPEN_STATES",
@@ -526,7 +526,7 @@ class CrmTables:
 
     def _flush_cases(self) -> None:
         if self._dirty:
-            self.db.executemany(_SAVE_CASE, [_case_row(case) for case in self._dirty.values()])
+            insert_rows(self.db, _SAVE_CASE, [_case_row(case) for case in self._dirty.values()])
             self._dirty.clear()
 
     def _flush_case_mentions(self) -> None:
@@ -538,8 +538,8 @@ class CrmTables:
             )
             self._answers.clear()
         if self._new_items:
-            self.db.executemany(
-                f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            insert_rows(
+                self.db, f"INSERT INTO case_mentions ({_CASE_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (mention_id) DO NOTHING",
                 [(item.mention_id, item.case_id, item.role, item.channel, round(item.created_at * 1_000_000),
                   None if item.due_at is None else round(item.due_at * 1_000_000), item.severity,
@@ -554,7 +554,7 @@ class CrmTables:
         one ``executemany``; then the case mentions and the cases changed."""
         for writes in self._writes.values():
             for sql, run in groupby(writes, key=itemgetter(0)):
-                self.db.executemany(sql, [parameters for _, parameters in run])
+                insert_rows(self.db, sql, [parameters for _, parameters in run])
         self._writes.clear()
         self._flush_case_mentions()
         self._flush_cases()

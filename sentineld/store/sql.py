@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from itertools import chain
 from typing import Any, Final
 
 import msgspec
@@ -26,6 +29,40 @@ def select_in(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterat
     for start in range(0, len(unique), IN_CHUNK):
         chunk = unique[start : start + IN_CHUNK]
         yield from db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+
+#: Values one multi-row statement binds at most: SQLite's oldest parameter limit (999).
+MAX_VARIABLES: Final = 999
+
+_ONE_ROW: Final = re.compile(r"^(INSERT .*? VALUES )(\((?:\?, ?)*\?\))(.*)$", re.DOTALL)
+
+
+def insert_rows(db: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """``db.executemany(sql, rows)`` for an ``INSERT … VALUES (?, …) [ON CONFLICT …]`` of one
+    row, run as statements of many rows each (``VALUES (…), (…), …``, up to `MAX_VARIABLES`
+    values), the rows in the same order and with the same effects. Per statement run SQLite
+    opens its table and index cursors and sqlite3 resets, steps and releases the GIL once:
+    executemany does that per row. The rows short of a whole statement go through
+    executemany, so that each table has two statement texts to prepare and cache, not one per
+    batch size. Any other `sql` is run with executemany."""
+    many, per = _many_rows(sql)
+    whole = len(rows) - len(rows) % per if per > 1 else 0
+    for start in range(0, whole, per):
+        db.execute(many, list(chain.from_iterable(rows[start : start + per])))
+    if whole < len(rows):
+        db.executemany(sql, rows[whole:] if whole else rows)
+
+
+@lru_cache(maxsize=64)
+def _many_rows(sql: str) -> tuple[str, int]:
+    """`sql` made to insert as many rows as `MAX_VARIABLES` allows, and that many (1: `sql`
+    is not an insert of one row of values)."""
+    match = _ONE_ROW.match(sql)
+    if match is None:
+        return sql, 1
+    head, marks, tail = match.groups()
+    per = MAX_VARIABLES // marks.count("?")
+    return f"{head}{', '.join([marks] * per)}{tail}", per
 
 
 def select_each(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterator[Sequence[Any]]:

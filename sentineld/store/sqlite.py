@@ -26,7 +26,7 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
-from sentineld.store.sql import json_blob, select_each, select_in
+from sentineld.store.sql import insert_rows, json_blob, select_each, select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
@@ -93,6 +93,9 @@ class SQLiteStore(CrmStoreMixin):
             self.db.execute(f"PRAGMA synchronous={synchronous}")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            # A statement inserting many rows (`insert_rows`) keeps the pages it changes in a
+            # statement journal, to undo it alone on an error: in memory, not a temporary file.
+            self.db.execute("PRAGMA temp_store=MEMORY")
             self.set_wal_autocheckpoint(WAL_CHECKPOINT_BYTES)
             self.migrate()
         except sqlite3.Error as exc:
@@ -201,13 +204,13 @@ class SQLiteStore(CrmStoreMixin):
         db.execute("SAVEPOINT ingest")
         rows, per_batch, seq = self._numbered(batches, set())
         try:
-            db.executemany(_INSERT_MENTION, rows)
+            insert_rows(db, _INSERT_MENTION, rows)
         except sqlite3.IntegrityError:
             db.execute("ROLLBACK TO ingest")
             ids = (m.id for _, mentions, _ in batches for m in mentions)
             known = {row[0] for row in select_in(db, "SELECT id FROM mention_rows WHERE id IN ({marks})", ids)}
             rows, per_batch, seq = self._numbered(batches, known)
-            db.executemany(_INSERT_MENTION, rows)
+            insert_rows(db, _INSERT_MENTION, rows)
         db.execute("RELEASE ingest")
         cursors = {source_id: cursor for source_id, _, cursor in batches if cursor is not None}
         now = time.time()
@@ -325,8 +328,8 @@ class SQLiteStore(CrmStoreMixin):
         the order they were stored; a mention scored again after a restart is overwritten)."""
         rows = [(seq, json_blob(_Scored(m.scores, m.labels, m.matches))) for seq, m in scored]
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO mention_scores VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET scored = excluded.scored",
+            insert_rows(
+                db, "INSERT INTO mention_scores VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET scored = excluded.scored",
                 rows,
             )
 
@@ -390,7 +393,7 @@ class SQLiteStore(CrmStoreMixin):
     @staticmethod
     def _save_authors(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
         marks = ",".join("?" * len(AUTHOR_COLUMNS))
-        db.executemany(f"INSERT OR REPLACE INTO authors ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
+        insert_rows(db, f"INSERT OR REPLACE INTO authors ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
         db.execute(
             "INSERT INTO checkpoints VALUES ('influencers', ?, ?, ?) ON CONFLICT (name) DO "
             "UPDATE SET seq = excluded.seq, state = excluded.state, "
