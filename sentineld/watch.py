@@ -159,12 +159,20 @@ class Matcher:
             yield f"topic:{name}", terms
 
     def match(self, text: str) -> list[str]:
+        # Plain loops over the needles, not any() over a generator: this runs for every
+        # mention, and the generators cost half of it when the terms are few (decision 0040).
         text = normalize_text(text)
-        if self._exclude is not None and any(n in text for n in self._exclude_needles):
-            text = self._exclude.sub(" ", text)
+        if self._exclude is not None:
+            for needle in self._exclude_needles:
+                if needle in text:
+                    text = self._exclude.sub(" ", text)
+                    break
         found = []
         for subject, needles, pattern, own_exclude in self._subjects:
-            if not any(needle in text for needle in needles):
+            for needle in needles:
+                if needle in text:
+                    break
+            else:
                 continue
             target = own_exclude.sub(" ", text) if own_exclude is not None else text
             if pattern.search(target):
