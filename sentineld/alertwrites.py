@@ -37,11 +37,21 @@ class AlertWrites:
         #: The store worker's ``call`` (``await call("method", ...)`` on the store thread).
         self.call = call
         self.alerts: dict[str, Alert] = {}
+        #: The alerts of the items ended since the last `flush` (see `end_item`), in order.
+        self.ended: list[Alert] = []
         self.deliveries: list[Delivery] = []
         self.events: list[tuple[AlertEvent, list[Delivery]]] = []
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.alerts or self.deliveries)
+        return bool(self.events or self.alerts or self.ended or self.deliveries)
+
+    def end_item(self) -> None:
+        """The alerts gathered so far are written at the next `flush` before those gathered
+        after: several items share one transaction, and each is upserted in its own order as if
+        it had had its own (the rows, rowids included, come out the same)."""
+        if self.alerts:
+            self.ended += self.alerts.values()
+            self.alerts = {}
 
     def add(self, event: AlertEvent, deliveries: list[Delivery]) -> None:
         """Store `event`'s alert if it changed, and queue `deliveries`, at the next `flush`."""
@@ -98,14 +108,17 @@ class AlertWrites:
         returns the events written, in order, with their deliveries."""
         if not self:
             return []
-        alerts, deliveries, events = list(self.alerts.values()), self.deliveries, self.events
-        self.alerts, self.deliveries, self.events = {}, [], []
+        alerts, deliveries, events = [*self.ended, *self.alerts.values()], self.deliveries, self.events
+        self.alerts, self.ended, self.deliveries, self.events = {}, [], [], []
         await self._retry("cannot store alerts; retrying", "record_alerts", alerts, deliveries)
         return events
 
     async def _stored(self, ids: set[str]) -> dict[str, Alert]:
         """The newest form of these alerts: about to be written, else stored."""
         found = {alert_id: self.alerts[alert_id] for alert_id in ids if alert_id in self.alerts}
+        for alert in reversed(self.ended):  # the newest form of an earlier item's alert
+            if alert.id in ids and alert.id not in found:
+                found[alert.id] = alert
         missing = sorted(ids - found.keys())
         if missing:
             found.update(await self._retry("cannot read alerts; retrying", "alerts_by_id", missing))

@@ -713,25 +713,47 @@ class Pipeline:
             self._snapshot(self.scorers, item.states)
 
     async def _trigger_stage(self) -> None:
+        held: Any = None
         while True:
-            item = await self.trigger_queue.get()
+            if held is not None:
+                item, held = held, None
+            else:
+                item = await self.trigger_queue.get()
+            if isinstance(item, list):
+                group, held = _queued_behind(self.trigger_queue, item, list, len)
+                await self._survive("trigger", self._trigger_batches, group)
+                for batch in group:
+                    await self.commit_queue.put(batch)
+                continue
             await self._survive("trigger", self._trigger_item, item)
             await self.commit_queue.put(item)
             if isinstance(item, Barrier) and item.final:
                 return
 
-    async def _trigger_item(self, item: Any) -> None:
+    async def _trigger_batches(self, group: list[Scored]) -> None:
+        """Observe a group of batches (each as the sources made it); the alert changes and
+        deliveries of the group are stored in one transaction, a COMMIT costing more than the
+        rows it writes."""
+        await self._poll_store()
+        started = time.perf_counter()
+        for batch in group:
+            await self._observe(batch)
+            self.alert_writes.end_item()
+        await self._flush_alerts()
+        self._timed("trigger", started)
+        for batch in group:
+            self._scored(batch)
+
+    async def _poll_store(self) -> None:
+        """What others change in the store: silences, acknowledgements, resolved cases."""
         await self._poll_silences()
         await self._poll_acks()
         if self._settling():
             await self.resolutions.poll()
-        if isinstance(item, list):
-            started = time.perf_counter()
-            await self._observe(item)
-            await self._flush_alerts()
-            self._timed("trigger", started)
-            self._scored(item)
-        elif isinstance(item, Tick):
+
+    async def _trigger_item(self, item: Any) -> None:
+        await self._poll_store()
+        if isinstance(item, Tick):
             for boundary in self.clock.due(item.now):
                 await self._tick(boundary)
             await self._flush_alerts()
