@@ -46,7 +46,7 @@ __all__ = [
 COMPILED: dict[str, tuple[str, ...]] = {
     "sentineld_plugins.scorers.sentiment": ("social", "engine"),
     "sentineld": ("authors", "audience"),
-    "sentineld_plugins.scorers.virality": ("sketch", "clusters", "joins"),
+    "sentineld_plugins.scorers.virality": ("sketch", "clusters", "joins", "rates"),
     "sentineld_plugins.triggers.viral_post": ("learned",),
 }
 #: Written by the build beside the compiled modules: module name → SHA-256 of its source.

@@ -1,7 +1,7 @@
 """The compiled virality group (mypyc, decision 0140) scores exactly as its Python sources do.
 
-`sketch`, `clusters` and `joins` (the author sketch, `Cluster` and the per-post join loop) are
-compiled from the same ``.py`` files; viral_post's learned histogram (`learned`) likewise. This holds
+`sketch`, `clusters`, `joins` and `rates` (the author sketch, `Cluster`, the per-post join
+loop and the velocities) are compiled from the same ``.py`` files; viral_post's learned histogram (`learned`) likewise. This holds
 the compiled build to the sources run as Python (a child process with
 ``SENTINELD_NO_EXTENSIONS=1``) on a stream made of the shared data sets' tweets: copies of the
 same texts by many authors (clusters past the exact author count, so the sketch counts them),

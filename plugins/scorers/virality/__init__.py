@@ -36,8 +36,9 @@ import msgspec
 from sentineld import Duration, Mention, Options, Scorer, hookimpl
 from sentineld.components import StateParts
 from sentineld.state_parts import ChunkedState, chunk_bounds, decoded_chunks, encode_chunks
-from sentineld_plugins.scorers.virality.clusters import Cluster, bump, cluster_code, decayed, encode_hook
+from sentineld_plugins.scorers.virality.clusters import Cluster, cluster_code, encode_hook
 from sentineld_plugins.scorers.virality.joins import Joins
+from sentineld_plugins.scorers.virality.rates import Rates
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,8 +117,8 @@ class ViralityScorer(Scorer):
         #: The ring's columns of Python objects and the live clusters (see `joins`); its lists
         #: are allocated with the rest in `_build`.
         self._joins = Joins(0, options.rate_window)
-        #: post id -> [reshares, replies, at]: decayed counts of what the stream did with it.
-        self._engagement: OrderedDict[str, list[float]] = OrderedDict()
+        #: Reshare and reply velocities, and the engagement of the posts they spread.
+        self._rates = Rates(options.rate_window, options.min_age, options.tracked_posts, self._counts)
         self._landmark = 0.0
         self.now = 0.0
         self._built = False
@@ -158,6 +159,11 @@ class ViralityScorer(Scorer):
         self._build()
 
     @property
+    def _engagement(self) -> OrderedDict[str, list[float]]:
+        """post id -> [reshares, replies, at]: decayed counts of what the stream did with it."""
+        return self._rates.engagement
+
+    @property
     def _clusters(self) -> dict[str, Cluster]:
         """The live clusters, by id."""
         return self._joins.clusters
@@ -175,56 +181,11 @@ class ViralityScorer(Scorer):
         self._build()
         times = [m.timestamp for m in mentions]
         nows = list(accumulate(times, max, initial=self.now))[1:]  # the stream's clock at each
-        spreads = self._velocities(mentions, times, nows)
+        spreads = self._rates.velocities(mentions, times, nows)
         self._cluster(mentions, times, nows, spreads)
         for mention, rank in zip(mentions, self._virality(spreads, nows), strict=True):
             mention.scores["virality"] = rank
         self.now = nows[-1]
-
-    def _velocities(self, mentions: Sequence[Mention], times: list[float], nows: list[float]) -> list[float]:
-        """Score the reshares and replies per hour of what each mention spreads; their sums."""
-        min_age = self.options.min_age / _HOUR
-        engagement = self._engagement
-        spreads = [0.0] * len(mentions)
-        for position, mention in enumerate(mentions):
-            parent = mention.reshare_of or mention.in_reply_to
-            if parent is not None:
-                reshares, replies = self._spread_of(mention, parent, times[position], nows[position])
-            else:
-                metrics = mention.metrics
-                if metrics is not None and (metrics.reshares or metrics.replies):
-                    age = max((nows[position] - times[position]) / _HOUR, min_age)
-                    reshares, replies = metrics.reshares / age, metrics.replies / age
-                else:
-                    reshares = replies = 0.0
-                seen = engagement.get(mention.id) if engagement else None
-                if seen is not None:  # an original post whose reshares and replies the stream carried
-                    now = nows[position]
-                    reshares = max(reshares, self._rate(seen[0], seen[2], now))
-                    replies = max(replies, self._rate(seen[1], seen[2], now))
-            scores = mention.scores
-            scores["reshare_velocity"] = reshares
-            scores["reply_velocity"] = replies
-            spreads[position] = reshares + replies
-        return spreads
-
-    def _spread_of(self, mention: Mention, parent: str, at: float, now: float) -> tuple[float, float]:
-        """(reshares, replies) per hour of the post a reshare or reply spreads, this one counted."""
-        seen = self._engagement.get(parent)
-        if not self._counts(mention, parent):
-            return (0.0, 0.0) if seen is None else (self._rate(seen[0], seen[2], now), self._rate(seen[1], seen[2], now))
-        if seen is None:
-            seen = self._engagement[parent] = [0.0, 0.0, at]
-            if len(self._engagement) > self.options.tracked_posts:
-                self._engagement.popitem(last=False)
-        else:
-            self._engagement.move_to_end(parent)
-        tau = self.options.rate_window
-        which = 0 if mention.reshare_of is not None else 1
-        value, since = bump(seen[which], seen[2], at, tau)
-        seen[1 - which] = decayed(seen[1 - which], seen[2], since, tau)
-        seen[which], seen[2] = value, since
-        return self._rate(seen[0], seen[2], now), self._rate(seen[1], seen[2], now)
 
     def _counts(self, mention: Mention, parent: str) -> bool:
         """Whether this reshare or reply is someone else spreading the post."""
@@ -235,10 +196,6 @@ class ViralityScorer(Scorer):
             if author is not None and author == mention.author_key:
                 return False
         return True
-
-    def _rate(self, value: float, since: float, now: float) -> float:
-        tau = self.options.rate_window
-        return decayed(value, since, now, tau) * _HOUR / tau
 
     # ------------------------------------------------------------------ clusters
 
@@ -553,7 +510,7 @@ class ViralityScorer(Scorer):
         self.now = saved["now"]
         clusters = {c[0]: Cluster.from_state(c) for c in saved["clusters"]}
         self._joins.set_clusters(clusters)
-        self._engagement = OrderedDict(saved["engagement"])
+        self._rates.engagement = OrderedDict((post, [float(v) for v in counts]) for post, counts in saved["engagement"])
         self._landmark = saved["landmark"]
         self._baseline = np.frombuffer(saved["baseline"], dtype=np.float64).copy()
         self._oldest = self._next_slot = saved["next_slot"]
@@ -586,7 +543,7 @@ class ViralityScorer(Scorer):
 
         self.now = state["now"]
         self._oldest = self._next_slot = state["next_slot"]
-        self._engagement = OrderedDict((e[0], list(e[1:])) for e in state["engagement"])
+        self._rates.engagement = OrderedDict((e[0], [float(v) for v in e[1:]]) for e in state["engagement"])
         self._landmark = state["baseline"][0]
         self._baseline = np.array(state["baseline"][1], dtype=np.float64)
 
