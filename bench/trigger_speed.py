@@ -2,6 +2,7 @@
 tick, and their memory per key.
 
     .venv/bin/python bench/trigger_speed.py [--mentions 200000] [--runs 5] [--keys 100000]
+        [--baseline DIR [--no-memory]]
 
 Per mention: a constructed stream, one mention every half second of event time for about a day
 (after a warm-up day, so baselines are warm and thresholds are computed), 70 % about the brand
@@ -11,6 +12,11 @@ then, so windows roll and baselines learn on nearly every mention). Each trigger
 stream in batches of 256 through the real `TriggerAlertSink`, with the event-time clock ticking
 every 5 s between mentions as the pipeline does; the figure is the median over ``--runs`` passes
 of µs per mention (all mentions, the budget being 10 µs per mention on average).
+
+``--baseline DIR`` takes a checkout of another revision (e.g. ``git archive REV | tar -x -C
+DIR``) and measures the per-mention figures of both trees in turns, each pass in a fresh process
+importing that tree (bench/turns.py), as CPU time of the process rather than wall time (the
+machine is shared): medians and the ratio this tree / baseline, from one run.
 
 Per tick: ``--keys`` idle keys, one open alert; µs per tick (a tick must not walk all keys).
 
@@ -25,25 +31,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import random
 import statistics
+import sys
+import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from sentineld.alerting import TriggerAlertSink
-from sentineld.components import ComponentContext, Trigger
-from sentineld.detect import Series
-from sentineld.detect.records import SeriesRecord, decode_arrays, encode_arrays
-from sentineld.model import Mention
-from sentineld.options import convert_options
-from sentineld.watch import WatchConfig
-from sentineld_plugins.triggers.competitor_surge import CompetitorSurge
-from sentineld_plugins.triggers.negativity_spike import NegativitySpike
-from sentineld_plugins.triggers.volume_spike import VolumeSpike
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from turns import importable, in_turns, run_child  # noqa: E402
+
+from sentineld.alerting import TriggerAlertSink  # noqa: E402
+from sentineld.components import ComponentContext, Trigger  # noqa: E402
+from sentineld.model import Mention  # noqa: E402
+from sentineld.options import convert_options  # noqa: E402
+from sentineld.watch import WatchConfig  # noqa: E402
+from sentineld_plugins.triggers.competitor_surge import CompetitorSurge  # noqa: E402
+from sentineld_plugins.triggers.negativity_spike import NegativitySpike  # noqa: E402
+from sentineld_plugins.triggers.volume_spike import VolumeSpike  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+#: Per-mention cases: label → channels.
+CASES = {"dense": 5, "sparse": 10_000}
 
 WATCH = WatchConfig(brand=["acme"], competitors={"rivaljet": ["rivaljet"]})
 START = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
@@ -100,13 +116,46 @@ async def feed(trigger: Trigger, mentions: list[Mention], tick: float = 5.0) -> 
         await trigger.observe(chunk, sink)
 
 
-async def one_pass(cls: type[Trigger], warm: list[Mention], measured: list[Mention]) -> float:
+async def one_pass(cls: type[Trigger], warm: list[Mention], measured: list[Mention],
+                   clock: Any = time.perf_counter) -> float:
     trigger = build(cls)
     await feed(trigger, warm)
     gc.collect()
-    started = time.perf_counter()
+    started = clock()
     await feed(trigger, measured)
-    return (time.perf_counter() - started) / len(measured) * 1e6
+    return (clock() - started) / len(measured) * 1e6
+
+
+async def child_pass(mentions: int) -> dict[str, dict[str, float]]:
+    """One pass of every trigger on both cases, in CPU time of this process (`--child`)."""
+    from sentineld.detect import count_sf
+
+    count_sf(5, 1.0, 0.5)  # scipy is imported on first use: not in a measured pass
+    day = int(86400 / 0.5)
+    out: dict[str, dict[str, float]] = {}
+    for label, channels in CASES.items():
+        warm = stream(day, channels, seed=1)
+        measured = stream(mentions, channels, seed=2, start=START + day * 0.5)
+        out[label] = {name: await one_pass(cls, warm, measured, time.process_time)
+                      for name, cls in TRIGGERS.items()}
+    return out
+
+
+def compare(baseline: Path, mentions: int, runs: int) -> None:
+    """This tree and `baseline` in turns, a fresh process per pass (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        trees = {"baseline": importable(baseline, Path(scratch) / "baseline"),
+                 "this tree": importable(REPO, Path(scratch) / "this")}
+        results = in_turns(trees, runs, lambda code: run_child(
+            __file__, ["--child", "--mentions", str(mentions)], code))
+    print(f"µs of CPU per mention (median of {runs} passes in turns, {mentions:,} mentions after a "
+          "warm-up day; the feeding loop included):")
+    for label in CASES:
+        for name in TRIGGERS:
+            medians = {tree: statistics.median(r[label][name] for r in passes)
+                       for tree, passes in results.items()}
+            print(f"  {label:6} {name:17} baseline {medians['baseline']:6.2f}  this tree "
+                  f"{medians['this tree']:6.2f}  ratio {medians['this tree'] / medians['baseline']:.2f}")
 
 
 async def baseline_loop(measured: list[Mention], runs: int) -> float:
@@ -130,6 +179,9 @@ async def baseline_loop(measured: list[Mention], runs: int) -> float:
 async def memory(cls: type[Trigger], keys: int, busy: bool) -> dict[str, float]:
     """Memory per key, checkpoint size and cost with `keys` keys, each quiet (one mention) or
     busy (a clone of a key that has learnt two days of a few mentions per window)."""
+    from sentineld.detect import Series
+    from sentineld.detect.records import SeriesRecord, decode_arrays, encode_arrays
+
     trigger = build(cls)
     sink = TriggerAlertSink("t", trigger.type_name)
     names = [f"site{index}" for index in range(keys)]
@@ -193,11 +245,21 @@ async def main() -> None:
     parser.add_argument("--mentions", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--baseline", type=Path, help="a checkout of another revision, run in turns")
+    parser.add_argument("--no-memory", action="store_true", help="only the per-mention figures")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(await child_pass(args.mentions)))
+        return
+    if args.baseline is not None:
+        compare(args.baseline, args.mentions, args.runs)
+        if args.no_memory:
+            return
     day = int(86400 / 0.5)
     print(f"µs per mention (median of {args.runs} runs, {args.mentions:,} mentions after a "
           "warm-up day, ticks every 5 s of event time):")
-    for label, channels in (("dense", 5), ("sparse", 10_000)):
+    for label, channels in CASES.items():
         warm = stream(day, channels, seed=1)
         measured = stream(args.mentions, channels, seed=2, start=START + day * 0.5)
         # Passes interleaved (each run measures every trigger once), so that a change in the

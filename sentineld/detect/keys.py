@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -196,6 +197,16 @@ class CountKeys:
             self._check_count(series, mention, alerts)
         if shares is not None and not series.open and series.count >= self.min_count:
             self._check_share(series, mention, alerts)
+
+    def add_each(self, subjects: Iterable[str], mention: Mention, moment: float, hit: bool,
+                 per_channel: bool, alerts: AlertSink) -> None:
+        """`add` for each subject, on all channels ("*") and then, when `per_channel`, on the
+        mention's source: the loop of every count trigger's `observe`, compiled with it."""
+        source = mention.source
+        for subject in subjects:
+            self.add(subject, "*", mention, moment, hit, alerts)
+            if per_channel:
+                self.add(subject, source, mention, moment, hit, alerts)
 
     def tick(self, moment: float, alerts: AlertSink) -> None:
         """Close the windows of the keys whose open alert may resolve by `moment`."""

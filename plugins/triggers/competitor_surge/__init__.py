@@ -43,8 +43,8 @@ class CompetitorSurge(CountTrigger):
         self.watched = frozenset(PREFIX + name for name in names)
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
-        add, watched = self.keys.add, self.watched
-        share_test = self.share_test
+        add_each, watched = self.keys.add_each, self.watched
+        share_test, per_channel = self.share_test, self.options.per_channel
         for mention in mentions:
             matches = mention.matches
             if not matches:
@@ -54,15 +54,10 @@ class CompetitorSurge(CountTrigger):
             if not rivals and not about_brand:
                 continue
             moment = mention.timestamp
-            channels = self.channels(mention)
-            for subject in rivals:
-                for channel in channels:
-                    add(subject, channel, mention, moment, True, alerts)
+            add_each(rivals, mention, moment, True, per_channel, alerts)
             if about_brand:
                 # The brand's mentions count in each rival's total (the share-of-voice base).
-                for subject in watched.difference(rivals):
-                    for channel in channels:
-                        add(subject, channel, mention, moment, False, alerts)
+                add_each(watched.difference(rivals), mention, moment, False, per_channel, alerts)
 
     def describe(self, series: Series, evidence: dict[str, Any]) -> str:
         if evidence["test"] != "share":

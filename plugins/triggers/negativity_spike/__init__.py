@@ -42,7 +42,7 @@ class NegativitySpike(CountTrigger):
         options = self.options
         label, negative, wanted = options.label, options.negative, options.subjects
         every, per_channel, share_test = "*" in wanted, options.per_channel, self.share_test
-        add = self.keys.add
+        add_each = self.keys.add_each
         for mention in mentions:
             matches = mention.matches
             if not matches:
@@ -50,11 +50,8 @@ class NegativitySpike(CountTrigger):
             hit = mention.labels.get(label) == negative
             if not hit and not share_test:
                 continue
-            moment = mention.timestamp
-            for subject in matches if every else [s for s in matches if s in wanted]:
-                add(subject, "*", mention, moment, hit, alerts)
-                if per_channel:
-                    add(subject, mention.source, mention, moment, hit, alerts)
+            subjects = matches if every else [s for s in matches if s in wanted]
+            add_each(subjects, mention, mention.timestamp, hit, per_channel, alerts)
 
     def describe(self, series: Series, evidence: dict[str, Any]) -> str:
         noun = "negative" if evidence["test"] == "share" else "negative mentions"

@@ -32,16 +32,13 @@ class VolumeSpike(CountTrigger):
         wanted = self.options.subjects
         every = "*" in wanted
         per_channel = self.options.per_channel
-        add = self.keys.add
+        add_each = self.keys.add_each
         for mention in mentions:
             matches = mention.matches
             if not matches:
                 continue
-            moment = mention.timestamp
-            for subject in matches if every else [s for s in matches if s in wanted]:
-                add(subject, "*", mention, moment, True, alerts)
-                if per_channel:
-                    add(subject, mention.source, mention, moment, True, alerts)
+            subjects = matches if every else [s for s in matches if s in wanted]
+            add_each(subjects, mention, mention.timestamp, True, per_channel, alerts)
 
 
 @hookimpl
