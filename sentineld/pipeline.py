@@ -720,7 +720,9 @@ class Pipeline:
             else:
                 item = await self.trigger_queue.get()
             if isinstance(item, list):
-                group, held = _queued_behind(self.trigger_queue, item, list, len)
+                # Live, each batch's alerts are stored and told as soon as it is observed; a
+                # replay, where nobody waits for them, takes what queued up together.
+                group, held = ([item], None) if self.live else _queued_behind(self.trigger_queue, item, list, len)
                 await self._survive("trigger", self._trigger_batches, group)
                 for batch in group:
                     await self.commit_queue.put(batch)
@@ -733,7 +735,7 @@ class Pipeline:
     async def _trigger_batches(self, group: list[Scored]) -> None:
         """Observe a group of batches (each as the sources made it); the alert changes and
         deliveries of the group are stored in one transaction, a COMMIT costing more than the
-        rows it writes."""
+        rows it writes (the rows are those of one transaction per batch: `AlertWrites.end_item`)."""
         await self._poll_store()
         started = time.perf_counter()
         for batch in group:
