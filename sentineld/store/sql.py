@@ -62,6 +62,8 @@ def _many_rows(sql: str) -> tuple[str, int]:
         return sql, 1
     head, marks, tail = match.groups()
     per = MAX_VARIABLES // marks.count("?")
+    if per < 2:
+        return sql, 1
     return f"{head}{', '.join([marks] * per)}{tail}", per
 
 

@@ -90,3 +90,13 @@ def test_only_the_writer_keeps_statement_journals_in_memory(tmp_path: Path) -> N
         assert open_store(tmp_path).db.execute("PRAGMA temp_store").fetchone() == (0,)  # the default
     finally:
         worker.close()
+
+
+def test_a_row_too_wide_for_two_per_statement_is_inserted_one_by_one() -> None:
+    columns = MAX_VARIABLES // 2 + 1
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute(f"CREATE TABLE wide ({', '.join(f'c{n}' for n in range(columns))})")
+    sql = f"INSERT INTO wide VALUES ({', '.join('?' * columns)})"
+    assert _many_rows(sql) == (sql, 1)
+    insert_rows(db, sql, [tuple(range(row, row + columns)) for row in range(3)])
+    assert [row[0] for row in db.execute("SELECT c0 FROM wide ORDER BY rowid")] == [0, 1, 2]
