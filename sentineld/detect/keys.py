@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
+
+import msgspec
 
 from sentineld.components import AlertSink
 from sentineld.detect.baseline import Learning, SeasonalCounts, ShareBaseline
@@ -90,6 +92,10 @@ class Series:
         self.exact = exact
         #: The window just before the current one was unusual: this one may confirm it.
         self.armed = armed
+        #: The key's checkpoint row as last encoded, and whether the key may have changed
+        #: since (`CountKeys.rows`): a checkpoint encodes only the keys that did.
+        self.encoded: msgspec.Raw | None = None
+        self.dirty = True
 
     @staticmethod
     def new(subject: str, channel: str, slice_index: int, slices: int, shares: bool) -> Series:
@@ -166,13 +172,15 @@ class CountKeys:
         series = self.series.get(key)
         if series is None:
             series = self._create(key, moment)
-        elif moment >= series.next_at:
-            target = int(moment // self.step)
-            if (self.slices == 1 and not series.open
-                    and series.count + series.prev < self.min_count):
-                self._roll(series, target)
-            else:
-                self._advance(series, target, alerts)
+        else:
+            series.dirty = True
+            if moment >= series.next_at:
+                target = int(moment // self.step)
+                if (self.slices == 1 and not series.open
+                        and series.count + series.prev < self.min_count):
+                    self._roll(series, target)
+                else:
+                    self._advance(series, target, alerts)
         slot = series.slot
         shares = series.shares
         if shares is not None:
@@ -216,6 +224,7 @@ class CountKeys:
             series = self.series.get((subject, channel))
             if series is None or not series.open:
                 continue
+            series.dirty = True
             slice_index = int(moment // self.step)
             if slice_index > series.slice:
                 self._advance(series, slice_index, alerts)
@@ -555,9 +564,19 @@ class CountKeys:
         for _, key in idle[: max(1, len(self.series) // 10)]:
             del self.series[key]
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """Every key as a checkpoint writes it (`Series.row`)."""
-        return [series.row() for series in self.series.values()]
+    def rows(self, encode: Callable[[Any], bytes]) -> list[msgspec.Raw]:
+        """Every key as a checkpoint writes it (`Series.row`), encoded by `encode`: the keys
+        that `add` or `tick` touched since the last call are encoded again, the others are
+        their last encoding, which msgpack embeds as it is (a list of them encodes exactly as
+        the list of rows would)."""
+        out = []
+        for series in self.series.values():
+            encoded = series.encoded
+            if series.dirty or encoded is None:
+                encoded = series.encoded = msgspec.Raw(encode(series.row()))
+                series.dirty = False
+            out.append(encoded)
+        return out
 
     def reopen(self, keys: list[Series]) -> None:
         """Take restored keys in place of the current ones; recompute their thresholds (the

@@ -118,10 +118,11 @@ class CountTrigger(Trigger):
     # ------------------------------------------------------------------ state
 
     def snapshot(self) -> Any:
-        """All keys, encoded in one msgspec call (each a msgpack array, profiles as raw bytes)
-        at the barrier, so that the checkpoint holds the state of exactly that moment."""
+        """All keys, encoded at the barrier (each a msgpack array, profiles as raw bytes), so
+        that the checkpoint holds the state of exactly that moment; a key that has not changed
+        since the last checkpoint is not encoded again (`CountKeys.rows`)."""
         return {"version": SNAPSHOT_VERSION, "window": self.window, "slices": self.slices,
-                "series": _ENCODER.encode(self.keys.rows())}
+                "series": _ENCODER.encode(self.keys.rows(_ENCODER.encode))}
 
     def restore(self, state: Any) -> None:
         self.keys.reopen([])

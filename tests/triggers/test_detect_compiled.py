@@ -7,7 +7,9 @@ as bench/nab.py writes them), with a fifth of them negative, a quarter about a r
 over 40 channels, and a burst added in the third week, through volume_spike (tumbling and
 sliding windows), negativity_spike (count and share) and competitor_surge (count and share of
 voice). Every signal (subject, channel, time, summary, evidence, mention ids; floats as
-``float.hex``) and the final checkpoint must be identical. The Python run is a child process
+``float.hex``) and the final checkpoint must be identical, and every checkpoint taken on the
+way (each encodes only the keys that changed since the one before) must hold every key's
+current row. The Python run is a child process
 with ``SENTINELD_NO_EXTENSIONS=1`` (a module cannot be imported twice in one process). The
 other trigger tests run against whichever build is installed.
 """
@@ -37,6 +39,7 @@ from sentineld.alerting import TriggerAlertSink
 from sentineld.compiled import is_compiled
 from sentineld.components import ComponentContext
 from sentineld.detect import keys
+from sentineld.detect.records import encode_arrays
 from sentineld.model import Mention
 from sentineld.options import convert_options
 from sentineld.watch import WatchConfig
@@ -90,7 +93,14 @@ async def run(cls, options, stream):
     trigger = cls(convert_options({**OPTIONS, **options}, cls.Options, cls.type_name), context)
     sink = TriggerAlertSink("t", cls.type_name)
     signals, chunk, next_tick = [], [], (stream[0].timestamp // 5 + 1) * 5
-    for mention in stream:
+    encoder, checkpoints, stale = msgspec.msgpack.Encoder(enc_hook=encode_arrays), 0, 0
+    for index, mention in enumerate(stream):
+        if index % 5000 == 0:
+            # A checkpoint encodes only the keys touched since the last one: it must still be
+            # every key's row as it is now.
+            whole = encoder.encode([series.row() for series in trigger.series.values()])
+            checkpoints += 1
+            stale += trigger.snapshot()["series"] != whole
         if mention.timestamp >= next_tick:
             if chunk:
                 await trigger.observe(chunk, sink)
@@ -111,6 +121,8 @@ async def run(cls, options, stream):
                      hexed(s.evidence), list(s.mentions)] for s in signals],
         "checkpoint": hashlib.sha256(snapshot).hexdigest(),
         "keys": len(trigger.series),
+        "checkpoints": checkpoints,
+        "stale": stale,
     }
 
 
@@ -163,3 +175,5 @@ def test_compiled_keys_alert_on_a_real_stream_as_their_source(data_dir: Path) ->
         assert got["signals"] == expected["signals"], name
         assert got["keys"] == expected["keys"] > 40, name
         assert got["checkpoint"] == expected["checkpoint"], name
+        assert got["checkpoints"] == expected["checkpoints"] > 20, name
+        assert got["stale"] == expected["stale"] == 0, name
