@@ -419,10 +419,9 @@ class InfluencerRegistry:
         if moment > self.now:
             self.now = moment
         hot = self._hot
-        record = hot.get(key)
-        if record is not None:  # now the most recently seen (``pop`` is a method call compiled)
-            del hot[key]
-            hot[key] = record
+        record = hot.pop(key, None)
+        if record is not None:
+            hot[key] = record  # now the most recently seen
         else:
             record = self._pinned.get(key) or self._bring_in(key, mention.source, moment)
         # The latest profile (what the platform leaves out stays as it was).
