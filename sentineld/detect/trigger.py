@@ -22,8 +22,9 @@ a count passes the cheap floors. Slices roll lazily when their key sees a mentio
 an open alert is also in a heap of resolve deadlines that `tick` pops, so a tick never walks all
 keys. A key mentioned now and then closes its window and learns the silence after it in one
 go, in closed form while it is quiet (docs/decisions/0205). State per key is O(1), checkpointed
-in one encoder call (0206), and the number of keys is capped (`max_keys`: the least recently
-seen without an open alert are forgotten first).
+as msgpack arrays (0206) of which only the keys that changed are encoded again (0230), and the
+number of keys is capped (`max_keys`: the least recently seen without an open alert are
+forgotten first).
 
 The keys (`Series`) and their windows (`CountKeys`) are in `sentineld.detect.keys`, native
 classes compiled with mypyc (decision 0230); `CountTrigger`, the plugins' base class, stays an
