@@ -149,15 +149,6 @@ class SQLiteStore(CrmStoreMixin):
             applied.append(name)
         return applied
 
-    def keep_statement_journals_in_memory(self) -> None:
-        """For the connection that writes the stream: a statement that inserts many rows
-        (`insert_rows`) keeps the pages it changes in a statement journal, to undo itself alone
-        on an error, and SQLite spills that journal to a temporary file past 64 KiB: kept in
-        memory instead (a few MB at most, freed as each statement or group ends). Not for a
-        connection that reads: its temporary b-trees (a dashboard's GROUP BY over a long
-        window) would then stay in memory too (docs/decisions/0030)."""
-        self.db.execute("PRAGMA temp_store=MEMORY")
-
     def set_wal_autocheckpoint(self, wal_bytes: int) -> None:
         """Let this connection checkpoint the WAL itself only past `wal_bytes` (0: never)."""
         page_size = self.db.execute("PRAGMA page_size").fetchone()[0]

@@ -21,7 +21,6 @@ class StoreWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentineld-store")
         self.checkpointer = WalCheckpointer(store.path, WAL_CHECKPOINT_BYTES)
         store.set_wal_autocheckpoint(WAL_CHECKPOINT_BYTES * BACKSTOP_FACTOR)
-        store.keep_statement_journals_in_memory()
         self.checkpointer.start()
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:

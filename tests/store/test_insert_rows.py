@@ -11,7 +11,6 @@ import pytest
 
 from sentineld.store import open_store
 from sentineld.store.sql import MAX_VARIABLES, _many_rows, insert_rows
-from sentineld.store.worker import StoreWorker
 from sentineld.testing import make_mention
 
 SCHEMA = """
@@ -78,18 +77,6 @@ def test_a_group_with_a_stored_mention_is_numbered_again(tmp_path: Path) -> None
     assert [m.id for _, m in fresh] == [f"m:{n}" for n in range(400) if n != 150]
     assert [seq for seq, _ in fresh] == list(range(2, 401))
     assert store.count_mentions() == 400
-
-
-def test_only_the_writer_keeps_statement_journals_in_memory(tmp_path: Path) -> None:
-    """The stream's writer (the store thread) keeps its statement journals in memory; a reading
-    connection (the HTTP side's, the CLI's) keeps SQLite's default, under which a large sort
-    spills to a temporary file instead of growing the daemon's memory."""
-    worker = StoreWorker(open_store(tmp_path))
-    try:
-        assert worker.store.db.execute("PRAGMA temp_store").fetchone() == (2,)  # MEMORY
-        assert open_store(tmp_path).db.execute("PRAGMA temp_store").fetchone() == (0,)  # the default
-    finally:
-        worker.close()
 
 
 def test_a_row_too_wide_for_two_per_statement_is_inserted_one_by_one() -> None:
