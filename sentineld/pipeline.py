@@ -219,6 +219,10 @@ class Pipeline:
         daemon = config.daemon
         self.ingest_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.score_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        #: Batches between the ingest stage and the trigger queue. The score stage takes the
+        #: batches queued behind each other as one group; without this the ingest stage would
+        #: queue as many again while the group is scored (memory: issue 9 bounds the RSS).
+        self.score_room = asyncio.Semaphore(daemon.queue_batches)
         self.trigger_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.commit_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
         self.matcher = Matcher(config.watch)
@@ -552,6 +556,7 @@ class Pipeline:
             for fresh in stored:  # scored as the sources batched them: a batch is a unit of isolation
                 if fresh:
                     self.last_seq = fresh[-1][0]
+                    await self.score_room.acquire()
                     await self.score_queue.put(fresh)
             if time.monotonic() - self._last_barrier >= interval:
                 await self._barrier()
@@ -649,6 +654,7 @@ class Pipeline:
                 break
             seq = page[-1][0]
             self.stats.refed += len(page)
+            await self.score_room.acquire()
             await self.score_queue.put(page)
         if self.stats.refed:
             log.info("re-fed mentions stored after the last checkpoint", count=self.stats.refed)
@@ -678,6 +684,7 @@ class Pipeline:
                 await self._survive("score", self._score_batches, group)
                 for batch in group:
                     await self.trigger_queue.put(batch)
+                    self.score_room.release()
                 if self._barrier_asked and any(group):
                     self._barrier_asked = False
                     self._last_barrier = time.monotonic()  # in place of the next one by the clock
