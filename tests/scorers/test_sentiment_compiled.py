@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sentineld.compiled import NO_EXTENSIONS_VARIABLE, is_compiled
+from sentineld.compiled import NO_EXTENSIONS_VARIABLE
+from tests.compiled import require_compiled_build as require_compiled
 from sentineld_plugins.scorers.sentiment import engine, social
 
 #: Runs in a child process: every text's token valences, normalised text and compound score,
@@ -64,16 +65,7 @@ def scores(texts: list[str], *, pure: bool) -> dict[str, object]:
 
 
 def require_compiled_build() -> None:
-    if is_compiled(engine) and is_compiled(social):
-        return
-    reason = (
-        "the sentiment engine is not compiled here (installed without a C compiler or Python "
-        f"headers, with {NO_EXTENSIONS_VARIABLE} set, or its sources edited since the build): "
-        "there is no compiled build to compare with its source"
-    )
-    if os.environ.get("SENTINELD_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-        pytest.fail(reason + ", and SENTINELD_REQUIRE_EXTENSIONS is set")
-    pytest.skip(reason)
+    require_compiled("the sentiment engine", (engine, social))
 
 
 @pytest.mark.slow

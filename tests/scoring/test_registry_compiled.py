@@ -12,14 +12,14 @@ build is installed.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from sentineld import audience, authors
-from sentineld.compiled import NO_EXTENSIONS_VARIABLE, is_compiled
+from sentineld.compiled import NO_EXTENSIONS_VARIABLE
+from tests.compiled import require_compiled_build as require_compiled
 from tests.conftest import run_cli
 from tests.crashing import influence_stream, shipped_components, stored_outcome
 
@@ -37,16 +37,7 @@ flush_every = 25
 
 
 def require_compiled_build() -> None:
-    if is_compiled(authors) and is_compiled(audience):
-        return
-    reason = (
-        "the author path is not compiled here (installed without a C compiler or Python headers, "
-        f"with {NO_EXTENSIONS_VARIABLE} set, or its sources edited since the build): there is no "
-        "compiled build to compare with its source"
-    )
-    if os.environ.get("SENTINELD_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-        pytest.fail(reason + ", and SENTINELD_REQUIRE_EXTENSIONS is set")
-    pytest.skip(reason)
+    require_compiled("the author path", (authors, audience))
 
 
 def replay(tmp_path: Path, *, pure: bool) -> tuple[list[str], dict[str, dict[str, object]], list[tuple[object, ...]]]:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from sentineld.compiled import COMPILED, NO_EXTENSIONS_VARIABLE, is_compiled
+from sentineld.compiled import COMPILED, NO_EXTENSIONS_VARIABLE
+from tests.compiled import require_compiled_build as require_compiled
 
 #: Runs in a child process; prints one JSON object (see the module docstring).
 RUN_STREAM = """
@@ -134,16 +135,7 @@ def require_compiled_build() -> None:
     import importlib
 
     modules = [importlib.import_module(f"{package}.{name}") for package in GROUPS for name in COMPILED[package]]
-    if modules and all(is_compiled(module) for module in modules):
-        return
-    reason = (
-        "the virality group is not compiled here (installed without a C compiler or Python "
-        f"headers, with {NO_EXTENSIONS_VARIABLE} set, or its sources edited since the build): "
-        "there is no compiled build to compare with its sources"
-    )
-    if os.environ.get("SENTINELD_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-        pytest.fail(reason + ", and SENTINELD_REQUIRE_EXTENSIONS is set")
-    pytest.skip(reason)
+    require_compiled("the virality group", modules)
 
 
 @pytest.mark.slow

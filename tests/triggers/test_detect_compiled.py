@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from sentineld.compiled import NO_EXTENSIONS_VARIABLE, is_compiled
+from sentineld.compiled import NO_EXTENSIONS_VARIABLE
+from tests.compiled import require_compiled_build as require_compiled
 from sentineld.detect import baseline, keys, stats
 
 #: Runs in a child process with the data folder as its argument; prints the signals as JSON.
@@ -147,16 +148,7 @@ def run_triggers(data_dir: Path, *, pure: bool) -> dict[str, object]:
 
 
 def require_compiled_build() -> None:
-    if all(is_compiled(module) for module in (stats, baseline, keys)):
-        return
-    reason = (
-        "sentineld.detect is not compiled here (installed without a C compiler or Python "
-        f"headers, with {NO_EXTENSIONS_VARIABLE} set, or its sources edited since the build): "
-        "there is no compiled build to compare with its source"
-    )
-    if os.environ.get("SENTINELD_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-        pytest.fail(reason + ", and SENTINELD_REQUIRE_EXTENSIONS is set")
-    pytest.skip(reason)
+    require_compiled("sentineld.detect", (stats, baseline, keys))
 
 
 @pytest.mark.slow
