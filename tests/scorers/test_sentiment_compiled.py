@@ -10,17 +10,12 @@ build they hold it to vaderSentiment and to the reference engine too.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sentineld.compiled import NO_EXTENSIONS_VARIABLE
-from tests.compiled import require_compiled_build as require_compiled
 from sentineld_plugins.scorers.sentiment import engine, social
+from tests.compiled import require_compiled_build as require_compiled, run_as_built
 
 #: Runs in a child process: every text's token valences, normalised text and compound score,
 #: floats as ``float.hex`` (exact, and -0.0 stays -0.0), for each engine. An idiom's valence is
@@ -47,21 +42,8 @@ TERMS = ["sentineld", "@sentineld", "United", "Best Buy", "Café Olé"]
 
 
 def scores(texts: list[str], *, pure: bool) -> dict[str, object]:
-    env = dict(os.environ)
-    if pure:
-        env[NO_EXTENSIONS_VARIABLE] = "1"
-    else:
-        env.pop(NO_EXTENSIONS_VARIABLE, None)
-    done = subprocess.run(
-        [sys.executable, "-c", SCORE_TEXTS],
-        input=json.dumps([texts, TERMS]),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    result: dict[str, object] = run_as_built(SCORE_TEXTS, stdin=[texts, TERMS], pure=pure, timeout=600)
+    return result
 
 
 def require_compiled_build() -> None:

@@ -13,16 +13,12 @@ installed, so with the compiled build they hold it to the reference behaviour to
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sentineld.compiled import COMPILED, NO_EXTENSIONS_VARIABLE
-from tests.compiled import require_compiled_build as require_compiled
+from sentineld.compiled import COMPILED
+from tests.compiled import require_compiled_build as require_compiled, run_as_built
 
 #: Runs in a child process; prints one JSON object (see the module docstring).
 RUN_STREAM = """
@@ -118,17 +114,8 @@ GROUPS = [package for package in COMPILED
 
 
 def run_stream(texts: list[str], *, pure: bool) -> dict[str, object]:
-    env = dict(os.environ)
-    if pure:
-        env[NO_EXTENSIONS_VARIABLE] = "1"
-    else:
-        env.pop(NO_EXTENSIONS_VARIABLE, None)
-    done = subprocess.run(
-        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", RUN_STREAM],
-        input=json.dumps(texts), capture_output=True, text=True, env=env, timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    result: dict[str, object] = run_as_built(RUN_STREAM, stdin=texts, pure=pure, timeout=600)
+    return result
 
 
 def require_compiled_build() -> None:

@@ -16,17 +16,12 @@ other trigger tests run against whichever build is installed.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sentineld.compiled import NO_EXTENSIONS_VARIABLE
-from tests.compiled import require_compiled_build as require_compiled
 from sentineld.detect import baseline, keys, stats
+from tests.compiled import require_compiled_build as require_compiled, run_as_built
 
 #: Runs in a child process with the data folder as its argument; prints the signals as JSON.
 RUN_TRIGGERS = r"""
@@ -136,15 +131,8 @@ json.dump(out, sys.stdout)
 
 
 def run_triggers(data_dir: Path, *, pure: bool) -> dict[str, object]:
-    env = dict(os.environ)
-    if pure:
-        env[NO_EXTENSIONS_VARIABLE] = "1"
-    else:
-        env.pop(NO_EXTENSIONS_VARIABLE, None)
-    done = subprocess.run([sys.executable, "-c", RUN_TRIGGERS, str(data_dir)],
-                          capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    result: dict[str, object] = run_as_built(RUN_TRIGGERS, str(data_dir), pure=pure)
+    return result
 
 
 def require_compiled_build() -> None:
