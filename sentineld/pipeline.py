@@ -835,7 +835,7 @@ class Pipeline:
             if due:  # an acknowledgement made just before a step falls due must count
                 self._next_ack_poll = 0.0
                 await self._poll_acks(due)
-            quoted = self.playbooks.quoted_mentions(boundary)
+            quoted = self.playbooks.quoted_mentions(boundary, due)
             if quoted:
                 self.playbooks.withhold(await self.alert_writes.deleted(quoted, boundary))
             escalations = self.playbooks.tick(boundary)

@@ -333,10 +333,10 @@ class PlaybookRouter:
                 ids.update(dict.fromkeys([escalation.alert_id, *escalation.members]))
         return list(ids)
 
-    def quoted_mentions(self, now: float) -> list[str]:
-        """The mentions named by the alerts that `tick(now)` may quote: those with an
-        escalation step due and, when acknowledgements are announced, those acknowledged."""
-        ids = set(self.due_alert_ids(now))
+    def quoted_mentions(self, now: float, due: Iterable[str]) -> list[str]:
+        """The mentions named by the alerts that `tick(now)` may quote: the `due` ones
+        (`due_alert_ids(now)`) and, when acknowledgements are announced, those acknowledged."""
+        ids = set(due)
         if self.options.announce_acknowledged:
             ids.update(alert_id for alert_id, at in self.acks.items() if at <= now and alert_id not in self.announced)
         quoted = {m for alert_id in ids if (told := self.told.get(alert_id)) for m in told.alert.get("mentions", ())}
