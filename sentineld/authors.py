@@ -165,6 +165,66 @@ class AuthorRecord:
         )  # fmt: skip
 
 
+class KeyFilter:
+    """Author keys that the store may hold: a Bloom filter (no false negatives; under 1 % false
+    positives), so that the look-up of an author seen for the first time can be skipped.
+
+    Layers of 16 bits per key and 4 probes each (0.24 % false positives when full), a new one
+    twice as large when the last is full: at most about 4 bytes per key. Probes come from the key's ``hash`` (cached on the string;
+    the filter lives in one process, so that hash randomization does not matter)."""
+
+    PROBES: Final = 4
+    BITS_PER_KEY: Final = 16
+
+    def __init__(self, capacity: int = 1 << 17) -> None:
+        if capacity < 1 or capacity & (capacity - 1):
+            raise ValueError("a KeyFilter's capacity is a power of two")
+        self._layers: list[bytearray] = []
+        self._masks: list[int] = []
+        self._room = 0
+        self._next = capacity
+        self.keys = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return sum(len(layer) for layer in self._layers)
+
+    def add(self, key: str) -> None:
+        if self._room == 0:
+            capacity = self._next
+            self._layers.append(bytearray(capacity * self.BITS_PER_KEY // 8))
+            self._masks.append(capacity * self.BITS_PER_KEY - 1)
+            self._room = capacity
+            self._next = capacity * 2
+        self._room -= 1
+        self.keys += 1
+        bits, mask = self._layers[-1], self._masks[-1]
+        h = hash(key)
+        first, step = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+        for _ in range(self.PROBES):
+            position = first & mask
+            bits[position >> 3] |= 1 << (position & 7)
+            first += step
+
+    def may_hold(self, key: str) -> bool:
+        h = hash(key)
+        start, step = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+        for number in range(len(self._layers)):
+            bits, mask = self._layers[number], self._masks[number]
+            first = start
+            found = True
+            for _ in range(self.PROBES):
+                position = first & mask
+                if not bits[position >> 3] & (1 << (position & 7)):
+                    found = False
+                    break
+                first += step
+            if found:
+                return True
+        return False
+
+
 class AuthorAt:
     """An author's profile and authority as they stood right after one mention was observed
     (`InfluencerRegistry.observed`): what the influence scorer scores that mention with."""
@@ -290,6 +350,12 @@ class InfluencerRegistry:
         #: of its own.
         self._parents: dict[str, str] = {}
         self.population: dict[str, Any] = {}
+        #: Every author key the store may hold: those it held when `Tracking` read them (in
+        #: parts, `add_stored_keys`) and every record made here since, which the store holds
+        #: only once made. Once `stored_keys_complete`, an author it has not seen is new and
+        #: `missing` does not ask the store for them.
+        self.stored_keys = KeyFilter()
+        self.stored_keys_complete = False
         #: For each mention of the batch being scored, by id: its author's profile and authority
         #: as they stood once it was observed, before the rest of its batch (filled by
         #: `observe_batch`). A later mention of the same batch may change the record (a new
@@ -341,10 +407,13 @@ class InfluencerRegistry:
         posts: dict[str, None] = {}
         parents = self._parents
         parents.clear()
+        stored_keys, complete = self.stored_keys, self.stored_keys_complete
         for mention in mentions:
             key = mention.author_key
             if key is not None and key not in hot and key not in pinned and key not in evicted:
-                keys[key] = None
+                # Of an author seen for the first time the store holds no row: nothing to ask.
+                if not complete or stored_keys.may_hold(key):
+                    keys[key] = None
             parent = mention.reshare_of or mention.in_reply_to
             if parent is None:
                 continue
@@ -361,6 +430,12 @@ class InfluencerRegistry:
                 self._insert(AuthorRecord.from_row(unstored[key]))
                 del keys[key]
         return list(keys), list(posts)
+
+    def add_stored_keys(self, keys: Iterable[str]) -> None:
+        """Keys the store holds (read in parts, in key order, by `Tracking`)."""
+        stored_keys = self.stored_keys
+        for key in keys:
+            stored_keys.add(key)
 
     def admit(self, rows: Iterable[Sequence[Any]], post_authors: dict[str, str] | None = None) -> None:
         """Bring stored records (and the authors of stored posts) into memory; of an author
@@ -540,6 +615,7 @@ class InfluencerRegistry:
             record = AuthorRecord(key, sys.intern(source), moment, moment)
             if self.persistent:
                 self._dirty.append(record)  # new, hence dirty
+                self.stored_keys.add(key)
         if record.watchlist:
             self._pinned[key] = record
         else:

@@ -135,6 +135,9 @@ class Tracking:
     again but not counted again.
     """
 
+    #: Stored author keys read with each batch until the registry has them all.
+    KEYS_PER_BATCH: Final = 16_384
+
     def __init__(
         self, registry: InfluencerRegistry, store: StoreWorker,
         request_barrier: Callable[[str], None] | None = None,
@@ -146,6 +149,8 @@ class Tracking:
         self._unsaved: list[tuple[Any, ...]] = []
         #: An early barrier was asked for and has not passed yet.
         self._asked = False
+        #: The last stored author key read into `InfluencerRegistry.stored_keys`.
+        self._keys_after = ""
 
     async def start(self) -> None:
         saved = await self.store.call("load_checkpoint", REGISTRY_CHECKPOINT)
@@ -155,10 +160,27 @@ class Tracking:
     async def before_scoring(self, batch: Sequence[tuple[int, Mention]]) -> None:
         """Load the batch's authors that are not in memory, then apply the batch's facts."""
         registry = self.registry
+        if not registry.stored_keys_complete:
+            await self._read_stored_keys()
         keys, posts = registry.missing([m for _, m in batch])
         if keys or posts:
             registry.admit(*await self._load(keys, posts))
         registry.observe_batch(batch)
+
+    async def _read_stored_keys(self) -> None:
+        """Read the next part of the stored author keys, in key order: a part per batch rather
+        than all at start, so that neither start-up nor one batch waits for them all. Until the
+        last part, every author the batch's memory lacks is looked up."""
+        try:
+            keys = await self.store.call("author_keys", self._keys_after, self.KEYS_PER_BATCH)
+        except StoreError as exc:
+            log.warning("cannot read the stored author keys; looking every author up", error=str(exc))
+            return
+        self.registry.add_stored_keys(keys)
+        if len(keys) < self.KEYS_PER_BATCH:
+            self.registry.stored_keys_complete = True
+        else:
+            self._keys_after = keys[-1]
 
     async def _load(self, keys: list[str], posts: list[str]) -> tuple[list[Any], dict[str, str]]:
         """Stored records; while the store fails the batch waits (a fresh record in place of a

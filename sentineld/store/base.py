@@ -147,6 +147,10 @@ class Store(Protocol):
         ``{post id: author key}`` for those posts."""
         ...
 
+    def author_keys(self, after: str = "", limit: int = 16_384) -> list[str]:
+        """Up to `limit` stored author keys that sort after `after`, in key order."""
+        ...
+
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
         """Upsert author rows with the registry's position and state, in one transaction."""
         ...

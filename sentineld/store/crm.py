@@ -204,10 +204,20 @@ _MENTIONS_EACH: Final = "SELECT r.id, r.body FROM {values} AS v JOIN mention_row
 _IDENTITIES_EACH: Final = (
     "SELECT i.key, i.customer, i.author_key FROM {values} AS v JOIN identities AS i ON i.key = v.value"
 )
-#: Insert a case or bring its row up to date (in place: only the indexes of changed columns move).
+#: Insert a case or bring its whole row up to date. SQLite moves the entry of every index with
+#: a column in the SET list, changed or not: for a case stored before whose indexed columns
+#: are as they were, `_UPDATE_CASE` writes the others and leaves those indexes alone.
 _SAVE_CASE: Final = (
     f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)}) ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _CASE_COLUMNS.split(",")[1:])
+)
+#: The columns of a case row no index holds (`cases_customer`, `cases_state` and the key hold
+#: customer, state, sla_due_us and id), by their place in `_case_row`'s tuple.
+_UNINDEXED: Final = (3, 4, 6, 7, 8, 9, 10)
+_UPDATE_CASE: Final = (
+    "UPDATE cases SET "
+    + ", ".join(f"{_CASE_COLUMNS.split(',')[i].strip()} = ?" for i in _UNINDEXED)
+    + " WHERE id = ?"
 )
 _DRAFT_COLUMNS: Final = (
     "id, created_at, state, alert_id, case_id, mention_id, channel, responder, template, text, "
@@ -295,6 +305,8 @@ class CrmTables:
         #: customer -> id of their oldest open case (None: no open case)
         self._open: dict[str, str | None] = {}
         self._dirty: dict[str, CaseRecord] = {}
+        #: case id -> its indexed columns (customer, state, sla_due_us) as stored now
+        self._stored: dict[str, tuple[Any, Any, Any]] = {}
         #: (sql, parameters) per table, in the order they were made
         self._writes: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
         #: case mentions to insert, all and by case (an answer marks them), and the answers'
@@ -339,8 +351,10 @@ class CrmTables:
         wanted = [i for i in case_ids if i not in self._cases]
         for case_id in wanted:
             self._cases[case_id] = None
+        stored = self._stored
         for row in select_each(self.db, _CASES_EACH, wanted):
             self._cases[row[0]] = _case_from_row(row)
+            stored[row[0]] = (row[1], row[2], row[5])
         owners = [c for c in customers if c not in self._open]
         for customer in owners:
             self._open[customer] = None
@@ -351,8 +365,10 @@ class CrmTables:
             self.db, f"SELECT {_CASE_COLUMNS} FROM cases INDEXED BY cases_customer "
             f"WHERE customer IN ({{marks}}) AND state IN ({states})", owners,
         ):
-            case = self._cases.get(row[0]) or _case_from_row(row)
-            self._cases[case.id] = case
+            case = self._cases.get(row[0])
+            if case is None:
+                case = self._cases[row[0]] = _case_from_row(row)
+                stored[row[0]] = (row[1], row[2], row[5])
             if case.customer not in oldest or (row[4], row[0]) < oldest[case.customer]:
                 oldest[case.customer] = (row[4], row[0])
                 self._open[case.customer] = case.id
@@ -430,6 +446,7 @@ class CrmTables:
         gone = set(others)
         self._holders = {k: survivor if c in gone else c for k, c in self._holders.items()}
         self._cases.clear()
+        self._stored.clear()
         self._open.clear()
         self._case_mentions.clear()
         return survivor
@@ -525,9 +542,26 @@ class CrmTables:
         writes.append((sql, parameters))
 
     def _flush_cases(self) -> None:
-        if self._dirty:
-            insert_rows(self.db, _SAVE_CASE, [_case_row(case) for case in self._dirty.values()])
-            self._dirty.clear()
+        """Write the cases changed: new ones and those whose indexed columns changed in full,
+        the others without touching their indexes (docs/decisions/0420)."""
+        if not self._dirty:
+            return
+        stored = self._stored
+        saved: list[tuple[Any, ...]] = []
+        updated: list[tuple[Any, ...]] = []
+        for case in self._dirty.values():
+            row = _case_row(case)
+            indexed = (row[1], row[2], row[5])
+            if stored.get(row[0]) == indexed:
+                updated.append((row[3], row[4], row[6], row[7], row[8], row[9], row[10], row[0]))
+            else:
+                saved.append(row)
+                stored[row[0]] = indexed
+        if saved:
+            insert_rows(self.db, _SAVE_CASE, saved)
+        if updated:
+            self.db.executemany(_UPDATE_CASE, updated)
+        self._dirty.clear()
 
     def _flush_case_mentions(self) -> None:
         """The answers first: they are for the rows stored before (`answer` marked the new ones)."""

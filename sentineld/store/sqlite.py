@@ -26,7 +26,7 @@ from sentineld.model import Alert, Mention, alert_from_dict, alert_to_dict
 from sentineld.store.base import OutboxItem, StoreError
 from sentineld.store.crm import CrmStoreMixin
 from sentineld.store.migrations import MIGRATIONS
-from sentineld.store.sql import insert_rows, json_blob, select_each, select_in
+from sentineld.store.sql import IN_CHUNK, insert_rows, json_blob, select_each, select_in
 
 if TYPE_CHECKING:
     from sentineld.alerting import ConditionChanges
@@ -379,8 +379,18 @@ class SQLiteStore(CrmStoreMixin):
         """The stored rows of `keys` and of the authors of the stored posts `post_ids`, and
         ``{post id: author key}`` for those posts."""
         post_authors: dict[str, str] = dict(select_each(self.db, _POST_AUTHORS_EACH, post_ids))  # type: ignore[arg-type]
-        rows = list(select_each(self.db, _AUTHORS_EACH, [*keys, *post_authors.values()]))
+        wanted = list(dict.fromkeys([*keys, *post_authors.values()]))
+        # Each query's keys probed in key order come out in that order, as the sorting query
+        # returned them, without SQLite sorting them (7 % of a look-up's CPU, decision 0132).
+        for start in range(0, len(wanted), IN_CHUNK):
+            wanted[start : start + IN_CHUNK] = sorted(wanted[start : start + IN_CHUNK])
+        rows = list(select_each(self.db, _AUTHORS_EACH, wanted))
         return cast("list[tuple[Any, ...]]", rows), post_authors
+
+    def author_keys(self, after: str = "", limit: int = 16_384) -> list[str]:
+        """Up to `limit` stored author keys that sort after `after`, in key order."""
+        rows = self.db.execute("SELECT key FROM authors WHERE key > ? ORDER BY key LIMIT ?", (after, limit))
+        return [row[0] for row in rows]
 
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
         """Upsert author rows and the registry's position (`seq`) and state, in one transaction."""
@@ -707,14 +717,15 @@ AUTHOR_COLUMNS: Final = (
 )  # fmt: skip
 _AUTHOR_SELECT: Final = ", ".join(AUTHOR_COLUMNS)
 # The registry's loads (`select_each`), ordered as the IN (...) queries they replace returned
-# them: the registry admits records, and remembers posts, in this order.
+# them: the registry admits records, and remembers posts, in this order. The authors' query
+# returns its rows in the order of the keys it is given, which `load_authors` sorts.
 _POST_AUTHORS_EACH: Final = (
     "SELECT r.id, r.author_key FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value "
     "WHERE r.author_key IS NOT NULL ORDER BY r.id"
 )
 _AUTHORS_EACH: Final = (
     f"SELECT {', '.join(f'a.{column}' for column in AUTHOR_COLUMNS)} FROM {{values}} AS v "
-    "JOIN authors AS a ON a.key = v.value ORDER BY a.key"
+    "JOIN authors AS a ON a.key = v.value"
 )
 
 
