@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,11 @@ class Segments:
     def __init__(self, size: int) -> None:
         self.size = size
         self.seen = 0
-        self.spent: dict[int, Counter[str]] = {}
+        self.spent: defaultdict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
         self.mentions: Counter[int] = Counter()
 
     def add(self, label: str, seconds: float) -> None:
-        self.spent.setdefault(self.seen // self.size, Counter())[label] += seconds
+        self.spent[self.seen // self.size][label] += seconds
 
     def timed_async(self, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -110,7 +110,7 @@ def main() -> None:
     for index in sorted(segments.mentions):
         count = segments.mentions[index]
         total += count
-        spent = segments.spent.get(index, Counter())
+        spent = segments.spent[index]
         print(f"{total:>9} " + " ".join(f"{spent[label] / count * 1e6:>12.2f}" for label in labels))
     print(f"alerts: {summary.alerts_opened} opened, {summary.alerts_resolved} resolved")
 
