@@ -15,12 +15,17 @@ import math
 import sys
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from sentineld.model import Mention
 from sentineld.watch import Matcher
+
+if TYPE_CHECKING:
+    # Native 64-bit integers when compiled (no boxing of a hash's full width); plain ints
+    # when run as Python, with the same results: nothing here overflows 64 bits.
+    from mypy_extensions import i64
 
 NO_MASS: Final = -math.inf
 #: `AuthorRecord.checked_handle` of a record whose author was not checked yet in this process.
@@ -176,7 +181,7 @@ class KeyFilter:
     PROBES: Final = 4
     BITS_PER_KEY: Final = 16
 
-    def __init__(self, capacity: int = 1 << 17) -> None:
+    def __init__(self, capacity: int = 1 << 18) -> None:
         if capacity < 1 or capacity & (capacity - 1):
             raise ValueError("a KeyFilter's capacity is a power of two")
         self._layers: list[bytearray] = []
@@ -199,28 +204,34 @@ class KeyFilter:
             self._next = capacity * 2
         self._room -= 1
         self.keys += 1
-        bits, mask = self._layers[-1], self._masks[-1]
-        h = hash(key)
-        first, step = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+        bits = self._layers[-1]
+        mask: i64 = self._masks[-1]
+        h: i64 = hash(key)
+        position: i64 = h & 0xFFFFFFFF
+        step: i64 = ((h >> 32) & 0xFFFFFFFF) | 1
         for _ in range(self.PROBES):
-            position = first & mask
-            bits[position >> 3] |= 1 << (position & 7)
-            first += step
+            at: i64 = position & mask
+            bits[at >> 3] |= 1 << (at & 7)
+            position += step
 
     def may_hold(self, key: str) -> bool:
-        h = hash(key)
-        start, step = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-        for number in range(len(self._layers)):
-            bits, mask = self._layers[number], self._masks[number]
-            first = start
-            found = True
-            for _ in range(self.PROBES):
-                position = first & mask
-                if not bits[position >> 3] & (1 << (position & 7)):
-                    found = False
+        h: i64 = hash(key)
+        start: i64 = h & 0xFFFFFFFF
+        step: i64 = ((h >> 32) & 0xFFFFFFFF) | 1
+        masks = self._masks
+        number: i64 = 0
+        for bits in self._layers:
+            mask: i64 = masks[number]
+            number += 1
+            position: i64 = start
+            probe: i64 = 0
+            while probe < self.PROBES:
+                at: i64 = position & mask
+                if not bits[at >> 3] & (1 << (at & 7)):
                     break
-                first += step
-            if found:
+                position += step
+                probe += 1
+            if probe == self.PROBES:
                 return True
         return False
 
