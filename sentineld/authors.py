@@ -227,7 +227,9 @@ class KeyFilter:
             probe: i64 = 0
             while probe < self.PROBES:
                 at: i64 = position & mask
-                if not bits[at >> 3] & (1 << (at & 7)):
+                index: int = at >> 3
+                byte: i64 = bits[index]
+                if not byte & (1 << (at & 7)):
                     break
                 position += step
                 probe += 1
