@@ -174,18 +174,22 @@ class KeyFilter:
     """Author keys that the store may hold: a Bloom filter (no false negatives; under 1 % false
     positives), so that the look-up of an author seen for the first time can be skipped.
 
-    Layers of 16 bits per key and 4 probes each (0.24 % false positives when full), a new one
-    twice as large when the last is full: at most about 4 bytes per key. Probes come from the key's ``hash`` (cached on the string;
-    the filter lives in one process, so that hash randomization does not matter)."""
+    Blocked (Putze, Sanders, Singler, "Cache-, hash- and space-efficient Bloom filters", 2007):
+    a key's 4 bits all lie in one block of 512 bits, a cache line, so that a check costs one
+    cache miss per layer instead of four. 16 bits per key; a new layer twice as large when the
+    last is full: at most about 4 bytes per key. Probes come from the key's ``hash`` (cached on
+    the string; the filter lives in one process, so that hash randomization does not matter)."""
 
     PROBES: Final = 4
     BITS_PER_KEY: Final = 16
+    BLOCK_BITS: Final = 512
 
     def __init__(self, capacity: int = 1 << 18) -> None:
-        if capacity < 1 or capacity & (capacity - 1):
-            raise ValueError("a KeyFilter's capacity is a power of two")
+        if capacity < self.BLOCK_BITS or capacity & (capacity - 1):
+            raise ValueError("a KeyFilter's capacity is a power of two of at least 512")
         self._layers: list[bytearray] = []
-        self._masks: list[int] = []
+        #: Per layer, its number of blocks less one (a mask: the number is a power of two).
+        self._blocks: list[int] = []
         self._room = 0
         self._next = capacity
         self.keys = 0
@@ -199,34 +203,35 @@ class KeyFilter:
         if self._room == 0:
             capacity = self._next
             self._layers.append(bytearray(capacity * self.BITS_PER_KEY // 8))
-            self._masks.append(capacity * self.BITS_PER_KEY - 1)
+            self._blocks.append(capacity * self.BITS_PER_KEY // self.BLOCK_BITS - 1)
             self._room = capacity
             self._next = capacity * 2
         self._room -= 1
         self.keys += 1
         bits = self._layers[-1]
-        mask: i64 = self._masks[-1]
         h: i64 = hash(key)
-        position: i64 = h & 0xFFFFFFFF
-        step: i64 = ((h >> 32) & 0xFFFFFFFF) | 1
+        block: i64 = (h & self._blocks[-1]) << 9
+        position: i64 = (h >> 32) & 511
+        step: i64 = ((h >> 41) & 511) | 1
         for _ in range(self.PROBES):
-            at: i64 = position & mask
-            bits[at >> 3] |= 1 << (at & 7)
+            at: i64 = block | (position & 511)
+            index: int = at >> 3
+            bits[index] |= 1 << (at & 7)
             position += step
 
     def may_hold(self, key: str) -> bool:
         h: i64 = hash(key)
-        start: i64 = h & 0xFFFFFFFF
-        step: i64 = ((h >> 32) & 0xFFFFFFFF) | 1
-        masks = self._masks
+        first: i64 = (h >> 32) & 511
+        step: i64 = ((h >> 41) & 511) | 1
+        blocks = self._blocks
         number: i64 = 0
         for bits in self._layers:
-            mask: i64 = masks[number]
+            block: i64 = (h & blocks[number]) << 9
             number += 1
-            position: i64 = start
+            position: i64 = first
             probe: i64 = 0
             while probe < self.PROBES:
-                at: i64 = position & mask
+                at: i64 = block | (position & 511)
                 index: int = at >> 3
                 byte: i64 = bits[index]
                 if not byte & (1 << (at & 7)):
