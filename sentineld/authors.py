@@ -171,17 +171,18 @@ class AuthorRecord:
 
 
 class KeyFilter:
-    """Author keys that the store may hold: a Bloom filter (no false negatives; under 1 % false
+    """Author keys that the store may hold: a Bloom filter (no false negatives; a few % false
     positives), so that the look-up of an author seen for the first time can be skipped.
 
     Blocked (Putze, Sanders, Singler, "Cache-, hash- and space-efficient Bloom filters", 2007):
     a key's 4 bits all lie in one block of 512 bits, a cache line, so that a check costs one
-    cache miss per layer instead of four. 16 bits per key; a new layer twice as large when the
-    last is full: at most about 4 bytes per key. Probes come from the key's ``hash`` (cached on
-    the string; the filter lives in one process, so that hash randomization does not matter)."""
+    cache miss per layer instead of four. 8 bits per key (about 2.5 % false positives in a full
+    layer); a new layer twice as large when the last is full: at most about 2 bytes per key.
+    Probes come from the key's ``hash`` (cached on the string; the filter lives in one process,
+    so that hash randomization does not matter)."""
 
     PROBES: Final = 4
-    BITS_PER_KEY: Final = 16
+    BITS_PER_KEY: Final = 8
     BLOCK_BITS: Final = 512
 
     def __init__(self, capacity: int = 1 << 18) -> None:

@@ -24,8 +24,8 @@ def test_a_key_filter_finds_every_key_added_and_few_others() -> None:
         keys.add(key)
     assert all(keys.may_hold(key) for key in added)
     others = sum(keys.may_hold(f"mastodon:{n}") for n in range(20_000))
-    assert others < 0.02 * 20_000
-    assert keys.size <= 4 * len(added)
+    assert others < 5 * 0.03 * 20_000  # at most about 3 % per layer (2.4 % for an ideal filter)
+    assert keys.size <= 2 * len(added)
 
 
 def test_a_key_filter_capacity_is_a_power_of_two() -> None:
