@@ -193,7 +193,6 @@ class KeyFilter:
         self._blocks: list[int] = []
         self._room = 0
         self._next = capacity
-        self.keys = 0
 
     @property
     def size(self) -> int:
@@ -208,7 +207,6 @@ class KeyFilter:
             self._room = capacity
             self._next = capacity * 2
         self._room -= 1
-        self.keys += 1
         bits = self._layers[-1]
         h: i64 = hash(key)
         block: i64 = (h & self._blocks[-1]) << 9

@@ -67,17 +67,23 @@ def _many_rows(sql: str) -> tuple[str, int]:
     return f"{head}{', '.join([marks] * per)}{tail}", per
 
 
-def select_each(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterator[Sequence[Any]]:
+def select_each(
+    db: sqlite3.Connection, sql: str, values: Iterable[str], *, sort_chunks: bool = False,
+) -> Iterator[Sequence[Any]]:
     """`select_in` for a query that joins its values instead of listing them: `sql` reads them
     from the table ``{values}`` (column ``value``), ``json_each(?)`` bound to one JSON array
     of each chunk's values. SQLite then probes the table for each value in turn, where for
     ``IN (?, …)`` it binds every value and sorts them into a temporary index first: a third
     less CPU per value looked up (docs/decisions/0017-keys-looked-up-through-json-each.md).
-    The rows come in the order of the values unless `sql` orders them."""
+    The rows come in the order of the values unless `sql` orders them; with `sort_chunks`,
+    each chunk's values are probed in sorted order, so its rows come as ``ORDER BY`` the
+    joined key would give them, without SQLite sorting them (docs/decisions/0132)."""
     unique = list(dict.fromkeys(values))
     each = sql.format(values="json_each(?)")
     for start in range(0, len(unique), IN_CHUNK):
         chunk = unique[start : start + IN_CHUNK]
+        if sort_chunks:
+            chunk.sort()
         array = _encode(chunk)
         if b"\\u0000" in array:
             # SQLite's JSON ends a string at an escaped NUL: such a chunk binds each value.
