@@ -214,6 +214,10 @@ _SAVE_CASE: Final = (
 #: The columns of a case row no index holds (`cases_customer`, `cases_state` and the key hold
 #: customer, state, sla_due_us and id), by their place in `_case_row`'s tuple.
 _UNINDEXED: Final = (3, 4, 6, 7, 8, 9, 10)
+#: Of a case row (`_case_row`, or one read with `_CASE_COLUMNS`): its indexed columns, and the
+#: parameters of `_UPDATE_CASE`.
+_indexed_columns: Final = itemgetter(1, 2, 5)
+_update_parameters: Final = itemgetter(*_UNINDEXED, 0)
 _UPDATE_CASE: Final = (
     "UPDATE cases SET "
     + ", ".join(f"{_CASE_COLUMNS.split(',')[i].strip()} = ?" for i in _UNINDEXED)
@@ -354,7 +358,7 @@ class CrmTables:
         stored = self._stored
         for row in select_each(self.db, _CASES_EACH, wanted):
             self._cases[row[0]] = _case_from_row(row)
-            stored[row[0]] = (row[1], row[2], row[5])
+            stored[row[0]] = _indexed_columns(row)
         owners = [c for c in customers if c not in self._open]
         for customer in owners:
             self._open[customer] = None
@@ -368,7 +372,7 @@ class CrmTables:
             case = self._cases.get(row[0])
             if case is None:
                 case = self._cases[row[0]] = _case_from_row(row)
-                stored[row[0]] = (row[1], row[2], row[5])
+                stored[row[0]] = _indexed_columns(row)
             if case.customer not in oldest or (row[4], row[0]) < oldest[case.customer]:
                 oldest[case.customer] = (row[4], row[0])
                 self._open[case.customer] = case.id
@@ -551,9 +555,9 @@ class CrmTables:
         updated: list[tuple[Any, ...]] = []
         for case in self._dirty.values():
             row = _case_row(case)
-            indexed = (row[1], row[2], row[5])
+            indexed = _indexed_columns(row)
             if stored.get(row[0]) == indexed:
-                updated.append((row[3], row[4], row[6], row[7], row[8], row[9], row[10], row[0]))
+                updated.append(_update_parameters(row))
             else:
                 saved.append(row)
                 stored[row[0]] = indexed
