@@ -62,6 +62,11 @@ def micros(seconds: float) -> int:
     return whole
 
 
+#: A stored row's audience mass when it equals the maven mass (an empty text: no bytes, and
+#: not a number, which the column's REAL affinity would turn into one).
+SAME_MASS: Final = ""
+
+
 def _s(stored: int | None) -> float | None:
     return None if stored is None else stored / 1_000_000
 
@@ -141,25 +146,40 @@ class AuthorRecord:
         return self.sentiment_sum / self.sentiment_n if self.sentiment_n else None
 
     def to_row(self) -> tuple[Any, ...]:
-        """The ``authors`` row (columns in `sentineld.store.sqlite.AUTHOR_COLUMNS` order)."""
-        created, maven_mass = self.created, self.maven_mass
+        """The stored row (columns in `sentineld.store.sqlite.AUTHOR_COLUMNS` order). Values the
+        row itself implies are left out (store migration 0014; the ``authors`` view gives them
+        back): the source when it is the key's part before its first ``:`` (None), the last
+        sighting when it is the first (None), the audience mass when it is the maven mass
+        (`SAME_MASS`), the influence when it is the larger of connector and maven (None)."""
+        key, source = self.key, self.source
+        created, maven_mass, audience_mass = self.created, self.maven_mass, self.audience_mass
+        connector, maven, influence = self.connector, self.maven, self.influence
+        first, last = micros(self.first_seen), micros(self.last_seen)
+        mass: float | None = None if maven_mass == NO_MASS else maven_mass
         return (
-            self.key, self.source, self.handle, self.name, self.followers, self.following,
-            self.posts, None if created is None else micros(created),
-            micros(self.first_seen), micros(self.last_seen),
+            key, None if _source_of(key) == source else source, self.handle, self.name,
+            self.followers, self.following, self.posts, None if created is None else micros(created),
+            first, None if last == first else last,
             self.mentions, self.on_topic, self.engaged, self.sentiment_sum, self.sentiment_n,
-            None if maven_mass == NO_MASS else maven_mass, self.reach,
-            self.audience_mass, self.connector, self.maven, self.influence, 1 if self.watchlist else 0,
-            1 if self.own else 0,
+            mass, self.reach, SAME_MASS if audience_mass is not None and audience_mass == mass else audience_mass,
+            connector, maven, None if influence == (connector if connector > maven else maven) else influence,
+            1 if self.watchlist else 0, 1 if self.own else 0,
         )  # fmt: skip
 
     @staticmethod
     def from_row(row: Sequence[Any]) -> AuthorRecord:
-        """The record of a stored row (clean: the store holds it)."""
+        """The record of a stored row, or of a row of the ``authors`` view (clean: the store
+        holds it)."""
         (key, source, handle, name, followers, following, posts, created, first_seen, last_seen,
          mentions, on_topic, engaged, sentiment_sum, sentiment_n, maven_mass, reach,
          audience_mass, connector, maven, influence, watchlist, own) = row  # fmt: skip
         first = _s(first_seen) or 0.0
+        if source is None:
+            source = _source_of(key)
+        if isinstance(audience_mass, str):
+            audience_mass = maven_mass
+        if influence is None:
+            influence = connector if connector > maven else maven
         return AuthorRecord(
             key, sys.intern(source), first, _s(last_seen) or first, handle, name,
             followers, following, posts, _s(created),
@@ -168,6 +188,13 @@ class AuthorRecord:
             reach, audience_mass, connector, maven,
             influence, bool(watchlist), bool(own), False,
         )  # fmt: skip
+
+
+def _source_of(key: str) -> str:
+    """The part of an author key before its first ``:``, as the ``authors`` view derives a
+    source left out of the stored row: ``substr(key, 1, instr(key, ':') - 1)``."""
+    colon = key.find(":")
+    return key[:colon] if colon >= 0 else ""
 
 
 class KeyFilter:

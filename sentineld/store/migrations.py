@@ -290,4 +290,68 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Author rows leave out what the row itself says: the source is the key's part before
+        # its first ':', the last sighting is the first of an author seen once, the audience
+        # mass is usually the maven mass, the influence the larger of connector and maven. A
+        # checkpoint rewrites a row per author seen since the last one, spread over the whole
+        # table: fewer bytes per row are fewer pages written to the WAL and copied back, and
+        # fewer to read. `authors` is now a view giving every value as the table did.
+        # See docs/decisions/0133-narrower-author-rows.md.
+        "0014_authors_narrower_rows",
+        """
+        CREATE TABLE author_rows (
+            key           TEXT PRIMARY KEY,
+            source        TEXT,
+            handle        TEXT,
+            name          TEXT,
+            followers     INTEGER,
+            following     INTEGER,
+            posts         INTEGER,
+            created_us    INTEGER,
+            first_seen_us INTEGER NOT NULL,
+            last_seen_us  INTEGER,
+            mentions      INTEGER NOT NULL,
+            on_topic      INTEGER NOT NULL,
+            engaged       INTEGER NOT NULL,
+            sentiment_sum REAL NOT NULL,
+            sentiment_n   INTEGER NOT NULL,
+            maven_mass    REAL,
+            reach         REAL,
+            audience_mass REAL,
+            connector     REAL NOT NULL,
+            maven         REAL NOT NULL,
+            influence     REAL,
+            watchlist     INTEGER NOT NULL DEFAULT 0,
+            own           INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        INSERT INTO author_rows
+            SELECT key,
+                   CASE WHEN instr(source, ':') = 0 AND substr(key, 1, length(source) + 1) = source || ':'
+                        THEN NULL ELSE source END,
+                   handle, name, followers, following, posts, created_us, first_seen_us,
+                   CASE WHEN last_seen_us = first_seen_us THEN NULL ELSE last_seen_us END,
+                   mentions, on_topic, engaged, sentiment_sum, sentiment_n, maven_mass, reach,
+                   CASE WHEN audience_mass = maven_mass THEN '' ELSE audience_mass END,
+                   connector, maven,
+                   CASE WHEN influence = (CASE WHEN connector > maven THEN connector ELSE maven END)
+                        THEN NULL ELSE influence END,
+                   watchlist, own
+            FROM authors;
+        DROP TABLE authors;
+        CREATE INDEX author_rows_watchlist ON author_rows (key) WHERE watchlist = 1;
+        CREATE VIEW authors AS
+            SELECT key, coalesce(source, substr(key, 1, instr(key, ':') - 1)) AS source, handle,
+                   name, followers, following, posts, created_us, first_seen_us,
+                   coalesce(last_seen_us, first_seen_us) AS last_seen_us, mentions, on_topic,
+                   engaged, sentiment_sum, sentiment_n, maven_mass, reach,
+                   CASE WHEN typeof(audience_mass) = 'text' THEN maven_mass ELSE audience_mass END
+                       AS audience_mass,
+                   connector, maven,
+                   coalesce(influence, CASE WHEN connector > maven THEN connector ELSE maven END)
+                       AS influence,
+                   watchlist, own
+            FROM author_rows;
+        """,
+    ),
 ]

@@ -371,7 +371,9 @@ class SQLiteStore(CrmStoreMixin):
         return self.db.execute("SELECT count(*) FROM mention_rows").fetchone()[0]
 
     # ------------------------------------------------------------------ influencer registry
-    # Rows are `sentineld.registry.AuthorRecord.to_row()` tuples, in `AUTHOR_COLUMNS` order.
+    # Rows are `sentineld.registry.AuthorRecord.to_row()` tuples, in `AUTHOR_COLUMNS` order, as
+    # the `author_rows` table holds them (a few values left out where the row implies them:
+    # migration 0014); the `authors` view gives every value.
 
     def load_authors(
         self, keys: Sequence[str], post_ids: Sequence[str] = ()
@@ -386,7 +388,7 @@ class SQLiteStore(CrmStoreMixin):
 
     def author_keys(self, after: str = "", limit: int = 16_384) -> list[str]:
         """Up to `limit` stored author keys that sort after `after`, in key order."""
-        rows = self.db.execute("SELECT key FROM authors WHERE key > ? ORDER BY key LIMIT ?", (after, limit))
+        rows = self.db.execute("SELECT key FROM author_rows WHERE key > ? ORDER BY key LIMIT ?", (after, limit))
         return [row[0] for row in rows]
 
     def save_authors(self, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
@@ -397,7 +399,7 @@ class SQLiteStore(CrmStoreMixin):
     @staticmethod
     def _save_authors(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], seq: int, state: bytes) -> None:
         marks = ",".join("?" * len(AUTHOR_COLUMNS))
-        insert_rows(db, f"INSERT OR REPLACE INTO authors ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
+        insert_rows(db, f"INSERT OR REPLACE INTO author_rows ({_AUTHOR_SELECT}) VALUES ({marks})", rows)
         db.execute(
             "INSERT INTO checkpoints VALUES ('influencers', ?, ?, ?) ON CONFLICT (name) DO "
             "UPDATE SET seq = excluded.seq, state = excluded.state, "
@@ -722,7 +724,7 @@ _POST_AUTHORS_EACH: Final = (
 )
 _AUTHORS_EACH: Final = (
     f"SELECT {', '.join(f'a.{column}' for column in AUTHOR_COLUMNS)} FROM {{values}} AS v "
-    "JOIN authors AS a ON a.key = v.value"
+    "JOIN author_rows AS a ON a.key = v.value"
 )
 
 
