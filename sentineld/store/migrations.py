@@ -327,8 +327,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         INSERT INTO author_rows
             SELECT key,
-                   CASE WHEN instr(source, ':') = 0 AND substr(key, 1, length(source) + 1) = source || ':'
-                        THEN NULL ELSE source END,
+                   CASE WHEN substr(key, 1, instr(key, ':') - 1) = source THEN NULL ELSE source END,
                    handle, name, followers, following, posts, created_us, first_seen_us,
                    CASE WHEN last_seen_us = first_seen_us THEN NULL ELSE last_seen_us END,
                    mentions, on_topic, engaged, sentiment_sum, sentiment_n, maven_mass, reach,
