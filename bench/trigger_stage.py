@@ -10,7 +10,8 @@ nobody answers, so the `unanswered` trigger opens an alert for almost every cust
 is `sentineld.replay.replay` in a fresh subprocess, with the shipped config's scorers and
 triggers and a real SQLite store. CPU is counted per asyncio task step (`thread_time` around
 each step of the ``stage:trigger`` task), per trigger call (`observe`, `tick`, `settle`,
-`snapshot`: they never suspend), and around the store's alert methods on the store thread.
+`snapshot`, `snapshot_parts`: they never suspend), and around the store's alert methods on the
+store thread. "of which checkpoints" is the `snapshot_parts` of unanswered and influencer_mention.
 ``--option waiting.max_customer_alerts=0`` sets a trigger option in this tree's config only.
 
 ``--baseline DIR`` takes a checkout of another revision (e.g. ``git archive REV | tar -x -C
@@ -101,6 +102,8 @@ def watch(pipeline):
             if hasattr(component, method):
                 setattr(component, method, timed_async(guard.spec.type_name, getattr(component, method)))
         component.snapshot = timed(own, guard.spec.type_name, component.snapshot)
+        component.snapshot_parts = timed(own, guard.spec.type_name,
+                                         timed(own, guard.spec.type_name + ": checkpoint", component.snapshot_parts))
     for method in %(store_methods)r:
         setattr(pipeline.store.store, method, timed(store, method, getattr(pipeline.store.store, method)))
 
@@ -157,6 +160,8 @@ def figures(data: dict, mentions: int) -> dict[str, float]:
         "count triggers": sum(own.get(name, 0.0) for name in COUNT_TRIGGERS) * per,
         "unanswered": own.get("unanswered", 0.0) * per,
         "influencer_mention": own.get("influencer_mention", 0.0) * per,
+        "of which checkpoints": sum(own.get(f"{name}: checkpoint", 0.0)
+                                    for name in ("unanswered", "influencer_mention")) * per,
         "rest": (stage - excluded) * per,
         "store: alerts": (data["store"].get("record_alerts", 0.0)
                           + data["store"].get("alerts_by_id", 0.0)) * per,

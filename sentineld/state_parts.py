@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from operator import is_
 from typing import Any, Final, TypeVar
 
 import msgspec
 
 from sentineld.components import StateParts
 
-__all__ = ["ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts"]
+__all__ = ["ChunkMemo", "ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts"]
 
 #: The part that holds the head and the chunk lists.
 HEAD: Final = "head"
@@ -86,20 +87,28 @@ class ChunkedState:
         #: The chunk names the last snapshot listed (what the store holds once it is written).
         self.stored: set[str] = set()
 
-    def snapshot(self, head: bytes, sequences: Mapping[str, Iterable[bytes]], complete: bool) -> StateParts:
+    def snapshot(self, head: bytes, sequences: Mapping[str, Iterable[bytes | tuple[str, bytes | None]]],
+                 complete: bool) -> StateParts:
         """The parts for a checkpoint: the head with the chunk lists, and the chunks not in the
         last snapshot (all of them when `complete`); those it listed and this one does not are
-        removed."""
+        removed. A chunk is its bytes, or (name, bytes) from a `ChunkMemo`, whose bytes are None
+        for a chunk the last snapshot listed."""
         listed: dict[str, list[str]] = {}
         changed: dict[str, bytes] = {}
         stored = self.stored
         for sequence, chunks in sequences.items():
             names = listed[sequence] = []
             for chunk in chunks:
-                name = _name(chunk)
+                data: bytes | None
+                if isinstance(chunk, tuple):  # named by a `ChunkMemo`: (name, None) when unchanged
+                    name, data = chunk
+                else:
+                    name, data = _name(chunk), chunk
                 names.append(name)
                 if complete or name not in stored:
-                    changed[name] = chunk
+                    if data is None:
+                        raise StatePartsError(f"chunk {name} named unchanged was not in the last snapshot")
+                    changed[name] = data
         now = {name for names in listed.values() for name in names}
         removed = [] if complete else sorted(stored - now)
         changed[HEAD] = _encode_head(_Head(head, listed))
@@ -129,6 +138,63 @@ def encode_chunks(items: Sequence[_T], key: Callable[[_T], Hashable] | None,
     for end in chunk_bounds(items if key is None else map(key, items)):
         yield encode(items[start:end])
         start = end
+
+
+class ChunkMemo:
+    """`encode_chunks` for a component whose items mostly stay as they were between two
+    checkpoints: where a chunk of the last snapshot starts again, holding the same items, each
+    unchanged, it is named again without its items' keys being hashed or the chunk encoded
+    (decision 0232). The chunks are those `chunk_bounds` cuts: a chunk of the last snapshot
+    starts where a chunk starts now and ends where a chunk ends now, since a cut depends only
+    on the items since the last cut.
+
+    An item is unchanged when it is the same object with the same `version` (an attribute
+    getter for what changes whenever the item changes in place; None for items never changed
+    in place once made, such as tuples, or structs replaced rather than changed). The memo
+    holds the items of the chunks it last named, so no id is reused meanwhile."""
+
+    def __init__(self, version: Callable[[Any], Hashable] | None = None) -> None:
+        self._version = version
+        #: id of a chunk's first item -> (its items, their versions, its name, whether it was
+        #: cut by the end of the sequence rather than by its items)
+        self._chunks: dict[int, tuple[Sequence[Any], list[Hashable] | None, str, bool]] = {}
+
+    def clear(self) -> None:
+        """Forget the chunks (the component was restored: its items are new objects)."""
+        self._chunks = {}
+
+    def chunks(self, items: Sequence[_T], key: Callable[[_T], Hashable] | None,
+               encode: Callable[[Sequence[_T]], bytes], complete: bool) -> Iterator[tuple[str, bytes | None]]:
+        """`encode_chunks`' chunks with their names, for `ChunkedState.snapshot`; the bytes are
+        None for a chunk the last snapshot listed (every chunk is encoded when `complete`)."""
+        version, last, now = self._version, self._chunks, {}
+        total = len(items)
+        start = 0
+        while start < total:
+            seen = None if complete else last.get(id(items[start]))
+            if seen is not None:
+                end = start + len(seen[0])
+                chunk = items[start:end]
+                if (len(chunk) == len(seen[0]) and (not seen[3] or end == total)
+                        and (version is None or seen[1] == list(map(version, chunk)))
+                        and all(map(is_, seen[0], chunk))):
+                    now[id(chunk[0])] = seen
+                    yield seen[2], None
+                    start = end
+                    continue
+            end = limit = min(start + LONGEST, total)
+            for position in range(start, limit):
+                if not hash(items[position] if key is None else key(items[position])) % EVERY:
+                    end = position + 1
+                    break
+            chunk = items[start:end]
+            data = encode(chunk)
+            name = _name(data)
+            now[id(chunk[0])] = (chunk, None if version is None else list(map(version, chunk)), name,
+                                 end == total)
+            yield name, data
+            start = end
+        self._chunks = now
 
 
 def merge_parts(earlier: StateParts, later: StateParts) -> StateParts:

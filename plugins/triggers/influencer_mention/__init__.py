@@ -26,7 +26,7 @@ from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
 from sentineld.components import StateParts
 from sentineld.model import Severity, from_timestamp
 from sentineld.options import Duration
-from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
+from sentineld.state_parts import ChunkedState, ChunkMemo, decoded_chunks
 from sentineld.watch import Matcher
 from sentineld_plugins.triggers._common import excerpt, watched_subject
 
@@ -95,6 +95,8 @@ class InfluencerMention(Trigger):
         #: (alert subject, author key) -> what was said; ordered by the last mention's time.
         self.rants: OrderedDict[tuple[str, str], _Rant] = OrderedDict()
         self._parts = ChunkedState()
+        #: the chunks of the last checkpoint (`_record` counts every change to a rant)
+        self._memo = ChunkMemo(attrgetter("count"))
 
     def _criterion(self, mention: Mention) -> tuple[str, float, float] | None:
         """Why the author counts (criterion, observed score, threshold), or None."""
@@ -221,13 +223,14 @@ class InfluencerMention(Trigger):
         self._load(rants)
 
     def _load(self, rants: list[_Rant]) -> None:
+        self._memo.clear()
         self.rants = OrderedDict()
         for rant in rants:
             self.rants[(rant.subject, rant.author)] = rant
 
     def snapshot_parts(self, complete: bool) -> StateParts:
         """The rants in chunks, of which a checkpoint writes those that changed (decision 0015)."""
-        rants = encode_chunks(list(self.rants.values()), attrgetter("subject", "author"), _encode_rants)
+        rants = self._memo.chunks(list(self.rants.values()), attrgetter("subject", "author"), _encode_rants, complete)
         return self._parts.snapshot(b"", {"rants": rants}, complete)
 
     def restore_parts(self, parts: dict[str, bytes]) -> None:

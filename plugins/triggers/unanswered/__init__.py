@@ -49,7 +49,7 @@ from sentineld.cases import (
 from sentineld.hours import WeeklyHours
 from sentineld.model import SEVERITIES, Severity, format_time, from_timestamp, parse_time
 from sentineld.options import Duration
-from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
+from sentineld.state_parts import ChunkedState, ChunkMemo, decoded_chunks
 from sentineld.watch import Matcher
 from sentineld_plugins.triggers._common import excerpt
 
@@ -182,6 +182,9 @@ class Unanswered(Trigger):
         self.not_followed = 0
         self.unfollowed = 0
         self._next_report = -float("inf")
+        #: the chunks of the last checkpoint, per sequence (a waiting mention never changes while
+        #: it is in the same sequence: being overdue moves it from "waiting" to "overdue")
+        self._memos = {name: ChunkMemo() for name in _CHUNKED}
 
     # ------------------------------------------------------------------ the stream
 
@@ -519,7 +522,8 @@ class Unanswered(Trigger):
         """`snapshot`'s state with the waiting and overdue mentions and the customers in
         chunks, of which a checkpoint writes those that changed (decision 0015)."""
         state = self._state()
-        sequences = {name: encode_chunks(state.pop(name), key, _encode_state) for name, key in _CHUNKED.items()}
+        sequences = {name: self._memos[name].chunks(state.pop(name), key, _encode_state, complete)
+                     for name, key in _CHUNKED.items()}
         return self._parts.snapshot(_encode_state(state), sequences, complete)
 
     def restore_parts(self, parts: dict[str, bytes]) -> None:
