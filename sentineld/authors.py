@@ -443,6 +443,12 @@ class InfluencerRegistry:
         """Dirty records evicted from the hot set, waiting to be written."""
         return len(self._evicted)
 
+    @property
+    def changed(self) -> int:
+        """Records changed since the last `take_dirty`: the rows the next checkpoint takes and
+        holds in memory until it is stored."""
+        return len(self._dirty)
+
     def missing(self, mentions: Iterable[Mention]) -> tuple[list[str], list[str]]:
         """Author keys and parent post ids of `mentions` that memory does not know (an author
         whose row waits for a checkpoint is brought back in from it)."""

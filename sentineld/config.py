@@ -19,7 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
 
 from sentineld.alertrules import AlertingOptions
 from sentineld.cases import CasesOptions
@@ -87,6 +89,10 @@ class DaemonOptions(Options):
     tick: Duration = Duration(60)
     #: How often the stream position and the state of stateful components are checkpointed.
     checkpoint_interval: Duration = Duration(5)
+    #: Influencer records changed since the last checkpoint at which the next is taken early:
+    #: each waits in memory as a row (about 0.4 KB) until a checkpoint stores it, so this bounds
+    #: what `checkpoint_interval` holds however fast mentions come (decision 0042).
+    checkpoint_records: Annotated[int, msgspec.Meta(ge=1)] = 40_000
     #: How long `run` may take to drain its queues after SIGTERM before it cancels what is left.
     stop_timeout: Duration = Duration(20)
 

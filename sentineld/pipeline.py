@@ -10,7 +10,8 @@ the states with the sequence number of the last mention before the barrier (a co
 checkpoint, as Flink does it). On start the pipeline restores the last checkpoint and re-feeds the
 mentions stored after it; alert ids and outbox keys are deterministic, so nothing is alerted or
 notified twice. A component whose memory waits on a checkpoint asks for one early with
-`Pipeline.request_barrier`.
+`Pipeline.request_barrier`, and so does the score stage when `checkpoint_records` influencer
+records wait for one (decision 0042).
 """
 
 from __future__ import annotations
@@ -685,6 +686,8 @@ class Pipeline:
                 for batch in group:
                     await self.trigger_queue.put(batch)
                     self.score_room.release()
+                if self.influencers.changed >= self.config.daemon.checkpoint_records:
+                    self.request_barrier("changed influencer records reached checkpoint_records")
                 if self._barrier_asked and any(group):
                     self._barrier_asked = False
                     self._last_barrier = time.monotonic()  # in place of the next one by the clock

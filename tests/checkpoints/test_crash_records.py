@@ -1,0 +1,51 @@
+"""crash: ``kill -9`` of ``sentineld run`` whose checkpoints all come from `checkpoint_records`
+(decision 0042: the score stage's early barrier when changed influencer records pile up), none
+from the clock. After the restarts every outcome is that of a clean replay of the stream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.crashing import influence_stream, kill_while_ingesting, run_to_end, stored_outcome
+from tests.faults.test_crash import SHIPPED_CONFIG
+
+#: The registry drill's config with no checkpoint by the clock (an hour apart, and the stream
+#: never idles that long), no early write of evicted records, and a budget of 30 changed records.
+RECORDS_CONFIG = (SHIPPED_CONFIG
+                  .replace('checkpoint_interval = "300ms"', 'checkpoint_interval = "1h"\ncheckpoint_records = 30')
+                  .replace("flush_every = 25", "flush_every = 100000"))
+
+
+@pytest.mark.slow
+def test_kill_9_while_checkpoints_come_from_changed_records_restarts_exactly(tmp_path: Path, cli) -> None:
+    assert "checkpoint_records = 30" in RECORDS_CONFIG and "flush_every = 100000" in RECORDS_CONFIG
+    lines = influence_stream(3000, authors=600)
+    (tmp_path / "sentineld.toml").write_text(RECORDS_CONFIG)
+    (tmp_path / "stream.jsonl").write_text("".join(line + "\n" for line in lines))
+    reference = cli("replay", "-c", str(tmp_path / "sentineld.toml"), "--state-dir", str(tmp_path / "reference"),
+                    str(tmp_path / "stream.jsonl"), timeout=600)
+    assert reference.returncode == 0, reference.stderr
+    expected = stored_outcome(tmp_path / "reference" / "sentineld.sqlite3")
+
+    killed = kill_while_ingesting(tmp_path, lines, kills=6, chunk=10, pause=(1.0, 2.5), seed=11, every=0.1)
+    run_to_end(tmp_path, len(lines), settle=120)
+    assert killed >= 6
+    log = (tmp_path / "daemon.log").read_text()
+    restored = {json.loads(line)["seq"] for line in log.splitlines()
+                if line.startswith("{") and '"restored checkpoint"' in line}
+    # Killed daemons store no final checkpoint and the clock's are an hour apart: every
+    # checkpoint a restart found came from the changed records.
+    assert len(restored) >= 2, restored
+
+    found = stored_outcome(tmp_path / "state" / "sentineld.sqlite3")
+    assert len(found["scores"]) == len(lines)
+    differing = {part: sorted(k for k in expected[part].keys() | found[part].keys()
+                              if expected[part].get(k) != found[part].get(k)) for part in expected}
+    assert not any(differing.values()), "differ from a clean replay: " + ", ".join(
+        f"{len(keys)} {part} (e.g. {keys[0]}: {expected[part].get(keys[0])} != {found[part].get(keys[0])})"
+        for part, keys in differing.items() if keys)
+    keys = [json.loads(line)["key"] for line in (tmp_path / "notified.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys))
