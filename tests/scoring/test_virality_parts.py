@@ -195,3 +195,58 @@ def test_the_walk_goes_on_in_python_for_long_chains(monkeypatch: pytest.MonkeyPa
         posts, others = band_index.add(slot, text, 0)
         assert others.tolist() == list(range(max(slot - index.BUCKET, 0), slot))
     assert tails and max(tails) <= 10
+
+
+def test_the_band_index_finds_the_same_pairs_in_batches_across_the_rings_end_as_one_by_one() -> None:
+    """A batch's rows are consecutive in the ring except when it wraps round its end: the index
+    takes them as a slice, or as positions when it wraps (decision 0150). Either way a batch
+    finds what its posts find added one at a time (with the batch's live range: a batch makes
+    room for all its posts before indexing them)."""
+    import numpy as np
+
+    from sentineld_plugins.scorers.virality import index
+
+    rng = np.random.default_rng(11)
+    texts = rng.integers(0, 2**32, size=(5, 60), dtype=np.uint32)
+    signatures = texts[rng.integers(0, 5, size=900)].copy()
+    changed = rng.random(signatures.shape) < 0.05
+    signatures[changed] = rng.integers(0, 2**32, size=int(changed.sum()), dtype=np.uint32)
+    capacity = 120
+
+    def pairs_of(sizes: list[int], one_by_one: bool) -> list[tuple[int, int]]:
+        band_index, found, slot = index.BandIndex(10, 6, capacity), [], 0
+        for size in sizes:
+            oldest = max(slot + size - capacity, 0)  # a batch makes room for all its posts first
+            for start, stop in [(p, p + 1) for p in range(slot, slot + size)] if one_by_one else [(slot, slot + size)]:
+                posts, others = band_index.add(start, signatures[start:stop], oldest)
+                found += zip(posts.tolist(), others.tolist(), strict=True)
+            slot += size
+        return found
+
+    sizes: list[int] = []
+    while sum(sizes) < len(signatures):
+        sizes.append(min(int(rng.integers(1, 50)), len(signatures) - sum(sizes)))
+    assert any(start % capacity + size > capacity for start, size in zip(np.cumsum([0, *sizes]), sizes))
+    reference = pairs_of(sizes, one_by_one=True)
+    assert len(reference) > 1000
+    assert pairs_of(sizes, one_by_one=False) == reference
+
+
+def test_a_clusters_authors_grown_in_place_checkpoint_as_the_tuple_did() -> None:
+    """The exact authors are a list grown in place (decision 0150); a checkpoint writes them as
+    the sorted tuple was written, and reads a tuple written before."""
+    import msgspec
+
+    from sentineld_plugins.scorers.virality.clusters import Cluster, encode_hook
+
+    cluster = Cluster.start("c0123456789ab", 0.0)
+    for step, author in enumerate(["mastodon:9", "bluesky:1", "bluesky:5", "bluesky:1", "mastodon:0"]):
+        cluster.add(author, float(step), 3600.0)
+    authors = ("bluesky:1", "bluesky:5", "mastodon:0", "mastodon:9")
+    assert cluster.authors == list(authors)
+    fields = ["c0123456789ab", 0.0, 4.0, 4, authors, None, cluster.growth, cluster.growth_at, 0]
+    assert msgspec.msgpack.encode(cluster, enc_hook=encode_hook) == msgspec.msgpack.encode(fields)
+    again = Cluster.from_state(fields)
+    again.add("bluesky:3", 5.0, 3600.0)
+    assert again.authors == ["bluesky:1", "bluesky:3", "bluesky:5", "mastodon:0", "mastodon:9"]
+    assert again.size == 5 and authors == ("bluesky:1", "bluesky:5", "mastodon:0", "mastodon:9")

@@ -50,7 +50,7 @@ class Cluster:
         first_seen: float,
         last_seen: float,
         size: int = 0,
-        authors: tuple[str, ...] | None = (),
+        authors: list[str] | tuple[str, ...] | None = (),
         hll: AuthorSketch | None = None,
         growth: float = 0.0,
         growth_at: float = 0.0,
@@ -61,10 +61,12 @@ class Cluster:
         self.last_seen = last_seen
         #: Distinct authors.
         self.size = size
-        #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them. A sorted tuple, not a
-        #: set: 32 authors' keys (interned, shared with the registry) take 300 bytes where a
-        #: set's table took 2 KB; a binary search finds an author in 5 comparisons.
-        self.authors = authors
+        #: The authors, up to `EXACT_AUTHORS`; beyond, `hll` counts them. A sorted list, not a
+        #: set: 32 authors' keys (interned, shared with the registry) take 350 bytes where a
+        #: set's table took 2 KB; a binary search finds an author in 5 comparisons. A new
+        #: author is inserted in place: a tuple rebuilt at each join touched every author's
+        #: string (its reference count, twice), cold memory on a long stream (decision 0150).
+        self.authors: list[str] | None = None if authors is None else list(authors)
         self.hll = hll
         #: Decayed count of authors joining (a rate once divided by the time constant).
         self.growth = growth
@@ -88,10 +90,8 @@ class Cluster:
                     high = middle
             if at_or_after < len(authors) and authors[at_or_after] == author:
                 return
-            grown = list(authors)
-            grown.insert(at_or_after, author)
-            self.authors = tuple(grown)
-            size = len(grown)
+            authors.insert(at_or_after, author)
+            size = len(authors)
             if size > EXACT_AUTHORS:
                 self._to_sketch()
         elif hll is not None and hll.add(author):
@@ -141,7 +141,7 @@ class Cluster:
         id, first_seen, last_seen, size, authors, hll, growth, growth_at, posts = fields
         return Cluster(
             str(id), float(first_seen), float(last_seen), int(size),
-            None if authors is None else tuple(sorted(authors)),  # a set, before: in any order
+            None if authors is None else sorted(authors),  # a set, before: in any order
             None if hll is None else AuthorSketch(bytes(hll)),
             float(growth), float(growth_at), int(posts),
         )

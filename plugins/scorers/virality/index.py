@@ -81,22 +81,28 @@ class BandIndex:
             keys += folded[:, :, row]
         keys = keys.ravel()
         slots = np.arange(first, first + count, dtype=np.int64).repeat(bands)
-        entries = (slots % self.capacity) * bands + np.tile(np.arange(bands), count)
-        self._unlink(entries)
-        self._keys[entries] = keys
-        self._slots[entries] = slots
-        self._link(entries, (keys >> self._shift).astype(np.int64))
-        return self._walk(entries, keys, slots, first, oldest)
+        begin = (first % self.capacity) * bands
+        if first % self.capacity + count <= self.capacity:  # consecutive rows: a range of entries
+            entries = np.arange(begin, begin + count * bands, dtype=np.int64)
+            span: slice | np.ndarray = slice(begin, begin + count * bands)
+        else:
+            entries = span = (slots % self.capacity) * bands + np.tile(np.arange(bands), count)
+        self._unlink(entries, span)
+        self._keys[span] = keys
+        self._slots[span] = slots
+        self._link(entries, span, (keys >> self._shift).astype(np.int64))
+        return self._walk(entries, span, keys, slots, first, oldest)
 
-    def _unlink(self, entries: np.ndarray) -> None:
+    def _unlink(self, entries: np.ndarray, span: slice | np.ndarray) -> None:
         """Entries about to be reused: a bucket whose newest entry is one of them is empty now
-        (the entries before it in its chain are older still, so expired too)."""
-        used = entries[self._slots[entries] >= 0]
+        (the entries before it in its chain are older still, so expired too). `span` indexes
+        the same entries (a slice when they are a range: numpy reads and writes it faster)."""
+        used = entries[self._slots[span] >= 0]
         if len(used):
             buckets = (self._keys[used] >> self._shift).astype(np.int64)
             self._heads[buckets[self._heads[buckets] == used]] = -1
 
-    def _link(self, entries: np.ndarray, buckets: np.ndarray) -> None:
+    def _link(self, entries: np.ndarray, span: slice | np.ndarray, buckets: np.ndarray) -> None:
         """Put new entries, in stream order, at the head of their buckets' chains."""
         heads = self._heads
         before = heads[buckets]
@@ -112,16 +118,16 @@ class BandIndex:
             newest = np.ones(len(order), dtype=bool)
             newest[:-1] = ordered[1:] != ordered[:-1]
             heads[ordered[newest]] = entries[order[newest]]
-        self._before[entries] = before
+        self._before[span] = before
 
-    def _walk(self, entries: np.ndarray, keys: np.ndarray, newer: np.ndarray, first: int, oldest: int) -> Pairs:
+    def _walk(self, entries: np.ndarray, span: slice | np.ndarray, keys: np.ndarray, newer: np.ndarray, first: int, oldest: int) -> Pairs:
         """Follow each new entry's chain back: the live entries with the same band key are
         candidates. A chain is read newest first, and ends at an expired post (older than
         `oldest`), at a row since reused (holding a newer post than the entry before it), or
         at the end (slot -1)."""
         before, slots, stored = self._before, self._slots, self._keys
         query = np.arange(len(entries))  # the new entry each walk serves
-        at = before[entries]  # `newer`: the slot each walk comes from
+        at = before[span]  # `newer`: the slot each walk comes from
         posts, found = [], []
         for step in range(BUCKET):
             slot = slots[at]
