@@ -11,7 +11,9 @@ is `sentineld.replay.replay` in a fresh subprocess, with the shipped config's sc
 triggers and a real SQLite store. CPU is counted per asyncio task step (`thread_time` around
 each step of the ``stage:trigger`` task), per trigger call (`observe`, `tick`, `settle`,
 `snapshot`, `snapshot_parts`: they never suspend), and around the store's alert methods on the
-store thread. "of which checkpoints" is the `snapshot_parts` of unanswered and influencer_mention.
+store thread. "of which checkpoints" is the `snapshot_parts` of unanswered and influencer_mention
+(per mention, and per checkpoint: a checkpoint is taken every 5 s of wall time, so how many a
+run takes depends on the machine's load).
 ``--option waiting.max_customer_alerts=0`` sets a trigger option in this tree's config only.
 
 ``--baseline DIR`` takes a checkout of another revision (e.g. ``git archive REV | tar -x -C
@@ -86,6 +88,8 @@ def timed_async(label, function):
             own[label] += time.thread_time() - started
     return wrapper
 
+calls = Counter()
+
 def timed(counter, label, function):
     def wrapper(*args, **kwargs):
         started = time.thread_time()
@@ -93,6 +97,7 @@ def timed(counter, label, function):
             return function(*args, **kwargs)
         finally:
             counter[label] += time.thread_time() - started
+            calls[label] += 1
     return wrapper
 
 def watch(pipeline):
@@ -111,7 +116,7 @@ config = load_config(config_path)
 process_started = time.process_time()
 summary = asyncio.run(replay(config, [stream], watch=watch))
 print(json.dumps({
-    "tasks": tasks, "own": own, "store": store, "process": time.process_time() - process_started,
+    "tasks": tasks, "own": own, "store": store, "calls": calls, "process": time.process_time() - process_started,
     "stored": summary.stored, "opened": summary.alerts_opened, "resolved": summary.alerts_resolved,
 }))
 '''
@@ -162,6 +167,8 @@ def figures(data: dict, mentions: int) -> dict[str, float]:
         "influencer_mention": own.get("influencer_mention", 0.0) * per,
         "of which checkpoints": sum(own.get(f"{name}: checkpoint", 0.0)
                                     for name in ("unanswered", "influencer_mention")) * per,
+        "ms per checkpoint": sum(own.get(f"{name}: checkpoint", 0.0) for name in ("unanswered", "influencer_mention"))
+                             * 1e3 / max(1, data["calls"].get("unanswered: checkpoint", 0)),
         "rest": (stage - excluded) * per,
         "store: alerts": (data["store"].get("record_alerts", 0.0)
                           + data["store"].get("alerts_by_id", 0.0)) * per,

@@ -17,7 +17,9 @@ sequences of items (followed posts, waiting mentions, clusters, a ring of indexe
 
 Unchanged chunks are still encoded (their digest says they are unchanged: nothing can be
 forgotten, where a component marking what it changes could miss a change), but they are not
-held until the checkpoint is written, nor copied into the store.
+held until the checkpoint is written, nor copied into the store. A component whose items say
+when they change (the same object, a version) can have `ChunkMemo` name the chunks of the last
+snapshot that hold the same unchanged items without encoding them (decision 0232).
 """
 
 from __future__ import annotations

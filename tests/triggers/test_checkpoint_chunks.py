@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from sentineld.alerting import TriggerAlertSink
-from sentineld.components import ComponentContext, StateParts
+from sentineld.components import ComponentContext
 from sentineld.model import Author, Mention
 from sentineld.options import Duration
 from sentineld.state_parts import ChunkedState, ChunkMemo, StatePartsError, encode_chunks
@@ -53,10 +53,6 @@ def stream(count: int, seed: int) -> list[Mention]:
     return mentions
 
 
-def full_parts(reference: ChunkedState, head: bytes, sequences: dict[str, list[bytes]], complete: bool) -> StateParts:
-    return reference.snapshot(head, sequences, complete)
-
-
 def unanswered_reference(trigger: Unanswered) -> tuple[bytes, dict[str, list[bytes]]]:
     state = trigger._state()
     sequences = {name: list(encode_chunks(state.pop(name), key, _encode_unanswered)) for name, key in _CHUNKED.items()}
@@ -68,23 +64,24 @@ def influencer_reference(trigger: InfluencerMention) -> tuple[bytes, dict[str, l
     return b"", {"rants": list(encode_chunks(rants, attrgetter("subject", "author"), _encode_rants))}
 
 
+def make_trigger(kind: str) -> Unanswered | InfluencerMention:
+    if kind == "unanswered":
+        return Unanswered(UnansweredOptions(first_response=Duration(600), max_pending=400, max_customer_alerts=3),
+                          context("waiting"))
+    return InfluencerMention(InfluencerMentionOptions(connector=0.8, sentiment="any", quiet=Duration(1800),
+                                                      max_open=60), context("vip"))
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("kind", ["unanswered", "influencer_mention"])
 async def test_every_checkpoint_writes_the_parts_a_full_encoding_writes(kind: str, seed: int) -> None:
     """Checkpoints every few mentions (and a restart half-way): the parts, names and bytes, are
     those of encoding every chunk afresh, and they restore what the whole state restores."""
-    if kind == "unanswered":
-        make = lambda: Unanswered(UnansweredOptions(first_response=Duration(600), max_pending=400,  # noqa: E731
-                                                    max_customer_alerts=3), context("waiting"))
-        reference_of = unanswered_reference
-    else:
-        make = lambda: InfluencerMention(InfluencerMentionOptions(connector=0.8, sentiment="any",  # noqa: E731
-                                                                  quiet=Duration(1800), max_open=60), context("vip"))
-        reference_of = influencer_reference
+    reference_of = unanswered_reference if kind == "unanswered" else influencer_reference
     rng = random.Random(seed)
-    trigger, reference, sink = make(), ChunkedState(), TriggerAlertSink(kind, kind)
+    trigger, reference, sink = make_trigger(kind), ChunkedState(), TriggerAlertSink(kind, kind)
     stored: dict[str, bytes] = {}
-    reused = complete = 0
+    reused = 0
     mentions = stream(6000, seed)
     position = 0
     while position < len(mentions):
@@ -96,7 +93,7 @@ async def test_every_checkpoint_writes_the_parts_a_full_encoding_writes(kind: st
         sink.take()
         complete = not stored
         head, sequences = reference_of(trigger)
-        expected = full_parts(reference, head, sequences, complete)
+        expected = reference.snapshot(head, sequences, complete)
         parts = trigger.snapshot_parts(complete)
         assert parts.changed == expected.changed and parts.removed == expected.removed
         reused += sum(len(names) for names in msgspec.msgpack.decode(parts.changed["head"])[1].values()) - (
@@ -105,9 +102,9 @@ async def test_every_checkpoint_writes_the_parts_a_full_encoding_writes(kind: st
             del stored[name]
         stored.update(parts.changed)
         if position > len(mentions) // 2 and position - step <= len(mentions) // 2:  # a restart
-            from_whole = make()
+            from_whole = make_trigger(kind)
             from_whole.restore(trigger.snapshot())
-            trigger = make()
+            trigger = make_trigger(kind)
             trigger.restore_parts(dict(stored))
             assert trigger.snapshot() == from_whole.snapshot()
     assert reused > 0  # the memo did name unchanged chunks
