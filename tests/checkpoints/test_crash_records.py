@@ -30,7 +30,7 @@ def test_kill_9_while_checkpoints_come_from_changed_records_restarts_exactly(tmp
     assert reference.returncode == 0, reference.stderr
     expected = stored_outcome(tmp_path / "reference" / "sentineld.sqlite3")
 
-    killed = kill_while_ingesting(tmp_path, lines, kills=6, chunk=10, pause=(1.0, 2.5), seed=11, every=0.1)
+    killed = kill_while_ingesting(tmp_path, lines, kills=6, chunk=10, pause=(1.5, 3.0), seed=11, every=0.1)
     run_to_end(tmp_path, len(lines), settle=120)
     assert killed >= 6
     log = (tmp_path / "daemon.log").read_text()
