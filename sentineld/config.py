@@ -91,8 +91,9 @@ class DaemonOptions(Options):
     checkpoint_interval: Duration = Duration(5)
     #: Influencer records changed since the last checkpoint at which the next is taken early:
     #: each waits in memory as a row (about 0.4 KB) until a checkpoint stores it, so this bounds
-    #: what `checkpoint_interval` holds however fast mentions come (decision 0042).
-    checkpoint_records: Annotated[int, msgspec.Meta(ge=1)] = 40_000
+    #: what a longer `checkpoint_interval` holds however fast mentions come. None: only the
+    #: registry's own bound (`hot_authors` + `flush_every`). Decision 0042.
+    checkpoint_records: Annotated[int, msgspec.Meta(ge=1)] | None = None
     #: How long `run` may take to drain its queues after SIGTERM before it cancels what is left.
     stop_timeout: Duration = Duration(20)
 

@@ -686,7 +686,8 @@ class Pipeline:
                 for batch in group:
                     await self.trigger_queue.put(batch)
                     self.score_room.release()
-                if self.influencers.changed >= self.config.daemon.checkpoint_records:
+                budget = self.config.daemon.checkpoint_records
+                if budget is not None and self.influencers.changed >= budget:
                     self.request_barrier("changed influencer records reached checkpoint_records")
                 if self._barrier_asked and any(group):
                     self._barrier_asked = False

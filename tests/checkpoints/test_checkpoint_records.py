@@ -59,9 +59,10 @@ async def test_changed_records_ask_for_a_checkpoint_before_the_interval(
         store.close()
 
 
-async def test_within_the_budget_only_the_interval_checkpoints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("budget", [{"checkpoint_records": AUTHORS + 1}, {}], ids=["within", "default"])
+async def test_within_the_budget_or_without_one_only_the_interval_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: dict[str, int]
 ) -> None:
-    taken, pipeline = await replay_taking_rows(tmp_path, monkeypatch, checkpoint_records=AUTHORS + 1)
+    taken, pipeline = await replay_taking_rows(tmp_path, monkeypatch, **budget)
     assert taken == [AUTHORS]  # the final checkpoint alone: an hour apart by the clock
     assert pipeline.stats.checkpoints == 1
