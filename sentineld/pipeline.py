@@ -360,8 +360,13 @@ class Pipeline:
         if self._source_tasks:
             await asyncio.gather(*self._source_tasks.values(), return_exceptions=True)
 
-    async def stop(self) -> None:
-        """Stop the sources, drain the queues, checkpoint, stop components. Idempotent."""
+    async def stop(self, *, drain_fully: bool = False) -> None:
+        """Stop the sources, drain the queues, checkpoint, stop components. Idempotent.
+
+        The drain is bounded by `stop_timeout`, as a SIGTERM expects: what it cancels is
+        re-read from the sources' stored cursors and re-fed from the last checkpoint at the
+        next start. `drain_fully` waits however long the queued work takes: a replay whose
+        sources have all finished was asked for exactly that work, and has no next start."""
         if self._stopping:
             return
         self._stopping = True
@@ -374,7 +379,8 @@ class Pipeline:
                 guard.component.health.set(HealthState.STOPPED)
         stages = self._tasks[:4]
         await self.ingest_queue.put(_STOP)
-        done, pending = await asyncio.wait(stages, timeout=self.config.daemon.stop_timeout)
+        timeout = None if drain_fully else self.config.daemon.stop_timeout
+        done, pending = await asyncio.wait(stages, timeout=timeout)
         if pending:
             log.error("drain timed out; cancelling the rest", pending=[t.get_name() for t in pending])
         for task in done:

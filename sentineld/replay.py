@@ -95,7 +95,7 @@ async def replay(
             if watch is not None:
                 watch(pipeline)
             await pipeline.wait_sources()
-            await pipeline.stop()
+            await pipeline.stop(drain_fully=True)
         finally:
             worker.close()
     for guard in sources:
