@@ -350,18 +350,3 @@ async def test_good_lines_are_decoded_in_bulk(tmp_path: Path, monkeypatch: pytes
     assert [m.id for batch, _ in emitted for m in batch] == [f"test:bulk-{n}" for n in range(100)]
     assert source.lines_read == 100 and not rejected
     assert json.loads(emitted[-1][1])["offset"] == len(data)
-
-
-async def test_batches_stay_whole_across_chunks_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file is read in chunks whose ends cut batches: the batch goes on filling from the next
-    chunk instead of being handed over short at each chunk's end (every stage pays per batch)."""
-    import sentineld_plugins.sources.jsonl as jsonl
-
-    monkeypatch.setattr(jsonl, "CHUNK", 700)
-    data = b"".join(good_line(n) + b"\n" for n in range(100))
-    assert len(data) > 700 * 10
-    path = tmp_path / "mentions.jsonl"
-    path.write_bytes(data)
-    emitted, rejected, _ = await read_all(path, batch_size=30)
-    assert [len(batch) for batch, _ in emitted] == [30, 30, 30, 10, 0]
-    assert_same_as_line_by_line(data, emitted, rejected)

@@ -221,12 +221,7 @@ class JsonlSource(Source):
                 if len(batch) >= self.options.batch_size:
                     await emit(batch, position.cursor())
                     batch = []
-            # A file read a whole chunk has more to give at once: the batch goes on filling, so
-            # that batches stay `batch_size` long instead of ending at each chunk's end (every
-            # stage has a cost per batch; decision 0150). The next read, empty or short, hands
-            # over what is left; standard input hands it over at once, as a pipe may pause.
-            caught_up = is_stdin or len(chunk) < CHUNK
-            if caught_up and (batch or self._changes):
+            if batch or self._changes:
                 await emit(batch, position.cursor())
                 batch = []
 
