@@ -11,9 +11,9 @@ use (as ``bench/influence_speed.py`` does), so that posts are mostly distinct: w
 stream of mostly original posts sees. Mentions are decoded a chunk at a time, run through the
 ``[watch]`` matcher and have their ``author_key`` and ``timestamp`` read before the clock runs
 (as the pipeline's ingest does), then the scorer scores them ``--batch`` at a time; a negative
-``--batch -N`` hands them over as the ``jsonl`` source did in ``sentineld replay`` before it
-filled a file's batches across its reads (batches of N and what was left of each 256 KiB read:
-351 on average for N = 512 on the throughput stream; decision 0150).
+``--batch -N`` hands them over as the ``jsonl`` source does in ``sentineld replay`` (batches of
+N and what is left of each 256 KiB read: 351 on average for N = 512 on the throughput stream;
+decisions 0040 and 0150).
 
 Printed: CPU time (``process_time``) per mention in each window of ``--window`` mentions, the
 median of ``--runs`` passes, each pass in a fresh process; with ``--sections``, the scorer's
@@ -71,9 +71,8 @@ def mentions_of(stream: Path, distinct: bool) -> Iterator[Any]:
 
 
 def source_batches(stream: Path, size: int) -> Iterator[int]:
-    """The batch sizes the ``jsonl`` source handed over reading `stream` before it filled
-    batches across reads: each read of ``CHUNK`` bytes gave batches of `size` and what was left
-    of its complete lines."""
+    """The batch sizes the ``jsonl`` source hands over reading `stream`: each read of ``CHUNK``
+    bytes gives batches of `size` and what is left of its complete lines."""
     from sentineld_plugins.sources.jsonl import CHUNK as READ
 
     pending = 0
