@@ -12,7 +12,9 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.streams import START
 
@@ -197,3 +199,23 @@ def stored_outcome(db_path: Path) -> dict[str, dict[str, object]]:
     finally:
         db.close()
     return {"scores": scored, "alerts": alerts, "authors": authors, "cases": cases}
+
+
+def clean_replay_outcome(tmp_path: Path, config: str, lines: list[str], cli: Callable[..., Any]) -> dict[str, dict[str, object]]:
+    """Write `config` and the stream to tmp_path, replay the stream into tmp_path/reference and
+    return its `stored_outcome`: what the crashed daemon must end with."""
+    (tmp_path / "sentineld.toml").write_text(config)
+    (tmp_path / "stream.jsonl").write_text("".join(line + "\n" for line in lines))
+    reference = cli("replay", "-c", str(tmp_path / "sentineld.toml"), "--state-dir", str(tmp_path / "reference"),
+                    str(tmp_path / "stream.jsonl"), timeout=600)
+    assert reference.returncode == 0, reference.stderr
+    return stored_outcome(tmp_path / "reference" / "sentineld.sqlite3")
+
+
+def assert_same_outcome(expected: dict[str, dict[str, object]], found: dict[str, dict[str, object]]) -> None:
+    """Every part of two `stored_outcome`s equal, naming the first few that differ."""
+    differing = {part: sorted(k for k in expected[part].keys() | found[part].keys()
+                              if expected[part].get(k) != found[part].get(k)) for part in expected}
+    assert not any(differing.values()), "differ from a clean replay: " + ", ".join(
+        f"{len(keys)} {part} (e.g. {keys[0]}: {expected[part].get(keys[0])} != {found[part].get(keys[0])})"
+        for part, keys in differing.items() if keys)

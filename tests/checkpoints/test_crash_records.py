@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.crashing import influence_stream, kill_while_ingesting, run_to_end, stored_outcome
+from tests.crashing import (
+    assert_same_outcome,
+    clean_replay_outcome,
+    influence_stream,
+    kill_while_ingesting,
+    run_to_end,
+    stored_outcome,
+)
 from tests.faults.test_crash import SHIPPED_CONFIG
 
 #: The registry drill's config with no checkpoint by the clock (an hour apart, and the stream
@@ -23,12 +30,7 @@ RECORDS_CONFIG = (SHIPPED_CONFIG
 def test_kill_9_while_checkpoints_come_from_changed_records_restarts_exactly(tmp_path: Path, cli) -> None:
     assert "checkpoint_records = 30" in RECORDS_CONFIG and "flush_every = 100000" in RECORDS_CONFIG
     lines = influence_stream(3000, authors=600)
-    (tmp_path / "sentineld.toml").write_text(RECORDS_CONFIG)
-    (tmp_path / "stream.jsonl").write_text("".join(line + "\n" for line in lines))
-    reference = cli("replay", "-c", str(tmp_path / "sentineld.toml"), "--state-dir", str(tmp_path / "reference"),
-                    str(tmp_path / "stream.jsonl"), timeout=600)
-    assert reference.returncode == 0, reference.stderr
-    expected = stored_outcome(tmp_path / "reference" / "sentineld.sqlite3")
+    expected = clean_replay_outcome(tmp_path, RECORDS_CONFIG, lines, cli)
 
     killed = kill_while_ingesting(tmp_path, lines, kills=6, chunk=10, pause=(1.5, 3.0), seed=11, every=0.1)
     # The clock's checkpoints are an hour apart: the last one is the SIGTERM drain's.
@@ -43,10 +45,6 @@ def test_kill_9_while_checkpoints_come_from_changed_records_restarts_exactly(tmp
 
     found = stored_outcome(tmp_path / "state" / "sentineld.sqlite3")
     assert len(found["scores"]) == len(lines)
-    differing = {part: sorted(k for k in expected[part].keys() | found[part].keys()
-                              if expected[part].get(k) != found[part].get(k)) for part in expected}
-    assert not any(differing.values()), "differ from a clean replay: " + ", ".join(
-        f"{len(keys)} {part} (e.g. {keys[0]}: {expected[part].get(keys[0])} != {found[part].get(keys[0])})"
-        for part, keys in differing.items() if keys)
+    assert_same_outcome(expected, found)
     keys = [json.loads(line)["key"] for line in (tmp_path / "notified.jsonl").read_text().splitlines()]
     assert len(keys) == len(set(keys))

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.crashing import (
+    assert_same_outcome,
+    clean_replay_outcome,
     influence_stream,
     kill_while_ingesting,
     run_to_end,
@@ -124,12 +126,7 @@ def test_kill_9_while_the_registry_pages_authors_out_restarts_exactly(tmp_path: 
     ten kills, every mention stored once, each notified event once, and the scores, alerts,
     author records and cases those of a clean replay of the same stream."""
     lines = influence_stream(3000, authors=600)
-    (tmp_path / "sentineld.toml").write_text(SHIPPED_CONFIG)
-    (tmp_path / "stream.jsonl").write_text("".join(line + "\n" for line in lines))
-    reference = cli("replay", "-c", str(tmp_path / "sentineld.toml"), "--state-dir", str(tmp_path / "reference"),
-                    str(tmp_path / "stream.jsonl"), timeout=600)
-    assert reference.returncode == 0, reference.stderr
-    expected = stored_outcome(tmp_path / "reference" / "sentineld.sqlite3")
+    expected = clean_replay_outcome(tmp_path, SHIPPED_CONFIG, lines, cli)
     assert len(expected["alerts"]) > 10 and len(expected["authors"]) > 300, "the stream must exercise the registry"
 
     killed = kill_while_ingesting(tmp_path, lines, kills=10, chunk=10, pause=(0.2, 0.9), seed=4, every=0.04)
@@ -140,11 +137,7 @@ def test_kill_9_while_the_registry_pages_authors_out_restarts_exactly(tmp_path: 
 
     found = stored_outcome(tmp_path / "state" / "sentineld.sqlite3")
     assert len(found["scores"]) == len(lines)
-    differing = {part: sorted(k for k in expected[part].keys() | found[part].keys()
-                              if expected[part].get(k) != found[part].get(k)) for part in expected}
-    assert not any(differing.values()), "differ from a clean replay: " + ", ".join(
-        f"{len(keys)} {part} (e.g. {keys[0]}: {expected[part].get(keys[0])} != {found[part].get(keys[0])})"
-        for part, keys in differing.items() if keys)
+    assert_same_outcome(expected, found)
 
     notified = [json.loads(line) for line in (tmp_path / "notified.jsonl").read_text().splitlines()]
     keys = [n["key"] for n in notified]
