@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from throughput import CONFIG, write_stream  # noqa: E402
-from turns import importable, in_turns, run_child  # noqa: E402
+from turns import importable, in_turns, print_medians, run_child  # noqa: E402
 
 if TYPE_CHECKING:
     from sentineld.watch import WatchConfig
@@ -203,12 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         results = in_turns(trees, args.runs, lambda code: run_child(__file__, ["--stream", str(stream), "--runs", "1"], code))
     print(f"{args.mentions:,} mentions from up to {args.authors:,} authors, batches of {BATCH}, "
           f"median of {args.runs} runs, CPU time\n")
-    names = list(trees)
-    print(f"{'':28}" + "".join(f"{name:>16}" for name in names) + ("   ratio" if len(names) == 2 else ""))
-    for figure in results[names[0]][0]:
-        values = [statistics.median(run[figure] for run in results[name]) for name in names]
-        ratio = f"{values[1] / values[0]:7.2f}x" if len(values) == 2 else ""
-        print(f"{figure:28}" + "".join(f"{value:16.1f}" for value in values) + f" {ratio}")
+    print_medians(results, label_width=28, digits=1)
 
 
 if __name__ == "__main__":

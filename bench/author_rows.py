@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from turns import importable, in_turns, run_child  # noqa: E402
+from turns import importable, in_turns, print_medians, run_child  # noqa: E402
 
 LOOKUP = 500
 START = 1_793_000_000.0
@@ -143,12 +142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             trees = {"baseline": importable(args.baseline, Path(scratch) / "baseline"), **trees}
         results = in_turns(trees, args.runs, lambda code: run_child(__file__, arguments, code))
     print(f"{args.authors:,} authors, checkpoints of {args.rows:,} rows, median of {args.runs} runs, thread CPU\n")
-    names = list(trees)
-    print(f"{'':30}" + "".join(f"{name:>16}" for name in names) + ("   ratio" if len(names) == 2 else ""))
-    for figure in results[names[0]][0]:
-        values = [statistics.median(run[figure] for run in results[name]) for name in names]
-        ratio = f"{values[1] / values[0]:7.2f}x" if len(values) == 2 else ""
-        print(f"{figure:30}" + "".join(f"{value:16.2f}" for value in values) + f" {ratio}")
+    print_medians(results, label_width=30, digits=2)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from the tree under test, the trees taking turns so that a busy machine weighs o
 from __future__ import annotations
 
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -42,3 +43,14 @@ def in_turns(trees: Mapping[str, Path | None], runs: int, measure: Callable[[Pat
         for name, code in trees.items():
             results[name].append(measure(code))
     return results
+
+
+def print_medians(results: Mapping[str, list[Mapping[str, float]]], *, label_width: int, digits: int) -> None:
+    """A table of each figure's median over each tree's runs (the figures in the first run's
+    order), with the ratio of the second tree to the first when there are two."""
+    names = list(results)
+    print(f"{'':{label_width}}" + "".join(f"{name:>16}" for name in names) + ("   ratio" if len(names) == 2 else ""))
+    for figure in results[names[0]][0]:
+        values = [statistics.median(run[figure] for run in results[name]) for name in names]
+        ratio = f"{values[1] / values[0]:7.2f}x" if len(values) == 2 else ""
+        print(f"{figure:{label_width}}" + "".join(f"{value:16.{digits}f}" for value in values) + f" {ratio}")
