@@ -83,8 +83,12 @@ class DaemonOptions(Options):
     log_format: Literal["auto", "console", "json"] = "auto"
     #: Mentions per batch when replaying a file.
     batch_size: int = 512
-    #: Batches each queue between stages holds before the producer waits (backpressure).
-    queue_batches: int = 16
+    #: Batches (and ticks, barriers) each queue between stages holds before the producer waits
+    #: (backpressure): what bounds a live queue of small batches.
+    queue_batches: Annotated[int, msgspec.Meta(ge=1)] = 16
+    #: Mentions each queue between stages holds before the producer waits: what bounds the
+    #: memory in flight whatever the batches' size (a bigger batch passes alone). Decision 0043.
+    queue_mentions: Annotated[int, msgspec.Meta(ge=1)] = 2560
     #: How often the live event-time clock ticks when the stream is quiet.
     tick: Duration = Duration(60)
     #: How often the stream position and the state of stateful components are checkpointed.

@@ -45,6 +45,7 @@ from sentineld.logs import get_logger
 from sentineld.model import Mention, MentionError
 from sentineld.outbox import DeliveryWorker
 from sentineld.playbooks import PlaybookRouter
+from sentineld.queues import MentionQueue, Room
 from sentineld.registry import AuthorWrite, InfluencerRegistry, Tracking
 from sentineld.responses import PostingWorker, ResponseDesk
 from sentineld.state_parts import StatePartsError, merge_parts
@@ -105,8 +106,18 @@ _STOP: Final = object()
 _Batch = TypeVar("_Batch")
 
 
+def _mentions_in(item: Any) -> int:
+    """What an item weighs in a stage queue (`MentionQueue`): its mentions; a tick, a barrier
+    or the stop weighs none (it still takes one of the queue's `queue_batches` places)."""
+    if isinstance(item, list):
+        return len(item)
+    if isinstance(item, _IngestBatch):
+        return len(item.mentions)
+    return 0
+
+
 def _queued_behind(
-    queue: asyncio.Queue[Any], first: _Batch, kind: type, size: Callable[[_Batch], int]
+    queue: MentionQueue[Any], first: _Batch, kind: type, size: Callable[[_Batch], int]
 ) -> tuple[list[_Batch], Any]:
     """`first` and the items of its `kind` queued behind it, up to `GROUP_MENTIONS` mentions,
     and the first other item taken (a tick, a barrier, the stop), which then waits its turn."""
@@ -218,14 +229,17 @@ class Pipeline:
         self.on_alert = on_alert
         self.hook = config.registry.pm.hook
         daemon = config.daemon
-        self.ingest_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
-        self.score_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        # Each queue holds at most `queue_batches` items and `queue_mentions` mentions: the
+        # mentions in flight, hence the memory, do not grow with the batches' size (decision 0043).
+        bounds = (daemon.queue_batches, daemon.queue_mentions)
+        self.ingest_queue: MentionQueue[Any] = MentionQueue(*bounds, _mentions_in)
+        self.score_queue: MentionQueue[Any] = MentionQueue(*bounds, _mentions_in)
         #: Batches between the ingest stage and the trigger queue. The score stage takes the
         #: batches queued behind each other as one group; without this the ingest stage would
         #: queue as many again while the group is scored (memory: issue 9 bounds the RSS).
-        self.score_room = asyncio.Semaphore(daemon.queue_batches)
-        self.trigger_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
-        self.commit_queue: asyncio.Queue[Any] = asyncio.Queue(daemon.queue_batches)
+        self.score_room = Room(*bounds)
+        self.trigger_queue: MentionQueue[Any] = MentionQueue(*bounds, _mentions_in)
+        self.commit_queue: MentionQueue[Any] = MentionQueue(*bounds, _mentions_in)
         self.matcher = Matcher(config.watch)
         self.influencers = InfluencerRegistry(config.sections.get("influencers"), self.matcher)
         self.tracking = Tracking(self.influencers, store, self.request_barrier)
@@ -563,7 +577,7 @@ class Pipeline:
             for fresh in stored:  # scored as the sources batched them: a batch is a unit of isolation
                 if fresh:
                     self.last_seq = fresh[-1][0]
-                    await self.score_room.acquire()
+                    await self.score_room.acquire(len(fresh))
                     await self.score_queue.put(fresh)
             if time.monotonic() - self._last_barrier >= interval:
                 await self._barrier()
@@ -661,7 +675,7 @@ class Pipeline:
                 break
             seq = page[-1][0]
             self.stats.refed += len(page)
-            await self.score_room.acquire()
+            await self.score_room.acquire(len(page))
             await self.score_queue.put(page)
         if self.stats.refed:
             log.info("re-fed mentions stored after the last checkpoint", count=self.stats.refed)
@@ -691,7 +705,7 @@ class Pipeline:
                 await self._survive("score", self._score_batches, group)
                 for batch in group:
                     await self.trigger_queue.put(batch)
-                    self.score_room.release()
+                    self.score_room.release(len(batch))
                 budget = self.config.daemon.checkpoint_records
                 if budget is not None and self.influencers.changed >= budget:
                     self.request_barrier("changed influencer records reached checkpoint_records")
