@@ -350,3 +350,119 @@ async def test_good_lines_are_decoded_in_bulk(tmp_path: Path, monkeypatch: pytes
     assert [m.id for batch, _ in emitted for m in batch] == [f"test:bulk-{n}" for n in range(100)]
     assert source.lines_read == 100 and not rejected
     assert json.loads(emitted[-1][1])["offset"] == len(data)
+
+
+# --------------------------------------------------------------------------- batches across reads
+
+
+def _jsonl_source(path: Path, batch_size: int, cursor: str | None = None) -> Any:
+    from sentineld.components import ComponentContext
+    from sentineld.watch import WatchConfig
+    from sentineld_plugins.sources.jsonl import JsonlOptions, JsonlSource
+
+    source = JsonlSource(JsonlOptions(path=str(path), follow=False, batch_size=batch_size),
+                         ComponentContext("inbox", "source", WatchConfig(), path.parent))
+    source.finite = True
+    source.cursor = cursor
+    return source
+
+
+async def test_batches_stay_whole_across_reads_of_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file is read in chunks whose ends would cut batches: the batch goes on filling from
+    the next read instead of being handed over short at each one (every stage pays per batch;
+    decision 0043), each cursor still right behind the lines of the mentions handed over."""
+    import sentineld_plugins.sources.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK", 700)
+    data = b"".join(good_line(n) + b"\n" for n in range(100))
+    assert len(data) > 700 * 10
+    path = tmp_path / "mentions.jsonl"
+    path.write_bytes(data)
+    emitted, rejected, _ = await read_all(path, batch_size=30)
+    assert [len(batch) for batch, _ in emitted] == [30, 30, 30, 10, 0]
+    assert_same_as_line_by_line(data, emitted, rejected)
+
+
+@pytest.mark.parametrize("stored_batches", [1, 2, 3, 4])
+async def test_a_restart_between_batches_spanning_reads_loses_and_repeats_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored_batches: int
+) -> None:
+    """The source is stopped after a number of batches (each ending in the middle of a read)
+    were handed over; a new one resumes from the last cursor handed over: together they hand
+    over every line once, in order, the resumed one in whole batches again."""
+    import sentineld_plugins.sources.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK", 700)
+    data = b"".join(good_line(n) + b"\n" for n in range(100))
+    path = tmp_path / "mentions.jsonl"
+    path.write_bytes(data)
+
+    class Stopped(Exception):
+        pass
+
+    before: list[tuple[list[Mention], str]] = []
+
+    async def emit_then_stop(mentions: Any, cursor: Any, **_: Any) -> None:
+        before.append((list(mentions), cursor))
+        if len(before) == stored_batches:
+            raise Stopped  # as a crash right after the batch and its cursor were stored
+
+    with pytest.raises(Stopped):
+        await _jsonl_source(path, 23).run(emit_then_stop)  # type: ignore[arg-type]
+    cursor = before[-1][1]
+    offset = json.loads(cursor)["offset"]
+    assert offset % 700 != 0  # the stop came in the middle of a read
+
+    after: list[tuple[list[Mention], str]] = []
+
+    async def emit(mentions: Any, cursor: Any, **_: Any) -> None:
+        after.append((list(mentions), cursor))
+
+    resumed = _jsonl_source(path, 23, cursor)
+    await resumed.run(emit)  # type: ignore[arg-type]
+    handed_over = [m.id for batch, _ in before + after for m in batch]
+    assert handed_over == [f"test:bulk-{n}" for n in range(100)]
+    left = 100 - 23 * stored_batches
+    assert [len(batch) for batch, _ in after if batch] == [23] * (left // 23) + ([left % 23] if left % 23 else [])
+    assert resumed.lines_read == left
+    assert json.loads(after[-1][1])["offset"] == len(data)
+
+
+async def test_standard_input_hands_over_at_each_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe may pause between writes: what a read gave is handed over at once, not kept
+    waiting for a batch to fill (the memory bench's `replay -` is read this way too)."""
+    import io
+    import sys
+
+    import sentineld_plugins.sources.jsonl as jsonl
+    from sentineld.components import ComponentContext
+    from sentineld.watch import WatchConfig
+    from sentineld_plugins.sources.jsonl import JsonlOptions, JsonlSource
+
+    monkeypatch.setattr(jsonl, "CHUNK", 700)
+    data = b"".join(good_line(n) + b"\n" for n in range(100))
+    reads = [data[i : i + 700] for i in range(0, len(data), 700)]
+
+    class Pipe(io.RawIOBase):
+        """Gives the data in reads of 700 bytes, as a pipe written 700 bytes at a time."""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            data = reads.pop(0) if reads else b""
+            buffer[: len(data)] = data
+            return len(data)
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Pipe(), buffer_size=1 << 16)))
+    source = JsonlSource(JsonlOptions(path="-", follow=False, batch_size=30),
+                         ComponentContext("inbox", "source", WatchConfig(), Path(".")))
+    source.finite = True
+    emitted: list[list[Mention]] = []
+
+    async def emit(mentions: Any, cursor: Any, **_: Any) -> None:
+        emitted.append(list(mentions))
+
+    await source.run(emit)  # type: ignore[arg-type]
+    assert [m.id for batch in emitted for m in batch] == [f"test:bulk-{n}" for n in range(100)]
+    assert max(len(batch) for batch in emitted) < 30  # each read's lines (fewer than 30) alone

@@ -221,7 +221,13 @@ class JsonlSource(Source):
                 if len(batch) >= self.options.batch_size:
                     await emit(batch, position.cursor())
                     batch = []
-            if batch or self._changes:
+            # A file that filled a whole read has more to give at once: the batch goes on filling
+            # from the next read, so that batches stay `batch_size` long instead of ending at each
+            # read (every stage pays per batch; the stage queues are bounded in mentions, so fuller
+            # batches hold no more in flight: decision 0043). A short or empty read hands over what
+            # is left; standard input hands it over at once, as a pipe may pause.
+            caught_up = is_stdin or len(chunk) < CHUNK
+            if caught_up and (batch or self._changes):
                 await emit(batch, position.cursor())
                 batch = []
 
