@@ -1,7 +1,7 @@
 """CPU per mention of viral_post alone, on mentions scored as the pipeline scores them.
 
     .venv/bin/python bench/viral_post_speed.py [--stream FILE | --mentions 500000 --authors 200000]
-                                               [--runs 3] [--baseline DIR]
+                                               [--runs 3] [--baseline DIR] [--options JSON]
 
 The stream is ``bench/throughput.py``'s (written afresh, or ``--stream``, a file in its form).
 It is scored once beforehand with what the shipped config puts before viral_post: the
@@ -10,6 +10,7 @@ mentions go to a scratch file, and each pass decodes them a chunk at a time (not
 times, with ``process_time``, only ``ViralPost.observe`` (the shipped options, through the
 real `TriggerAlertSink`) and, every 50,000 mentions, a checkpoint of its state in parts
 (``snapshot_parts``, each chunk encoded, as the pipeline does about every 5 s of a replay).
+It also checks that every run gave the same alert signals and the same final checkpoint.
 
 Each pass runs in a fresh process; the figure is the median of ``--runs`` passes.
 ``--baseline DIR`` runs the same passes importing sentineld from another checkout (its
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import json
 import sys
 import tempfile
@@ -74,18 +76,21 @@ async def score(stream: Path, limit: int | None, scored: Path) -> int:
     return written
 
 
-async def one_pass(scored: Path) -> dict[str, float]:
+async def one_pass(scored: Path, options: dict[str, object]) -> dict[str, object]:
+    import msgspec
+
     from sentineld.alerting import TriggerAlertSink
     from sentineld.components import ComponentContext
     from sentineld.config import load_config
     from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions
 
     watch = load_config(text=CONFIG).watch
-    viral = ViralPost(ViralPostOptions(), ComponentContext("viral", "trigger", watch, Path(".")))
+    viral = ViralPost(msgspec.convert(options, ViralPostOptions), ComponentContext("viral", "trigger", watch, Path(".")))
     sink = TriggerAlertSink("viral", "viral")
     clock = time.process_time
     observing = checkpointing = 0.0
     seen = signals = 0
+    digest = hashlib.sha256()
     mentions = mentions_of(scored)
     for _ in count():
         batch = list(islice(mentions, BATCH))
@@ -96,23 +101,25 @@ async def one_pass(scored: Path) -> dict[str, float]:
         started = clock()
         await viral.observe(batch, sink)
         observing += clock() - started
-        signals += len(sink.take())
+        taken = sink.take()
+        signals += len(taken)
+        digest.update(b"".join(msgspec.json.encode(signal) for signal in taken))
         if (seen + len(batch)) // CHECKPOINT_EVERY > seen // CHECKPOINT_EVERY:
             started = clock()
             parts = viral.snapshot_parts(complete=False)
             checkpointing += clock() - started
             assert parts is not None
         seen += len(batch)
+    digest.update(viral.snapshot())
     return {"observe": observing / seen * 1e6, "checkpoints": checkpointing / seen * 1e6,
-            "both": (observing + checkpointing) / seen * 1e6, "alert signals": float(signals),
-            "state bytes at the end": float(len(viral.snapshot()))}
+            "both": (observing + checkpointing) / seen * 1e6, "signals": signals, "digest": digest.hexdigest()}
 
 
-def measure(scored: Path) -> dict[str, float]:
+def measure(scored: Path, options: dict[str, object]) -> dict[str, object]:
     from sentineld.cli.common import STREAMING_GC_THRESHOLDS
 
     gc.set_threshold(*STREAMING_GC_THRESHOLDS)  # as `replay` and `run` do
-    return asyncio.run(one_pass(scored))
+    return asyncio.run(one_pass(scored, options))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -122,11 +129,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to compare with")
+    parser.add_argument("--options", default="{}", help='viral_post\'s options as JSON (default: the shipped '
+                        'ones), e.g. \'{"velocity": 20, "cluster_growth": 20}\' to make it fire often')
     parser.add_argument("--scored", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.scored is not None:  # a measuring subprocess
-        print(json.dumps(measure(args.scored)))
+        print(json.dumps(measure(args.scored, json.loads(args.options))))
         return
     with tempfile.TemporaryDirectory(prefix="sentineld-bench-") as scratch:
         stream = args.stream
@@ -138,11 +147,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         trees: dict[str, Path | None] = {"this checkout": None}
         if args.baseline is not None:
             trees = {"baseline": importable(args.baseline, Path(scratch) / "baseline"), **trees}
-        results = in_turns(trees, args.runs, lambda code: run_child(__file__, ["--scored", str(scored)], code))
+        results = in_turns(trees, args.runs, lambda code: run_child(
+            __file__, ["--scored", str(scored), "--options", args.options], code))
     print(f"viral_post alone over {total:,} scored mentions, batches of {BATCH}, a checkpoint every "
-          f"{CHECKPOINT_EVERY:,}; median of {args.runs} runs, CPU µs per mention (the last two rows: "
-          "counts, and the final state's bytes)\n")
-    print_medians(results, label_width=22, digits=3)
+          f"{CHECKPOINT_EVERY:,}; median of {args.runs} runs, CPU µs per mention\n")
+    print_medians({name: [{k: v for k, v in run.items() if k not in ("signals", "digest")} for run in runs]
+                   for name, runs in results.items()}, label_width=14, digits=3)
+    outcomes = {(run["signals"], run["digest"]) for runs in results.values() for run in runs}
+    signals = ", ".join(f"{name}: {runs[0]['signals']:,}" for name, runs in results.items())
+    print(f"\nalert signals ({signals}) and the final checkpoint's bytes: "
+          + ("the same in every run" if len(outcomes) == 1 else "NOT THE SAME"))
 
 
 if __name__ == "__main__":
