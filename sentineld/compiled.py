@@ -47,7 +47,7 @@ COMPILED: dict[str, tuple[str, ...]] = {
     "sentineld_plugins.scorers.sentiment": ("social", "engine"),
     "sentineld": ("authors", "audience"),
     "sentineld_plugins.scorers.virality": ("sketch", "clusters", "joins", "rates"),
-    "sentineld_plugins.triggers.viral_post": ("learned",),
+    "sentineld_plugins.triggers.viral_post": ("learned", "followed"),
     "sentineld.detect": ("stats", "baseline", "keys"),
 }
 #: Written by the build beside the compiled modules: module name → SHA-256 of its source.

@@ -14,7 +14,8 @@ from sentineld.model import Mention
 from sentineld.options import Duration
 from sentineld.testing import EPOCH, make_mention
 from sentineld.watch import WatchConfig
-from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions, _Spread
+from sentineld_plugins.triggers.viral_post import ViralPost, ViralPostOptions
+from sentineld_plugins.triggers.viral_post.followed import Spread
 from tests.triggers.helpers import scored
 
 POST = "bluesky:post-1"
@@ -175,7 +176,7 @@ async def test_each_checkpoint_holds_what_is_followed_then_in_its_order() -> Non
     for stream in rounds:
         await viral.observe(stream, sink)
         sink.take()
-        expected = [msgspec.structs.replace(spread) for spread in viral.tracked.values()]
+        expected = [Spread(*spread.row()) for spread in viral.tracked.values()]
         restored = fresh()
         restored.restore(msgspec.msgpack.decode(msgspec.msgpack.encode({"state": viral.snapshot()}))["state"])
         assert list(restored.tracked.values()) == expected
@@ -207,63 +208,3 @@ async def test_an_original_post_is_its_own_first_mention() -> None:
     await viral.observe([original(0, 40.0), reshare_of_it(0, 300.0), reshare_of_it(1, 600.0)], sink)
     assert viral.tracked["brand/post:bluesky:op"].mentions == ("bluesky:op", "bluesky:rt0", "bluesky:rt1")
     assert [signal.mentions for signal in sink.take()] == [("bluesky:op", "bluesky:rt0", "bluesky:rt1")]
-
-
-def _made_room(spreads: list[_Spread], moment: float, most: int, quiet: float) -> list[tuple[str, float]]:
-    """The rule `ViralPost._make_room` follows, written plainly: the posts it lets go of, and when."""
-    left, gone = list(spreads), []
-    while left:
-        if left[0].last_at + quiet <= moment:
-            gone.append((left[0].subject, left[0].last_at + quiet))
-            left.pop(0)
-        elif len(left) >= most:
-            gone.append((left[0].subject, moment))
-            left.pop(0)
-            break
-        else:
-            break
-    return gone
-
-
-def test_making_room_lets_go_of_the_quiet_then_of_one_more_while_full() -> None:
-    """Before following a new post: every post quiet for `quiet` is let go (at the end of its
-    quiet time), then, while the set is still at or over `max_tracked`, the least recent one (now)
-    and no more, even when a checkpoint restored more posts than `max_tracked`."""
-
-    rng = random.Random(11)
-    for _ in range(300):
-        most, quiet = rng.randint(1, 6), 3600.0
-        viral = ViralPost(ViralPostOptions(max_tracked=most, quiet=Duration(quiet)),
-                          ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
-        spreads = [_Spread(f"brand/post:p{i}", "bluesky", 0.0, rng.choice([0.0, 1000.0, 5000.0]))
-                   for i in range(rng.randint(0, most + 3))]  # more than max_tracked: restored so
-        viral.tracked.update((spread.subject, spread) for spread in spreads)
-        let_go: list[tuple[str, float]] = []
-        viral._let_go = lambda spread, at, alerts: let_go.append((spread.subject, at))  # type: ignore[method-assign]
-        moment = rng.choice([3000.0, 4700.0, 9000.0])
-        viral._make_room(moment, TriggerAlertSink("viral", "viral"))
-        assert let_go == _made_room(spreads, moment, most, quiet)
-        assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):]
-
-
-async def test_a_new_post_makes_room_as_make_room_does() -> None:
-    """Following a new post from `observe` lets go of the same posts, at the same times, as the
-    rule `_make_room` follows, and leaves the others in order behind the new one."""
-
-    rng = random.Random(12)
-    start = EPOCH.timestamp()
-    for _ in range(300):
-        most, quiet = rng.randint(1, 6), 3600.0
-        viral = ViralPost(ViralPostOptions(max_tracked=most, quiet=Duration(quiet)),
-                          ComponentContext("viral", "trigger", WatchConfig(), Path(".")))
-        spreads = [_Spread(f"brand/post:p{i}", "bluesky", start, start + rng.choice([0.0, 1000.0, 5000.0]))
-                   for i in range(rng.randint(0, most + 3))]  # more than max_tracked: restored so
-        viral.tracked.update((spread.subject, spread) for spread in spreads)
-        let_go: list[tuple[str, float]] = []
-        viral._let_go = lambda spread, at, alerts: let_go.append((spread.subject, at))  # type: ignore[method-assign]
-        minutes = rng.choice([50.0, 4700.0 / 60, 150.0])
-        new = make_mention("RT", source="bluesky", minutes=minutes, reshare_of="bluesky:new",
-                           scores={"reshare_velocity": 1.0}, matches=["brand"])
-        await viral.observe([new], TriggerAlertSink("viral", "viral"))
-        assert let_go == _made_room(spreads, new.timestamp, most, quiet)
-        assert list(viral.tracked) == [s.subject for s in spreads][len(let_go):] + ["brand/post:bluesky:new"]

@@ -149,6 +149,8 @@ def mixed_stream(count: int, seed: int) -> list[Mention]:
             post = f"p{int(rng.paretovariate(1.2)) % 400}"
             fields: dict[str, object] = {"reshare_of": f"bluesky:{post}"} if rng.random() < 0.7 else {"id": f"bluesky:{post}"}
             velocity = rng.lognormvariate(2, 1.5)
+            if rng.random() < 0.2:
+                velocity = int(velocity)  # a scorer may write ints
             scores = {"reshare_velocity" if rng.random() < 0.6 else "reply_velocity": velocity}
             labels: dict[str, str] = {}
         else:

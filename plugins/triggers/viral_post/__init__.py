@@ -21,7 +21,6 @@ One alert per post or cluster: subject ``"<subject>/post:<post id>"`` on the pos
 from __future__ import annotations
 
 import math
-import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -32,16 +31,14 @@ import msgspec
 
 from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
 from sentineld.components import StateParts
-from sentineld.model import Severity, from_timestamp
+from sentineld.model import Severity
 from sentineld.options import Duration
 from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
 from sentineld_plugins.triggers._common import excerpt, watched_subject
+from sentineld_plugins.triggers.viral_post.followed import METRICS, Followed, Spread
 from sentineld_plugins.triggers.viral_post.learned import DecayedLogHistogram
 
-POST_METRICS = ("reshare_velocity", "reply_velocity")
 CLUSTER_METRIC = "cluster_growth"
-METRICS = (*POST_METRICS, CLUSTER_METRIC)
-MAX_MENTION_IDS = 20
 UNITS = {"reshare_velocity": "reshares/h", "reply_velocity": "replies/h",
          "cluster_growth": "new authors/h"}
 
@@ -84,40 +81,36 @@ class ViralPostOptions(Options):
             raise ValueError("resolve_ratio must be in (0, 1]")
 
 
-class _Spread(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
-    """One post or cluster being followed: a struct, so that a checkpoint encodes thousands
-    at C speed (what is most often at its default comes last, and is left out)."""
+class _SpreadRecord(msgspec.Struct, array_like=True, gc=False):
+    """A followed post (`Spread`) as a checkpoint holds it: its fields in this order, all of
+    them (msgspec writes every field of an array-like struct). Only read: `Spread.row` writes
+    the same array."""
 
     subject: str
     channel: str
     first_at: float
     last_at: float
-    #: The first `MAX_MENTION_IDS` mentions that spread it (a tuple: the garbage collector
-    #: stops looking at it, where a hundred thousand lists would make every full collection slow);
-    #: empty while the only one is the post itself (most followed posts: its id is in the key).
     mentions: tuple[str, ...] = ()
-    #: The highest rate seen, per metric.
     reshare_velocity: float = 0.0
     reply_velocity: float = 0.0
     cluster_growth: float = 0.0
-    #: The metric whose alert is open, the threshold it crossed, the rate last reported.
     firing: str | None = None
     crossed: float = 0.0
     reported: float = 0.0
 
-    def peaks(self) -> dict[str, float]:
-        return {metric: peak for metric in METRICS if (peak := getattr(self, metric))}
-
 
 class _State(msgspec.Struct):
+    """The state as a checkpoint holds it (written as a map with these two keys, in order)."""
+
     learned: dict[str, list[Any]]
-    tracked: list[_Spread]
+    tracked: list[_SpreadRecord]
 
 
-_encode_state = msgspec.msgpack.Encoder().encode
+_encode_state = msgspec.msgpack.Encoder(enc_hook=Spread.row).encode
 _decode_state = msgspec.msgpack.Decoder(_State).decode
 _decode_learned = msgspec.msgpack.Decoder(dict[str, list[Any]]).decode
-_decode_spreads = msgspec.msgpack.Decoder(list[_Spread]).decode
+_decode_spreads = msgspec.msgpack.Decoder(list[_SpreadRecord]).decode
+_astuple = msgspec.structs.astuple
 
 
 class ViralPost(Trigger):
@@ -127,11 +120,14 @@ class ViralPost(Trigger):
 
     def __init__(self, options: ViralPostOptions, context: Any) -> None:
         super().__init__(options, context)
-        self.tracked: OrderedDict[str, _Spread] = OrderedDict()
         self.learned = {metric: DecayedLogHistogram(options.half_life) for metric in METRICS}
-        self._learned_reshares, self._learned_replies, self._learned_growth = self.learned.values()
-        self._fire_at: tuple[float, ...] | None = None
+        self._followed = Followed(list(self.learned.values()), options.quiet, options.max_tracked, options.warmup, self)
         self._parts = ChunkedState()
+
+    @property
+    def tracked(self) -> OrderedDict[str, Spread]:
+        """The followed posts and clusters by key, least recently heard of first."""
+        return self._followed.tracked
 
     # ------------------------------------------------------------------ thresholds
 
@@ -156,19 +152,18 @@ class ViralPost(Trigger):
                 return rate, True
         return best, False
 
-    def _firing_rates(self) -> tuple[float, ...]:
-        """The rate that fires for each of `METRICS`, kept until what was learned moves (see
-        `_let_go`): every mention compares its rates with them."""
-        if self._fire_at is None:
-            self._fire_at = tuple(self._threshold(metric)[0] for metric in METRICS)
-        return self._fire_at
+    def firing_rates(self) -> tuple[float, float, float]:
+        """The rate that fires for each of `METRICS`: every spreading mention compares its rates
+        with them (`Followed` keeps them until what was learned moves)."""
+        reshares, replies, growth = (self._threshold(metric)[0] for metric in METRICS)
+        return reshares, replies, growth
 
     # ------------------------------------------------------------------ the stream
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         subjects, min_cluster_size = self.options.subjects, self.options.min_cluster_size
         every = "*" in subjects
-        update = self._update
+        update, alert = self._followed.update, self._alert
         for mention in mentions:
             scores = mention.scores
             matches = mention.matches
@@ -186,44 +181,30 @@ class ViralPost(Trigger):
             moment = mention.timestamp
             if reshares > 0 or replies > 0:
                 post = mention.reshare_of or mention.id
-                update(f"{subject}/post:{post}", mention.source, post, mention, moment, reshares, replies, 0.0, alerts)
+                spread = update(f"{subject}/post:{post}", mention.source, post, mention.id, moment, reshares, replies,
+                                0.0, alerts)
+                if spread is not None:
+                    alert(spread, post, mention, reshares, replies, 0.0, alerts)
             if growth > 0:
                 cluster = mention.labels.get("cluster")
                 if cluster is not None and scores.get("cluster_size", 0) >= min_cluster_size:
-                    update(f"{subject}/cluster:{cluster}", "*", None, mention, moment, 0.0, 0.0, growth, alerts)
+                    spread = update(f"{subject}/cluster:{cluster}", "*", None, mention.id, moment, 0.0, 0.0, growth,
+                                    alerts)
+                    if spread is not None:
+                        alert(spread, None, mention, 0.0, 0.0, growth, alerts)
 
-    def _update(self, key: str, channel: str, post: str | None, mention: Mention, moment: float,
-                reshares: float, replies: float, growth: float, alerts: AlertSink) -> None:
-        """A mention spreads the post (reshares, replies) or the cluster (growth) `key` names
+    def _alert(self, spread: Spread, post: str | None, mention: Mention, reshares: float, replies: float,
+               growth: float, alerts: AlertSink) -> None:
+        """`Followed.update` says the alert of `spread` may change: open it when a rate reaches
+        its threshold, resolve it when the rate it crossed falls, update it when that rate rises
         (`post`: the post's id, None for a cluster)."""
-        tracked = self.tracked
-        spread = tracked.get(key)
-        if spread is None:
-            if tracked:
-                self._make_room(moment, alerts)
-            mentions = () if post == mention.id else (mention.id,)
-            spread = tracked[key] = _Spread(key, sys.intern(channel), moment, moment, mentions, reshares, replies, growth)
-        else:
-            tracked.move_to_end(key)
-            spread.last_at = moment
-            mentions = spread.mentions or (post,)  # type: ignore[assignment]
-            if len(mentions) < MAX_MENTION_IDS and mention.id not in mentions[-1:]:
-                spread.mentions = (*mentions, mention.id)
-            if reshares > spread.reshare_velocity:
-                spread.reshare_velocity = reshares
-            if replies > spread.reply_velocity:
-                spread.reply_velocity = replies
-            if growth > spread.cluster_growth:
-                spread.cluster_growth = growth
         if spread.firing is None:
-            fire_reshares, fire_replies, fire_growth = self._fire_at or self._firing_rates()
-            if reshares >= fire_reshares or replies >= fire_replies or growth >= fire_growth:
-                for metric, rate in (("reshare_velocity", reshares), ("reply_velocity", replies), (CLUSTER_METRIC, growth)):
-                    threshold, source = self.threshold(metric)
-                    if rate >= threshold:
-                        spread.firing, spread.crossed = metric, threshold
-                        self._fire(spread, metric, rate, threshold, source, mention, post, alerts)
-                        return
+            for metric, rate in (("reshare_velocity", reshares), ("reply_velocity", replies), (CLUSTER_METRIC, growth)):
+                threshold, source = self.threshold(metric)
+                if rate >= threshold:
+                    spread.firing, spread.crossed = metric, threshold
+                    self._fire(spread, metric, rate, threshold, source, mention, post, alerts)
+                    return
             return
         rate = reshares if spread.firing == "reshare_velocity" else replies if spread.firing == "reply_velocity" else growth
         if rate < self.options.resolve_ratio * spread.crossed:
@@ -233,25 +214,9 @@ class ViralPost(Trigger):
             threshold, source = self.threshold(spread.firing)
             self._fire(spread, spread.firing, rate, spread.crossed, source, mention, post, alerts)
 
-    def _make_room(self, moment: float, alerts: AlertSink) -> None:
-        """Before following one more: let go of the quiet, then of the least recent if full."""
-        tracked, quiet, most = self.tracked, self.options.quiet, self.options.max_tracked
-        while tracked:
-            if len(tracked) >= most:  # full (the usual case on a busy stream): the least recent goes
-                spread = tracked.popitem(last=False)[1]
-                if spread.last_at + quiet > moment:
-                    self._let_go(spread, moment, alerts)
-                    return
-            else:
-                spread = next(iter(tracked.values()))
-                if spread.last_at + quiet > moment:
-                    return
-                tracked.popitem(last=False)
-            self._let_go(spread, spread.last_at + quiet, alerts)
-
-    def _fire(self, spread: _Spread, metric: str, rate: float, threshold: float, source: str,
+    def _fire(self, spread: Spread, metric: str, rate: float, threshold: float, source: str,
               mention: Mention, post: str | None, alerts: AlertSink) -> None:
-        spread.reported = rate
+        spread.reported = float(rate)
         options = self.options
         factor = rate / threshold if threshold > 0 else math.inf
         learned = self.learned[metric]
@@ -292,41 +257,14 @@ class ViralPost(Trigger):
 
     # ------------------------------------------------------------------ forgetting and learning
 
-    def _let_go(self, spread: _Spread, at: float, alerts: AlertSink) -> None:
-        """Stop following a post: learn its peak rates, resolve its alert if open."""
-        warmup, last = self.options.warmup, spread.last_at
-        if spread.reshare_velocity:
-            learned = self._learned_reshares
-            if learned.add(spread.reshare_velocity, last) or learned.observations <= warmup:
-                self._fire_at = None
-        if spread.reply_velocity:
-            learned = self._learned_replies
-            if learned.add(spread.reply_velocity, last) or learned.observations <= warmup:
-                self._fire_at = None
-        if spread.cluster_growth:
-            learned = self._learned_growth
-            if learned.add(spread.cluster_growth, last) or learned.observations <= warmup:
-                self._fire_at = None
-        if spread.firing is not None:
-            alerts.clear(subject=spread.subject, channel=spread.channel, at=from_timestamp(at))
-
-    def _expire(self, moment: float, alerts: AlertSink) -> None:
-        tracked, quiet = self.tracked, self.options.quiet
-        while tracked:
-            spread = next(iter(tracked.values()))
-            if spread.last_at + quiet > moment:
-                return
-            tracked.popitem(last=False)
-            self._let_go(spread, spread.last_at + quiet, alerts)
-
     async def tick(self, now: datetime, alerts: AlertSink) -> None:
-        self._expire(now.timestamp(), alerts)
+        self._followed.expire(now.timestamp(), alerts)
 
     def snapshot(self) -> bytes:
         """The state, encoded now (the pipeline writes it later, while triggering goes on):
-        the followed posts are structs, which msgspec encodes at C speed."""
+        each followed post as the array of its fields (`Spread.row`)."""
         learned = {metric: h.snapshot() for metric, h in self.learned.items()}
-        return _encode_state(_State(learned, list(self.tracked.values())))
+        return _encode_state({"learned": learned, "tracked": list(self.tracked.values())})
 
     def restore(self, state: Any) -> None:
         if isinstance(state, dict):  # written before the state was a struct
@@ -339,8 +277,7 @@ class ViralPost(Trigger):
         for metric, saved in state.learned.items():
             if metric in self.learned:
                 self.learned[metric].restore(saved)
-        self._fire_at = None
-        self.tracked = OrderedDict((spread.subject, spread) for spread in state.tracked)
+        self._followed.load([Spread(*_astuple(record)) for record in state.tracked])
 
     def snapshot_parts(self, complete: bool) -> StateParts:
         """The followed posts in chunks (a checkpoint writes those that changed), in the order
@@ -354,9 +291,9 @@ class ViralPost(Trigger):
         self._load(_State(_decode_learned(head), decoded_chunks(sequences["tracked"], _decode_spreads)))
 
 
-def _spread_of_row(row: list[Any]) -> _Spread:
+def _spread_of_row(row: list[Any]) -> _SpreadRecord:
     subject, channel, first_at, last_at, peaks, firing, crossed, reported, mentions = row
-    return _Spread(subject, channel, first_at, last_at, **{m: float(v) for m, v in peaks.items() if m in METRICS},
+    return _SpreadRecord(subject, channel, first_at, last_at, **{m: float(v) for m, v in peaks.items() if m in METRICS},
                    firing=firing, crossed=crossed, reported=reported, mentions=tuple(mentions))
 
 
