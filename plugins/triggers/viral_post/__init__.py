@@ -34,7 +34,7 @@ from sentineld.components import StateParts
 from sentineld.model import Severity
 from sentineld.options import Duration
 from sentineld.state_parts import ChunkedState, decoded_chunks, encode_chunks
-from sentineld_plugins.triggers._common import excerpt, watched_subject
+from sentineld_plugins.triggers._common import excerpt
 from sentineld_plugins.triggers.viral_post.followed import METRICS, Followed, Spread
 from sentineld_plugins.triggers.viral_post.learned import DecayedLogHistogram
 
@@ -161,43 +161,21 @@ class ViralPost(Trigger):
     # ------------------------------------------------------------------ the stream
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
-        subjects, min_cluster_size = self.options.subjects, self.options.min_cluster_size
-        every = "*" in subjects
-        update, alert = self._followed.update, self._alert
-        for mention in mentions:
-            scores = mention.scores
-            matches = mention.matches
-            if not scores or not matches:
-                continue
-            reshares = scores.get("reshare_velocity") or 0.0
-            replies = scores.get("reply_velocity") or 0.0
-            growth = scores.get("cluster_growth") or 0.0
-            if reshares <= 0 and replies <= 0 and growth <= 0:
-                continue  # the fast path: not spreading at all
-            # watched_subject, with its usual answer (the first match) tried first
-            subject = matches[0] if every or matches[0] in subjects else watched_subject(matches, subjects)
-            if subject is None:
-                continue
-            moment = mention.timestamp
-            if reshares > 0 or replies > 0:
-                post = mention.reshare_of or mention.id
-                spread = update(f"{subject}/post:{post}", mention.source, post, mention.id, moment, reshares, replies,
-                                0.0, alerts)
-                if spread is not None:
-                    alert(spread, post, mention, reshares, replies, 0.0, alerts)
-            if growth > 0:
-                cluster = mention.labels.get("cluster")
-                if cluster is not None and scores.get("cluster_size", 0) >= min_cluster_size:
-                    spread = update(f"{subject}/cluster:{cluster}", "*", None, mention.id, moment, 0.0, 0.0, growth,
-                                    alerts)
-                    if spread is not None:
-                        alert(spread, None, mention, 0.0, 0.0, growth, alerts)
+        self._followed.observe(mentions, self.options.subjects, self.options.min_cluster_size, alerts)
 
-    def _alert(self, spread: Spread, post: str | None, mention: Mention, reshares: float, replies: float,
-               growth: float, alerts: AlertSink) -> None:
+    def alert(self, spread: Spread, post: str | None, mention: Mention, alerts: AlertSink) -> None:
         """`Followed.update` says the alert of `spread` may change: open it when a rate reaches
         its threshold, resolve it when the rate it crossed falls, update it when that rate rises
-        (`post`: the post's id, None for a cluster)."""
+        (`post`: the post's id, None for a cluster, whose mention's reshares and replies do
+        not count)."""
+        scores = mention.scores
+        if post is None:
+            reshares = replies = 0.0
+            growth = scores.get("cluster_growth") or 0.0
+        else:
+            reshares = scores.get("reshare_velocity") or 0.0
+            replies = scores.get("reply_velocity") or 0.0
+            growth = 0.0
         if spread.firing is None:
             for metric, rate in (("reshare_velocity", reshares), ("reply_velocity", replies), (CLUSTER_METRIC, growth)):
                 threshold, source = self.threshold(metric)

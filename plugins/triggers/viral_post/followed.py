@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Final
 
 from sentineld.model import from_timestamp
+from sentineld_plugins.triggers._common import watched_subject
 from sentineld_plugins.triggers.viral_post.learned import DecayedLogHistogram
 
 #: The mentions a followed post lists, at most.
@@ -92,6 +94,48 @@ class Followed:
 
     def forget_rates(self) -> None:
         self.fresh = False
+
+    def observe(self, mentions: Sequence[Any], subjects: list[str], min_cluster_size: Any, alerts: Any) -> None:
+        """`ViralPost.observe`: each mention that spreads a post (reshares, replies: the post it
+        reshares, or itself) or a cluster (growth) of a subject watched updates what is
+        followed; the owner's `alert(spread, post, mention, alerts)` decides the alert when
+        `update` says it may change. The rates are read as the scores hold them (an int
+        stays one for the alert), and stored as floats."""
+        every = "*" in subjects
+        owner = self.owner
+        for mention in mentions:
+            scores: dict[str, Any] = mention.scores
+            matches: list[str] = mention.matches
+            if not scores or not matches:
+                continue
+            reshares: float = scores.get("reshare_velocity") or 0.0
+            replies: float = scores.get("reply_velocity") or 0.0
+            growth: float = scores.get("cluster_growth") or 0.0
+            if reshares <= 0 and replies <= 0 and growth <= 0:
+                continue  # the fast path: not spreading at all
+            # watched_subject, with its usual answer (the first match) tried first
+            subject: str | None = matches[0]
+            if not every and subject not in subjects:
+                subject = watched_subject(matches, subjects)
+                if subject is None:
+                    continue
+            moment: float = mention.timestamp
+            ident: str = mention.id
+            if reshares > 0 or replies > 0:
+                reshare_of: str | None = mention.reshare_of
+                post = reshare_of or ident
+                spread = self.update(f"{subject}/post:{post}", mention.source, post, ident, moment, reshares,
+                                     replies, 0.0, alerts)
+                if spread is not None:
+                    owner.alert(spread, post, mention, alerts)
+            if growth > 0:
+                labels: dict[str, str] = mention.labels
+                cluster = labels.get("cluster")
+                if cluster is not None and scores.get("cluster_size", 0) >= min_cluster_size:
+                    spread = self.update(f"{subject}/cluster:{cluster}", "*", None, ident, moment, 0.0, 0.0, growth,
+                                         alerts)
+                    if spread is not None:
+                        owner.alert(spread, None, mention, alerts)
 
     def update(self, key: str, channel: str, post: str | None, mention: str, moment: float,
                reshares: float, replies: float, growth: float, alerts: Any) -> Spread | None:
