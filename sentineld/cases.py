@@ -182,6 +182,12 @@ class Addressing:
         self.direct = frozenset(direct_sources)
         self._accounts = _account_pattern(matcher.watch.accounts)
         self._own = frozenset(a.strip().lower().lstrip("@") for a in matcher.watch.accounts if a.strip())
+        #: The accounts written as a source-qualified key: an author key ("source:id") can only
+        #: be one of these, and is not looked at when there are none (the usual case).
+        self._own_keys = frozenset(a for a in self._own if ":" in a)
+        #: Where `names_own` keeps its answer in a mention's ``__dict__``: one name per set of
+        #: accounts, so that the case step, the case book and `unanswered` search a text once.
+        self._names_own_key = f"names own account {self._accounts.pattern if self._accounts else ''}"
 
     def is_own(self, mention: Mention) -> bool:
         """`Matcher.is_own_account`, with the accounts normalised once (it runs per mention)."""
@@ -192,17 +198,29 @@ class Addressing:
         handle, ident = author.handle, author.id
         if (handle and handle.lower().lstrip("@") in own) or (ident and ident.lower().lstrip("@") in own):
             return True
+        if not self._own_keys:
+            return False
         key = mention.author_key
-        return key is not None and key.lower() in own
+        return key is not None and key.lower() in self._own_keys
 
     def names_own_account(self, text: str) -> bool:
         return self._accounts is not None and self._accounts.search(text) is not None
+
+    def names_own(self, mention: Mention) -> bool:
+        """`names_own_account(mention.text)`, searched once per mention: kept in the mention's
+        ``__dict__`` as `Mention.author_key` is (a mention's text is not changed in place)."""
+        memo = mention.__dict__
+        found = memo.get(self._names_own_key)
+        if found is None:
+            found = memo[self._names_own_key] = (self._accounts is not None
+                                                 and self._accounts.search(mention.text) is not None)
+        return found
 
     def addressed(self, mention: Mention, *, replies_to_own: bool) -> bool:
         """True for a customer's mention written to the brand (never for the brand's own)."""
         if self.is_own(mention):
             return False
-        return mention.source in self.direct or replies_to_own or self.names_own_account(mention.text)
+        return mention.source in self.direct or replies_to_own or self.names_own(mention)
 
 
 # --------------------------------------------------------------------------- identities
@@ -430,7 +448,7 @@ class CaseBook:
                     elif stored is not None:
                         keys += identity_keys(stored)
             elif (mention.source in direct or (mention.in_reply_to and self._replies_to_own(tables, mention))
-                  or addressing.names_own_account(mention.text)):
+                  or addressing.names_own(mention)):
                 roles.append(_CUSTOMER)
                 own_keys = identity_keys(mention)
                 keys += own_keys
@@ -650,8 +668,8 @@ class CaseStep:
             return
         # Replies, direct channels and mentions naming the brand's accounts: the rest cannot
         # make or join a case (this runs for every mention of the stream).
-        direct, names_own_account = self.book.addressing.direct, self.book.addressing.names_own_account
-        mentions = [m for _, m in batch if m.in_reply_to or m.source in direct or names_own_account(m.text)]
+        direct, names_own = self.book.addressing.direct, self.book.addressing.names_own
+        mentions = [m for _, m in batch if m.in_reply_to or m.source in direct or names_own(m)]
         if not mentions:
             return
         results = await self._retrying("crm_apply", self.book, mentions)
