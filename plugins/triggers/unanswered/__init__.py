@@ -70,6 +70,18 @@ WAITING, OVERDUE, GONE = 0, 1, 2
 UNLISTED, OWN, BACKLOG = 0, 1, 2
 
 
+def _label_seconds(text: str) -> float:
+    """`parse_time(text).timestamp()` for the case step's due-time label: Python reads its "Z"
+    itself, so the text is not rewritten first (anything else goes through `parse_time`)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = parse_time(text)
+    if moment.tzinfo is None:
+        moment = parse_time(text)  # raises: no zone
+    return moment.timestamp()
+
+
 class UnansweredOptions(Options):
     #: The subject alerts are raised under (their subject is "<subject>/customer:<customer>").
     subject: str = "brand"
@@ -160,6 +172,8 @@ class Unanswered(Trigger):
             options.sla, options.business_hours,
         )
         self._parts = ChunkedState()
+        self._unfollowed_reason = (f"no longer followed: more than {options.max_pending} mentions "
+                                   "waited for an answer and this one was overdue for longest")
         self._reset()
 
     def _reset(self) -> None:
@@ -190,7 +204,7 @@ class Unanswered(Trigger):
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         addressing = self.addressing
-        is_own, names_own_account = addressing.is_own, addressing.names_own_account
+        is_own, names_own = addressing.is_own, addressing.names_own
         direct, own_posts, pending = addressing.direct, self.own_posts, self.pending
         for mention in mentions:
             if is_own(mention):
@@ -200,7 +214,7 @@ class Unanswered(Trigger):
                 continue
             # Addressing.addressed without asking is_own again.
             addressed = (mention.labels.get(LABEL_ADDRESSED) == "yes" or mention.source in direct
-                         or mention.in_reply_to in own_posts or names_own_account(mention.text))
+                         or mention.in_reply_to in own_posts or names_own(mention))
             if addressed and mention.id not in pending:
                 self._wait(mention, alerts)
 
@@ -217,7 +231,7 @@ class Unanswered(Trigger):
         severity = labels.get(LABEL_SEVERITY) or self.options.severity or "medium"
         due_label = labels.get(LABEL_DUE)
         if due_label and not self.own_policy:
-            due = parse_time(due_label).timestamp()
+            due = _label_seconds(due_label)
         else:
             due = self.policy.due(moment, mention.source, severity)
         customer_id = labels.get(LABEL_CUSTOMER) or mention.author_key or f"mention:{mention.id}"
@@ -263,9 +277,7 @@ class Unanswered(Trigger):
         self._remove(oldest)
         self.unfollowed += 1
         self._report(moment)
-        self._settled(key, listed, mention.created_at, alerts, reason=(
-            f"no longer followed: more than {self.options.max_pending} mentions waited for an "
-            "answer and this one was overdue for longest"))
+        self._settled(key, listed, mention.created_at, alerts, reason=self._unfollowed_reason)
         return True
 
     def _report(self, moment: float) -> None:
@@ -375,16 +387,17 @@ class Unanswered(Trigger):
             if customer.listed == BACKLOG:
                 self.backlogs[waiting.channel].severities[waiting.severity] += 1
             touched[key] = None
+        own: list[tuple[str, str]] = []
         for key in touched:
             customer = self.customers[key]
             if customer.listed == UNLISTED:
                 self._list(customer)
-        for key in sorted(touched):
-            customer = self.customers[key]
             if customer.listed == OWN:
-                self._fire(customer, now, alerts)
+                own.append(key)
             else:
                 self._backlog_changes.add(key[1])
+        for key in sorted(own):
+            self._fire(self.customers[key], now, alerts)
         if self._backlog_changes:
             self._fire_backlogs(now, alerts)
 
