@@ -23,6 +23,14 @@ def watched_subject(matches: Sequence[str], subjects: Sequence[str]) -> str | No
 
 def excerpt(text: str, limit: int = 120) -> str:
     """`text` on one line, whitespace runs made one space, cut to `limit` characters with "…"."""
+    if len(text) > limit > 0:
+        # Only the first `limit` characters can show. When they are already flat (printable, so
+        # their only whitespace is the ASCII space; no run of spaces; no leading space) and a
+        # word follows them, the flattened text starts with them and is longer than `limit`:
+        # a long e-mail is not checked and flattened as a whole for its first line.
+        head = text[:limit]
+        if head.isprintable() and "  " not in head and head[:1] != " " and not text[limit:].isspace():
+            return head[: limit - 1].rstrip() + "…"
     # A printable text's only whitespace is the ASCII space: already flat unless spaces pile up
     # or pad it, which spares splitting and joining most short posts.
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
