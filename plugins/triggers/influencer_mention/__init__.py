@@ -97,6 +97,7 @@ class InfluencerMention(Trigger):
         self._parts = ChunkedState()
         #: the chunks of the last checkpoint (`_record` counts every change to a rant)
         self._memo = ChunkMemo(attrgetter("count"))
+        self._quiet_text = str(options.quiet)
 
     def _criterion(self, mention: Mention) -> tuple[str, float, float] | None:
         """Why the author counts (criterion, observed score, threshold), or None."""
@@ -190,7 +191,7 @@ class InfluencerMention(Trigger):
                 "mentions_in_window": rant.count,
                 "negative_in_window": rant.negative,
                 "window": str(Duration(moment - rant.first_at)),
-                "quiet_resolves_after": str(self.options.quiet),
+                "quiet_resolves_after": self._quiet_text,
                 "text": excerpt(mention.text, 280),
                 "url": mention.url,
             },
