@@ -12,6 +12,11 @@ real `TriggerAlertSink`) and, every 50,000 mentions, a checkpoint of its state i
 (``snapshot_parts``, each chunk encoded, as the pipeline does about every 5 s of a replay).
 It also checks that every run gave the same alert signals and the same final checkpoint.
 
+The stream cycles a few thousand tweet texts, so most posts join a near-duplicate cluster and
+viral_post follows the cluster as well as the post. ``--distinct`` drops the cluster scores and
+labels after scoring: what viral_post would be given on a stream of distinct texts (the posts'
+rates come from their reshares and replies, not their texts).
+
 Each pass runs in a fresh process; the figure is the median of ``--runs`` passes.
 ``--baseline DIR`` runs the same passes importing sentineld from another checkout (its
 compiled modules built there), the two taking turns, and prints both with their ratio. Both
@@ -40,6 +45,7 @@ from turns import importable, in_turns, print_medians, run_child  # noqa: E402
 BATCH = 512
 CHUNK = 10_240
 CHECKPOINT_EVERY = 50_000
+CLUSTER_SCORES = ("cluster_size", "cluster_growth")
 
 
 def mentions_of(stream: Path, limit: int | None = None) -> Iterator[object]:
@@ -53,8 +59,9 @@ def mentions_of(stream: Path, limit: int | None = None) -> Iterator[object]:
             yield from decoded
 
 
-async def score(stream: Path, limit: int | None, scored: Path) -> int:
-    """Write `stream`'s mentions with the matches, scores and labels viral_post reads."""
+async def score(stream: Path, limit: int | None, scored: Path, distinct: bool = False) -> int:
+    """Write `stream`'s mentions with the matches, scores and labels viral_post reads (without
+    the clusters' when `distinct`)."""
     from sentineld.components import ComponentContext
     from sentineld.config import load_config
     from sentineld.model import encode_mention
@@ -71,6 +78,11 @@ async def score(stream: Path, limit: int | None, scored: Path) -> int:
         while batch := list(islice(mentions, BATCH)):
             matcher.apply(batch)
             await virality.score(batch)
+            if distinct:
+                for mention in batch:
+                    for name in CLUSTER_SCORES:
+                        mention.scores.pop(name, None)
+                    mention.labels.pop("cluster", None)
             out.write(b"".join(encode_mention(m, scored=True) + b"\n" for m in batch))
             written += len(batch)
     return written
@@ -131,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout to compare with")
     parser.add_argument("--options", default="{}", help='viral_post\'s options as JSON (default: the shipped '
                         'ones), e.g. \'{"velocity": 20, "cluster_growth": 20}\' to make it fire often')
+    parser.add_argument("--distinct", action="store_true",
+                        help="drop the cluster scores and labels: what a stream of distinct texts would be scored")
     parser.add_argument("--scored", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -143,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             stream = Path(scratch) / "stream.jsonl"
             write_stream(stream, args.mentions, args.authors)
         scored = Path(scratch) / "scored.jsonl"
-        total = asyncio.run(score(stream, args.mentions or None, scored))
+        total = asyncio.run(score(stream, args.mentions or None, scored, args.distinct))
         trees: dict[str, Path | None] = {"this checkout": None}
         if args.baseline is not None:
             trees = {"baseline": importable(args.baseline, Path(scratch) / "baseline"), **trees}
