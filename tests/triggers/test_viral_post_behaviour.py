@@ -240,3 +240,24 @@ async def test_a_restored_firing_post_goes_on_from_where_it_was() -> None:
     assert signals[0].evidence["peak"] == 800.0 and signals[0].evidence["threshold"] == 500.0
     assert signals[0].mentions == ("bluesky:b", "bluesky:rt1", f"bluesky:b-rt5-{at}", f"bluesky:b-rt6-{at + 1}")
     assert signals[0].evidence["window"] == str(Duration(at + 1 + START - 1.0e9))
+
+
+async def test_rates_written_as_ints_or_numpy_scalars_alert_as_floats_do() -> None:
+    """A scorer may write a rate as an int or a numpy scalar: the same alerts as with floats,
+    the alert reporting the mention's own value."""
+    import numpy as np
+
+    def stream(kind: type) -> list[Mention]:
+        return [reshare(0, "p", kind(100)), reshare(60, "p", kind(600), 1), reshare(120, "p", kind(900), 2),
+                reshare(180, "p", kind(200), 3)]
+
+    outcomes = []
+    for kind in (float, int, np.float32, np.float64):
+        viral, alerts = viral_post(), sink()
+        await viral.observe(stream(kind), alerts)
+        signals = alerts.take()
+        assert [type(s.evidence["observed"]) for s in signals if s.fire] == [kind, kind]
+        outcomes.append((said(signals), [s.evidence["observed"] for s in signals if s.fire], viral.snapshot()))
+    assert all(outcome == outcomes[0] for outcome in outcomes)
+    assert outcomes[0][0] == [(True, "brand/post:bluesky:p", "bluesky", 60), (True, "brand/post:bluesky:p", "bluesky", 120),
+                              (False, "brand/post:bluesky:p", "bluesky", 180)]

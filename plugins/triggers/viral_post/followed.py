@@ -108,9 +108,10 @@ class Followed:
             matches: list[str] = mention.matches
             if not scores or not matches:
                 continue
-            reshares: float = scores.get("reshare_velocity") or 0.0
-            replies: float = scores.get("reply_velocity") or 0.0
-            growth: float = scores.get("cluster_growth") or 0.0
+            # float(): a score may be an int or a numpy scalar, which a native float is not
+            reshares = float(scores.get("reshare_velocity") or 0.0)
+            replies = float(scores.get("reply_velocity") or 0.0)
+            growth = float(scores.get("cluster_growth") or 0.0)
             if reshares <= 0 and replies <= 0 and growth <= 0:
                 continue  # the fast path: not spreading at all
             # watched_subject, with its usual answer (the first match) tried first
