@@ -702,10 +702,11 @@ class Pipeline:
                 item = await self.score_queue.get()
             if isinstance(item, list):
                 group, held = _queued_behind(self.score_queue, item, list, len)
+                taken = [len(batch) for batch in group]  # the room each took, whatever scoring does
                 await self._survive("score", self._score_batches, group)
-                for batch in group:
+                for batch, mentions in zip(group, taken, strict=True):
                     await self.trigger_queue.put(batch)
-                    self.score_room.release(len(batch))
+                    self.score_room.release(mentions)
                 budget = self.config.daemon.checkpoint_records
                 if budget is not None and self.influencers.changed >= budget:
                     self.request_barrier("changed influencer records reached checkpoint_records")

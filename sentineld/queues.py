@@ -62,7 +62,8 @@ class Room:
             if waiter.done() and not waiter.cancelled():
                 self.release(mentions)  # granted, then cancelled before it could use it
             else:
-                self._waiters.remove(entry)
+                if entry in self._waiters:  # `_wake` drops a cancelled head itself
+                    self._waiters.remove(entry)
                 self._wake()  # those behind it may fit now
             raise
 

@@ -151,3 +151,20 @@ async def test_every_batch_bigger_than_the_bound_still_drains(tmp_path: Path) ->
         assert store.count_mentions() == 1_000
     finally:
         store.close()
+
+
+async def test_a_producer_cancelled_at_the_head_of_the_line_leaves_the_room_whole() -> None:
+    """The first waiter is cancelled and, before it resumes, room is given back (which drops
+    the cancelled waiter and lets the next in): nothing is counted twice or lost."""
+    room = Room(16, 10)
+    await room.acquire(10)
+    first = asyncio.create_task(room.acquire(5))
+    second = asyncio.create_task(room.acquire(5))
+    await settle()
+    first.cancel()
+    room.release(10)  # before `first` has resumed to handle its cancellation
+    await settle()
+    assert first.cancelled() and second.done()
+    assert (room.items, room.mentions) == (1, 5)
+    room.release(5)
+    assert (room.items, room.mentions) == (0, 0)
