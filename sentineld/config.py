@@ -87,8 +87,10 @@ class DaemonOptions(Options):
     #: (backpressure): what bounds a live queue of small batches.
     queue_batches: Annotated[int, msgspec.Meta(ge=1)] = 16
     #: Mentions each queue between stages holds before the producer waits: what bounds the
-    #: memory in flight whatever the batches' size (a bigger batch passes alone). Decision 0043.
-    queue_mentions: Annotated[int, msgspec.Meta(ge=1)] = 2560
+    #: memory in flight whatever the batches' size (a bigger batch passes alone). The default,
+    #: 16 batches of 512, binds only where batches are bigger than `batch_size`; 2560 keeps a
+    #: long file replay's peak about 20 MB lower for about 5 % more CPU. Decision 0043.
+    queue_mentions: Annotated[int, msgspec.Meta(ge=1)] = 8192
     #: How often the live event-time clock ticks when the stream is quiet.
     tick: Duration = Duration(60)
     #: How often the stream position and the state of stateful components are checkpointed.

@@ -127,7 +127,7 @@ def test_queue_mentions_is_validated_with_a_clear_error() -> None:
 
 def test_a_config_setting_queue_batches_still_loads() -> None:
     daemon = load_config(text="[sentineld]\nqueue_batches = 4\n").daemon
-    assert (daemon.queue_batches, daemon.queue_mentions) == (4, 2560)
+    assert (daemon.queue_batches, daemon.queue_mentions) == (4, 8192)
 
 
 async def test_every_batch_bigger_than_the_bound_still_drains(tmp_path: Path) -> None:
