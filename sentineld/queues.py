@@ -89,16 +89,16 @@ class Room:
 
 class MentionQueue(Generic[_Item]):
     """An `asyncio.Queue` (the methods the pipeline uses, with its exceptions) whose room is a
-    `Room`: `weigh(item)` gives the mentions an item holds."""
+    `Room`: `weigh(item)` gives the mentions an item holds. The items wait in an unbounded
+    `asyncio.Queue` with their weight; the `Room` is what bounds it."""
 
     def __init__(self, items: int, mentions: int, weigh: Callable[[_Item], int]) -> None:
         self.room = Room(items, mentions)
         self._weigh = weigh
-        self._held: deque[tuple[_Item, int]] = deque()
-        self._getters: deque[asyncio.Future[None]] = deque()
+        self._held: asyncio.Queue[tuple[_Item, int]] = asyncio.Queue()
 
     def qsize(self) -> int:
-        return len(self._held)
+        return self._held.qsize()
 
     @property
     def maxsize(self) -> int:
@@ -113,42 +113,20 @@ class MentionQueue(Generic[_Item]):
     async def put(self, item: _Item) -> None:
         weight = self._weigh(item)
         await self.room.acquire(weight)
-        self._append(item, weight)
+        self._held.put_nowait((item, weight))
 
     def put_nowait(self, item: _Item) -> None:
         weight = self._weigh(item)
         if not self.room.try_acquire(weight):
             raise asyncio.QueueFull
-        self._append(item, weight)
-
-    def _append(self, item: _Item, weight: int) -> None:
-        self._held.append((item, weight))
-        self._wake_getter()
+        self._held.put_nowait((item, weight))
 
     async def get(self) -> _Item:
-        while not self._held:
-            getter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._getters.append(getter)
-            try:
-                await getter
-            except asyncio.CancelledError:
-                if getter in self._getters:
-                    self._getters.remove(getter)
-                elif self._held:  # woken, then cancelled: pass the wake-up on
-                    self._wake_getter()
-                raise
-        return self.get_nowait()
-
-    def _wake_getter(self) -> None:
-        while self._getters:
-            getter = self._getters.popleft()
-            if not getter.done():
-                getter.set_result(None)
-                return
+        item, weight = await self._held.get()
+        self.room.release(weight)
+        return item
 
     def get_nowait(self) -> _Item:
-        if not self._held:
-            raise asyncio.QueueEmpty
-        item, weight = self._held.popleft()
+        item, weight = self._held.get_nowait()
         self.room.release(weight)
         return item
