@@ -86,13 +86,27 @@ class PipelineCollector(Collector):
             "sentineld_queue_capacity", "Batches each stage's queue holds before producers wait.",
             labels=["stage"],
         )
+        held = GaugeMetricFamily(
+            "sentineld_queue_mentions", "Mentions waiting in the queue in front of each stage.",
+            labels=["stage"],
+        )
+        room = GaugeMetricFamily(
+            "sentineld_queue_mentions_capacity",
+            "Mentions each stage's queue holds before producers wait (queue_mentions; a bigger "
+            "batch passes alone).",
+            labels=["stage"],
+        )
         queues = {"ingest": pipeline.ingest_queue, "score": pipeline.score_queue,
                   "trigger": pipeline.trigger_queue, "commit": pipeline.commit_queue}
         for stage, queue in queues.items():
             depth.add_metric([stage], queue.qsize())
             capacity.add_metric([stage], queue.maxsize)
+            held.add_metric([stage], queue.mentions)
+            room.add_metric([stage], queue.room.max_mentions)
         yield depth
         yield capacity
+        yield held
+        yield room
 
         open_alerts = GaugeMetricFamily(
             "sentineld_alerts_open", "Alerts open now.", labels=["kind", "severity"]

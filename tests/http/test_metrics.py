@@ -132,3 +132,35 @@ async def test_readyz_is_503_while_a_source_fails(tmp_path: Path, monkeypatch: p
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
+
+
+async def test_queue_gauges_count_the_mentions_held_against_queue_mentions(tmp_path: Path) -> None:
+    """The queues are bounded in mentions (decision 0043): the gauges say how many each holds."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from sentineld.config import load_config
+    from sentineld.http.metrics import PipelineCollector
+    from sentineld.pipeline import Pipeline, _IngestBatch
+    from sentineld.store import open_store
+    from sentineld.store.worker import StoreWorker
+    from sentineld.testing import make_mention
+
+    config = load_config(text=f'[sentineld]\nstate_dir = "{tmp_path}"\nqueue_mentions = 100\n'
+                              '[watch]\nbrand = ["acme"]\n')
+    worker = StoreWorker(open_store(tmp_path))
+    try:
+        pipeline = Pipeline(config, worker, live=False, notify=False, sources=[])
+        stored = asyncio.get_running_loop().create_future()
+        batch = [make_mention(f"acme {n}", id=f"t:{n}") for n in range(40)]
+        pipeline.ingest_queue.put_nowait(_IngestBatch("s", batch, "c", stored))
+        registry = CollectorRegistry()
+        registry.register(PipelineCollector(lambda: pipeline, dict))
+        parsed = families(generate_latest(registry).decode())
+    finally:
+        worker.close()
+
+    held, room = parsed["sentineld_queue_mentions"], parsed["sentineld_queue_mentions_capacity"]
+    assert value(held, "sentineld_queue_mentions", stage="ingest") == 40
+    assert value(held, "sentineld_queue_mentions", stage="score") == 0
+    assert value(room, "sentineld_queue_mentions_capacity", stage="commit") == 100
+    assert value(parsed["sentineld_queue_depth"], "sentineld_queue_depth", stage="ingest") == 1
