@@ -9,6 +9,7 @@ CLI, the HTTP API and the pipeline call on `SQLiteStore`.
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -202,8 +203,16 @@ _CASES_EACH: Final = (
 )
 _MENTIONS_EACH: Final = "SELECT r.id, r.body FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value"
 _IDENTITIES_EACH: Final = (
-    "SELECT i.key, i.customer, i.author_key FROM {values} AS v JOIN identities AS i ON i.key = v.value"
+    "WITH v(value) AS (SELECT value FROM {values}) "
+    "SELECT i.key, i.customer, i.author_key FROM v JOIN identity_rows AS i ON i.key = v.value "
+    "UNION ALL SELECT r.key, r.customer, r.author_key FROM v JOIN identities_recent AS r ON r.key = v.value"
 )
+#: Identities stay in `identities_recent` until it holds this many or the square root of
+#: `_FOLD_FACTOR` times the rows of `identity_rows`, whichever is more, and are then folded into
+#: that table in key order (docs/decisions/0421): a fold rewrites about every leaf of the large
+#: key index once, a batch rewrites about every leaf of the small one.
+_FOLD_LEAST: Final = 2048
+_FOLD_FACTOR: Final = 512
 #: Insert a case or bring its whole row up to date. SQLite moves the entry of every index with
 #: a column in the SET list, changed or not: for a case stored before whose indexed columns
 #: are as they were, `_UPDATE_CASE` writes the others and leaves those indexes alone.
@@ -318,6 +327,8 @@ class CrmTables:
         self._new_items: list[CaseMention] = []
         self._new_items_of: dict[str, list[CaseMention]] = {}
         self._answers: list[tuple[str, str, str, int]] = []
+        #: whether the transaction added identities (to `identities_recent`)
+        self._staged = False
 
     # ------------------------------------------------------------------ batch loads
 
@@ -420,8 +431,10 @@ class CrmTables:
             return False
         holders[key] = customer
         self._author_keys[key] = author_key
-        self._write("identities", "INSERT INTO identities VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        # Into the small table; `holders` said no row has the key (docs/decisions/0421).
+        self._write("identities", "INSERT INTO identities_recent VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                     (key, customer, author_key, origin, round(at * 1_000_000)))
+        self._staged = True
         return True
 
     def set_author_key(self, key: str, author_key: str) -> None:
@@ -429,8 +442,9 @@ class CrmTables:
         if self._author_keys.get(key) is not None:
             return
         self._author_keys[key] = author_key
-        self._write("identities", "UPDATE identities SET author_key = ? WHERE key = ? AND author_key IS NULL",
-                    (author_key, key))
+        for table in ("identity_rows", "identities_recent"):
+            self._write(table, f"UPDATE {table} SET author_key = ? WHERE key = ? AND author_key IS NULL",
+                        (author_key, key))
 
     def customer_created(self, customer: str) -> float:
         row = self.db.execute("SELECT created_us FROM customers WHERE id = ?", (customer,)).fetchone()
@@ -442,7 +456,8 @@ class CrmTables:
         ordered = sorted(set(customers), key=lambda c: (self.customer_created(c), c))
         survivor, others = ordered[0], ordered[1:]
         for other in others:
-            self.db.execute("UPDATE identities SET customer = ? WHERE customer = ?", (survivor, other))
+            for table in ("identity_rows", "identities_recent"):
+                self.db.execute(f"UPDATE {table} SET customer = ? WHERE customer = ?", (survivor, other))
             self.db.execute("UPDATE cases SET customer = ? WHERE customer = ?", (survivor, other))
             self.db.execute("DELETE FROM customers WHERE id = ?", (other,))
         self._merge_open_cases(survivor)
@@ -596,6 +611,24 @@ class CrmTables:
         self._writes.clear()
         self._flush_case_mentions()
         self._flush_cases()
+        if self._staged:
+            self._staged = False
+            self._fold_identities()
+
+    def _fold_identities(self) -> None:
+        """Move the staged identities to `identity_rows` once there are enough of them."""
+        staged = self.db.execute("SELECT count(*) FROM identities_recent").fetchone()[0]
+        if staged < _FOLD_LEAST:
+            return
+        # Rows are appended and never deleted: the largest rowid counts them.
+        rows = self.db.execute("SELECT max(rowid) FROM identity_rows").fetchone()[0] or 0
+        if staged < math.isqrt(_FOLD_FACTOR * rows):
+            return
+        self.db.execute(
+            "INSERT INTO identity_rows (key, customer, author_key, origin, created_us) "
+            "SELECT key, customer, author_key, origin, created_us FROM identities_recent ORDER BY key"
+        )
+        self.db.execute("DELETE FROM identities_recent")
 
 
 def _min(a: float | None, b: float | None) -> float | None:

@@ -353,4 +353,24 @@ MIGRATIONS: list[tuple[str, str]] = [
             FROM author_rows;
         """,
     ),
+    (
+        # See docs/decisions/0421-new-identities-staged.md: new identities go to a small table
+        # that is folded into the large one in key order, so that a batch's random platform
+        # keys do not each rewrite a leaf of the large key index. The view gives every row.
+        "0015_identities_staged",
+        """
+        ALTER TABLE identities RENAME TO identity_rows;
+        CREATE TABLE identities_recent (
+            key         TEXT PRIMARY KEY,
+            customer    TEXT NOT NULL,
+            author_key  TEXT,
+            origin      TEXT NOT NULL,
+            created_us  INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE VIEW identities AS
+            SELECT key, customer, author_key, origin, created_us FROM identity_rows
+            UNION ALL
+            SELECT key, customer, author_key, origin, created_us FROM identities_recent;
+        """,
+    ),
 ]
