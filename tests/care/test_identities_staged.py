@@ -138,3 +138,17 @@ def test_a_store_made_before_the_staging_keeps_its_identities(tmp_path: Path) ->
         assert store.crm_apply(book(), [mention])[0]["customer"] == "cu-1"
     finally:
         store.close()
+
+
+def test_a_batch_finds_its_keys_in_either_table(tmp_path: Path) -> None:
+    """Both tables are probed with the batch's keys, also for a key SQLite's JSON cannot carry."""
+    store = open_store(tmp_path)
+    try:
+        folded, staged = [("a\x00b", "cu-1"), ("x", "cu-3")], [("c", "cu-2"), ("d\x00", "cu-4")]
+        for table, rows in (("identity_rows", folded), ("identities_recent", staged)):
+            store.db.executemany(f"INSERT INTO {table} VALUES (?, ?, NULL, 'seen', 1)", rows)
+        for keys in (["a\x00b", "c", "zz", "d\x00", "x"], ["x", "c", "zz"]):
+            tables = crm.CrmTables(store.db)
+            assert tables.customers_of(keys) == {k: c for k, c in folded + staged if k in keys}
+    finally:
+        store.close()
