@@ -18,6 +18,7 @@ from sentineld.registry import InfluencerRegistry
 from sentineld.testing import EPOCH, make_mention
 from sentineld.watch import Matcher
 from sentineld_plugins.scorers.virality import ViralityOptions, ViralityScorer
+from sentineld_plugins.scorers.virality import signatures as signatures_module
 from sentineld_plugins.scorers.virality.signatures import Signer, contents, normalize, shingles
 
 from .conftest import WATCH, audience, context, score
@@ -285,6 +286,22 @@ def test_signatures_are_datasketchs_minhash() -> None:
         reference = MinHash(num_perm=64, seed=1, scheme="affine32", hashfunc=int)
         reference.update_batch(found.pairs[end - count : end].tolist())
         assert np.array_equal(reference.hashvalues, signature)
+
+
+
+@pytest.mark.parametrize("share", [0.5, 5, 64])
+def test_a_batch_signs_each_post_as_alone_whatever_the_buffer(monkeypatch: pytest.MonkeyPatch, share: float) -> None:
+    """The signer's kept buffer takes a few permutations at a time when a batch's pairs do not
+    fit (share 5: 13 passes), all at once when they do (64), and is bypassed when a batch's
+    pairs are more than it holds (0.5): the signatures stay those of each post alone."""
+    texts = [*CAMPAIGN, *(f"{text} and then some more words number {i}" for i, text in enumerate(CAMPAIGN * 8)), "a"]
+    alone = [Signer(64).sign(shingles(contents([text]), 1)) for text in texts]
+    pairs = len(shingles(contents(texts), len(texts)).pairs)
+    monkeypatch.setattr(signatures_module, "SCRATCH", int(pairs * share))
+    signer = Signer(64)
+    for _ in range(2):  # the second batch reuses the buffer the first one filled
+        together = signer.sign(shingles(contents(texts), len(texts)))
+        assert np.array_equal(together, np.concatenate(alone))
 
 
 def test_a_token_hashes_alike_wherever_it_stands() -> None:
