@@ -13,7 +13,8 @@ stream of mostly original posts sees. Mentions are decoded a chunk at a time, ru
 (as the pipeline's ingest does), then the scorer scores them ``--batch`` at a time; a negative
 ``--batch -N`` hands them over as the ``jsonl`` source does in ``sentineld replay`` (batches of
 N and what is left of each 256 KiB read: 351 on average for N = 512 on the throughput stream;
-decisions 0040 and 0150).
+decisions 0040 and 0150). The garbage collector's thresholds and glibc's malloc are set as
+``replay`` sets them (decisions 0014 and 0151: a temporary of 1 MiB or more is a fresh mapping).
 
 Printed: CPU time (``process_time``) per mention in each window of ``--window`` mentions, the
 median of ``--runs`` passes, each pass in a fresh process; with ``--sections``, the scorer's
@@ -193,9 +194,11 @@ async def one_pass(stream: Path, mentions: int, window: int, batch: int, distinc
 
 
 def measure(stream: Path, *args: Any) -> dict[str, Any]:
+    from sentineld.allocator import tune_allocator
     from sentineld.cli.common import STREAMING_GC_THRESHOLDS
 
     gc.set_threshold(*STREAMING_GC_THRESHOLDS)  # as `replay` and `run` do
+    tune_allocator()  # as they do too: a temporary of 1 MiB or more is then mapped afresh each time
     return asyncio.run(one_pass(stream, *args))
 
 
