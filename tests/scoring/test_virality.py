@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import statistics
+import unicodedata
 from itertools import accumulate
 
 import msgspec
@@ -314,6 +316,28 @@ def test_a_token_hashes_alike_wherever_it_stands() -> None:
 def test_normalisation_keeps_the_content() -> None:
     assert normalize("@jo @acmeair I am DONE!!! https://t.co/x #Boycott") == b"i am done boycott"
     assert normalize("アクメ航空、最悪") == "ア ク メ 航 空 最 悪".encode()
+
+
+@pytest.mark.parametrize("kept", [4096, 3])
+def test_a_non_ascii_post_has_the_tokens_of_the_regular_expressions(monkeypatch: pytest.MonkeyPatch, kept: int) -> None:
+    """The character table gives the tokens that replacing each run of ``[\\W_]`` by a space
+    gave (after spacing out the characters of scripts written without spaces), for characters
+    across Unicode, whether the table keeps them (4096) or is full and looks them up (3)."""
+    non_word = re.compile(r"[\W_]+")
+
+    def by_regular_expressions(text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).casefold().replace("\n", " ")
+        text = signatures_module._REPLY_PREFIX.sub("", signatures_module._without_urls("\n" + text)).lstrip("\n")
+        return non_word.sub(" ", signatures_module._UNSPACED_CHAR.sub(r" \g<0> ", text)).split()
+
+    monkeypatch.setattr(signatures_module, "_CHARS", type(signatures_module._CHARS)())
+    monkeypatch.setattr(signatures_module, "_CHARS_KEPT", kept)
+    blocks = [range(0, 0x250), range(0x0E00, 0x0E80), range(0x2000, 0x2070), range(0x3000, 0x3100), range(0xFF00, 0xFFF0)]
+    characters = [chr(c) for block in blocks for c in block] + [chr(c) for c in range(0x250, 0x110000, 97) if not 0xD800 <= c < 0xE000]
+    for char in characters:
+        text = f"A{char}b {char}{char}z_q é-{char}\n@x"
+        assert signatures_module._normalize_unicode(text).split() == by_regular_expressions(text), hex(ord(char))
+    assert len(signatures_module._CHARS) <= kept
 
 
 def test_a_batch_normalises_each_post_as_alone() -> None:
