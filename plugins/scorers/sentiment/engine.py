@@ -2,7 +2,7 @@
 
 `VaderEngine(social=False)` gives the same compound score as vaderSentiment 3.3.2 (tests pin
 this on thousands of tweets), several times faster: the text is lower-cased and split once,
-its lexicon words are found with one set intersection, and VADER's window rules (boosters,
+its lexicon words are found in one pass over its tokens, and VADER's window rules (boosters,
 the negation window, idioms, "least") run only for a sentiment word that has one of the words
 they look for near it; the others keep their lexicon value, with the capitals and
 punctuation rules. The rule constants and word lists are imported from vaderSentiment itself,
@@ -158,7 +158,6 @@ class VaderEngine:
             # vaderSentiment replaces each emoji by its name; a space before the name is what
             # its character loop amounts to once the text is split on whitespace.
             self._replace_emoji = non_ascii_replacer({e: " " + name for e, name in names.items()})
-        self._known_words = frozenset(self._words)
 
     # ------------------------------------------------------------------ public
 
@@ -259,9 +258,10 @@ class VaderEngine:
         """
         count = len(lowered)
         sentiments = [0.0] * count
-        #: The text's lexicon words (one set operation: no Python-level call per token).
-        known = self._known_words.intersection(lowered)
-        if not known:
+        words = self._words
+        #: The positions of the text's lexicon words (a token is "known" if it is in `words`).
+        positions = [i for i, word in enumerate(lowered) if word in words]
+        if not positions:
             return sentiments
         # A sentiment word with no rule word around it (nor a token with "n't") keeps its
         # lexicon value, with the capitals and elongation increments; the others go through
@@ -270,8 +270,7 @@ class VaderEngine:
         all_plain = negations is None and _RULE_WORDS.isdisjoint(lowered)
         emoji = self._emoji
         capitals: list[str] | None = None
-        words = self._words
-        for i in [i for i, word in enumerate(lowered) if word in known]:
+        for i in positions:
             word = lowered[i]
             value = words[word]
             if word in emoji:
@@ -290,7 +289,7 @@ class VaderEngine:
                     ):
                         if capitals is None:
                             capitals = _as_written(cased)
-                        sentiments[i] = self._valence(i, value, capitals, lowered, known, emphasised)
+                        sentiments[i] = self._valence(i, value, capitals, lowered, words, emphasised)
                     continue
             # In an ASCII text, a token in capitals has letters and is found upper-cased in
             # the text: a cheap test that spares splitting the text in most cases.
@@ -319,11 +318,11 @@ class VaderEngine:
         value: float,
         capitals: list[str],
         lowered: list[str],
-        known: frozenset[str],
+        known: dict[str, float],
         emphasised: set[int] | tuple[()],
     ) -> float:
-        """VADER's ``sentiment_valence`` for the lexicon word at position ``i``; ``known`` holds
-        the text's lexicon words."""
+        """VADER's ``sentiment_valence`` for the lexicon word at position ``i``; a token is a
+        lexicon word if it is in ``known``."""
         count = len(lowered)
         valence = value
         if lowered[i] == "no" and i != count - 1 and lowered[i + 1] in known:
@@ -411,7 +410,7 @@ def _idiom_check(valence: float, lowered: list[str], i: int) -> float:
     return valence
 
 
-def _least_check(valence: float, lowered: list[str], known: frozenset[str], i: int) -> float:
+def _least_check(valence: float, lowered: list[str], known: dict[str, float], i: int) -> float:
     """"least" before a word negates it, except in "at least" and "very least"."""
     if i > 0 and lowered[i - 1] == "least" and lowered[i - 1] not in known:
         if i == 1 or lowered[i - 2] not in ("at", "very"):
