@@ -21,15 +21,10 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Iterable
+from typing import Final
 
-from vaderSentiment.vaderSentiment import (
-    B_INCR,
-    BOOSTER_DICT,
-    C_INCR,
-    N_SCALAR,
-    NEGATE,
-    SPECIAL_CASES,
-)
+from vaderSentiment import vaderSentiment as _vader
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES
 
 from .lexicon import Lexicon, emoji_rating_scale, load_lexicon
 from .social import (
@@ -43,15 +38,23 @@ from .social import (
 
 __all__ = ["ALPHA", "VaderEngine", "compound_from_sum"]
 
+# Module constants are `Final` (and typed where their source is untyped): the compiled engine
+# reads them as C variables instead of looking them up in the module's dict (decision 0105).
 #: VADER's normalisation constant: compound = sum / sqrt(sum² + ALPHA).
-ALPHA = 15.0
-_PUNCTUATION = string.punctuation
-_NEGATIONS = frozenset(NEGATE)
-_BOOSTERS: dict[str, float] = dict(BOOSTER_DICT)
-_IDIOMS = [phrase for phrase in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in phrase]
-_MULTIWORD_BOOSTERS = {phrase: value for phrase, value in BOOSTER_DICT.items() if " " in phrase}
+ALPHA: Final = 15.0
+#: VADER's increments: a booster word, a word in capitals, and its negation scalar.
+B_INCR: Final[float] = _vader.B_INCR
+C_INCR: Final[float] = _vader.C_INCR
+N_SCALAR: Final[float] = _vader.N_SCALAR
+_PUNCTUATION: Final = string.punctuation
+_NEGATIONS: Final[frozenset[str]] = frozenset(NEGATE)
+_BOOSTERS: Final[dict[str, float]] = dict(BOOSTER_DICT)
+_IDIOMS: Final[list[str]] = [phrase for phrase in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in phrase]
+_MULTIWORD_BOOSTERS: Final[dict[str, float]] = {
+    phrase: value for phrase, value in BOOSTER_DICT.items() if " " in phrase
+}
 #: Words too common to announce an idiom ("the" of "the bomb"); see `_idiom_keywords`.
-_FUNCTION_WORDS = frozenset({"the", "to", "for", "of", "just"})
+_FUNCTION_WORDS: Final = frozenset({"the", "to", "for", "of", "just"})
 
 
 def _idiom_keywords(idioms: Iterable[str]) -> frozenset[str]:
@@ -65,13 +68,13 @@ def _idiom_keywords(idioms: Iterable[str]) -> frozenset[str]:
 
 
 #: Without one of these near a sentiment word, no idiom ("the bomb", "kind of") is there.
-_IDIOM_KEYWORDS = _idiom_keywords(_IDIOMS)
+_IDIOM_KEYWORDS: Final = _idiom_keywords(_IDIOMS)
 #: Words that change a sentiment word's valence from anywhere in VADER's window (three words
 #: before it to two after it): negations, boosters, "no" and idiom keywords.
-_WINDOW_RULE_WORDS = frozenset({*_NEGATIONS, *_BOOSTERS, *_IDIOM_KEYWORDS, "no"})
+_WINDOW_RULE_WORDS: Final = frozenset({*_NEGATIONS, *_BOOSTERS, *_IDIOM_KEYWORDS, "no"})
 #: Words that change the valence of the sentiment word right after them.
-_PREVIOUS_WORD_RULE_WORDS = frozenset({"so", "this", "least"})
-_RULE_WORDS = _WINDOW_RULE_WORDS | _PREVIOUS_WORD_RULE_WORDS
+_PREVIOUS_WORD_RULE_WORDS: Final = frozenset({"so", "this", "least"})
+_RULE_WORDS: Final = _WINDOW_RULE_WORDS | _PREVIOUS_WORD_RULE_WORDS
 
 
 def compound_from_sum(total: float) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Collection, Iterable
+from typing import Final
 
 __all__ = [
     "ELONGATED",
@@ -21,34 +22,34 @@ __all__ = [
 ]
 
 #: Placeholder token for an @handle, a URL or a watched name: in no lexicon or word list.
-NEUTRAL = "\x00"
-_SPACED_NEUTRAL = " " + NEUTRAL + " "
+NEUTRAL: Final = "\x00"
+_SPACED_NEUTRAL: Final = " " + NEUTRAL + " "
 
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_URL: Final = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 #: An "@" not preceded by a word character or another "@", then a word. The look-behind comes
 #: after the "@" so that the regex engine can skip to each "@" instead of trying every position.
-_HANDLE = re.compile(r"@(?<![\w@]@)\w+")
-_CAMEL_HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
-_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-ELONGATED = re.compile(r"([a-z])\1\1", re.IGNORECASE)
+_HANDLE: Final = re.compile(r"@(?<![\w@]@)\w+")
+_CAMEL_HASHTAG: Final = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
+_CAMEL_PART: Final = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+ELONGATED: Final = re.compile(r"([a-z])\1\1", re.IGNORECASE)
 #: `ELONGATED` for a text already lower-cased: the same matches, found faster by testing any
 #: character for a repeat first and only a repeated one for being a letter.
-ELONGATED_LOWER = re.compile(r"(.)\1(?<=[a-z])\1", re.DOTALL)
-_RUN_OF_THREE_OR_MORE = re.compile(r"([a-z])\1{2,}")
+ELONGATED_LOWER: Final = re.compile(r"(.)\1(?<=[a-z])\1", re.DOTALL)
+_RUN_OF_THREE_OR_MORE: Final = re.compile(r"([a-z])\1{2,}")
 #: Code points that decorate an emoji without changing its meaning: variation selectors, the
 #: zero-width joiner, the keycap mark and the five skin tones.
-_EMOJI_DECORATION = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
-_APOSTROPHES = ("\u2019", "\u2018", "\u02bc")
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_EMOJI_DECORATION: Final = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
+_APOSTROPHES: Final = ("\u2019", "\u2018", "\u02bc")
+_NON_ASCII_RUN: Final = re.compile(r"[^\x00-\x7f]+")
 #: The non-ASCII characters that a case-insensitive regex matches with an ASCII letter:
 #: İ and ı with "i", ſ with "s", the Kelvin sign with "k".
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
-_MOST_TERMS_TO_FIND_ONE_BY_ONE = 8
+_FOLDS_TO_ASCII: Final = re.compile("[\u0130\u0131\u017f\u212a]")
+_MOST_TERMS_TO_FIND_ONE_BY_ONE: Final = 8
 
 #: Words after which "like" is the verb: subject pronouns, auxiliaries
 #: and modals, negations, the infinitive "to", and adverbs that modify a verb. Elsewhere it is
 #: a preposition, a comparison or a filler ("looks like rain", "just like that", "was like…").
-_VERB_CONTEXT_FOR_LIKE = frozenset(
+_VERB_CONTEXT_FOR_LIKE: Final = frozenset(
     "i you u ya we they ppl people who to do does did dont don't doesnt doesn't didnt didn't "
     "would wouldnt wouldn't i'd you'd we'd they'd i'll will gonna wanna might may must should "
     "could can cant can't not never really actually also totally kinda still".split()
