@@ -29,8 +29,8 @@ from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES
 from .lexicon import Lexicon, emoji_rating_scale, load_lexicon
 from .social import (
     ELONGATED,
-    ELONGATED_LOWER,
     SocialNormaliser,
+    has_elongation,
     non_ascii_replacer,
     resolve_word_senses,
     unelongate,
@@ -210,7 +210,7 @@ class VaderEngine:
             # faster ELONGATED_LOWER matches them in its lower case, the characters being in
             # place, unless one of them folds to an ASCII letter of another case: ı, ſ, the
             # Kelvin sign (and İ, which is never lower-cased in place).
-            elongated = self.social and ELONGATED_LOWER.search(lowered_text) is not None
+            elongated = self.social and has_elongation(lowered_text)
         else:
             elongated = self.social and ELONGATED.search(text) is not None
         emphasised: set[int] | tuple[()] = ()

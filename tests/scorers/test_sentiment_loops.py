@@ -1,0 +1,82 @@
+"""The engine's loops that stand in for regexes (decision 0105) match what the regexes match.
+
+`neutralise_handles` replaces ``_HANDLE.sub`` and `run_of_three_letters` replaces
+``ELONGATED_LOWER.search`` (in the compiled build; run as Python, `has_elongation` keeps the
+regex). Both are compared with their regex on every code point in each place that decides a
+match, and on generated texts; with the compiled build installed they run compiled here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sentineld_plugins.scorers.sentiment.social import (
+    _HANDLE,
+    _SPACED_NEUTRAL,
+    COMPILED,
+    ELONGATED_LOWER,
+    has_elongation,
+    neutralise_handles,
+    run_of_three_letters,
+)
+
+#: Every code point, in chunks (one text per chunk keeps the test fast).
+CHUNKS = [range(start, min(start + 4096, sys.maxunicode + 1)) for start in range(0, sys.maxunicode + 1, 4096)]
+
+
+def handles_by_regex(text: str) -> str:
+    return _HANDLE.sub(_SPACED_NEUTRAL, text)
+
+
+def elongated_by_regex(text: str) -> bool:
+    return ELONGATED_LOWER.search(text) is not None
+
+
+def test_compiled_flag_says_how_the_module_runs() -> None:
+    from sentineld.compiled import is_compiled
+    from sentineld_plugins.scorers.sentiment import social
+
+    assert COMPILED == is_compiled(social)
+
+
+def test_handles_beside_every_code_point() -> None:
+    for chunk in CHUNKS:
+        chars = [chr(code) for code in chunk]
+        # before the "@" (the look-behind), inside the handle, right after the "@", and a
+        # handle that starts right where the previous one ends
+        text = " ".join(f"{c}@ab @a{c}b @{c} x@{c}@y{c}@@z" for c in chars)
+        assert neutralise_handles(text) == handles_by_regex(text)
+
+
+def test_elongation_beside_every_code_point() -> None:
+    for chunk in CHUNKS:
+        for c in map(chr, chunk):
+            for text in (c * 3, f"a{c}{c}{c}b", f"{c}aa", f"aa{c}a", f"x{c}{c}"):
+                assert run_of_three_letters(text) == elongated_by_regex(text), repr(text)
+                assert has_elongation(text) == elongated_by_regex(text), repr(text)
+
+
+ALPHABET = st.sampled_from(list("@@@__aAbz09 .!#\n") + ["é", "١", "Σ", "ß", "\u200d", "🙂", "ı", "ſ"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(ALPHABET, max_size=40))
+def test_handles_in_generated_text(text: str) -> None:
+    assert neutralise_handles(text) == handles_by_regex(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(st.sampled_from(list("aaabbz yY.!!!") + ["é", "ı", "ſ", "K"]), max_size=30))
+def test_elongation_in_generated_text(text: str) -> None:
+    lowered = text.lower()
+    assert run_of_three_letters(lowered) == elongated_by_regex(lowered)
+    assert has_elongation(lowered) == elongated_by_regex(lowered)
+
+
+def test_empty_and_short_texts() -> None:
+    for text in ("", "@", "a", "aa", "aaa", "@_", "_@a"):
+        assert neutralise_handles(text) == handles_by_regex(text)
+        assert run_of_three_letters(text) == elongated_by_regex(text)
