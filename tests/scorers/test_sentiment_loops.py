@@ -1,13 +1,15 @@
 """The engine's loops that stand in for regexes (decision 0105) match what the regexes match.
 
-`neutralise_handles` replaces ``_HANDLE.sub`` and `run_of_three_letters` replaces
+`neutralise_handles` replaces ``_HANDLE.sub``, `run_of_three_letters` replaces
 ``ELONGATED_LOWER.search`` (in the compiled build; run as Python, `has_elongation` keeps the
-regex). Both are compared with their regex on every code point in each place that decides a
+regex), and a watched name found once is checked for word boundaries with
+`_is_word_character` instead of the names' regex. Both are compared with their regex on every code point in each place that decides a
 match, and on generated texts; with the compiled build installed they run compiled here.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 
 from hypothesis import given, settings
@@ -18,6 +20,8 @@ from sentineld_plugins.scorers.sentiment.social import (
     _SPACED_NEUTRAL,
     COMPILED,
     ELONGATED_LOWER,
+    SocialNormaliser,
+    _is_word_character,
     has_elongation,
     neutralise_handles,
     run_of_three_letters,
@@ -80,3 +84,31 @@ def test_empty_and_short_texts() -> None:
     for text in ("", "@", "a", "aa", "aaa", "@_", "_@a"):
         assert neutralise_handles(text) == handles_by_regex(text)
         assert run_of_three_letters(text) == elongated_by_regex(text)
+
+
+def test_word_character_is_what_the_regex_calls_a_word_character() -> None:
+    word = re.compile(r"\w")
+    for chunk in CHUNKS:
+        for c in map(chr, chunk):
+            assert _is_word_character(c) == (word.match(c) is not None), hex(ord(c))
+
+
+TERMS = ("United", "Best Buy", "delta_air")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["united", "UNITED", "Best buy", "best  buy", "delta_air", "DELTA"]),
+            st.text(st.sampled_from(list("ab_9 .@#'") + ["é", "١", "ı", "ſ", "\u212a", "İ"]), max_size=3),
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_watched_names_replaced_where_the_regex_replaces_them(text: str) -> None:
+    """One term found once is checked for word boundaries without the regex."""
+    for terms in (TERMS[:1], TERMS):
+        normaliser = SocialNormaliser((), terms)
+        expected = normaliser._terms.sub(_SPACED_NEUTRAL, text)  # type: ignore[union-attr]
+        assert normaliser._neutralise_terms(text) == expected

@@ -78,6 +78,12 @@ def non_ascii_replacer(replacements: dict[str, str]) -> Callable[[str], str]:
     return lambda text: _NON_ASCII_RUN.sub(replace_run, text)
 
 
+def _is_word_character(char: str) -> bool:
+    """What ``\\w`` matches in a regex of text (`str.isalnum` is true for exactly the other
+    characters it matches)."""
+    return char.isalnum() or char == "_"
+
+
 def neutralise_handles(text: str) -> str:
     """``_HANDLE.sub(_SPACED_NEUTRAL, text)``, written as a loop.
 
@@ -181,36 +187,50 @@ class SocialNormaliser:
             if any(term in lowered for term in terms):
                 return self._terms.sub(_SPACED_NEUTRAL, text)  # type: ignore[union-attr]
             return text
-        first = self._single_place(lowered)
+        first, length = self._single_place(lowered)
         if first == -1:
             return text
         if first >= 0:  # a single place to try, the usual case
-            match = self._terms.match(text, first)  # type: ignore[union-attr]
-            if match is None:
-                return text
-            return text[:first] + _SPACED_NEUTRAL + text[match.end() :]
+            if length:
+                # One term, found once, and no other term in the text: the regex matches
+                # there if and only if the term is a whole word.
+                end = first + length
+                if (first > 0 and _is_word_character(text[first - 1])) or (
+                    end < len(text) and _is_word_character(text[end])
+                ):
+                    return text
+            else:
+                match = self._terms.match(text, first)  # type: ignore[union-attr]
+                if match is None:
+                    return text
+                end = match.end()
+            return text[:first] + _SPACED_NEUTRAL + text[end:]
         begin = max(min(at for at in map(lowered.find, terms) if at >= 0) - 1, 0)
         end = max(map(lowered.rfind, terms)) + self._longest_term + 1
         stretch = self._terms.sub(_SPACED_NEUTRAL, text[begin:end])  # type: ignore[union-attr]
         return text[:begin] + stretch + text[end:]
 
-    def _single_place(self, lowered: str) -> int:
-        """Where the terms occur in the lower-cased text: the position if at one place only,
-        -1 if nowhere, -2 if at several places."""
+    def _single_place(self, lowered: str) -> tuple[int, int]:
+        """Where the terms occur in the lower-cased text: the position if at one place only
+        (-1 if nowhere, -2 if at several places), and the length of the term found there if it
+        is the only term in the text (else 0: terms that start at the same place are found as
+        one place when there are too many terms to find one by one)."""
         if not self._find_each_term:
             found = self._find_term(lowered)
             if found is None:
-                return -1
+                return -1, 0
             first = found.start()
-            return first if self._find_term(lowered, first + 1) is None else -2
+            return (first if self._find_term(lowered, first + 1) is None else -2), 0
         first = -1
+        length = 0
         for term in self._lowered_terms:
             at = lowered.find(term)
             if at >= 0:
                 if first >= 0 or lowered.find(term, at + 1) >= 0:
-                    return -2
+                    return -2, 0
                 first = at
-        return first
+                length = len(term)
+        return first, length
 
 
 def unelongate(lowered: list[str], is_known: Callable[[str], bool]) -> set[int]:
