@@ -2,19 +2,22 @@
 
 `neutralise_handles` replaces ``_HANDLE.sub``, `run_of_three_letters` replaces
 ``ELONGATED_LOWER.search`` (in the compiled build; run as Python, `has_elongation` keeps the
-regex), and a watched name found once is checked for word boundaries with
-`_is_word_character` instead of the names' regex. Both are compared with their regex on every code point in each place that decides a
+regex), a watched name found once is checked for word boundaries with
+`_is_word_character` instead of the names' regex, and `_vader_token` strips a word only when
+an end of it is punctuation (compiled). Both are compared with their regex on every code point in each place that decides a
 match, and on generated texts; with the compiled build installed they run compiled here.
 """
 
 from __future__ import annotations
 
 import re
+import string
 import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sentineld_plugins.scorers.sentiment.engine import _is_punctuation, _vader_token, _vader_tokens
 from sentineld_plugins.scorers.sentiment.social import (
     _HANDLE,
     _SPACED_NEUTRAL,
@@ -112,3 +115,26 @@ def test_watched_names_replaced_where_the_regex_replaces_them(text: str) -> None
         normaliser = SocialNormaliser((), terms)
         expected = normaliser._terms.sub(_SPACED_NEUTRAL, text)  # type: ignore[union-attr]
         assert normaliser._neutralise_terms(text) == expected
+
+
+def stripped_as_vader(word: str) -> str:
+    return s if len(s := word.strip(string.punctuation)) > 2 else word
+
+
+def test_punctuation_is_string_punctuation() -> None:
+    assert [chr(c) for c in range(sys.maxunicode + 1) if _is_punctuation(c)] == sorted(string.punctuation)
+
+
+def test_token_beside_every_code_point() -> None:
+    for chunk in CHUNKS:
+        for c in map(chr, chunk):
+            for word in (c, f"{c}ab", f"ab{c}", f"{c}abc!", f"!{c}", f"..{c}x", f"{c}:)"):
+                assert _vader_token(word) == stripped_as_vader(word), repr(word)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(st.sampled_from(list("ab:)(!?.' \t\n\x1c_-") + ["é", "\u00a0", "\u2019", "🙂"]), max_size=30))
+def test_tokens_of_generated_text(text: str) -> None:
+    expected = [stripped_as_vader(word) for word in text.split()]
+    assert _vader_tokens(text) == expected
+    assert [_vader_token(word) for word in text.split()] == expected
