@@ -2,11 +2,11 @@
 
 `neutralise_handles` replaces ``_HANDLE.sub``, `run_of_three_letters` replaces
 ``ELONGATED_LOWER.search`` (in the compiled build; run as Python, `has_elongation` keeps the
-regex), a watched name found once is checked for word boundaries with
-`_is_word_character` instead of the names' regex, and `_vader_token` strips a word only when
-an end of it is punctuation (compiled). Each is compared with what it replaces on every code
-point in each place that decides the result, and on generated texts; with the compiled build
-installed they run compiled here.
+regex), a watched name found once is checked for word boundaries with `_is_word_character`
+instead of the names' regex, `_vader_token` strips a word only when an end of it is
+punctuation (compiled), and `_neutralise_urls` runs the URL regex from where a URL can
+start. Each is compared with what it replaces on every code point in each place that decides
+the result, or on generated texts; with the compiled build installed they run compiled here.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from sentineld_plugins.scorers.sentiment.engine import _is_punctuation, _vader_t
 from sentineld_plugins.scorers.sentiment.social import (
     _HANDLE,
     _SPACED_NEUTRAL,
+    _URL,
     COMPILED,
     ELONGATED_LOWER,
     SocialNormaliser,
     _is_word_character,
+    _neutralise_urls,
     has_elongation,
     neutralise_handles,
     run_of_three_letters,
@@ -153,3 +155,19 @@ def test_tokens_of_generated_text(text: str) -> None:
     expected = [stripped_as_vader(word) for word in text.split()]
     assert _vader_tokens(text) == expected
     assert [_vader_token(word) for word in text.split()] == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["http://", "HTTPS://", "hTtP://", "www.", "WwW.", "//", "http"]),
+            st.text(
+                st.sampled_from(list("ab.:/ ?!hwS") + ["é", "ſ", "\u212a", "İ"]), max_size=4
+            ),
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_urls_replaced_where_the_regex_replaces_them(text: str) -> None:
+    assert _neutralise_urls(text) == _URL.sub(_SPACED_NEUTRAL, text)

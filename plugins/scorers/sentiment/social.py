@@ -78,6 +78,26 @@ def non_ascii_replacer(replacements: dict[str, str]) -> Callable[[str], str]:
     return lambda text: _NON_ASCII_RUN.sub(replace_run, text)
 
 
+def _neutralise_urls(text: str) -> str:
+    """``_URL.sub(_SPACED_NEUTRAL, text)``, with the regex run only from the first place a URL
+    can start.
+
+    The case-insensitive regex tries every position of the text (about 2 µs for a tweet),
+    and a URL is usually at its end. In an ASCII text a match starts where the lower-cased
+    text has "http" or "www." (only ASCII letters match ASCII letters there, in place), and
+    nothing before it matters to the regex, which looks only forward.
+    """
+    if not text.isascii():
+        return _URL.sub(_SPACED_NEUTRAL, text)
+    lowered = text.lower()
+    http = lowered.find("http")
+    www = lowered.find("www.")
+    begin = http if www < 0 or 0 <= http < www else www
+    if begin <= 0:
+        return text if begin < 0 else _URL.sub(_SPACED_NEUTRAL, text)
+    return text[:begin] + _URL.sub(_SPACED_NEUTRAL, text[begin:])
+
+
 def _is_word_character(char: str) -> bool:
     """What ``\\w`` matches in a regex of text (`str.isalnum` is true for exactly the other
     characters it matches)."""
@@ -154,7 +174,7 @@ class SocialNormaliser:
         if "&" in text:
             text = html.unescape(text)
         if "//" in text or "www." in text or "WWW." in text:
-            text = _URL.sub(_SPACED_NEUTRAL, text)
+            text = _neutralise_urls(text)
         if "@" in text:
             text = neutralise_handles(text)
         if self._terms is not None:
