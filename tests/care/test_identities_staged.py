@@ -4,17 +4,16 @@ gives, the cases and labels the case step makes, or what a link from another pro
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sentineld.store import crm, open_store
-from sentineld.store.migrations import MIGRATIONS
 from sentineld.store.sqlite import DB_NAME, SQLiteStore
 from tests.care.helpers import bluesky
 from tests.care.test_case_batches import apply_in_batches, book, mixed_stream
+from tests.migrated import store_before
 
 STAGED = "0015_identities_staged"
 
@@ -112,12 +111,7 @@ def test_a_link_from_another_process_sees_and_merges_staged_identities(tmp_path:
 
 def test_a_store_made_before_the_staging_keeps_its_identities(tmp_path: Path) -> None:
     path = tmp_path / DB_NAME
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    names = [name for name, _ in MIGRATIONS]
-    for name, sql in MIGRATIONS[: names.index(STAGED)]:
-        db.executescript(sql)
-        db.execute("INSERT INTO migrations VALUES (?, 0)", (name,))
+    db = store_before(tmp_path, STAGED)
     before = [
         ("bluesky:@jo.bsky.social", "cu-1", None, "seen", 2),
         ("bluesky:did:plc:jo", "cu-1", "bluesky:did:plc:jo", "seen", 1),

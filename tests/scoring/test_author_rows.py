@@ -9,8 +9,8 @@ from typing import Any
 
 from sentineld.authors import NO_MASS, RECORD_FIELDS, AuthorRecord, micros
 from sentineld.store import SQLiteStore, open_store
-from sentineld.store.migrations import MIGRATIONS
 from sentineld.store.sqlite import DB_NAME, AUTHOR_COLUMNS
+from tests.migrated import store_before
 
 NARROW = "0014_authors_narrower_rows"
 
@@ -93,12 +93,7 @@ def test_the_migration_keeps_every_value_of_the_authors_table(tmp_path: Path) ->
     """A store made before migration 0014, with the old `authors` table, reads the same
     values through the view once migrated, and the registry reads the same records."""
     path = tmp_path / DB_NAME
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    names = [name for name, _ in MIGRATIONS]
-    for name, sql in MIGRATIONS[: names.index(NARROW)]:
-        db.executescript(sql)
-        db.execute("INSERT INTO migrations VALUES (?, 0)", (name,))
+    db = store_before(tmp_path, NARROW)
     authors = sorted(records(), key=lambda record: record.key)
     db.executemany(f"INSERT INTO authors VALUES ({','.join('?' * len(AUTHOR_COLUMNS))})",
                    [full_row(record) for record in authors])
