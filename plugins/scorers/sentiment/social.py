@@ -108,8 +108,7 @@ def neutralise_handles(text: str) -> str:
     """``_HANDLE.sub(_SPACED_NEUTRAL, text)``, written as a loop.
 
     Compiled, the loop runs in C and costs a fraction of the regex's substitution machinery
-    (most mentions hold one or two handles, a few characters long). A word character is what
-    the regex's ``\\w`` matches: a character for which `str.isalnum` is true, or "_".
+    (most mentions hold one or two handles, a few characters long).
     """
     at = text.find("@")
     pieces: list[str] = []
@@ -118,8 +117,8 @@ def neutralise_handles(text: str) -> str:
     while at >= 0:
         end = at + 1
         before = text[at - 1] if at > 0 else " "
-        if not (before.isalnum() or before == "_" or before == "@"):
-            while end < length and ((char := text[end]).isalnum() or char == "_"):
+        if not (_is_word_character(before) or before == "@"):
+            while end < length and _is_word_character(text[end]):
                 end += 1
         if end > at + 1:
             pieces.append(text[start:at])
