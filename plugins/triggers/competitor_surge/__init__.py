@@ -41,15 +41,18 @@ class CompetitorSurge(CountTrigger):
         if "*" not in options.competitors:
             names = [name for name in names if name in options.competitors]
         self.watched = frozenset(PREFIX + name for name in names)
+        #: `watched.difference(rivals)` when a mention names no rival, in that set's order.
+        self._all_watched = tuple(self.watched.difference(()))
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
-        add_each, watched = self.keys.add_each, self.watched
+        add_each, watched, all_watched = self.keys.add_each, self.watched, self._all_watched
         share_test, per_channel = self.share_test, self.options.per_channel
         for mention in mentions:
             matches = mention.matches
             if not matches:
                 continue
-            rivals = [subject for subject in matches if subject in watched]
+            # Most mentions name no rival: no list is made to find that out.
+            rivals = [] if watched.isdisjoint(matches) else [subject for subject in matches if subject in watched]
             about_brand = share_test and BRAND in matches
             if not rivals and not about_brand:
                 continue
@@ -57,7 +60,8 @@ class CompetitorSurge(CountTrigger):
             add_each(rivals, mention, moment, True, per_channel, alerts)
             if about_brand:
                 # The brand's mentions count in each rival's total (the share-of-voice base).
-                add_each(watched.difference(rivals), mention, moment, False, per_channel, alerts)
+                add_each(watched.difference(rivals) if rivals else all_watched, mention, moment, False,
+                         per_channel, alerts)
 
     def describe(self, series: Series, evidence: dict[str, Any]) -> str:
         if evidence["test"] != "share":

@@ -42,6 +42,7 @@ class NegativitySpike(CountTrigger):
         options = self.options
         label, negative, wanted = options.label, options.negative, options.subjects
         every, per_channel, share_test = "*" in wanted, options.per_channel, self.share_test
+        watched = frozenset(wanted)
         add_each = self.keys.add_each
         for mention in mentions:
             matches = mention.matches
@@ -50,7 +51,8 @@ class NegativitySpike(CountTrigger):
             hit = mention.labels.get(label) == negative
             if not hit and not share_test:
                 continue
-            subjects = matches if every else [s for s in matches if s in wanted]
+            # Most mentions name only watched subjects: their matches are the list itself.
+            subjects = matches if every or watched.issuperset(matches) else [s for s in matches if s in wanted]
             add_each(subjects, mention, mention.timestamp, hit, per_channel, alerts)
 
     def describe(self, series: Series, evidence: dict[str, Any]) -> str:
