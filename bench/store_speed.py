@@ -7,9 +7,12 @@ The stream is bench/throughput.py's (``--authors`` distinct authors, one mention
 @-mentions the brand's account) and the config its config: the shipped scorers and triggers.
 The replay runs in this process (`sentineld.replay.replay`) with every `StoreWorker` call timed
 on the store thread with `time.thread_time`: the CPU the store spends per call, Python and
-SQLite alike (SQLite runs with the GIL released, so GIL samples miss it). Printed: µs of
-store-thread CPU per mention of the stream for each store method, their sum, and the CPU of
-the whole process for scale. Figures are medians over ``--runs``.
+SQLite alike (SQLite runs with the GIL released, so GIL samples miss it), and the bytes the
+store thread hands to ``write`` during each call (``wchar`` of ``/proc/thread-self/io``: the WAL
+frames of its commits and any statement journal spilled to a file). Printed: µs of store-thread
+CPU per mention of the stream for each store method, their sum, the bytes written per mention,
+the CPU of the WAL checkpoint thread and of the whole process for scale. Figures are medians
+over ``--runs``. ``--stream FILE`` replays a JSON Lines file of mentions instead of making one.
 
 With ``--baseline REV`` the same replay also runs on the code of git revision `REV` (its
 `sentineld` and `plugins` folders, extracted to a scratch folder and put first on the path of
@@ -48,25 +51,39 @@ def child(config_path: Path, stream: Path) -> dict[str, Any]:
     from sentineld.config import load_config
     from sentineld.logs import configure_logging
     from sentineld.replay import replay
+    from sentineld.store.wal import WalCheckpointer
     from sentineld.store.worker import StoreWorker
 
-    cpu: collections.Counter[str] = collections.Counter()
+    cpu: collections.defaultdict[str, float] = collections.defaultdict(float)
     calls: collections.Counter[str] = collections.Counter()
+    written: collections.Counter[str] = collections.Counter()
+    wal_cpu: list[float] = []
 
     async def timed_call(self: StoreWorker, method: str, *args: Any, **kwargs: Any) -> Any:
         function = getattr(self.store, method)
 
         def run() -> Any:
-            started = time.thread_time()
+            started, before = time.thread_time(), _bytes_written()
             try:
                 return function(*args, **kwargs)
             finally:
                 cpu[method] += time.thread_time() - started
+                written[method] += _bytes_written() - before
                 calls[method] += 1
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
+    stop_checkpoints = WalCheckpointer.stop
+
+    def timed_stop(self: WalCheckpointer) -> None:
+        thread = self._thread
+        clock = time.pthread_getcpuclockid(thread.ident) if thread is not None and thread.ident else None
+        if clock is not None:
+            wal_cpu.append(time.clock_gettime(clock))
+        stop_checkpoints(self)
+
     StoreWorker.call = timed_call  # type: ignore[method-assign]
+    WalCheckpointer.stop = timed_stop  # type: ignore[method-assign]
     config = load_config(config_path)
     configure_logging(config.daemon.log_level, config.daemon.log_format)
     tune_gc_for_streaming()
@@ -75,7 +92,21 @@ def child(config_path: Path, stream: Path) -> dict[str, Any]:
     summary = asyncio.run(replay(config, [str(stream)]))
     process = time.process_time() - started
     return {"code": str(Path(sentineld.__file__).parent), "stored": summary.stored,
-            "process": process, "cpu": dict(cpu), "calls": dict(calls)}
+            "process": process, "cpu": dict(cpu), "calls": dict(calls), "written": dict(written),
+            "wal_thread": sum(wal_cpu)}
+
+
+def _bytes_written() -> int:
+    """Bytes this thread has passed to ``write`` and its kin so far (0 where Linux's per-thread
+    I/O counters are not there)."""
+    try:
+        with open("/proc/thread-self/io", "rb") as counters:
+            for line in counters:
+                if line.startswith(b"wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def extract(revision: str, into: Path, paths: list[str]) -> Path:
@@ -124,13 +155,17 @@ def report(name: str, runs: list[dict[str, Any]], mentions: int) -> dict[str, fl
         per(sum(seconds for method, seconds in run["cpu"].items() if method != "save_checkpoint")) for run in runs
     )
     figures["process"] = statistics.median(processes)
+    figures["wal thread"] = statistics.median(per(run.get("wal_thread", 0)) for run in runs)
+    written = {m: statistics.median(run.get("written", {}).get(m, 0) / mentions for run in runs) for m in methods}
     print(f"{name}: store thread {figures['store thread']:.1f} µs CPU/mention "
           f"(runs: {', '.join(f'{t:.1f}' for t in totals)}); whole process {figures['process']:.1f} "
           f"µs/mention; {runs[0]['stored']} stored; store thread without save_checkpoint (as many as "
-          f"the wall clock makes) {figures['without checkpoints']:.1f}")
+          f"the wall clock makes) {figures['without checkpoints']:.1f}; WAL checkpoint thread "
+          f"{figures['wal thread']:.1f}; store thread wrote {sum(written.values()):,.0f} bytes/mention")
     for method in methods:
         count = statistics.median(run["calls"].get(method, 0) for run in runs)
-        print(f"  {method:<22} {figures[method]:6.2f} µs/mention  ({count:.0f} calls)")
+        print(f"  {method:<22} {figures[method]:6.2f} µs/mention  {written[method]:8,.0f} bytes/mention  "
+              f"({count:.0f} calls)")
     return figures
 
 
@@ -139,6 +174,7 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=100_000)
     parser.add_argument("--authors", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--stream", type=Path, help="replay this JSON Lines file of mentions instead")
     parser.add_argument("--baseline", help="also replay on the code of this git revision")
     parser.add_argument("--baseline-paths", nargs="+", default=[], metavar="PATH",
                         help="take only these paths from the baseline revision, the rest from the working tree")
@@ -155,8 +191,14 @@ def main() -> None:
         folder = Path(scratch)
         config = folder / "sentineld.toml"
         config.write_text(CONFIG + shipped_components())
-        stream = folder / "stream.jsonl"
-        write_stream(stream, args.mentions, args.authors)
+        if args.stream:
+            stream = folder / "stream.jsonl"
+            stream.symlink_to(args.stream.resolve())
+            with args.stream.open("rb") as lines:
+                args.mentions = sum(1 for _ in lines)
+        else:
+            stream = folder / "stream.jsonl"
+            write_stream(stream, args.mentions, args.authors)
         variants: dict[str, Path | None] = {}
         if args.baseline:
             label = f"baseline {args.baseline}" + (f" ({' '.join(args.baseline_paths)})" if args.baseline_paths else "")
@@ -167,13 +209,15 @@ def main() -> None:
             for name, code in variants.items():
                 results[name].append(run_child(config, stream, code))
                 print(f"  run {run + 1} {name}: done", flush=True, file=sys.stderr)
-    print(f"{args.mentions:,} mentions from {args.authors:,} authors; µs of CPU per mention of the stream")
+    origin = args.stream.name if args.stream else f"from {args.authors:,} authors"
+    print(f"{args.mentions:,} mentions {origin}; µs of CPU per mention of the stream")
     figures = {name: report(name, runs, args.mentions) for name, runs in results.items()}
     if len(figures) == 2:
         (old_name, old), (new_name, new) = figures.items()
         print(f"store thread, working tree / baseline: {new['store thread'] / old['store thread']:.2f}x "
               f"(without save_checkpoint {new['without checkpoints'] / old['without checkpoints']:.2f}x); "
-              f"whole process: {new['process'] / old['process']:.2f}x")
+              f"whole process: {new['process'] / old['process']:.2f}x; WAL thread: "
+              f"{new['wal thread'] / max(old['wal thread'], 1e-9):.2f}x")
 
 
 if __name__ == "__main__":

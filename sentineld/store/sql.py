@@ -35,6 +35,9 @@ def select_in(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterat
 MAX_VARIABLES: Final = 999
 
 _ONE_ROW: Final = re.compile(r"^(INSERT .*? VALUES )(\((?:\?, ?)*\?\))(.*)$", re.DOTALL)
+#: An insert without a conflict clause of its own (``OR REPLACE`` and its kin are left as they are).
+_PLAIN_INSERT: Final = "INSERT INTO "
+_FAILING_INSERT: Final = "INSERT OR FAIL INTO "
 
 
 def insert_rows(db: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -44,7 +47,14 @@ def insert_rows(db: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]])
     opens its table and index cursors and sqlite3 resets, steps and releases the GIL once:
     executemany does that per row. The rows short of a whole statement go through
     executemany, so that each table has two statement texts to prepare and cache, not one per
-    batch size. Any other `sql` is run with executemany."""
+    batch size. Any other `sql` is run with executemany.
+
+    A plain ``INSERT INTO`` of many rows runs as ``INSERT OR FAIL INTO``: a refused row ends
+    the call with the rows before it stored, as executemany leaves them, where a statement that
+    aborts undoes its own earlier rows first. To be able to, SQLite copies every page of the
+    transaction that the statement changes to a statement journal (a temporary file) before
+    changing it: the tail pages of each B-tree, once per statement
+    (docs/decisions/0023-statements-without-a-statement-journal.md)."""
     many, per = _many_rows(sql)
     whole = len(rows) - len(rows) % per if per > 1 else 0
     for start in range(0, whole, per):
@@ -64,6 +74,8 @@ def _many_rows(sql: str) -> tuple[str, int]:
     per = MAX_VARIABLES // marks.count("?")
     if per < 2:
         return sql, 1
+    if head.startswith(_PLAIN_INSERT):
+        head = _FAILING_INSERT + head[len(_PLAIN_INSERT):]
     return f"{head}{', '.join([marks] * per)}{tail}", per
 
 

@@ -57,9 +57,54 @@ def test_a_conflict_is_refused_as_by_executemany() -> None:
     assert db.execute("SELECT count(*) FROM t").fetchone() == (0,)
 
 
+def test_a_refused_row_leaves_the_rows_before_it_as_executemany_does() -> None:
+    """Inside a transaction that goes on: the rows before the refused one stay, those after it
+    are not inserted, whichever statement of many rows the refused one is in."""
+    plain = "INSERT INTO t (key, n) VALUES (?, ?)"
+    for refused in (10, PER + 10):
+        old, new = _db(), _db()
+        rows = [(f"k{n}", n) for n in range(2 * PER + 5)]
+        rows[refused] = ("k3", 0)
+        for db, insert in ((old, old.executemany), (new, lambda sql, rows, db=new: insert_rows(db, sql, rows))):
+            db.execute("BEGIN")
+            with pytest.raises(sqlite3.IntegrityError):
+                insert(plain, rows)
+            db.execute("COMMIT")
+        dump = "SELECT seq, key, n FROM t ORDER BY seq"
+        assert list(new.execute(dump)) == list(old.execute(dump))
+        assert new.execute("SELECT count(*) FROM t").fetchone() == (refused,)
+
+
+@pytest.mark.skipif(not Path("/proc/thread-self/io").exists(), reason="needs Linux's per-thread I/O counters")
+def test_many_rows_are_inserted_without_a_statement_journal(tmp_path: Path) -> None:
+    """A plain insert of many rows writes nothing before the commit: no copy of the pages it
+    changes goes to a statement journal (a temporary file past 64 KiB)."""
+    db = sqlite3.connect(tmp_path / "t.sqlite3", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA cache_size=-65536")
+    db.executescript(SCHEMA)
+    insert = "INSERT INTO t (key, n, body) VALUES (?, ?, ?)"
+    insert_rows(db, insert, [(f"k{n}", n * 7919 % 20_000, None) for n in range(20_000)])
+    db.execute("BEGIN IMMEDIATE")
+    before = _bytes_written()
+    insert_rows(db, insert, [(f"j{n}", n * 104_729 % 20_000, b"x" * 100) for n in range(3 * PER)])
+    during = _bytes_written() - before
+    db.execute("COMMIT")
+    assert during < 4096
+    assert _bytes_written() - before > 3 * PER * 100  # the commit writes the rows
+
+
+def _bytes_written() -> int:
+    with open("/proc/thread-self/io", "rb") as counters:
+        return next(int(line.split()[1]) for line in counters if line.startswith(b"wchar:"))
+
+
 def test_only_an_insert_of_one_row_of_values_is_rewritten() -> None:
     many, per = _many_rows(UPSERT)
     assert per == PER and many.count("(?, ?, ?)") == PER and many.endswith("DO UPDATE SET n = excluded.n + t.n")
+    assert many.startswith("INSERT OR FAIL INTO t ")
+    replace = "INSERT OR REPLACE INTO t (key, n) VALUES (?, ?)"
+    assert _many_rows(replace)[0].startswith("INSERT OR REPLACE INTO t ")
     update = "UPDATE t SET n = ? WHERE key = ?"
     assert _many_rows(update) == (update, 1)
     db = _db()
