@@ -291,6 +291,17 @@ def test_signatures_are_datasketchs_minhash() -> None:
 
 
 
+
+def test_shingles_keep_each_content_to_itself() -> None:
+    """Contents without a token (first, between, last) count none, and no pair spans two."""
+    texts = ["", "red green", "!!!", "blue", "red green blue", "", "green red", ""]
+    together = shingles(contents(texts), len(texts))
+    alone = [shingles(contents([text]), 1) for text in texts]
+    assert together.token_counts.tolist() == [0, 2, 0, 1, 3, 0, 2, 0]
+    assert together.pair_counts.tolist() == [0, 1, 0, 0, 2, 0, 1, 0]
+    assert np.array_equal(together.pairs, np.concatenate([found.pairs for found in alone]))
+    assert len(shingles(contents([]), 0).token_counts) == 0
+
 @pytest.mark.parametrize("share", [0.5, 5, 64])
 def test_a_batch_signs_each_post_as_alone_whatever_the_buffer(monkeypatch: pytest.MonkeyPatch, share: float) -> None:
     """The signer's kept buffer takes a few permutations at a time when a batch's pairs do not

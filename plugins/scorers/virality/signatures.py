@@ -43,7 +43,9 @@ _WORD_BYTES: Final = bytes(
     c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 or c >= 128 or c == _NEWLINE else _SPACE
     for c in range(256)
 )
-_IS_WORD: Final = np.frombuffer(bytes(c not in (_SPACE, _NEWLINE) for c in range(256)), dtype=np.bool_)
+#: 1 for a word byte, 0 for a space or a line break: a `bytes.translate` table, which maps a
+#: batch's bytes in one pass in C (five times faster than indexing a numpy table with them).
+_WORD_FLAGS: Final = bytes(c not in (_SPACE, _NEWLINE) for c in range(256))
 _TOKEN_BASE: Final = np.uint32(0x01000193)  # odd: invertible modulo 2^32
 _PAIR: Final = np.uint32(0x9E3779B1)  # the golden-ratio multiplier: a pair's order matters
 #: Powers of the token base (and of its inverse) kept for blobs up to this many bytes.
@@ -149,17 +151,22 @@ def _base_powers(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 def shingles(data: bytes, count: int) -> Shingles:
     """The token pairs of `count` contents, one per line of `data` (as `contents` makes them)."""
-    raw = np.frombuffer(b"\n" + data + b"\n", dtype=np.uint8)  # every token starts and ends inside
+    framed = b"\n" + data + b"\n"  # every token starts and ends inside
+    raw = np.frombuffer(framed, dtype=np.uint8)
     power, inverse = _base_powers(len(raw))
     prefix = np.zeros(len(raw) + 1, dtype=np.uint32)
     np.cumsum((raw + np.uint32(1)) * power[: len(raw)], dtype=np.uint32, out=prefix[1:])
-    word = _IS_WORD[raw]
+    word = np.frombuffer(framed.translate(_WORD_FLAGS), dtype=np.bool_)
     edges = np.flatnonzero(word[1:] != word[:-1]) + 1
     starts, ends = edges[0::2], edges[1::2]
     tokens = (prefix[ends] - prefix[starts]) * inverse[starts]
-    document = np.searchsorted(np.flatnonzero(raw == _NEWLINE), starts) - 1
+    if not count:
+        return Shingles(tokens[:0], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    # the tokens before each line break (count + 1 of them): a content's tokens lie between two
+    # (a few hundred searches where finding each token's line took thousands)
+    token_counts = np.diff(np.searchsorted(starts, np.flatnonzero(raw == _NEWLINE)))
+    document = np.repeat(np.arange(count), token_counts)
     same = document[:-1] == document[1:]
-    token_counts = np.bincount(document, minlength=count)
     return Shingles((tokens[:-1] * _PAIR + tokens[1:])[same], np.maximum(token_counts - 1, 0), token_counts)
 
 
