@@ -215,3 +215,100 @@ async def test_a_mention_the_store_cannot_encode_is_left_out_alone(tmp_path: Pat
     assert worker.store.cursor("s") == "cursor-3"
     assert worker.store.mention("t:1") and worker.store.mention("t:3") and worker.store.mention("t:bad") is None
     worker.close()
+
+
+class Stepping(Scorer):
+    """A scorer whose `score` works for `busy` seconds, then waits `wait` seconds (when not
+    None), then returns `result` or raises `error`; `finished` says whether its body ran to the
+    end or was cut off (its ``finally``)."""
+
+    type_name = "stepping"
+
+    def __init__(self, options: Any, context: Any) -> None:
+        super().__init__(options, context)
+        self.busy = 0.0
+        self.wait: float | None = None
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.cut_off = False
+
+    async def score(self, mentions: Sequence[Mention]) -> Any:  # type: ignore[override]
+        try:
+            time.sleep(self.busy)
+            if self.wait is not None:
+                await asyncio.sleep(self.wait)
+            if self.error is not None:
+                raise self.error
+            return self.result
+        except BaseException:
+            self.cut_off = True
+            raise
+
+
+class SteppingPlugin:
+    @hookimpl
+    def register_scorers(self, register: Any) -> None:
+        register(Stepping)
+
+
+def stepping_guard(harness: Harness, timeout: str = "5s") -> Any:
+    from sentineld.supervisor import Guard
+
+    harness = harness.with_plugins(SteppingPlugin())
+    harness.configure(scorers={"step": {"type": "stepping", "timeout": timeout}})
+    config = harness.config()
+    return Guard(config.components["scorer"]["step"], config)
+
+
+async def test_a_call_that_never_waits_sets_no_timer(
+    sentineld_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentineld import supervisor
+
+    guard = stepping_guard(sentineld_harness)
+    guard.component.result = 42
+
+    def no_timer(*args: Any) -> Any:
+        raise AssertionError("a timer was set")
+
+    monkeypatch.setattr(supervisor.asyncio, "timeout", no_timer)
+    monkeypatch.setattr(supervisor.asyncio, "timeout_at", no_timer)
+    assert await guard.call("score", []) == (True, 42)
+    guard.component.error = ValueError("bad")
+    assert await guard.call("score", []) == (False, None)
+    assert guard.stats.errors == 1 and guard.stats.calls == 2
+
+
+async def test_a_call_that_waits_after_its_first_step_returns_or_fails_as_awaited(
+    sentineld_harness: Harness,
+) -> None:
+    guard = stepping_guard(sentineld_harness)
+    component = guard.component
+    component.wait, component.result = 0.01, {"a": 1}
+    assert await guard.call("score", []) == (True, {"a": 1})
+    component.error = KeyError("late")
+    assert await guard.call("score", []) == (False, None)
+    assert guard.stats.errors == 1 and guard.stats.last_error == "KeyError: 'late'"
+
+
+async def test_the_time_a_call_works_before_it_waits_counts_toward_its_timeout(
+    sentineld_harness: Harness,
+) -> None:
+    guard = stepping_guard(sentineld_harness, timeout="200ms")
+    component = guard.component
+    component.busy, component.wait = 0.15, 0.15  # each alone within the limit, together over it
+    started = time.monotonic()
+    assert await guard.call("score", []) == (False, None)
+    assert guard.stats.timeouts == 1 and component.cut_off
+    assert time.monotonic() - started < 0.29
+
+
+async def test_cancelling_a_waiting_call_cancels_the_plugin(sentineld_harness: Harness) -> None:
+    guard = stepping_guard(sentineld_harness)
+    guard.component.wait = 3600
+    call = asyncio.ensure_future(guard.call("score", []))
+    await asyncio.sleep(0.01)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert guard.component.cut_off and guard.stats.timeouts == 0 and guard.stats.errors == 0
