@@ -199,7 +199,7 @@ _CASE_MENTIONS_EACH: Final = (
     "FROM {values} AS v JOIN case_mentions AS c ON c.mention_id = v.value"
 )
 _CASES_EACH: Final = (
-    f"SELECT {', '.join('c.' + c.strip() for c in _CASE_COLUMNS.split(','))} "
+    f"SELECT {', '.join('c.' + c.strip() for c in _CASE_COLUMNS.split(','))}, c.rowid "
     "FROM {values} AS v JOIN cases AS c ON c.id = v.value"
 )
 _MENTIONS_EACH: Final = "SELECT r.id, r.body FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value"
@@ -229,11 +229,15 @@ _UNINDEXED: Final = (3, 4, 6, 7, 8, 9, 10)
 #: parameters of `_UPDATE_CASE`.
 _indexed_columns: Final = itemgetter(1, 2, 5)
 _update_parameters: Final = itemgetter(*_UNINDEXED, 0)
+_unindexed_columns: Final = itemgetter(*_UNINDEXED)
 _UPDATE_CASE: Final = (
     "UPDATE cases SET "
     + ", ".join(f"{_CASE_COLUMNS.split(',')[i].strip()} = ?" for i in _UNINDEXED)
     + " WHERE id = ?"
 )
+#: `_UPDATE_CASE` for a case read from the table in this transaction, by the rowid read with
+#: it: the row is found without a probe of the id's index (docs/decisions/0423).
+_UPDATE_CASE_AT: Final = _UPDATE_CASE.replace("WHERE id = ?", "WHERE rowid = ?")
 _DRAFT_COLUMNS: Final = (
     "id, created_at, state, alert_id, case_id, mention_id, channel, responder, template, text, "
     "meta, approved_at, approved_by, posted_at, remote_id, attempts, error"
@@ -413,6 +417,8 @@ class CrmTables:
         self._dirty: dict[str, CaseRecord] = {}
         #: case id -> its indexed columns (customer, state, sla_due_us) as stored now
         self._stored: dict[str, tuple[Any, Any, Any]] = {}
+        #: case id -> its rowid, for the cases read from the table
+        self._rowids: dict[str, int] = {}
         #: (sql, parameters) per table, in the order they were made
         self._writes: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
         #: case mentions to insert, all and by case (an answer marks them), and the answers'
@@ -461,10 +467,11 @@ class CrmTables:
         wanted = [i for i in case_ids if i not in self._cases]
         for case_id in wanted:
             self._cases[case_id] = None
-        stored = self._stored
+        stored, rowids = self._stored, self._rowids
         for row in select_each(self.db, _CASES_EACH, wanted):
             self._cases[row[0]] = _case_from_row(row)
             stored[row[0]] = _indexed_columns(row)
+            rowids[row[0]] = row[11]
         owners = [c for c in customers if c not in self._open]
         for customer in owners:
             self._open[customer] = None
@@ -472,13 +479,14 @@ class CrmTables:
         oldest: dict[str, tuple[int, str]] = {}
         # By customer: given many customers, the planner would rather walk every open case.
         for row in select_in(
-            self.db, f"SELECT {_CASE_COLUMNS} FROM cases INDEXED BY cases_customer "
+            self.db, f"SELECT {_CASE_COLUMNS}, rowid FROM cases INDEXED BY cases_customer "
             f"WHERE customer IN ({{marks}}) AND state IN ({states})", owners,
         ):
             case = self._cases.get(row[0])
             if case is None:
                 case = self._cases[row[0]] = _case_from_row(row)
                 stored[row[0]] = _indexed_columns(row)
+                rowids[row[0]] = row[11]
             if case.customer not in oldest or (row[4], row[0]) < oldest[case.customer]:
                 oldest[case.customer] = (row[4], row[0])
                 self._open[case.customer] = case.id
@@ -563,6 +571,7 @@ class CrmTables:
         self._holders = {k: survivor if c in gone else c for k, c in self._holders.items()}
         self._cases.clear()
         self._stored.clear()
+        self._rowids.clear()
         self._open.clear()
         self._case_mentions.clear()
         return survivor
@@ -662,14 +671,19 @@ class CrmTables:
         the others without touching their indexes (docs/decisions/0420)."""
         if not self._dirty:
             return
-        stored = self._stored
+        stored, rowids = self._stored, self._rowids
         saved: list[tuple[Any, ...]] = []
         updated: list[tuple[Any, ...]] = []
+        updated_at: list[tuple[Any, ...]] = []
         for case in self._dirty.values():
             row = _case_row(case)
             indexed = _indexed_columns(row)
             if stored.get(row[0]) == indexed:
-                updated.append(_update_parameters(row))
+                rowid = rowids.get(row[0])
+                if rowid is None:
+                    updated.append(_update_parameters(row))
+                else:
+                    updated_at.append((*_unindexed_columns(row), rowid))
             else:
                 saved.append(row)
                 stored[row[0]] = indexed
@@ -677,6 +691,8 @@ class CrmTables:
             insert_rows(self.db, _SAVE_CASE, saved)
         if updated:
             self.db.executemany(_UPDATE_CASE, updated)
+        if updated_at:
+            self.db.executemany(_UPDATE_CASE_AT, updated_at)
         self._dirty.clear()
 
     def _flush_case_mentions(self) -> None:
