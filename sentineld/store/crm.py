@@ -32,6 +32,7 @@ __all__ = [
     "CaseRecord",
     "CrmStoreMixin",
     "CrmTables",
+    "HeldKeys",
     "DraftRecord",
 ]
 
@@ -198,7 +199,7 @@ _CASE_MENTIONS_EACH: Final = (
     "FROM {values} AS v JOIN case_mentions AS c ON c.mention_id = v.value"
 )
 _CASES_EACH: Final = (
-    f"SELECT {', '.join('c.' + c.strip() for c in _CASE_COLUMNS.split(','))} "
+    f"SELECT {', '.join('c.' + c.strip() for c in _CASE_COLUMNS.split(','))}, c.rowid "
     "FROM {values} AS v JOIN cases AS c ON c.id = v.value"
 )
 _MENTIONS_EACH: Final = "SELECT r.id, r.body FROM {values} AS v JOIN mention_rows AS r ON r.id = v.value"
@@ -228,11 +229,15 @@ _UNINDEXED: Final = (3, 4, 6, 7, 8, 9, 10)
 #: parameters of `_UPDATE_CASE`.
 _indexed_columns: Final = itemgetter(1, 2, 5)
 _update_parameters: Final = itemgetter(*_UNINDEXED, 0)
+_unindexed_columns: Final = itemgetter(*_UNINDEXED)
 _UPDATE_CASE: Final = (
     "UPDATE cases SET "
     + ", ".join(f"{_CASE_COLUMNS.split(',')[i].strip()} = ?" for i in _UNINDEXED)
     + " WHERE id = ?"
 )
+#: `_UPDATE_CASE` for a case read from the table in this transaction, by the rowid read with
+#: it: the row is found without a probe of the id's index (docs/decisions/0423).
+_UPDATE_CASE_AT: Final = _UPDATE_CASE.replace("WHERE id = ?", "WHERE rowid = ?")
 _DRAFT_COLUMNS: Final = (
     "id, created_at, state, alert_id, case_id, mention_id, channel, responder, template, text, "
     "meta, approved_at, approved_by, posted_at, remote_id, attempts, error"
@@ -293,6 +298,93 @@ def more_severe(a: str, b: str) -> str:
     return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
 
 
+# --------------------------------------------------------------------------- identity keys held
+
+
+class HeldKeys:
+    """Which identity keys the store may hold: a Bloom filter of every key in `identity_rows`
+    and `identities_recent`, so that the case step does not look up a key it says no to (most
+    of a stream's keys are new customers', and at scale each lookup of one reads a random
+    page of the large key index back from the OS; docs/decisions/0422).
+
+    It answers "no" only for a key no committed row has, and is kept true in two ways: a key
+    `CrmTables.add_identity` writes is added at once (a transaction rolled back leaves it in,
+    which only costs a lookup), and whenever another connection has committed since it was
+    last used (`sentineld link` or `resolve` from another process: ``PRAGMA data_version``),
+    `current` adds the keys another process may have written: the staged ones and the rows
+    folded beyond the largest rowid it has seen (rows of `identity_rows` are never deleted).
+    Identities are written through `CrmTables` only: a row written around it on the same
+    connection would not be seen.
+
+    Two bits per key, taken from the key's `hash` (the process's own: the filter is never
+    stored), in a table of at least `LEAST_BITS` and 16-32 bits per key: about one key in a
+    hundred that is not held is looked up anyway.
+    """
+
+    LEAST_BITS: Final = 1 << 23
+    BITS_PER_KEY: Final = 16
+
+    def __init__(self, version: int, keys: int, folded: int) -> None:
+        #: ``PRAGMA data_version`` when the filter was last brought up to date: another
+        #: connection's commit changes it
+        self.version = version
+        #: the largest rowid of `identity_rows` then
+        self.folded = folded
+        size = max(self.LEAST_BITS, 1 << (2 * self.BITS_PER_KEY * max(keys, 1) - 1).bit_length())
+        self.mask = size - 1
+        self.bits = bytearray(size >> 3)
+        #: keys added, and how many the table takes before it is read again, larger
+        self.keys = 0
+        self.capacity = size // self.BITS_PER_KEY
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> HeldKeys:
+        """The keys of both identity tables, inside the transaction that will use them."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        # Folded rows are never deleted: the largest rowid counts them (`_fold_identities`).
+        folded = db.execute("SELECT max(rowid) FROM identity_rows").fetchone()[0] or 0
+        staged = db.execute("SELECT count(*) FROM identities_recent").fetchone()[0]
+        held = cls(version, folded + staged, folded)
+        for (key,) in db.execute("SELECT key FROM identity_rows UNION ALL SELECT key FROM identities_recent"):
+            held.add(key)
+        return held
+
+    def current(self, db: sqlite3.Connection) -> bool:
+        """Bring the filter up to date with what other connections committed since the last
+        call (in the transaction that will use it); False once it is over its capacity (it is
+        then read again, larger)."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            since = self.folded
+            self.version = version
+            self.folded = db.execute("SELECT max(rowid) FROM identity_rows").fetchone()[0] or 0
+            self.keys = self.folded
+            for (key,) in db.execute(
+                "SELECT key FROM identity_rows WHERE rowid > ? UNION ALL SELECT key FROM identities_recent", (since,)
+            ):
+                self.add(key)
+            # The staged keys were counted, the folded ones beyond `since` twice: count them once.
+            self.keys -= self.folded - since
+        return self.keys <= self.capacity
+
+    def add(self, key: str) -> None:
+        """Note a key stored (or about to be, in this transaction)."""
+        code, mask, bits = hash(key), self.mask, self.bits
+        low, high = code & mask, (code >> 32) & mask
+        bits[low >> 3] |= 1 << (low & 7)
+        bits[high >> 3] |= 1 << (high & 7)
+        self.keys += 1
+
+    def maybe_held(self, keys: list[str]) -> list[str]:
+        """The keys the store may hold (the others it does not)."""
+        bits, mask = self.bits, self.mask
+        return [
+            key for key in keys
+            if bits[(low := (code := hash(key)) & mask) >> 3] >> (low & 7) & 1
+            and bits[(high := (code >> 32) & mask) >> 3] >> (high & 7) & 1
+        ]
+
+
 # --------------------------------------------------------------------------- inside a transaction
 
 
@@ -305,11 +397,15 @@ class CrmTables:
     were made within each table; an answer marks the case mentions added earlier in the batch
     itself and leaves the rows stored before to one ``UPDATE``; a statement that reads or
     rewrites rows across tables (a merge of customers) flushes first. Nothing outlives the transaction: the store stays the truth, and
-    a `sentineld resolve` or `link` from another process is seen by the next batch.
+    a `sentineld resolve` or `link` from another process is seen by the next batch. (The
+    store's filter of identity keys, `held`, does: it only spares the lookup of a key no row
+    has, docs/decisions/0422.)
     """
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, held: HeldKeys | None = None) -> None:
         self.db = db
+        #: the identity keys stored, if read for this transaction (`HeldKeys.current`)
+        self.held = held
         self._mentions: dict[str, Mention | None] = {}
         #: identity key -> its customer (None: nobody's yet), and the author key it is seen under
         self._holders: dict[str, str | None] = {}
@@ -321,6 +417,8 @@ class CrmTables:
         self._dirty: dict[str, CaseRecord] = {}
         #: case id -> its indexed columns (customer, state, sla_due_us) as stored now
         self._stored: dict[str, tuple[Any, Any, Any]] = {}
+        #: case id -> its rowid, for the cases read from the table
+        self._rowids: dict[str, int] = {}
         #: (sql, parameters) per table, in the order they were made
         self._writes: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
         #: case mentions to insert, all and by case (an answer marks them), and the answers'
@@ -357,6 +455,8 @@ class CrmTables:
             return
         for key in wanted:
             self._holders[key] = None
+        if self.held is not None:
+            wanted = self.held.maybe_held(wanted)
         for key, customer, author_key in select_each(self.db, _IDENTITIES_EACH, wanted):
             self._holders[key] = customer
             self._author_keys[key] = author_key
@@ -367,10 +467,11 @@ class CrmTables:
         wanted = [i for i in case_ids if i not in self._cases]
         for case_id in wanted:
             self._cases[case_id] = None
-        stored = self._stored
+        stored, rowids = self._stored, self._rowids
         for row in select_each(self.db, _CASES_EACH, wanted):
             self._cases[row[0]] = _case_from_row(row)
             stored[row[0]] = _indexed_columns(row)
+            rowids[row[0]] = row[11]
         owners = [c for c in customers if c not in self._open]
         for customer in owners:
             self._open[customer] = None
@@ -378,13 +479,14 @@ class CrmTables:
         oldest: dict[str, tuple[int, str]] = {}
         # By customer: given many customers, the planner would rather walk every open case.
         for row in select_in(
-            self.db, f"SELECT {_CASE_COLUMNS} FROM cases INDEXED BY cases_customer "
+            self.db, f"SELECT {_CASE_COLUMNS}, rowid FROM cases INDEXED BY cases_customer "
             f"WHERE customer IN ({{marks}}) AND state IN ({states})", owners,
         ):
             case = self._cases.get(row[0])
             if case is None:
                 case = self._cases[row[0]] = _case_from_row(row)
                 stored[row[0]] = _indexed_columns(row)
+                rowids[row[0]] = row[11]
             if case.customer not in oldest or (row[4], row[0]) < oldest[case.customer]:
                 oldest[case.customer] = (row[4], row[0])
                 self._open[case.customer] = case.id
@@ -435,6 +537,8 @@ class CrmTables:
         # Into the small table; `holders` said no row has the key (docs/decisions/0421).
         self._write("identities", "INSERT INTO identities_recent VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                     (key, customer, author_key, origin, round(at * 1_000_000)))
+        if self.held is not None:
+            self.held.add(key)
         self._staged = True
         return True
 
@@ -467,6 +571,7 @@ class CrmTables:
         self._holders = {k: survivor if c in gone else c for k, c in self._holders.items()}
         self._cases.clear()
         self._stored.clear()
+        self._rowids.clear()
         self._open.clear()
         self._case_mentions.clear()
         return survivor
@@ -566,14 +671,19 @@ class CrmTables:
         the others without touching their indexes (docs/decisions/0420)."""
         if not self._dirty:
             return
-        stored = self._stored
+        stored, rowids = self._stored, self._rowids
         saved: list[tuple[Any, ...]] = []
         updated: list[tuple[Any, ...]] = []
+        updated_at: list[tuple[Any, ...]] = []
         for case in self._dirty.values():
             row = _case_row(case)
             indexed = _indexed_columns(row)
             if stored.get(row[0]) == indexed:
-                updated.append(_update_parameters(row))
+                rowid = rowids.get(row[0])
+                if rowid is None:
+                    updated.append(_update_parameters(row))
+                else:
+                    updated_at.append((*_unindexed_columns(row), rowid))
             else:
                 saved.append(row)
                 stored[row[0]] = indexed
@@ -581,6 +691,8 @@ class CrmTables:
             insert_rows(self.db, _SAVE_CASE, saved)
         if updated:
             self.db.executemany(_UPDATE_CASE, updated)
+        if updated_at:
+            self.db.executemany(_UPDATE_CASE_AT, updated_at)
         self._dirty.clear()
 
     def _flush_case_mentions(self) -> None:
@@ -646,19 +758,31 @@ class CrmStoreMixin:
 
     db: sqlite3.Connection
     transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    #: The identity keys stored, once the case step has read them (`HeldKeys`).
+    _held_keys: HeldKeys | None = None
 
     def crm_apply(self, book: Any, mentions: Sequence[Mention]) -> list[Any]:
         """Run `book.apply(tables, mentions)` in one transaction (see sentineld.cases)."""
         with self.transaction() as db:
-            tables = CrmTables(db)
+            tables = CrmTables(db, self._current_held_keys(db, read=True))
             labels: list[Any] = book.apply(tables, mentions)
             tables.flush()
         return labels
 
+    def _current_held_keys(self, db: sqlite3.Connection, *, read: bool) -> HeldKeys | None:
+        """The identity keys stored, brought up to date (`HeldKeys.current`), or read when
+        there are none yet or they are over capacity, if `read`; None otherwise. Inside a
+        transaction: no other connection can commit before it ends."""
+        held = self._held_keys
+        if held is not None and held.current(db):
+            return held
+        self._held_keys = HeldKeys.read(db) if read else None
+        return self._held_keys
+
     def crm_link(self, book: Any, keys: Sequence[str], origin: str) -> str:
         """Make the identities `keys` one customer (see `CaseBook.link`); returns its id."""
         with self.transaction() as db:
-            tables = CrmTables(db)
+            tables = CrmTables(db, self._current_held_keys(db, read=False))
             customer: str = book.link(tables, keys, origin)
             tables.flush()
         return customer

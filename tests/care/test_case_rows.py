@@ -76,6 +76,8 @@ def test_a_case_whose_indexed_columns_stay_is_updated_without_them(tmp_path: Pat
     finally:
         store.close()
     assert len(kept) == 1 and kept[0].startswith("UPDATE cases SET severity")
+    # Found by the rowid read with it, not through the index of case ids (docs/decisions/0423).
+    assert " WHERE rowid = " in kept[0]
     assert len(moved) == 1 and moved[0].startswith("INSERT INTO cases")  # the state changed
     assert case.updated_at == answer.timestamp and case.first_response_at == answer.timestamp
     assert case.mentions == 3

@@ -1,0 +1,138 @@
+"""The case step does not look up identity keys the store cannot hold (`HeldKeys`, a Bloom filter
+kept between batches, docs/decisions/0422): it must never say no to a key a row has, whoever
+wrote the row, and must change nothing in the tables or the labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentineld.store import crm, open_store
+from sentineld.store.crm import CrmStoreMixin, HeldKeys
+from tests.care.helpers import bluesky, email
+from tests.care.test_case_batches import apply_in_batches, book, mixed_stream
+
+
+def _without_filter(self: CrmStoreMixin, db: Any, *, read: bool) -> None:
+    return None
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_the_filter_changes_no_row_and_no_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    stream = mixed_stream()
+    # A table of 64 bits takes 4 keys: the filter fills up and is read again, larger, many times.
+    monkeypatch.setattr(HeldKeys, "LEAST_BITS", 64)
+    filtered = apply_in_batches(tmp_path / "filtered", stream, size)
+    with monkeypatch.context() as patch:
+        patch.setattr(CrmStoreMixin, "_current_held_keys", _without_filter)
+        looked_up = apply_in_batches(tmp_path / "looked-up", stream, size)
+    assert filtered == looked_up
+    assert len(filtered[1]["identities"]) > 20
+
+
+def test_every_stored_key_is_held_and_few_others(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    try:
+        folded = [(f"bluesky:did:plc:f{n}", "cu-1") for n in range(3000)]
+        staged = [(f"bluesky:@s{n}.bsky.social", "cu-2") for n in range(3000)]
+        for table, rows in (("identity_rows", folded), ("identities_recent", staged)):
+            store.db.executemany(f"INSERT INTO {table} VALUES (?, ?, NULL, 'seen', 1)", rows)
+        held = HeldKeys.read(store.db)
+        stored = [key for key, _ in folded + staged]
+        assert held.maybe_held(stored) == stored
+        others = [f"mastodon:@o{n}.example" for n in range(20000)]
+        assert len(held.maybe_held(others)) < len(others) * 0.02
+        # What is held is looked up, what is not is known to be nobody's without a query.
+        tables = crm.CrmTables(store.db, held)
+        assert tables.customers_of([stored[0], stored[-1], others[0]]) == {stored[0]: "cu-1", stored[-1]: "cu-2"}
+    finally:
+        store.close()
+
+
+def test_a_full_filter_is_read_again_larger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(HeldKeys, "LEAST_BITS", 64)
+    store = open_store(tmp_path)
+    the_book = book()
+    try:
+        sizes = []
+        for who in range(12):
+            mention = bluesky(f"did:plc:g{who}", f"g{who}.bsky.social", "@acme.bsky.social hi", minutes=who)
+            store.ingest("test", [mention], None)
+            store.crm_apply(the_book, [mention])
+            held = store._held_keys
+            assert held is not None
+            sizes.append(held.mask + 1)
+        # Two keys per new customer, read again past 16 bits a key at 32 bits a key: 64 bits
+        # until 4 keys, 256 read at 6, 1024 read at 18.
+        assert sorted(set(sizes)) == [64, 256, 1024]
+        held = store._held_keys
+        assert held is not None and held.keys == 24
+        dids = [f"bluesky:did:plc:g{n}" for n in range(12)]
+        assert held.maybe_held(dids) == dids
+    finally:
+        store.close()
+
+
+def test_a_key_linked_by_another_process_is_looked_up(tmp_path: Path) -> None:
+    """`sentineld link` writes from a connection of its own: the daemon's filter, read before,
+    does not have the key, and is read again because another connection committed."""
+    daemon = open_store(tmp_path)
+    the_book = book()
+    try:
+        first = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social where is my bag", minutes=0)
+        daemon.ingest("test", [first], None)
+        customer = daemon.crm_apply(the_book, [first])[0]["customer"]
+        cli = open_store(tmp_path)
+        try:
+            assert cli.crm_link(the_book, ["bluesky:@jo.bsky.social", "email:jo@example.com"], "cli") == customer
+        finally:
+            cli.close()
+        mail = email("jo@example.com", "Still waiting for the bag", minutes=1)
+        daemon.ingest("test", [mail], None)
+        assert daemon.crm_apply(the_book, [mail])[0]["customer"] == customer
+    finally:
+        daemon.close()
+
+
+def test_a_key_another_process_folded_is_looked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other process's link folds its staged keys into `identity_rows`: the daemon's filter
+    adds the rows beyond the largest rowid it had seen, not only the staged ones."""
+    daemon = open_store(tmp_path)
+    the_book = book()
+    try:
+        first = bluesky("did:plc:kim", "kim.bsky.social", "@acme.bsky.social my refund", minutes=0)
+        daemon.ingest("test", [first], None)
+        customer = daemon.crm_apply(the_book, [first])[0]["customer"]
+        cli = open_store(tmp_path)
+        try:
+            with monkeypatch.context() as patch:  # a fold at the link's flush
+                patch.setattr(crm, "_FOLD_LEAST", 1)
+                patch.setattr(crm, "_FOLD_FACTOR", 0)
+                cli.crm_link(the_book, ["bluesky:@kim.bsky.social", "email:kim@example.com"], "cli")
+            assert cli.db.execute("SELECT count(*) FROM identities_recent").fetchone()[0] == 0
+        finally:
+            cli.close()
+        mail = email("kim@example.com", "Any news on the refund?", minutes=1)
+        daemon.ingest("test", [mail], None)
+        assert daemon.crm_apply(the_book, [mail])[0]["customer"] == customer
+    finally:
+        daemon.close()
+
+
+def test_a_key_linked_by_the_daemon_itself_is_looked_up(tmp_path: Path) -> None:
+    """A link on the daemon's own connection (the config's links) does not change what
+    ``PRAGMA data_version`` says there: the key goes into the filter as it is written."""
+    store = open_store(tmp_path)
+    the_book = book()
+    try:
+        first = bluesky("did:plc:al", "al.bsky.social", "@acme.bsky.social my seat", minutes=0)
+        store.ingest("test", [first], None)
+        customer = store.crm_apply(the_book, [first])[0]["customer"]
+        assert store.crm_link(the_book, ["bluesky:@al.bsky.social", "email:al@example.com"], "api") == customer
+        mail = email("al@example.com", "About my seat", minutes=1)
+        store.ingest("test", [mail], None)
+        assert store.crm_apply(the_book, [mail])[0]["customer"] == customer
+    finally:
+        store.close()
