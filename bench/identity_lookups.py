@@ -104,7 +104,7 @@ def main(args: argparse.Namespace) -> None:
                 catching_up = time.thread_time() - started
         finally:
             store.close()
-        print(f"  the filter read from the store: {reading * 1000:.0f} ms CPU for {held.keys} keys; "
+        print(f"  the filter read from the store: {reading * 1000:.0f} ms CPU for {len(folded) + len(staged):,} keys; "
               f"brought up to date after another connection's commit: {catching_up * 1000:.1f} ms")
         asked = new_keys(0)
         started = time.thread_time()
@@ -116,7 +116,7 @@ def main(args: argparse.Namespace) -> None:
             held.add(key)
         add = (time.thread_time() - started) / len(asked) * 1e6
         print(f"  the filter's own: maybe_held {maybe:.3f}, add one {add:.3f} "
-              f"({len(held.bits) // 1024} KiB for {held.keys} keys)")
+              f"({held.filter.size // 1024} KiB)")
 
 
 if __name__ == "__main__":

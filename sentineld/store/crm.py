@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import msgspec
 
+from sentineld.authors import KeyFilter
 from sentineld.model import SEVERITIES, Mention, format_time
 from sentineld.store.sql import insert_rows, json_blob, select_each, select_in
 
@@ -302,10 +303,11 @@ def more_severe(a: str, b: str) -> str:
 
 
 class HeldKeys:
-    """Which identity keys the store may hold: a Bloom filter of every key in `identity_rows`
-    and `identities_recent`, so that the case step does not look up a key it says no to (most
-    of a stream's keys are new customers', and at scale each lookup of one reads a random
-    page of the large key index back from the OS; docs/decisions/0422).
+    """Which identity keys the store may hold: every key in `identity_rows` and
+    `identities_recent` in the project's Bloom filter of keys (`KeyFilter`, the author
+    registry's too), so that the case step does not look up a key it says no to (most of a
+    stream's keys are new customers', and at scale each lookup of one reads a random page of
+    the large key index back from the OS; docs/decisions/0422).
 
     It answers "no" only for a key no committed row has, and is kept true in two ways: a key
     `CrmTables.add_identity` writes is added at once (a transaction rolled back leaves it in,
@@ -314,28 +316,20 @@ class HeldKeys:
     `current` adds the keys another process may have written: the staged ones and the rows
     folded beyond the largest rowid it has seen (rows of `identity_rows` are never deleted).
     Identities are written through `CrmTables` only: a row written around it on the same
-    connection would not be seen.
-
-    Two bits per key, taken from the key's `hash` (the process's own: the filter is never
-    stored), in a table of at least `LEAST_BITS` and 16-32 bits per key: about one key in a
-    hundred that is not held is looked up anyway.
+    connection would not be seen. The filter grows with the keys (a layer twice as large
+    when the last is full), so it is read from the tables once per process.
     """
 
-    LEAST_BITS: Final = 1 << 23
-    BITS_PER_KEY: Final = 16
+    #: Keys the filter's first layer takes (at least; 8 bits a key: 128 KiB).
+    LEAST_CAPACITY: ClassVar[int] = 1 << 17
 
-    def __init__(self, version: int, keys: int, folded: int) -> None:
+    def __init__(self, version: int, folded: int, keys: int) -> None:
         #: ``PRAGMA data_version`` when the filter was last brought up to date: another
         #: connection's commit changes it
         self.version = version
         #: the largest rowid of `identity_rows` then
         self.folded = folded
-        size = max(self.LEAST_BITS, 1 << (2 * self.BITS_PER_KEY * max(keys, 1) - 1).bit_length())
-        self.mask = size - 1
-        self.bits = bytearray(size >> 3)
-        #: keys added, and how many the table takes before it is read again, larger
-        self.keys = 0
-        self.capacity = size // self.BITS_PER_KEY
+        self.filter = KeyFilter(max(self.LEAST_CAPACITY, 1 << max(keys - 1, 1).bit_length()))
 
     @classmethod
     def read(cls, db: sqlite3.Connection) -> HeldKeys:
@@ -344,45 +338,35 @@ class HeldKeys:
         # Folded rows are never deleted: the largest rowid counts them (`_fold_identities`).
         folded = db.execute("SELECT max(rowid) FROM identity_rows").fetchone()[0] or 0
         staged = db.execute("SELECT count(*) FROM identities_recent").fetchone()[0]
-        held = cls(version, folded + staged, folded)
+        held = cls(version, folded, folded + staged)
+        add = held.filter.add
         for (key,) in db.execute("SELECT key FROM identity_rows UNION ALL SELECT key FROM identities_recent"):
-            held.add(key)
+            add(key)
         return held
 
-    def current(self, db: sqlite3.Connection) -> bool:
+    def current(self, db: sqlite3.Connection) -> None:
         """Bring the filter up to date with what other connections committed since the last
-        call (in the transaction that will use it); False once it is over its capacity (it is
-        then read again, larger)."""
+        call (in the transaction that will use it)."""
         version = db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self.version:
-            since = self.folded
-            self.version = version
-            self.folded = db.execute("SELECT max(rowid) FROM identity_rows").fetchone()[0] or 0
-            self.keys = self.folded
-            for (key,) in db.execute(
-                "SELECT key FROM identity_rows WHERE rowid > ? UNION ALL SELECT key FROM identities_recent", (since,)
-            ):
-                self.add(key)
-            # The staged keys were counted, the folded ones beyond `since` twice: count them once.
-            self.keys -= self.folded - since
-        return self.keys <= self.capacity
+        if version == self.version:
+            return
+        since = self.folded
+        self.version = version
+        self.folded = db.execute("SELECT max(rowid) FROM identity_rows").fetchone()[0] or 0
+        add = self.filter.add
+        for (key,) in db.execute(
+            "SELECT key FROM identity_rows WHERE rowid > ? UNION ALL SELECT key FROM identities_recent", (since,)
+        ):
+            add(key)
 
     def add(self, key: str) -> None:
         """Note a key stored (or about to be, in this transaction)."""
-        code, mask, bits = hash(key), self.mask, self.bits
-        low, high = code & mask, (code >> 32) & mask
-        bits[low >> 3] |= 1 << (low & 7)
-        bits[high >> 3] |= 1 << (high & 7)
-        self.keys += 1
+        self.filter.add(key)
 
     def maybe_held(self, keys: list[str]) -> list[str]:
         """The keys the store may hold (the others it does not)."""
-        bits, mask = self.bits, self.mask
-        return [
-            key for key in keys
-            if bits[(low := (code := hash(key)) & mask) >> 3] >> (low & 7) & 1
-            and bits[(high := (code >> 32) & mask) >> 3] >> (high & 7) & 1
-        ]
+        may_hold = self.filter.may_hold
+        return [key for key in keys if may_hold(key)]
 
 
 # --------------------------------------------------------------------------- inside a transaction
@@ -771,13 +755,14 @@ class CrmStoreMixin:
 
     def _current_held_keys(self, db: sqlite3.Connection, *, read: bool) -> HeldKeys | None:
         """The identity keys stored, brought up to date (`HeldKeys.current`), or read when
-        there are none yet or they are over capacity, if `read`; None otherwise. Inside a
-        transaction: no other connection can commit before it ends."""
+        there are none yet, if `read`; None otherwise. Inside a transaction: no other
+        connection can commit before it ends."""
         held = self._held_keys
-        if held is not None and held.current(db):
-            return held
-        self._held_keys = HeldKeys.read(db) if read else None
-        return self._held_keys
+        if held is not None:
+            held.current(db)
+        elif read:
+            held = self._held_keys = HeldKeys.read(db)
+        return held
 
     def crm_link(self, book: Any, keys: Sequence[str], origin: str) -> str:
         """Make the identities `keys` one customer (see `CaseBook.link`); returns its id."""
