@@ -78,7 +78,7 @@ def test_the_filter_is_read_once_and_grows_with_the_keys_written(tmp_path: Path,
 
 def test_a_key_linked_by_another_process_is_looked_up(tmp_path: Path) -> None:
     """`sentineld link` writes from a connection of its own: the daemon's filter, read before,
-    does not have the key, and is read again because another connection committed."""
+    does not have the key, and is brought up to date because another connection committed."""
     daemon = open_store(tmp_path)
     the_book = book()
     try:
