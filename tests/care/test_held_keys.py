@@ -76,23 +76,26 @@ def test_the_filter_is_read_once_and_grows_with_the_keys_written(tmp_path: Path,
         store.close()
 
 
+def _customer_of(store: Any, the_book: Any, mention: Any) -> str:
+    """Store `mention`, run the case step on it, and return the customer it was given."""
+    store.ingest("test", [mention], None)
+    customer: str = store.crm_apply(the_book, [mention])[0]["customer"]
+    return customer
+
+
 def test_a_key_linked_by_another_process_is_looked_up(tmp_path: Path) -> None:
     """`sentineld link` writes from a connection of its own: the daemon's filter, read before,
     does not have the key, and is brought up to date because another connection committed."""
     daemon = open_store(tmp_path)
     the_book = book()
     try:
-        first = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social where is my bag", minutes=0)
-        daemon.ingest("test", [first], None)
-        customer = daemon.crm_apply(the_book, [first])[0]["customer"]
+        customer = _customer_of(daemon, the_book, bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social where is my bag", minutes=0))
         cli = open_store(tmp_path)
         try:
             assert cli.crm_link(the_book, ["bluesky:@jo.bsky.social", "email:jo@example.com"], "cli") == customer
         finally:
             cli.close()
-        mail = email("jo@example.com", "Still waiting for the bag", minutes=1)
-        daemon.ingest("test", [mail], None)
-        assert daemon.crm_apply(the_book, [mail])[0]["customer"] == customer
+        assert _customer_of(daemon, the_book, email("jo@example.com", "Still waiting for the bag", minutes=1)) == customer
     finally:
         daemon.close()
 
@@ -103,9 +106,7 @@ def test_a_key_another_process_folded_is_looked_up(tmp_path: Path, monkeypatch: 
     daemon = open_store(tmp_path)
     the_book = book()
     try:
-        first = bluesky("did:plc:kim", "kim.bsky.social", "@acme.bsky.social my refund", minutes=0)
-        daemon.ingest("test", [first], None)
-        customer = daemon.crm_apply(the_book, [first])[0]["customer"]
+        customer = _customer_of(daemon, the_book, bluesky("did:plc:kim", "kim.bsky.social", "@acme.bsky.social my refund", minutes=0))
         cli = open_store(tmp_path)
         try:
             with monkeypatch.context() as patch:  # a fold at the link's flush
@@ -115,9 +116,7 @@ def test_a_key_another_process_folded_is_looked_up(tmp_path: Path, monkeypatch: 
             assert cli.db.execute("SELECT count(*) FROM identities_recent").fetchone()[0] == 0
         finally:
             cli.close()
-        mail = email("kim@example.com", "Any news on the refund?", minutes=1)
-        daemon.ingest("test", [mail], None)
-        assert daemon.crm_apply(the_book, [mail])[0]["customer"] == customer
+        assert _customer_of(daemon, the_book, email("kim@example.com", "Any news on the refund?", minutes=1)) == customer
     finally:
         daemon.close()
 
@@ -128,12 +127,8 @@ def test_a_key_linked_by_the_daemon_itself_is_looked_up(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     the_book = book()
     try:
-        first = bluesky("did:plc:al", "al.bsky.social", "@acme.bsky.social my seat", minutes=0)
-        store.ingest("test", [first], None)
-        customer = store.crm_apply(the_book, [first])[0]["customer"]
+        customer = _customer_of(store, the_book, bluesky("did:plc:al", "al.bsky.social", "@acme.bsky.social my seat", minutes=0))
         assert store.crm_link(the_book, ["bluesky:@al.bsky.social", "email:al@example.com"], "api") == customer
-        mail = email("al@example.com", "About my seat", minutes=1)
-        store.ingest("test", [mail], None)
-        assert store.crm_apply(the_book, [mail])[0]["customer"] == customer
+        assert _customer_of(store, the_book, email("al@example.com", "About my seat", minutes=1)) == customer
     finally:
         store.close()
