@@ -36,13 +36,15 @@ class NegativitySpike(CountTrigger):
 
     def __init__(self, options: NegativitySpikeOptions, context: Any) -> None:
         self.share_test = options.share
+        #: The subjects counted, as a set: a mention's matches are tested against it.
+        self.watched = frozenset(options.subjects)
         super().__init__(options, context)
 
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         options = self.options
         label, negative, wanted = options.label, options.negative, options.subjects
         every, per_channel, share_test = "*" in wanted, options.per_channel, self.share_test
-        watched = frozenset(wanted)
+        watched = self.watched
         add_each = self.keys.add_each
         for mention in mentions:
             matches = mention.matches
@@ -52,7 +54,7 @@ class NegativitySpike(CountTrigger):
             if not hit and not share_test:
                 continue
             # Most mentions name only watched subjects: their matches are the list itself.
-            subjects = matches if every or watched.issuperset(matches) else [s for s in matches if s in wanted]
+            subjects = matches if every or watched.issuperset(matches) else [s for s in matches if s in watched]
             add_each(subjects, mention, mention.timestamp, hit, per_channel, alerts)
 
     def describe(self, series: Series, evidence: dict[str, Any]) -> str:
