@@ -3,7 +3,7 @@ triggers, so that two trees can be compared on exactly the same calls without th
 pipeline (scorers, store, other threads) in the same process.
 
     .venv/bin/python bench/trigger_calls.py record -c CONFIG STREAM CALLS
-    .venv/bin/python bench/trigger_calls.py play -c CONFIG CALLS [--runs 3] [--baseline DIR] [--triggers ID,…]
+    .venv/bin/python bench/trigger_calls.py play -c CONFIG CALLS [--runs 3] [--baseline DIR] [--triggers ID,…] [--segment N]
 
 ``record`` runs one `sentineld.replay.replay` of STREAM and writes to CALLS what the trigger
 stage did, in order: each chunk of scored mentions the triggers observed (the mentions with the
@@ -45,7 +45,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-root, config_path, calls_path, links, only = sys.argv[1:6]
+root, config_path, calls_path, links, only, segment = sys.argv[1:7]
+segment = int(segment)
 sys.path.insert(0, links)
 import msgspec
 import sentineld, sentineld_plugins
@@ -71,6 +72,7 @@ decode = msgspec.msgpack.Decoder(tuple[str, float, list[bytes], list[dict]]).dec
 decode_mention = msgspec.json.Decoder(Mention).decode
 spent, signals, parts = Counter(), hashlib.sha256(), hashlib.sha256()
 mentions_seen = checkpoints = 0
+segments, segment_start = [], Counter()  # what each `segment` mentions cost (--segment)
 clock = time.thread_time
 
 def note(taken):
@@ -86,7 +88,7 @@ def apply(taken):
     spent["alert manager"] += clock() - started
 
 async def play():
-    global mentions_seen, checkpoints
+    global mentions_seen, checkpoints, segment_start
     with open(calls_path, "rb") as file:
         while size := int.from_bytes(file.read(4), "little"):
             kind, boundary, raw, extras = decode(file.read(size))
@@ -95,6 +97,9 @@ async def play():
                 for mention, extra in zip(mentions, extras):
                     mention.__dict__.update(extra)
                 mentions_seen += len(mentions)
+                if segment and mentions_seen // segment > len(segments):
+                    segments.append([mentions_seen, dict(spent - segment_start)])
+                    segment_start = Counter(spent)
                 for guard in guards:
                     sink = sinks[guard.id]
                     started = clock()
@@ -134,7 +139,9 @@ asyncio.run(play())
 process = time.process_time() - started
 states = {g.id: hashlib.sha256(msgspec.msgpack.encode(g.component.snapshot())).hexdigest()[:16]
           if g.component.snapshot() is not None else None for g in guards}
-print(json.dumps({"spent": spent, "mentions": mentions_seen, "checkpoints": checkpoints, "process": process,
+if segment:
+    segments.append([mentions_seen, dict(spent - segment_start)])
+print(json.dumps({"spent": spent, "segments": segments, "mentions": mentions_seen, "checkpoints": checkpoints, "process": process,
                   "signals": signals.hexdigest()[:16],
                   "parts": parts.hexdigest()[:16], "states": states}))
 '''
@@ -189,14 +196,14 @@ def record(config_path: Path, stream: Path, calls: Path) -> None:
           f"{frames['c']:,} checkpoints; alerts {summary.alerts_opened:,} opened")
 
 
-def play_child(root: Path, config: Path, calls: Path, scratch: Path, only: str) -> dict[str, Any]:
+def play_child(root: Path, config: Path, calls: Path, scratch: Path, only: str, segment: int) -> dict[str, Any]:
     links = scratch / f"links-{abs(hash(str(root)))}"
     if not links.exists():
         links.mkdir()
         (links / "sentineld").symlink_to(root / "sentineld")
         (links / "sentineld_plugins").symlink_to(root / "plugins")
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), str(config), str(calls), str(links), only],
+        [sys.executable, "-c", CHILD, str(root), str(config), str(calls), str(links), only, str(segment)],
         capture_output=True, text=True, check=False, cwd=scratch, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     if result.returncode != 0:
@@ -204,21 +211,24 @@ def play_child(root: Path, config: Path, calls: Path, scratch: Path, only: str) 
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def play(config: Path, calls: Path, runs: int, baseline: Path | None, only: str) -> None:
+def play(config: Path, calls: Path, runs: int, baseline: Path | None, only: str, segment: int = 0) -> None:
     variants = {"this tree": REPO}
     if baseline is not None:
         variants = {"baseline": baseline.resolve(), **variants}
     figures: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    #: per variant, per run: each segment's µs per mention by label (--segment)
+    by_segment: dict[str, list[list[dict[str, float]]]] = {name: [] for name in variants}
     digests: dict[str, set[str]] = {name: set() for name in variants}
     with tempfile.TemporaryDirectory(prefix="sentineld-bench-") as folder:
         for run in range(runs):
             for name, root in variants.items():
-                data = play_child(root, config.resolve(), calls.resolve(), Path(folder), only)
+                data = play_child(root, config.resolve(), calls.resolve(), Path(folder), only, segment)
                 per = 1e6 / data["mentions"]
                 row = {label: seconds * per for label, seconds in sorted(data["spent"].items())}
                 row["all timed"] = sum(data["spent"].values()) * per
                 row["process"] = data["process"] * per
                 figures[name].append(row)
+                by_segment[name].append(_per_mention(data["segments"]))
                 digests[name].add(json.dumps([data["signals"], data["parts"], data["states"]]))
                 print(f"  run {run + 1} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     print(f"\nµs of CPU per mention ({data['mentions']:,} mentions, {data['checkpoints']} checkpoints), "
@@ -233,10 +243,38 @@ def play(config: Path, calls: Path, runs: int, baseline: Path | None, only: str)
         if baseline is not None and medians["baseline"][label]:
             line += f"{medians['this tree'][label] / medians['baseline'][label]:>12.2f}"
         print(line)
+    if segment:
+        _print_segments(by_segment, labels, segment)
     for name, seen in digests.items():
         print(f"  {name}: signals, checkpoint parts, last states {' / '.join(sorted(seen))}")
     if baseline is not None:
         print("  same signals, parts and states: " + ("yes" if digests["baseline"] == digests["this tree"] else "NO"))
+
+
+def _per_mention(segments: list[list[Any]]) -> list[dict[str, float]]:
+    """Each segment's seconds by label as µs per mention of that segment."""
+    rows, before = [], 0
+    for upto, spent in segments:
+        if upto > before:
+            rows.append({label: seconds * 1e6 / (upto - before) for label, seconds in spent.items()})
+        before = upto
+    return rows
+
+
+def _print_segments(by_segment: dict[str, list[list[dict[str, float]]]], labels: list[str], segment: int) -> None:
+    """Per variant, the median over runs of each label's µs per mention in each segment: what
+    grows with the stream (state filling up, bounds reached) shows as a rising column."""
+    labels = [label for label in labels if label not in ("all timed", "process")] + ["all timed"]
+    for name, runs in by_segment.items():
+        print(f"\n  {name}, µs of CPU per mention in each segment of {segment:,} mentions (medians):")
+        print("  " + f"{'segment':>9}" + "".join(f"{label.replace(': checkpoints', ' ckpt')[:14]:>15}" for label in labels))
+        for index in range(min(map(len, runs))):
+            rows = [run[index] for run in runs]
+            cells = []
+            for label in labels:
+                values = [sum(row.values()) if label == "all timed" else row.get(label, 0.0) for row in rows]
+                cells.append(f"{statistics.median(values):>15.3f}")
+            print("  " + f"{index + 1:>9}" + "".join(cells))
 
 
 def main() -> None:
@@ -252,11 +290,13 @@ def main() -> None:
     playing.add_argument("--runs", type=int, default=3)
     playing.add_argument("--baseline", type=Path, help="a checkout of another revision, played in turns")
     playing.add_argument("--triggers", default="", help="play only these triggers (ids, comma-separated)")
+    playing.add_argument("--segment", type=int, default=0,
+                         help="also print each trigger's cost per mention in segments of this many mentions")
     args = parser.parse_args()
     if args.command == "record":
         record(args.config, args.stream, args.calls)
     else:
-        play(args.config, args.calls, args.runs, args.baseline, args.triggers)
+        play(args.config, args.calls, args.runs, args.baseline, args.triggers, args.segment)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,16 @@ forgotten, where a component marking what it changes could miss a change), but t
 held until the checkpoint is written, nor copied into the store. A component whose items say
 when they change (the same object, a version) can have `ChunkMemo` name the chunks of the last
 snapshot that hold the same unchanged items without encoding them (decision 0232).
+
+A state kept in recency order in an `OrderedDict` whose items seldom move (influencer_mention's
+open rants) can be listed for a checkpoint by `recency_ordered`, from the dict's own table
+rather than by walking the OrderedDict's links (decision 0236).
 """
 
 from __future__ import annotations
 
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from operator import is_
 from typing import Any, Final, TypeVar
@@ -33,7 +38,7 @@ import msgspec
 
 from sentineld.components import StateParts
 
-__all__ = ["ChunkMemo", "ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts"]
+__all__ = ["ChunkMemo", "ChunkedState", "StatePartsError", "chunk_bounds", "decoded_chunks", "encode_chunks", "merge_parts", "recency_ordered"]
 
 #: The part that holds the head and the chunk lists.
 HEAD: Final = "head"
@@ -197,6 +202,19 @@ class ChunkMemo:
             yield name, data
             start = end
         self._chunks = now
+
+
+def recency_ordered(recent: OrderedDict[Any, _T]) -> list[_T]:
+    """``list(recent.values())`` for an `OrderedDict` kept in recency order whose keys go to its
+    end only as new keys: a key seen again is taken out and put back
+    (``recent[key] = recent.pop(key)``), never moved by `move_to_end`, which relinks only the
+    OrderedDict's own list. Then the dict's table (where a new key goes last and a key taken
+    out leaves a hole) is in the same order, and is read here in one pass. Walking the
+    OrderedDict looks every key up again on the way: about 1 µs per item once the items are
+    spread over a large heap (9-14 ms for 10,000 open rants, where the table takes 0.1 ms).
+    Taking a key out and putting it back costs more than relinking it, so this pays where
+    items are listed more often than they move (decision 0236)."""
+    return list(dict.values(recent))
 
 
 def merge_parts(earlier: StateParts, later: StateParts) -> StateParts:

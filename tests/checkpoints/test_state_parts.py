@@ -4,6 +4,7 @@ that changed, and what is stored is always exactly the state at the checkpoint's
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,15 @@ import msgspec
 import pytest
 
 from sentineld.components import StateParts
-from sentineld.state_parts import ChunkedState, StatePartsError, chunk_bounds, decoded_chunks, encode_chunks, merge_parts
+from sentineld.state_parts import (
+    ChunkedState,
+    StatePartsError,
+    chunk_bounds,
+    decoded_chunks,
+    encode_chunks,
+    merge_parts,
+    recency_ordered,
+)
 from sentineld.store import open_store
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -132,3 +141,24 @@ def test_the_store_writes_changed_parts_in_the_checkpoint_transaction(tmp_path: 
         assert store.load_state_parts("pipeline", "a") == {"head": b"h3"}
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_recency_order_is_listed_in_its_order(seed: int) -> None:
+    """Keys added, set again in place, put back last, taken out anywhere and from the front
+    (enough of them for the dict to resize): `recency_ordered` is always the OrderedDict's
+    order."""
+    rng = random.Random(seed)
+    recent: OrderedDict[int, int] = OrderedDict()
+    for step in range(5000):
+        draw = rng.random()
+        if draw < 0.4 or not recent:
+            recent[rng.randrange(600)] = step
+        elif draw < 0.65:
+            key = rng.choice(list(recent))
+            recent[key] = recent.pop(key)
+        elif draw < 0.85:
+            recent.popitem(last=False)
+        else:
+            del recent[rng.choice(list(recent))]
+        assert recency_ordered(recent) == list(recent.values())

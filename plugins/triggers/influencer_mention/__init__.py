@@ -26,7 +26,7 @@ from sentineld import AlertSink, Mention, Options, Trigger, hookimpl
 from sentineld.components import StateParts
 from sentineld.model import Severity, from_timestamp
 from sentineld.options import Duration
-from sentineld.state_parts import ChunkedState, ChunkMemo, decoded_chunks
+from sentineld.state_parts import ChunkedState, ChunkMemo, decoded_chunks, recency_ordered
 from sentineld.watch import Matcher
 from sentineld_plugins.triggers._common import excerpt, watched_subject
 
@@ -92,7 +92,8 @@ class InfluencerMention(Trigger):
     def __init__(self, options: InfluencerMentionOptions, context: Any) -> None:
         super().__init__(options, context)
         self.own = Matcher(context.watch)
-        #: (alert subject, author key) -> what was said; ordered by the last mention's time.
+        #: (alert subject, author key) -> what was said; ordered by the last mention's time
+        #: (a rant said again is put back last, see `recency_ordered`).
         self.rants: OrderedDict[tuple[str, str], _Rant] = OrderedDict()
         self._parts = ChunkedState()
         #: the chunks of the last checkpoint (`_record` counts every change to a rant)
@@ -154,7 +155,7 @@ class InfluencerMention(Trigger):
                 self._resolve(*self.rants.popitem(last=False), moment, alerts)
             rant = self.rants[key] = _Rant(key[0], author, mention.source, moment, moment)
         else:
-            self.rants.move_to_end(key)
+            self.rants[key] = self.rants.pop(key)
         rant.last_at = moment
         rant.count += 1
         rant.negative += negative
@@ -217,7 +218,7 @@ class InfluencerMention(Trigger):
         """One row per open rant (subject, author, channel, first and last time, how many
         mentions and negative ones, the mention ids), encoded now: the pipeline writes it
         later, while later mentions change the rants."""
-        return _encode_rants(list(self.rants.values()))
+        return _encode_rants(recency_ordered(self.rants))
 
     def restore(self, state: Any) -> None:
         rants = _decode_rants(state) if isinstance(state, bytes) else msgspec.convert(state, list[_Rant])
@@ -231,7 +232,7 @@ class InfluencerMention(Trigger):
 
     def snapshot_parts(self, complete: bool) -> StateParts:
         """The rants in chunks, of which a checkpoint writes those that changed (decision 0015)."""
-        rants = self._memo.chunks(list(self.rants.values()), attrgetter("subject", "author"), _encode_rants, complete)
+        rants = self._memo.chunks(recency_ordered(self.rants), attrgetter("subject", "author"), _encode_rants, complete)
         return self._parts.snapshot(b"", {"rants": rants}, complete)
 
     def restore_parts(self, parts: dict[str, bytes]) -> None:
