@@ -620,16 +620,16 @@ class InfluencerRegistry:
         record stays in memory, the same object, until `trim` after the batch)."""
         stored = self.stored_seq
         records = self._batch_records
-        self._batch_records = []
-        if batch is not self._observed_batch or len(records) != len(batch):
-            for seq, mention in batch:
-                if seq > stored:
-                    self.record(mention)
+        if batch is self._observed_batch and len(records) == len(batch):
+            self._observed_batch = None
+            self._batch_records = []
+            for (seq, mention), record in zip(batch, records):
+                if record is not None and seq > stored:
+                    self._record_in(record, mention)
             return
-        self._observed_batch = None
-        for (seq, mention), record in zip(batch, records):
-            if record is not None and seq > stored:
-                self._record_in(record, mention)
+        for seq, mention in batch:
+            if seq > stored:
+                self.record(mention)
 
     def record(self, mention: Mention) -> None:
         """Keep what the scorers found: sentiment toward the brand and the last scores."""
