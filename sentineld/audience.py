@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sentineld.authors import NO_MASS, AuthorAt, InfluencerRegistry
+from sentineld.authors import NO_MASS, AuthorAt, AuthorRecord, InfluencerRegistry
 from sentineld.model import Mention
 
 REACH_BIN: Final = 0.1  # log10 units
@@ -224,14 +224,18 @@ def score_influence(
     audience = Audience(registry.population)
     observed = registry.observed
     for mention in mentions:
-        record = registry.observe(mention) if standalone else registry.get(mention.author_key)
         scores = mention.scores
-        if record is None:
-            scores["connector"] = scores["maven"] = scores["influence"] = 0.0
-            continue
-        at: AuthorAt | None = observed.get(mention.id)
-        if at is None:
-            at = AuthorAt.of(record)
+        at: AuthorAt | None = None if standalone else observed.get(mention.id)
+        record: AuthorRecord | None
+        if at is not None and at.record.key == mention.author_key:
+            record = at.record  # what `registry.get` would find: the same record until `trim`
+        else:
+            record = registry.observe(mention) if standalone else registry.get(mention.author_key)
+            if record is None:
+                scores["connector"] = scores["maven"] = scores["influence"] = 0.0
+                continue
+            if at is None:
+                at = AuthorAt.of(record)
         followers = at.followers
         reach: float | None = None
         if followers is not None:

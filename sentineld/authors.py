@@ -271,7 +271,9 @@ class KeyFilter:
 
 class AuthorAt:
     """An author's profile and authority as they stood right after one mention was observed
-    (`InfluencerRegistry.observed`): what the influence scorer scores that mention with."""
+    (`InfluencerRegistry.observed`): what the influence scorer scores that mention with, and
+    the author's `record` itself (the one in memory until the batch is recorded), so that the
+    scorer does not look it up again."""
 
     def __init__(
         self,
@@ -282,6 +284,7 @@ class AuthorAt:
         last_seen: float,
         maven_mass: float,
         own: bool,
+        record: AuthorRecord,
     ) -> None:
         self.followers = followers
         self.following = following
@@ -290,11 +293,12 @@ class AuthorAt:
         self.last_seen = last_seen
         self.maven_mass = maven_mass
         self.own = own
+        self.record = record
 
     @staticmethod
     def of(record: AuthorRecord) -> AuthorAt:
         return AuthorAt(record.followers, record.following, record.posts, record.created,
-                        record.last_seen, record.maven_mass, record.own)  # fmt: skip
+                        record.last_seen, record.maven_mass, record.own, record)  # fmt: skip
 
 
 class RecentPosts:
@@ -408,6 +412,11 @@ class InfluencerRegistry:
         self.observed: dict[str, AuthorAt] = {}
         #: Whether a scorer reads `observed` (the influence scorer says so when it is built).
         self.keeps_observed = False
+        #: The batch `observe_batch` last observed and, for each of its mentions in order, the
+        #: author's record it observed (None: none, or not observed), for `record_batch` to
+        #: find them without looking each up again.
+        self._observed_batch: object = None
+        self._batch_records: list[AuthorRecord | None] = []
         #: Mentions up to this sequence number are already in the stored records.
         self.stored_seq = 0
         #: The last sequence number whose facts the records hold.
@@ -523,16 +532,15 @@ class InfluencerRegistry:
         stored = self.stored_seq
         observed = self.observed
         observed.clear()
-        if not self.keeps_observed:
-            for seq, mention in batch:
-                if seq > stored:
-                    self.observe(mention)
-            return
+        records: list[AuthorRecord | None] = []
+        self._observed_batch = batch
+        self._batch_records = records
+        keeps = self.keeps_observed
         for seq, mention in batch:
-            if seq > stored:
-                record = self.observe(mention)
-                if record is not None:
-                    observed[mention.id] = AuthorAt.of(record)
+            record = self.observe(mention) if seq > stored else None
+            records.append(record)
+            if keeps and record is not None:
+                observed[mention.id] = AuthorAt.of(record)
 
     def observe(self, mention: Mention) -> AuthorRecord | None:
         """Apply what `mention` says about its author and the author of the post it answers or
@@ -607,8 +615,18 @@ class InfluencerRegistry:
         return record
 
     def record_batch(self, batch: Sequence[tuple[int, Mention]]) -> None:
-        """`record` every mention of `batch` that the stored records do not cover yet."""
+        """`record` every mention of `batch` that the stored records do not cover yet. For the
+        batch `observe_batch` last observed, each mention's record is the one it observed (a
+        record stays in memory, the same object, until `trim` after the batch)."""
         stored = self.stored_seq
+        records = self._batch_records
+        if batch is self._observed_batch and len(records) == len(batch):
+            self._observed_batch = None
+            self._batch_records = []
+            for (seq, mention), record in zip(batch, records):
+                if record is not None and seq > stored:
+                    self._record_in(record, mention)
+            return
         for seq, mention in batch:
             if seq > stored:
                 self.record(mention)
@@ -619,8 +637,10 @@ class InfluencerRegistry:
         if key is None:
             return
         record = self._hot.get(key) or self._pinned.get(key) or self._evicted.get(key)
-        if record is None:
-            return
+        if record is not None:
+            self._record_in(record, mention)
+
+    def _record_in(self, record: AuthorRecord, mention: Mention) -> None:
         scores = mention.scores
         sentiment = scores.get("sentiment")
         if sentiment is not None and (

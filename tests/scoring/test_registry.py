@@ -393,3 +393,34 @@ def test_stored_times_round_as_python_rounds() -> None:
     for bad in (math.inf, math.nan):
         with pytest.raises((OverflowError, ValueError)):
             micros(bad)
+
+
+def test_record_batch_keeps_the_scores_of_the_batch_observed_and_of_any_other() -> None:
+    """`record_batch` takes each mention's record from `observe_batch` when given the batch it
+    last observed, and looks the authors up for any other: both keep the same sentiment and
+    scores, and a mention the stored records already cover is recorded by neither."""
+    registry = InfluencerRegistry(matcher=Matcher(WatchConfig(brand=["acmeair"])))
+    registry.stored_seq = 1
+    jo = Author(id="jo", handle="jo.example", followers=300)
+    al = Author(id="al", handle="al.example", followers=40)
+    batch = [
+        (1, make_mention("acmeair old news", author=jo, minutes=0)),
+        (2, make_mention("acmeair lost my bag", author=jo, minutes=1)),
+        (3, make_mention("acmeair thanks", author=al, minutes=2)),
+        (4, make_mention("no author here", author=None, minutes=3)),
+    ]
+    again = [(seq, make_mention("acmeair again", id=f"again-{seq}", author=jo, minutes=4 + seq)) for seq in (5, 6)]
+    Matcher(WatchConfig(brand=["acmeair"])).apply([m for _, m in batch + again])
+    for seq, mention in batch + again:
+        mention.scores.update(sentiment=-0.5 * seq, connector=0.1 * seq, maven=0.2, influence=0.1 * seq + 1)
+
+    registry.observe_batch(again)
+    registry.observe_batch(batch)
+    registry.record_batch(list(again))  # not the batch observed last: looked up
+    registry.record_batch(batch)  # the batch observed last: its records
+    jo_record, al_record = registry.get("test:jo"), registry.get("test:al")
+    assert jo_record is not None and al_record is not None
+    assert (jo_record.sentiment_n, jo_record.sentiment_sum) == (3, -0.5 * (2 + 5 + 6))
+    assert (jo_record.connector, jo_record.influence) == (0.1 * 2, 0.1 * 2 + 1)  # recorded last
+    assert (al_record.sentiment_n, al_record.sentiment_sum, al_record.maven) == (1, -1.5, 0.2)
+    assert jo_record.mentions == 3  # seq 1 is covered by the stored records: not observed either
