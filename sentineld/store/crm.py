@@ -223,6 +223,13 @@ _SAVE_CASE: Final = (
     f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)}) ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _CASE_COLUMNS.split(",")[1:])
 )
+#: Insert a case not stored before. A many-row upsert that may update (`_SAVE_CASE`) makes SQLite
+#: copy every page the statement changes to a statement journal first, about 1,760 bytes per
+#: case; with ``DO NOTHING`` it needs none (docs/decisions/0023, 0025). A row it leaves out
+#: (the id was stored after all) is written again with `_SAVE_CASE`.
+_INSERT_CASE: Final = (
+    f"INSERT INTO cases ({_CASE_COLUMNS}) VALUES ({','.join('?' * 11)}) ON CONFLICT (id) DO NOTHING"
+)
 #: The columns of a case row no index holds (`cases_customer`, `cases_state` and the key hold
 #: customer, state, sla_due_us and id), by their place in `_case_row`'s tuple.
 _UNINDEXED: Final = (3, 4, 6, 7, 8, 9, 10)
@@ -239,6 +246,17 @@ _UPDATE_CASE: Final = (
 #: `_UPDATE_CASE` for a case read from the table in this transaction, by the rowid read with
 #: it: the row is found without a probe of the id's index (docs/decisions/0423).
 _UPDATE_CASE_AT: Final = _UPDATE_CASE.replace("WHERE id = ?", "WHERE rowid = ?")
+#: Every column of a case stored before, by id (an update of one row needs no statement journal,
+#: where the upsert of `_SAVE_CASE` does), and by the rowid read with it.
+_REWRITE_CASE: Final = (
+    "UPDATE cases SET "
+    + ", ".join(f"{c.strip()} = ?" for c in _CASE_COLUMNS.split(",")[1:])
+    + " WHERE id = ?"
+)
+_REWRITE_CASE_AT: Final = _REWRITE_CASE.replace("WHERE id = ?", "WHERE rowid = ?")
+#: Of a case row: the parameters of `_REWRITE_CASE` (the rowid follows them for `_REWRITE_CASE_AT`).
+_rewrite_parameters: Final = itemgetter(*range(1, 11), 0)
+_rewrite_columns: Final = itemgetter(*range(1, 11))
 _DRAFT_COLUMNS: Final = (
     "id, created_at, state, alert_id, case_id, mention_id, channel, responder, template, text, "
     "meta, approved_at, approved_by, posted_at, remote_id, attempts, error"
@@ -651,28 +669,44 @@ class CrmTables:
         writes.append((sql, parameters))
 
     def _flush_cases(self) -> None:
-        """Write the cases changed: new ones and those whose indexed columns changed in full,
-        the others without touching their indexes (docs/decisions/0420)."""
+        """Write the cases changed: new ones inserted, stored ones whose indexed columns changed
+        in full, the others without touching their indexes (docs/decisions/0420, 0025)."""
         if not self._dirty:
             return
         stored, rowids = self._stored, self._rowids
-        saved: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
+        rewritten: list[tuple[Any, ...]] = []
+        rewritten_at: list[tuple[Any, ...]] = []
         updated: list[tuple[Any, ...]] = []
         updated_at: list[tuple[Any, ...]] = []
         for case in self._dirty.values():
             row = _case_row(case)
             indexed = _indexed_columns(row)
-            if stored.get(row[0]) == indexed:
-                rowid = rowids.get(row[0])
+            was = stored.get(row[0])
+            rowid = rowids.get(row[0])
+            if was == indexed:
                 if rowid is None:
                     updated.append(_update_parameters(row))
                 else:
                     updated_at.append((*_unindexed_columns(row), rowid))
+                continue
+            if was is None:
+                new.append(row)
+            elif rowid is None:
+                rewritten.append(_rewrite_parameters(row))
             else:
-                saved.append(row)
-                stored[row[0]] = indexed
-        if saved:
-            insert_rows(self.db, _SAVE_CASE, saved)
+                rewritten_at.append((*_rewrite_columns(row), rowid))
+            stored[row[0]] = indexed
+        if new:
+            before = self.db.total_changes
+            insert_rows(self.db, _INSERT_CASE, new)
+            if self.db.total_changes - before < len(new):
+                # Some id was stored after all: bring every row to what it would have been.
+                insert_rows(self.db, _SAVE_CASE, new)
+        if rewritten:
+            self.db.executemany(_REWRITE_CASE, rewritten)
+        if rewritten_at:
+            self.db.executemany(_REWRITE_CASE_AT, rewritten_at)
         if updated:
             self.db.executemany(_UPDATE_CASE, updated)
         if updated_at:

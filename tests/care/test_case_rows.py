@@ -60,6 +60,11 @@ def test_a_case_whose_indexed_columns_stay_is_updated_without_them(tmp_path: Pat
         store.ingest("test", [first], None)
         store.crm_apply(the_book, [first])
         store.db.set_trace_callback(statements.append)
+        other = bluesky("did:plc:al", "al.bsky.social", "@acme.bsky.social hi", minutes=1)
+        store.ingest("test", [other], None)
+        store.crm_apply(the_book, [other])
+        opened = [s for s in statements if s.startswith(("UPDATE cases", "INSERT INTO cases"))]
+        statements.clear()
         again = bluesky("did:plc:jo", "jo.bsky.social", "@acme.bsky.social two", minutes=3)
         store.ingest("test", [again], None)
         store.crm_apply(the_book, [again])
@@ -71,13 +76,17 @@ def test_a_case_whose_indexed_columns_stay_is_updated_without_them(tmp_path: Pat
         moved = [s for s in statements if s.startswith(("UPDATE cases", "INSERT INTO cases"))]
         store.db.set_trace_callback(None)
         [case] = store.cases(state="responded")
-        assert store.cases(state="new") == []
+        assert [c.customer_name for c in store.cases(state="new")] == ["al.bsky.social"]
         assert store.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         store.close()
     assert len(kept) == 1 and kept[0].startswith("UPDATE cases SET severity")
     # Found by the rowid read with it, not through the index of case ids (docs/decisions/0423).
     assert " WHERE rowid = " in kept[0]
-    assert len(moved) == 1 and moved[0].startswith("INSERT INTO cases")  # the state changed
+    # A new case is inserted without the upsert's update (docs/decisions/0025) ...
+    assert len(opened) == 1 and opened[0].startswith("INSERT INTO cases") and opened[0].endswith("DO NOTHING")
+    # ... and one whose state changed is rewritten in full, also by its rowid.
+    assert len(moved) == 1 and moved[0].startswith("UPDATE cases SET customer")
+    assert " WHERE rowid = " in moved[0]
     assert case.updated_at == answer.timestamp and case.first_response_at == answer.timestamp
     assert case.mentions == 3
