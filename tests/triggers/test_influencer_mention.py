@@ -124,3 +124,33 @@ async def test_a_checkpoint_is_the_state_when_it_was_taken(harness) -> None:
     restored.restore(msgspec.msgpack.decode(msgspec.msgpack.encode(taken)))
     [rant] = restored.rants.values()
     assert rant.count == 1 and len(rant.mentions) == 1
+
+
+async def test_which_mentions_alert_for_each_sentiment_and_watchlist_setting(harness) -> None:
+    """Each author fires or not as the options say, whichever of sentiment, criterion and
+    watchlist label decides it: a mention alerts when its author counts (a score at its
+    threshold, or the watchlist label with `watchlist` on) and it is negative, or `sentiment` is
+    "any", or its author is watchlisted and `watchlist_any_sentiment` is on."""
+    authors = {  # author: (maven score, watchlist label, sentiment label)
+        "high-neg": (0.93, "no", "negative"), "high-pos": (0.93, "no", "positive"),
+        "high-listed-pos": (0.93, "yes", "positive"), "low-listed-pos": (0.1, "yes", "neutral"),
+        "low-listed-neg": (0.1, "yes", "negative"), "low-neg": (0.1, "no", "negative"),
+    }
+    stream = [scored(f"@acme {author} says so", minutes=n, author=author,
+                     scores={"maven": value, "connector": 0.2, "sentiment": -0.7 if mood == "negative" else 0.5},
+                     labels={"watchlist": listed, "sentiment": mood})
+              for n, (author, (value, listed, mood)) in enumerate(authors.items())]
+    for sentiment in ("negative", "any"):
+        for watchlist in (True, False):
+            for any_sentiment in (True, False):
+                harness.configure(triggers={"inf": {
+                    "type": "influencer_mention", "sentiment": sentiment, "watchlist": watchlist,
+                    "watchlist_any_sentiment": any_sentiment}})
+                events = await harness.trigger("inf", stream)
+                fired = {e.alert.evidence["author"] for e in events if e.event == "opened"}
+                expected = {
+                    author for author, (value, listed, mood) in authors.items()
+                    if (value >= 0.8 or (watchlist and listed == "yes"))
+                    and (mood == "negative" or sentiment == "any" or (listed == "yes" and any_sentiment))
+                }
+                assert fired == expected, (sentiment, watchlist, any_sentiment)

@@ -119,25 +119,27 @@ class InfluencerMention(Trigger):
     async def observe(self, mentions: Sequence[Mention], alerts: AlertSink) -> None:
         options = self.options
         connector, maven, influence = options.connector, options.maven, options.influence
+        negative_only = options.sentiment == "negative"
+        watchlist_any = options.watchlist_any_sentiment
         for mention in mentions:
             if not mention.matches:
                 continue
             scores = mention.scores
+            watchlisted = mention.labels.get("watchlist") == "yes"
             if (scores.get("connector", 0.0) < connector and scores.get("maven", 0.0) < maven
                     and (influence is None or scores.get("influence", 0.0) < influence)
-                    and mention.labels.get("watchlist") != "yes"):
+                    and not watchlisted):
                 continue  # the fast path: not an influencer
+            # Sentiment before the subject and the criterion: most influencers' mentions are not
+            # negative (decision 0237). The "watchlist" criterion implies the label.
+            negative = is_negative(mention)
+            if not negative and negative_only and not (watchlisted and watchlist_any):
+                continue
             subject = watched_subject(mention.matches, options.subjects)
             if subject is None:
                 continue
             criterion = self._criterion(mention)
             if criterion is None:
-                continue
-            negative = is_negative(mention)
-            watchlisted = criterion[0] == "watchlist" or mention.labels.get("watchlist") == "yes"
-            if not negative and options.sentiment == "negative" and not (
-                watchlisted and options.watchlist_any_sentiment
-            ):
                 continue
             author = mention.author_key
             if author is None or self.own.is_own_account(mention):
