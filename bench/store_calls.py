@@ -21,7 +21,9 @@ bench/store_speed.py takes it), the two taking turns, and their ratio is printed
 ``pages`` makes the calls once, without the WAL thread, emptying the WAL before each call
 (outside the timing), and prints per store method the WAL bytes it appended per recorded mention
 (its commits and any pages spilled before them) by table or index: each frame's page number read
-from the WAL (as bench/case_pages.py does), mapped to its B-tree with ``dbstat`` at the end.
+from the WAL (as bench/case_pages.py does), mapped to its B-tree with ``dbstat`` at the end (a
+page freed and reused counts for its last owner). "All writes" adds what else the thread wrote
+(statement journals).
 """
 
 from __future__ import annotations
@@ -120,7 +122,8 @@ def pages(calls_path: Path, top: int) -> None:
     mentions = data["mentions"]
     tune_gc_for_streaming()
     frames: collections.defaultdict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
-    cpu: collections.Counter[str] = collections.Counter()
+    cpu: collections.defaultdict[str, float] = collections.defaultdict(float)
+    written: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory(prefix="sentineld-store-pages-", dir=calls_path.parent) as scratch:
         store = open_store(Path(scratch))
         db_path = Path(str(store.path))
@@ -130,9 +133,10 @@ def pages(calls_path: Path, top: int) -> None:
         for call in data["calls"]:
             method, args, kwargs = pickle.loads(call)
             store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            started = time.thread_time()
+            started, before = time.thread_time(), _bytes_written()
             getattr(store, method)(*args, **kwargs)
             cpu[method] += time.thread_time() - started
+            written[method] += _bytes_written() - before
             frames[method].update(frames_written(wal, shm, page_size))
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         reader = sqlite3.connect(db_path)
@@ -149,8 +153,8 @@ def pages(calls_path: Path, top: int) -> None:
         for page, times in counter.items():
             by_tree[owner.get(page, "?")] += times
         spread = ", ".join(f"{name} {per(n):,.0f}" for name, n in by_tree.most_common(top))
-        print(f"  {method:<22} {per(sum(counter.values())):7,.0f} bytes/mention, {cpu[method] / mentions * 1e6:6.2f} "
-              f"µs CPU/mention: {spread}")
+        print(f"  {method:<22} WAL {per(sum(counter.values())):6,.0f} bytes/mention (all writes "
+              f"{written[method] / mentions:6,.0f}), {cpu[method] / mentions * 1e6:6.2f} µs CPU/mention: {spread}")
     print("database at the end (dbstat): " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, _, size in sizes[:top + 4]))
 
 
