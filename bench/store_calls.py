@@ -5,6 +5,7 @@ calls without the noise of the stages around them.
     .venv/bin/python bench/store_calls.py record CALLS --stream FILE [--config FILE]
     .venv/bin/python bench/store_calls.py run CALLS [--runs 3] [--baseline REV]
         [--baseline-paths PATH ...]
+    .venv/bin/python bench/store_calls.py pages CALLS [--top 6]
 
 ``record`` replays the JSON Lines of mentions `FILE` in this process through the whole pipeline
 (``--config``: bench/throughput.py's config by default) and pickles every call made to the store
@@ -16,6 +17,13 @@ calling thread per recorded mention and the bytes it handed to ``write`` (``wcha
 Calls that only read are made as well, so that the store's cache sees what it saw. With
 ``--baseline REV`` the same calls also run on the store code of git revision `REV` (as
 bench/store_speed.py takes it), the two taking turns, and their ratio is printed.
+
+``pages`` makes the calls once, without the WAL thread, emptying the WAL before each call
+(outside the timing), and prints per store method the WAL bytes it appended per recorded mention
+(its commits and any pages spilled before them) by table or index: each frame's page number read
+from the WAL (as bench/case_pages.py does), mapped to its B-tree with ``dbstat`` at the end (a
+page freed and reused counts for its last owner). "All writes" adds what else the thread wrote
+(statement journals).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from case_pages import frames_written  # noqa: E402
 from store_speed import _bytes_written, extract  # noqa: E402
 
 
@@ -101,6 +110,54 @@ def child(calls_path: Path) -> dict[str, Any]:
             "written": dict(written), "wal": wal}
 
 
+def pages(calls_path: Path, top: int) -> None:
+    """WAL frames appended per store method and B-tree (see the module's docstring)."""
+    import sqlite3
+
+    from sentineld.cli.common import tune_gc_for_streaming
+    from sentineld.store import open_store
+
+    with calls_path.open("rb") as recorded:
+        data = pickle.load(recorded)
+    mentions = data["mentions"]
+    tune_gc_for_streaming()
+    frames: collections.defaultdict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+    cpu: collections.defaultdict[str, float] = collections.defaultdict(float)
+    written: collections.Counter[str] = collections.Counter()
+    with tempfile.TemporaryDirectory(prefix="sentineld-store-pages-", dir=calls_path.parent) as scratch:
+        store = open_store(Path(scratch))
+        db_path = Path(str(store.path))
+        wal, shm = db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")
+        page_size = store.db.execute("PRAGMA page_size").fetchone()[0]
+        store.db.execute("PRAGMA wal_autocheckpoint=0")
+        for call in data["calls"]:
+            method, args, kwargs = pickle.loads(call)
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            started, before = time.thread_time(), _bytes_written()
+            getattr(store, method)(*args, **kwargs)
+            cpu[method] += time.thread_time() - started
+            written[method] += _bytes_written() - before
+            frames[method].update(frames_written(wal, shm, page_size))
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        reader = sqlite3.connect(db_path)
+        owner = dict(reader.execute("SELECT pageno, name FROM dbstat"))
+        sizes = reader.execute("SELECT name, count(*), sum(pgsize) FROM dbstat GROUP BY name ORDER BY 3 DESC").fetchall()
+        reader.close()
+        store.close()
+    per = lambda count: count * page_size / mentions  # noqa: E731
+    total = sum(sum(counter.values()) for counter in frames.values())
+    print(f"{mentions:,} mentions, {len(data['calls']):,} calls: WAL {per(total):,.0f} bytes/mention "
+          f"({total / mentions:.3f} pages of {page_size // 1024} KiB)")
+    for method, counter in sorted(frames.items(), key=lambda item: -sum(item[1].values())):
+        by_tree: collections.Counter[str] = collections.Counter()
+        for page, times in counter.items():
+            by_tree[owner.get(page, "?")] += times
+        spread = ", ".join(f"{name} {per(n):,.0f}" for name, n in by_tree.most_common(top))
+        print(f"  {method:<22} WAL {per(sum(counter.values())):6,.0f} bytes/mention (all writes "
+              f"{written[method] / mentions:6,.0f}), {cpu[method] / mentions * 1e6:6.2f} µs CPU/mention: {spread}")
+    print("database at the end (dbstat): " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, _, size in sizes[:top + 4]))
+
+
 def run_child(calls: Path, code: Path | None) -> dict[str, Any]:
     env = dict(os.environ)
     if code is not None:
@@ -142,11 +199,17 @@ def main() -> None:
     running.add_argument("--baseline", help="also run the calls on the store code of this git revision")
     running.add_argument("--baseline-paths", nargs="+", default=["sentineld/store"], metavar="PATH",
                          help="take only these paths from the baseline revision (default: sentineld/store)")
+    paging = commands.add_parser("pages")
+    paging.add_argument("calls", type=Path)
+    paging.add_argument("--top", type=int, default=6, help="B-trees named per method")
     hidden = commands.add_parser("child")
     hidden.add_argument("calls", type=Path)
     args = parser.parse_args()
     if args.command == "record":
         record(args.calls, args.stream, args.config)
+        return
+    if args.command == "pages":
+        pages(args.calls, args.top)
         return
     if args.command == "child":
         print(json.dumps(child(args.calls)))
