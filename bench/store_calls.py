@@ -144,7 +144,9 @@ def pages(calls_path: Path, top: int) -> None:
         sizes = reader.execute("SELECT name, count(*), sum(pgsize) FROM dbstat GROUP BY name ORDER BY 3 DESC").fetchall()
         reader.close()
         store.close()
-    per = lambda count: count * page_size / mentions  # noqa: E731
+    def per(count: int) -> float:
+        return count * page_size / mentions
+
     total = sum(sum(counter.values()) for counter in frames.values())
     print(f"{mentions:,} mentions, {len(data['calls']):,} calls: WAL {per(total):,.0f} bytes/mention "
           f"({total / mentions:.3f} pages of {page_size // 1024} KiB)")
