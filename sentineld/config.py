@@ -82,7 +82,7 @@ class DaemonOptions(Options):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
     #: Mentions per batch when replaying a file.
-    batch_size: int = 512
+    batch_size: Annotated[int, msgspec.Meta(ge=1)] = 512
     #: Batches (and ticks, barriers) each queue between stages holds before the producer waits
     #: (backpressure): what bounds a live queue of small batches.
     queue_batches: Annotated[int, msgspec.Meta(ge=1)] = 16
@@ -102,6 +102,10 @@ class DaemonOptions(Options):
     checkpoint_records: Annotated[int, msgspec.Meta(ge=1)] | None = None
     #: How long `run` may take to drain its queues after SIGTERM before it cancels what is left.
     stop_timeout: Duration = Duration(20)
+
+    def __post_init__(self) -> None:
+        if self.tick <= 0:
+            raise ValueError("tick must be a positive duration")
 
 
 class HostKeys(Options):

@@ -69,6 +69,20 @@ def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     assert lines == [f"{tmp_path / 'bad.toml'}: sources.inbox.batch_size: expected int, got str"]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Each passed `check` and then hung the replay, crashed it, or dropped mentions.
+        ("[sentineld]\nbatch_size = 0\n", "sentineld.batch_size: expected int >= 1"),
+        ("[sentineld]\ntick = \"0s\"\n", "sentineld: tick must be a positive duration"),
+        ('[sources.inbox]\ntype = "jsonl"\npath = "m.jsonl"\nbatch_size = -5\n',
+         "sources.inbox.batch_size: expected int >= 1"),
+    ],
+)
+def test_values_that_cannot_work_are_refused(text: str, expected: str, tmp_path: Path) -> None:
+    assert problems(text, tmp_path) == [f"{tmp_path / 'bad.toml'}: {expected}"]
+
+
 def test_missing_type_lists_choices(tmp_path: Path) -> None:
     lines = problems('[sources.inbox]\npath = "x"\n', tmp_path)
     assert "sources.inbox.type: required key is missing (one of:" in lines[0]

@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
+
+import msgspec
 
 from sentineld import Options, Source, hookimpl
 from sentineld.components import Emit, HealthState
@@ -33,7 +35,7 @@ class JsonlOptions(Options):
     #: before the source moves on to the new one.
     rotate_wait: Duration = Duration(1)
     #: Mentions per batch handed to the core.
-    batch_size: int = 512
+    batch_size: Annotated[int, msgspec.Meta(ge=1)] = 512
     #: Hand mentions over at this many times the pace of their event times (a drill: 1 is real
     #: time, 60 plays an hour a minute). Unset: as fast as possible.
     speed: float | None = None
