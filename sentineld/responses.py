@@ -362,16 +362,16 @@ class PostingWorker:
             self.wakeup.clear()
 
     async def post_approved(self) -> int:
-        """Post every approved draft once; returns how many were handled."""
-        approved: list[DraftRecord] = await self.store.call("drafts", state="approved", limit=100)
-        handled = 0
+        """Post every approved draft once; returns how many were handled. Only drafts on a
+        channel some responder posts on are read: approved drafts no responder can post (a
+        statement for every channel, an e-mail reply) must not fill the page and starve the
+        others."""
+        approved: list[DraftRecord] = await self.store.call(
+            "drafts", state="approved", channels=sorted(self.posters), limit=100,
+        )
         for record in approved:
-            guard = self.posters.get(record.channel)
-            if guard is None:
-                continue
-            handled += 1
-            await self._post(guard, record)
-        return handled
+            await self._post(self.posters[record.channel], record)
+        return len(approved)
 
     async def _post(self, guard: Guard, record: DraftRecord) -> None:
         limit = self.options.max_length.get(record.channel)

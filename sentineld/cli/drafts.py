@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from typing import Any
 
 from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
 
@@ -73,6 +74,15 @@ def cmd_approve(args: argparse.Namespace) -> int:
         store.close()
     if draft is None:
         raise CommandError(f"no draft {args.id}")
-    print(f"draft {draft.id} approved by {draft.approved_by}; the daemon posts it on {draft.channel} "
-          "through the responder configured for it (if any)")
+    print(f"draft {draft.id} approved by {draft.approved_by}; " + _who_posts(config, draft.channel))
     return 0
+
+
+def _who_posts(config: Any, channel: str) -> str:
+    """What happens next to an approved draft on `channel`, from the configured responders."""
+    for spec in config.of_kind("responder").values():
+        if channel in getattr(spec.cls, "post_channels", ()):
+            dry = " (dry run: it only logs the reply)" if getattr(spec.options, "dry_run", False) else ""
+            return f"the running daemon posts it on {channel} through responder {spec.id}{dry}"
+    return (f"no configured responder posts on {channel!r}, so nothing will post it: "
+            "post it by hand")

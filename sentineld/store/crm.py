@@ -1004,8 +1004,10 @@ class CrmStoreMixin:
         return added
 
     def drafts(
-        self, *, state: str | None = None, case_id: str | None = None, limit: int = 100, offset: int = 0
+        self, *, state: str | None = None, case_id: str | None = None,
+        channels: Sequence[str] | None = None, limit: int = 100, offset: int = 0,
     ) -> list[DraftRecord]:
+        """Drafts oldest first; `channels`, when given, keeps only drafts on those channels."""
         clauses, args = [], []
         if state is not None:
             if state not in DRAFT_STATES:
@@ -1015,6 +1017,9 @@ class CrmStoreMixin:
         if case_id is not None:
             clauses.append("case_id = ?")
             args.append(case_id)
+        if channels is not None:
+            clauses.append(f"channel IN ({','.join('?' * len(channels))})")
+            args.extend(channels)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.execute(
             f"SELECT {_DRAFT_COLUMNS} FROM drafts {where} ORDER BY created_at, id LIMIT ? OFFSET ?",

@@ -101,6 +101,41 @@ async def test_an_edited_approval_posts_the_edited_text(care, serve, monkeypatch
     assert [body["status"] for body in instance.accepted] == ["Hi Jo, DM us please."]
 
 
+async def test_approved_drafts_no_responder_posts_do_not_starve_the_others(care, serve, monkeypatch,
+                                                                         capsys) -> None:
+    """A page of approved drafts on channels nobody posts on (statements for every channel,
+    e-mail replies) stays approved for ever; the reply behind them is still posted."""
+    import tomli_w
+
+    from sentineld.store.crm import DraftRecord
+
+    monkeypatch.setenv("MASTODON_TOKEN", TOKEN)
+    instance = await serve(MastodonInstance(TOKEN, {"110000000000000042"}))
+    configure(care, instance.url, dry_run=False)
+    await replay_complaint(care)
+    [draft] = drafts(care)
+    store = open_store(care.config().state_dir)
+    store.save_drafts([
+        DraftRecord(id=f"d-stuck{n:03d}", created_at=draft.created_at - 1000 + n, state="approved",
+                    channel="*" if n % 2 else "email", responder="drafts", template="holding_statement",
+                    text="We are on it.")
+        for n in range(150)
+    ])
+    store.save_drafts([DraftRecord(id="d-statement", created_at=draft.created_at, state="pending",
+                                   channel="*", responder="drafts", template="holding_statement",
+                                   text="We are on it.")])
+    store.close()
+    config = care.directory / "with-responders.toml"
+    config.write_text(tomli_w.dumps({name: care.tables[name] for name in ("sentineld", "watch", "responders")}))
+    assert cli_main(["approve", "d-statement", "-c", str(config)]) == 0
+    assert "no configured responder posts on '*'" in capsys.readouterr().out
+    assert cli_main(["approve", draft.id, "-c", str(config)]) == 0
+    assert "posts it on mastodon through responder toot" in capsys.readouterr().out
+    assert await post_approved(care) == 1
+    assert [d.id for d in drafts(care, "posted")] == [draft.id]
+    assert len(instance.accepted) == 1
+
+
 async def test_dry_run_logs_instead_of_posting(care, serve, monkeypatch) -> None:
     monkeypatch.setenv("MASTODON_TOKEN", TOKEN)
     instance = await serve(MastodonInstance(TOKEN, {"110000000000000042"}))
