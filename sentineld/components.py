@@ -105,13 +105,14 @@ class Component:
     def sample_config(cls) -> str | None:
         """The commented sample config (``sample.toml`` beside the plugin's package), if any."""
         module = sys.modules.get(cls.__module__)
-        if module is None:
+        # The class may live in a submodule of the plugin's package (``.../source.py``). A lone
+        # module (a ``*.py`` in the plugins directory) has no package to hold a sample: its
+        # ``__package__`` names a parent that was never imported.
+        if module is not None and not hasattr(module, "__path__"):
+            module = sys.modules.get(module.__package__ or "")
+        if module is None or not hasattr(module, "__path__"):
             return None
-        # The class may live in a submodule of the plugin's package (``.../source.py``).
-        package = cls.__module__ if hasattr(module, "__path__") else module.__package__
-        if not package:
-            return None
-        sample = resources.files(package).joinpath("sample.toml")
+        sample = resources.files(module).joinpath("sample.toml")
         return sample.read_text() if sample.is_file() else None
 
     async def start(self) -> None:

@@ -101,6 +101,34 @@ def test_plugins_directory_is_loaded_after_entry_points(cli, tmp_path: Path) -> 
     assert cli("check", "-c", str(config)).returncode == 0
 
 
+def test_sample_config_of_a_plugins_directory(cli, tmp_path: Path) -> None:
+    """A lone module has no sample (it crashed `config --sample` with a traceback); a package
+    in the directory ships its sample.toml."""
+    plugins = tmp_path / "local-plugins"
+    (plugins / "paging").mkdir(parents=True)
+    beeper = textwrap.dedent("""
+        from sentineld import Notifier, hookimpl
+
+        class Beeper(Notifier):
+            type_name = "{name}"
+            async def notify(self, notification):
+                pass
+
+        @hookimpl
+        def register_notifiers(register):
+            register(Beeper)
+    """)
+    (plugins / "pager.py").write_text(beeper.format(name="beeper"))
+    (plugins / "paging" / "__init__.py").write_text(beeper.format(name="siren"))
+    (plugins / "paging" / "sample.toml").write_text('## A siren.\n[notifiers.s]\ntype = "siren"\n')
+    config = tmp_path / "sentineld.toml"
+    config.write_text('[sentineld]\nplugins_dir = "local-plugins"\n')
+    lone = cli("config", "-c", str(config), "--sample", "beeper")
+    assert lone.returncode == 1 and lone.stderr.strip() == "sentineld: notifier type 'beeper' ships no sample config"
+    packaged = cli("config", "-c", str(config), "--sample", "siren")
+    assert packaged.returncode == 0 and packaged.stdout == '## A siren.\n[notifiers.s]\ntype = "siren"\n'
+
+
 def test_disable_plugins_blocks_by_name(tmp_path: Path) -> None:
     config = load_config(text='[sentineld]\ndisable_plugins = ["file"]\n')
     assert "file" not in config.registry.types["notifier"]

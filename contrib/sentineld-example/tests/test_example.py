@@ -34,3 +34,13 @@ async def test_keyword_trigger_stays_quiet_below_min_count(sentineld_harness: Ha
     mentions = [make_mention("@acme calling my lawyer", minutes=m) for m in (0, 40, 80)]
     result = await harness.replay(mentions)
     assert result.opened == []
+
+
+def test_sample_config_is_shipped_and_valid() -> None:
+    from sentineld.config import load_config
+
+    sample = sentineld_example.KeywordTrigger.sample_config()
+    assert sample is not None and sample == sentineld_example.ShoutingScorer.sample_config()
+    config = load_config(text=sample, extra_plugins=(sentineld_example,), entry_points=False)
+    assert config.components["trigger"]["legal"].options.keywords == ["lawyer", "sue", "refund"]
+    assert config.components["scorer"]["caps"].type_name == "shouting"
