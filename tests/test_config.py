@@ -188,3 +188,16 @@ def test_sample_configs_of_every_builtin_validate(tmp_path: Path, cli, monkeypat
     assert shown.returncode == 0 and 'type = "volume_spike"' in shown.stdout
     wrong = cli("config", "--sample", "volume_spik")
     assert wrong.returncode == 1 and "did you mean 'volume_spike'" in wrong.stderr
+
+
+def test_sample_of_a_type_name_several_kinds_use(cli) -> None:
+    """`webhook` names a source and a notifier: both samples, or the one KIND:TYPE names (the
+    notifier's and the responders' samples could not be printed at all)."""
+    both = cli("config", "--sample", "webhook")
+    assert both.returncode == 0
+    assert "[sources.crm]" in both.stdout and "[notifiers.hook]" in both.stdout
+    notifier = cli("config", "--sample", "notifier:webhook")
+    assert notifier.returncode == 0 and "[notifiers.hook]" in notifier.stdout and "[sources." not in notifier.stdout
+    responder = cli("config", "--sample", "responder:bluesky")
+    assert responder.returncode == 0 and 'type = "bluesky"' in responder.stdout
+    assert "[responders." in responder.stdout and "[sources." not in responder.stdout

@@ -17,7 +17,8 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", metavar="TYPE", required=True,
-                        help="print the commented sample config of a plugin type")
+                        help="print the commented sample config of a plugin type (KIND:TYPE, e.g. "
+                        "notifier:webhook, for only one kind of a name several kinds use)")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -33,16 +34,24 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
-    for kind, types in config.registry.types.items():
-        if args.sample in types:
-            sample = types[args.sample].cls.sample_config()
+    kind, _, type_name = args.sample.rpartition(":")
+    found = [
+        (k, types[type_name]) for k, types in config.registry.types.items()
+        if type_name in types and kind in ("", k)
+    ]
+    if found:
+        # A name several kinds use (webhook, mastodon, bluesky) prints each kind's sample.
+        samples = []
+        for k, ctype in found:
+            sample = ctype.cls.sample_config()
             if sample is None:
-                raise CommandError(f"{kind} type {args.sample!r} ships no sample config")
-            sys.stdout.write(sample)
-            return 0
+                raise CommandError(f"{k} type {type_name!r} ships no sample config")
+            samples.append(sample)
+        sys.stdout.write("\n".join(samples))
+        return 0
     known = sorted({name for types in config.registry.types.values() for name in types})
     from sentineld.options import did_you_mean
 
     raise CommandError(
-        f"no plugin type {args.sample!r}{did_you_mean(args.sample, known)} (known: {', '.join(known)})"
+        f"no plugin type {args.sample!r}{did_you_mean(type_name, known)} (known: {', '.join(known)})"
     )
