@@ -44,6 +44,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 break
         alerts = alerts[: args.limit]
         mutes = _mutes(config, store, alerts) if not args.json else {}
+        acks = store.alert_ack_details([a.id for a in alerts]) if not args.json else {}
     finally:
         store.close()
     if args.json:
@@ -55,7 +56,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return 0
     now = datetime.now(UTC)
     for alert in alerts:
-        print(_render(alert, now, mutes.get(alert.id)))
+        print(_render(alert, now, mutes.get(alert.id), acks.get(alert.id)))
     return 0
 
 
@@ -80,7 +81,7 @@ def _mutes(config: Any, store: Any, alerts: list[Any]) -> dict[str, str]:
     return found
 
 
-def _render(alert: Any, now: datetime, muted: str | None) -> str:
+def _render(alert: Any, now: datetime, muted: str | None, ack: tuple[float, str, str] | None = None) -> str:
     from sentineld.model import format_time
 
     if alert.is_open:
@@ -93,6 +94,10 @@ def _render(alert: Any, now: datetime, muted: str | None) -> str:
     evidence = [f"{key} {alert.evidence[key]}" for key in EVIDENCE_KEYS if key in alert.evidence]
     if evidence:
         lines.append("    " + ", ".join(evidence))
+    if ack is not None:
+        at, by, note = ack
+        lines.append(f"    acknowledged by {by} at {format_time(datetime.fromtimestamp(at, UTC))}"
+                     + (f": {note}" if note else ""))
     if muted:
         lines.append(f"    not notified now: {muted}")
     return "\n".join(lines)

@@ -972,16 +972,20 @@ class CrmStoreMixin:
 
     def alert_acks(self, alert_ids: Sequence[str] | None = None) -> dict[str, float]:
         """alert id → when it was acknowledged (POSIX seconds), for `alert_ids` or all."""
+        return {alert_id: at for alert_id, (at, _, _) in self.alert_ack_details(alert_ids).items()}
+
+    def alert_ack_details(self, alert_ids: Sequence[str] | None = None) -> dict[str, tuple[float, str, str]]:
+        """alert id → (when, by whom, note) of its acknowledgement, for `alert_ids` or all."""
+        query = "SELECT alert_id, at_us, by, note FROM alert_acks"
         if alert_ids is None:
-            rows = self.db.execute("SELECT alert_id, at_us FROM alert_acks")
-            return {row[0]: row[1] / 1e6 for row in rows}
-        found: dict[str, float] = {}
+            return {row[0]: (row[1] / 1e6, row[2], row[3]) for row in self.db.execute(query)}
+        found: dict[str, tuple[float, str, str]] = {}
         ids = list(alert_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT alert_id, at_us FROM alert_acks WHERE alert_id IN ({marks})", chunk)
-            found.update({row[0]: row[1] / 1e6 for row in rows})
+            rows = self.db.execute(f"{query} WHERE alert_id IN ({marks})", chunk)
+            found.update({row[0]: (row[1] / 1e6, row[2], row[3]) for row in rows})
         return found
 
     # ------------------------------------------------------------------ drafts

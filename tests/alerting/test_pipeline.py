@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,6 +197,21 @@ def test_alerts_command_shows_why_an_open_alert_is_not_notified(tmp_path: Path, 
     assert capsys.readouterr().out == ""
     assert cli_main(["alerts", "--json", "-c", str(config), "subject=~brand/author:.*"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_alerts_command_shows_who_acknowledged_an_alert(tmp_path: Path, capsys) -> None:
+    """`ack --note` was kept but never shown: the team could not tell who is on an alert."""
+    config = setup(tmp_path)
+    replay(config, rant_stream(until=15), capsys)
+    assert cli_main(["alerts", "--open", "--json", "-c", str(config)]) == 0
+    [alert] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert cli_main(["alerts", "--open", "-c", str(config)]) == 0
+    assert "acknowledged" not in capsys.readouterr().out
+    assert cli_main(["ack", alert["id"], "--by", "sam", "--note", "calling Maya", "-c", str(config)]) == 0
+    capsys.readouterr()
+    assert cli_main(["alerts", "--open", "-c", str(config)]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"    acknowledged by sam at \S+Z: calling Maya", shown[3]), shown
 
 
 def test_silence_expire_and_errors(tmp_path: Path, capsys) -> None:
