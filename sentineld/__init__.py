@@ -24,7 +24,7 @@ from sentineld.components import (
 from sentineld.changes import MentionChange
 from sentineld.hookspecs import hookimpl
 from sentineld.model import Alert, Author, Mention, Metrics
-from sentineld.options import Duration, Options, Secret
+from sentineld.options import ConfigPath, Duration, Options, Secret
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "AlertSink",
     "Author",
     "ComponentContext",
+    "ConfigPath",
     "Draft",
     "Duration",
     "Health",

@@ -31,6 +31,7 @@ from sentineld.options import (
     Options,
     OptionsError,
     Problem,
+    config_directory,
     convert_options,
     did_you_mean,
 )
@@ -228,7 +229,8 @@ def load_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem("", f"not valid TOML: {exc}")], label) from None
-    return _validate(data, file_path, label, entry_points, extra_plugins)
+    with config_directory(file_path.parent if file_path is not None else None):
+        return _validate(data, file_path, label, entry_points, extra_plugins)
 
 
 def _validate(

@@ -4,21 +4,25 @@ config files use (durations, secrets). Validation errors name the key path and w
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import msgspec
 
 __all__ = [
+    "ConfigPath",
     "Duration",
     "Options",
     "OptionsError",
     "Problem",
     "Secret",
+    "config_directory",
     "convert_options",
     "did_you_mean",
     "parse_duration",
@@ -111,6 +115,46 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+# --------------------------------------------------------------------------- paths
+
+#: The directory of the config file being validated: relative paths in it are relative to it.
+_CONFIG_DIRECTORY: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "sentineld_config_directory", default=None
+)
+
+
+@contextmanager
+def config_directory(directory: Path | None) -> Iterator[None]:
+    """While validating a config file: resolve relative `ConfigPath`s and secret files against
+    `directory` (None: leave them relative to the working directory, as for the embedded
+    config)."""
+    token = _CONFIG_DIRECTORY.set(directory)
+    try:
+        yield
+    finally:
+        _CONFIG_DIRECTORY.reset(token)
+
+
+def _in_config_directory(value: str) -> str:
+    path = Path(value).expanduser()
+    directory = _CONFIG_DIRECTORY.get()
+    if path.is_absolute() or directory is None:
+        return str(path)
+    return str(directory / path)
+
+
+class ConfigPath(str):
+    """A file system path written in the config: a relative one is relative to the directory of
+    the config file (as `state_dir` is), whatever the daemon's working directory. ``"-"`` (standard
+    input, where an option allows it) stays as it is."""
+
+    @classmethod
+    def from_config(cls, value: Any) -> ConfigPath:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a path (a string), got {type(value).__name__}")
+        return cls(value if value in ("", "-") else _in_config_directory(value))
+
+
 # --------------------------------------------------------------------------- secrets
 
 
@@ -160,7 +204,7 @@ class Secret:
                 raise ValueError(f"environment variable {where} is not set")
             return cls(os.environ[where], f"env:{where}")
         if how == "file":
-            return cls(_read_secret_file(Path(where)), f"file:{where}")
+            return cls(_read_secret_file(Path(_in_config_directory(where))), f"file:{where}")
         if how == "credential":
             directory = os.environ.get("CREDENTIALS_DIRECTORY")
             if not directory:
@@ -186,6 +230,8 @@ def _dec_hook(kind: type, value: Any) -> Any:
         return parse_duration(value)
     if kind is Secret:
         return Secret.from_config(value)
+    if kind is ConfigPath:
+        return ConfigPath.from_config(value)
     raise NotImplementedError(f"no decoder for {kind!r}")
 
 

@@ -201,3 +201,33 @@ def test_sample_of_a_type_name_several_kinds_use(cli) -> None:
     responder = cli("config", "--sample", "responder:bluesky")
     assert responder.returncode == 0 and 'type = "bluesky"' in responder.stdout
     assert "[responders." in responder.stdout and "[sources." not in responder.stdout
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As documented, and as state_dir already was: the daemon under systemd runs in /, and
+    `run -c ../etc/sentineld.toml` read mentions.jsonl from the working directory instead."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "hook.secret").write_text("s3cret\n")
+    (etc / "sentineld.toml").write_text(
+        '[sources.inbox]\ntype = "jsonl"\npath = "mentions.jsonl"\n'
+        '[sources.piped]\ntype = "jsonl"\npath = "-"\n'
+        '[sources.logs]\ntype = "jsonl"\npath = "/var/log/mentions.jsonl"\n'
+        '[sources.mail]\ntype = "imap"\nhost = "imap.example.com"\nusername = "care"\n'
+        'password = { file = "hook.secret" }\nca_file = "certs/ca.pem"\n'
+        '[notifiers.log]\ntype = "file"\npath = "out/notified.jsonl"\n'
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(Path("../etc/sentineld.toml"))
+    sources = config.components["source"]
+    assert Path(sources["inbox"].options.path).resolve() == etc / "mentions.jsonl"
+    assert sources["piped"].options.path == "-"
+    assert sources["logs"].options.path == "/var/log/mentions.jsonl"
+    assert sources["mail"].options.password.reveal() == "s3cret"
+    assert Path(sources["mail"].options.ca_file).resolve() == etc / "certs" / "ca.pem"
+    assert Path(config.components["notifier"]["log"].options.path).resolve() == etc / "out" / "notified.jsonl"
+    # Without a file (the embedded config, `text=`), they stay relative to the working directory.
+    embedded = load_config(text='[sources.inbox]\ntype = "jsonl"\npath = "mentions.jsonl"\n')
+    assert embedded.components["source"]["inbox"].options.path == "mentions.jsonl"

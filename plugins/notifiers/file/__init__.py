@@ -10,15 +10,16 @@ from typing import Any
 
 import msgspec
 
-from sentineld import Notification, Notifier, Options, hookimpl
+from sentineld import ConfigPath, Notification, Notifier, Options, hookimpl
 from sentineld.model import alert_to_dict
 
 _encode = msgspec.json.Encoder().encode
 
 
 class FileOptions(Options):
-    #: The JSON Lines file to append to (created if missing).
-    path: str
+    #: The JSON Lines file to append to (created if missing), relative to the config file's
+    #: directory.
+    path: ConfigPath
     #: fsync after each line, so that a delivered notification survives a power cut.
     fsync: bool = True
 

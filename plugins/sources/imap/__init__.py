@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from sentineld import Duration, Options, Secret, Source, hookimpl
+from sentineld import ConfigPath, Duration, Options, Secret, Source, hookimpl
 from sentineld.components import Emit
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class ImapOptions(Options):
     #: The port; unset: 993 for imaps, 143 otherwise.
     port: int | None = None
     #: A CA bundle (PEM) to trust besides the system's, e.g. for an internal server.
-    ca_file: str | None = None
+    ca_file: ConfigPath | None = None
     #: The mailbox to read.
     mailbox: str = "INBOX"
     #: On the first start (no cursor yet), how far back to read: the messages received within

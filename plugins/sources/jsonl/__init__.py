@@ -19,14 +19,14 @@ from sentineld import Options, Source, hookimpl
 from sentineld.components import Emit, HealthState
 from sentineld.changes import MentionChange, change_from_dict, is_change
 from sentineld.model import Mention, MentionError, decode_mention, decode_mention_lines
-from sentineld.options import Duration
+from sentineld.options import ConfigPath, Duration
 
 CHUNK = 1 << 18
 
 
 class JsonlOptions(Options):
-    #: File to read; "-" reads standard input.
-    path: str
+    #: File to read (relative to the config file's directory); "-" reads standard input.
+    path: ConfigPath
     #: Keep reading as the file grows (a live log). Replay turns this off.
     follow: bool = True
     #: How often to look for new lines while following.
