@@ -15,6 +15,7 @@ state when their id and type are unchanged) and starts the sources again from th
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from contextlib import AsyncExitStack
@@ -25,6 +26,7 @@ from sentineld.config import Config, ConfigError, load_config
 from sentineld.logs import configure_logging, get_logger
 from sentineld.pipeline import Pipeline
 from sentineld.store import open_store
+from sentineld.store.sqlite import lock_state_dir
 from sentineld.store.worker import StoreWorker
 from sentineld.systemd import ProgressProbe, SystemdNotifier, run_heartbeat, watchdog_interval
 
@@ -79,6 +81,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         async with AsyncExitStack() as stack:
             self._stack = stack
+            stack.callback(os.close, lock_state_dir(self.config.state_dir))
             self._worker = StoreWorker(open_store(self.config.state_dir))
             stack.callback(self._worker.close)
             handlers = {signal.SIGTERM: "stop", signal.SIGINT: "stop", signal.SIGHUP: "reload"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -71,6 +73,33 @@ def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
     except OSError as exc:
         raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
     return SQLiteStore(state_dir / DB_NAME, synchronous=synchronous)
+
+
+LOCK_NAME: Final = "daemon.lock"
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Hold the state directory for one daemon: returns the descriptor of its lock file (the
+    lock goes with it when closed, or when the process dies). Raises StoreError naming the pid
+    of the daemon already holding it: two daemons on one store would both deliver every
+    notification and overwrite each other's checkpoints."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StoreError(
+            f"another sentineld (pid {holder}) is running on the state directory {state_dir}; "
+            "stop it first, or give this one its own state_dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def _us(seconds: float) -> int:

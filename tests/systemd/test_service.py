@@ -173,6 +173,23 @@ def test_ready_then_sigterm_sends_stopping_and_exits_0(service) -> None:
     assert daemon.logged("stopped")
 
 
+def test_a_second_daemon_on_the_same_state_directory_is_refused(service) -> None:
+    """Both ran, each delivering every notification and checkpointing over the other's state."""
+    first = service(BASE + NOTIFY_FIRST)
+    second = DaemonProcess(first.config, env={"SENTINELD_TEST_TOKEN": TOKEN})
+    try:
+        assert second.wait() == 1
+    finally:
+        second.stop()
+    assert f"another sentineld (pid {first.pid}) is running on the state directory" in "".join(second.lines)
+    assert first.proc.poll() is None
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
+    again = service(BASE + NOTIFY_FIRST)  # the lock went with the first daemon
+    again.signal(signal.SIGTERM)
+    assert again.wait() == 0
+
+
 def test_reload_good_config_swaps_plugins_and_keeps_trigger_state(service) -> None:
     daemon = service(BASE + NOTIFY_FIRST)
     listener, path = service.listener, service.path
