@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -16,6 +18,7 @@ from sentineld.logs import get_logger
 from sentineld.model import MentionError, decode_mention, encode_mention
 from sentineld.pipeline import Pipeline
 from sentineld.store import open_store
+from sentineld.store.sqlite import lock_state_dir
 from sentineld.store.worker import StoreWorker
 from sentineld.supervisor import Guard
 from sentineld.watch import Matcher
@@ -83,8 +86,10 @@ async def replay(
     running pipeline (a progress bar reads its sources' positions and its counters)."""
     summary = ReplaySummary(list(files))
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="sentineld-replay-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="sentineld-replay-") as scratch, ExitStack() as held:
         directory = state_dir or Path(scratch)
+        if state_dir is not None:  # a daemon's, perhaps: one writer at a time (decision 0604)
+            held.callback(os.close, lock_state_dir(state_dir))
         worker = StoreWorker(open_store(directory))
         try:
             sources = _replay_sources(config, files, speed)

@@ -74,6 +74,29 @@ def test_replay_state_dir_resumes_without_repeating(tmp_path: Path, cli) -> None
     assert again.stdout == "" and "0 stored" in again.stderr
 
 
+def test_replay_into_a_running_daemons_state_dir_is_refused(tmp_path: Path, cli) -> None:
+    """`--state-dir` naming a live daemon's store (decision 0604), or one that cannot be made:
+    a sentence and exit 1, not a second writer nor a traceback."""
+    import os
+
+    from sentineld.store.sqlite import lock_state_dir
+
+    config, stream = setup(tmp_path, burst_stream())
+    state = tmp_path / "daemon-state"
+    held = lock_state_dir(state)
+    try:
+        busy = cli("replay", "--state-dir", str(state), "-c", str(config), str(stream))
+    finally:
+        os.close(held)
+    assert busy.returncode == 1
+    assert busy.stderr.strip() == (f"sentineld: another sentineld (pid {os.getpid()}) is running on the state "
+                                   f"directory {state}; stop it first, or give this one its own state_dir")
+    (tmp_path / "file").write_text("")
+    blocked = cli("replay", "--state-dir", str(tmp_path / "file" / "state"), "-c", str(config), str(stream))
+    assert blocked.returncode == 1 and blocked.stderr.startswith("sentineld: cannot create state directory")
+    assert cli("replay", "--state-dir", str(state), "-c", str(config), str(stream)).returncode == 0
+
+
 def test_replay_finishes_its_queued_work_however_long_the_drain(tmp_path: Path, cli) -> None:
     """`stop_timeout` bounds a daemon's drain after SIGTERM (what it cancels is re-fed at the
     next start); a replay has no next start, so the mentions queued when its file ends are all

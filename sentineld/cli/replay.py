@@ -32,6 +32,7 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from sentineld.model import encode_alert
     from sentineld.replay import replay
+    from sentineld.store import StoreError
 
     config = load(args)
     tune_gc_for_streaming()
@@ -49,13 +50,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from sentineld.progress import progress_bar
 
     total = None if "-" in args.files else sum(Path(name).stat().st_size for name in args.files)
-    with progress_bar("replay", total, relog=lambda stream: _relog(config, stream)) as bar:
-        summary = asyncio.run(
-            _replay_with_progress(
-                bar, total, replay, config, args.files, on_alert=print_alert if args.json else None,
-                state_dir=args.state_dir, notify=args.notify, speed=args.speed,
+    try:
+        with progress_bar("replay", total, relog=lambda stream: _relog(config, stream)) as bar:
+            summary = asyncio.run(
+                _replay_with_progress(
+                    bar, total, replay, config, args.files, on_alert=print_alert if args.json else None,
+                    state_dir=args.state_dir, notify=args.notify, speed=args.speed,
+                )
             )
-        )
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
     print(summary.render(), file=sys.stderr)
     return 0
 
