@@ -17,6 +17,7 @@ HEADER = """\
 
 
 def _sections(brand: str) -> list[tuple[str, dict[str, Any]]]:
+    handle = "".join(brand.split())  # "Acme Air" is @AcmeAir and #AcmeAir: handles have no spaces
     return [
         (
             "The daemon's own settings. Relative paths are relative to this file.",
@@ -27,8 +28,8 @@ def _sections(brand: str) -> list[tuple[str, dict[str, Any]]]:
             "(their replies answer customers).",
             {
                 "watch": {
-                    "brand": [brand, f"@{brand}", f"#{brand}"],
-                    "accounts": [brand],
+                    "brand": [brand, f"@{handle}", f"#{handle}"],
+                    "accounts": [handle],
                     "exclude": [],
                     "competitors": {"rival": ["rival", "@rival"]},
                 }

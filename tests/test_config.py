@@ -169,6 +169,15 @@ def test_init_writes_a_config_that_passes_check(tmp_path: Path, cli) -> None:
     assert again.returncode == 1 and "exists" in again.stderr
 
 
+def test_init_with_a_brand_of_two_words_makes_handles_without_spaces(tmp_path: Path, cli) -> None:
+    """`--brand "Acme Air"` wrote "@Acme Air" and "#Acme Air", which no post can contain, and the
+    account "Acme Air", so the brand's own replies were never recognised."""
+    target = tmp_path / "new.toml"
+    assert cli("init", str(target), "--brand", "Acme Air").returncode == 0
+    watch = load_config(target).watch
+    assert watch.brand == ["Acme Air", "@AcmeAir", "#AcmeAir"] and watch.accounts == ["AcmeAir"]
+
+
 def test_sample_configs_of_every_builtin_validate(tmp_path: Path, cli, monkeypatch) -> None:
     """Vector's habit: every component's sample config round-trips through the validator."""
     config = load_config(text="")
