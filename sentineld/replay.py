@@ -37,6 +37,10 @@ class ReplaySummary:
     alerts_resolved: int = 0
     seconds: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
+    #: With --notify: alerts still held for their group's next notification, and escalation
+    #: steps not due yet, when the recording ended (a replay stops at its last mention).
+    unsent_alerts: int = 0
+    unsent_steps: int = 0
 
     def render(self) -> str:
         rate = self.stored / self.seconds if self.seconds else 0.0
@@ -45,6 +49,11 @@ class ReplaySummary:
             f"({rate:,.0f} mentions/s): {self.stored} stored, {self.duplicates} duplicate, "
             f"{self.malformed} malformed skipped; alerts {self.alerts_opened} opened, "
             f"{self.alerts_resolved} resolved"
+        ) + (
+            f"; never notified, due after the last recorded mention: {self.unsent_alerts} alerts "
+            f"held for their group's next notification (group_interval), {self.unsent_steps} "
+            "escalation steps (add a quiet stretch at the end of the recording to hear them)"
+            if self.unsent_alerts or self.unsent_steps else ""
         )
 
 
@@ -113,6 +122,9 @@ async def replay(
     summary.duplicates = pipeline.stats.duplicates
     summary.alerts_opened = pipeline.stats.alerts_opened
     summary.alerts_resolved = pipeline.stats.alerts_resolved
+    if notify:
+        summary.unsent_alerts = pipeline.alerts.waiting()
+        summary.unsent_steps = len(pipeline.playbooks.pending) if pipeline.playbooks is not None else 0
     summary.seconds = time.perf_counter() - started
     return summary
 

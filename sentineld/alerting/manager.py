@@ -78,6 +78,10 @@ class AlertManager:
         self._mute_check_at = -_NEVER
         self._due = _NEVER
 
+    def waiting(self) -> int:
+        """Alerts held for their group's next notification (`group_wait`, `group_interval`)."""
+        return sum(len(group.pending) for group in self._groups.values())
+
     @property
     def silences(self) -> list[Silence]:
         return self.mutes.silences

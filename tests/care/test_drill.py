@@ -91,3 +91,39 @@ async def test_a_recorded_crisis_plays_through_the_notifiers_at_600x(tmp_path: P
         assert abs(got - want) <= TOLERANCE, (expected, actual)
     # Paced, not as fast as possible: 48 minutes of event time take about 5 seconds.
     assert elapsed >= 48 * 60 / SPEED * 0.8
+
+
+def test_a_drill_says_which_notifications_its_recording_ended_before(tmp_path: Path, cli) -> None:
+    """A replay stops at its last mention: five customers left waiting, one notification (the
+    others wait for the group's next one, 5m later in event time) and one escalation step 15m
+    later. The drill said nothing of them; now its summary counts them."""
+    stream = [email(f"c{k}@example.com", "Where is my refund?", minutes=k * 0.2) for k in range(5)]
+    stream.append(filler(8))
+    recorded = tmp_path / "crisis.jsonl"
+    recorded.write_bytes(b"".join(encode_mention(m) + b"\n" for m in stream))
+    config = tmp_path / "drill.toml"
+    config.write_text(textwrap.dedent("""
+        [sentineld]
+        tick = "1m"
+        [watch]
+        brand = ["acme"]
+        accounts = ["care@acme.example"]
+        [triggers.waiting]
+        type = "unanswered"
+        [cases]
+        first_response = "5m"
+        [notifiers.log]
+        type = "file"
+        path = "notified.jsonl"
+        [[playbooks.rules]]
+        name = "waiting"
+        match = ["kind=unanswered"]
+        steps = [{ notify = ["log"] }, { after = "15m", notify = ["log"] }]
+    """))
+    result = cli("replay", "--notify", "-c", str(config), str(recorded))
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "notified.jsonl").read_text().splitlines()) == 1
+    assert ("alerts 5 opened, 0 resolved; never notified, due after the last recorded mention: 4 alerts "
+            "held for their group's next notification (group_interval), 1 escalation steps") in result.stderr
+    quiet = cli("replay", "-c", str(config), str(recorded))
+    assert "never notified" not in quiet.stderr
