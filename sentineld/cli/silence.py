@@ -102,9 +102,21 @@ def _add(args: argparse.Namespace, store: Any) -> int:
         print_json_lines([_silence_dict(silence)])
     else:
         print(silence.id)
-        print(f"silenced {' '.join(silence.matchers)} from {_fmt(starts)} until {_fmt(ends)}",
-              file=sys.stderr)
+        muting = _matching(silence, store.alerts(open_only=True, limit=10_000))
+        # A misspelt value (kind=unanswred) is a valid matcher that mutes nothing: say so now.
+        print(f"silenced {' '.join(silence.matchers)} from {_fmt(starts)} until {_fmt(ends)}; "
+              f"{_open_alerts(muting)} match it now", file=sys.stderr)
     return 0
+
+
+def _matching(silence: Any, open_alerts: list[Any]) -> int:
+    from sentineld.alertrules import alert_labels, matches_all
+
+    return sum(1 for a in open_alerts if matches_all(silence.parsed, alert_labels(a)))
+
+
+def _open_alerts(count: int) -> str:
+    return f"{count} open alert{'s' if count != 1 else ''}"
 
 
 def _list(args: argparse.Namespace, store: Any) -> int:
@@ -117,13 +129,11 @@ def _list(args: argparse.Namespace, store: Any) -> int:
         print("no silences" if args.all else "no active or pending silences")
         return 0
     open_alerts = store.alerts(open_only=True, limit=10_000)
-    from sentineld.alertrules import alert_labels, matches_all
-
     for silence in silences:
-        muting = sum(1 for a in open_alerts if matches_all(silence.parsed, alert_labels(a)))
+        muting = _matching(silence, open_alerts)
         print(
             f"{silence.id}  {silence.state(now):<8}  {_fmt(silence.starts_at)} → {_fmt(silence.ends_at)}"
-            f"  by {silence.created_by}  ({muting} open alert{'s' if muting != 1 else ''} match)\n"
+            f"  by {silence.created_by}  ({_open_alerts(muting)} match)\n"
             f"    {' '.join(silence.matchers)}\n    reason: {silence.reason}"
         )
     return 0

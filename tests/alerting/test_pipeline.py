@@ -218,7 +218,9 @@ def test_silence_expire_and_errors(tmp_path: Path, capsys) -> None:
     config = setup(tmp_path)
     assert cli_main(["silence", "add", "-c", str(config), "kind=viral_post", "--for", "2h",
                      "--reason", "campaign"]) == 0
-    silence_id = capsys.readouterr().out.strip()
+    added = capsys.readouterr()
+    silence_id = added.out.strip()
+    assert added.err.rstrip().endswith("; 0 open alerts match it now")  # a misspelt value shows here
     assert cli_main(["silence", "list", "-c", str(config)]) == 0
     assert silence_id in capsys.readouterr().out
     assert cli_main(["silence", "expire", "-c", str(config), silence_id]) == 0
