@@ -7,7 +7,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
+from sentineld.cli.common import CommandError, count, load, open_cli_store, print_json_lines
 
 PAGE = 500
 #: Evidence keys shown in the one-line explanation, in this order, when an alert carries them.
@@ -20,7 +20,7 @@ def add_alerts_arguments(parser: argparse.ArgumentParser) -> None:
                         "subject=~competitor:.*, severity!=low")
     parser.add_argument("--json", action="store_true", help="Alert JSON Lines")
     parser.add_argument("--open", action="store_true", help="only alerts not resolved yet")
-    parser.add_argument("--limit", type=int, default=100, help="at most this many (newest first)")
+    parser.add_argument("--limit", type=count, default=100, help="at most this many (newest first)")
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

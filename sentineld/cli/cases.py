@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
+from sentineld.cli.common import CommandError, count, load, open_cli_store, print_json_lines
 
 STATE_CHOICES = ("open", "all", "new", "acknowledged", "responded", "resolved", "merged")
 
@@ -20,13 +20,13 @@ def add_cases_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per case")
     parser.add_argument("--state", choices=STATE_CHOICES, default="open",
                         help="which cases (default: open, i.e. new, acknowledged or responded)")
-    parser.add_argument("--limit", type=int, default=100, help="at most this many")
+    parser.add_argument("--limit", type=count, default=100, help="at most this many")
 
 
 def add_case_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", metavar="ID", help="a case id (c-…)")
     parser.add_argument("--json", action="store_true", help="the case, its mentions and history as JSON")
-    parser.add_argument("--history", type=int, default=50,
+    parser.add_argument("--history", type=count, default=50,
                         help="how many of the customer's latest mentions to show (default 50)")
 
 

@@ -21,6 +21,18 @@ class CommandError(SystemExit):
         super().__init__(code)
 
 
+def count(text: str) -> int:
+    """An argparse type for --limit, --top, --history: a whole number, at least 1 (0 printed
+    "no alerts" whatever the store held, and SQLite reads a negative LIMIT as none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def load(args: argparse.Namespace, *, logging: bool = True) -> Config:
     """The config the user asked for; on errors, print each (file: key.path: problem) and exit 2."""
     try:

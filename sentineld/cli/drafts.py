@@ -10,7 +10,7 @@ import argparse
 import getpass
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
+from sentineld.cli.common import CommandError, count, load, open_cli_store, print_json_lines
 
 STATES = ("pending", "approved", "posted", "dry_run", "failed", "rejected")
 
@@ -21,7 +21,7 @@ def add_drafts_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which drafts (default: pending, i.e. waiting for approval)")
     parser.add_argument("--case", default=None, metavar="ID", help="only the drafts of this case")
     parser.add_argument("--reject", default=None, metavar="ID", help="reject this draft (it is never posted)")
-    parser.add_argument("--limit", type=int, default=100, help="at most this many")
+    parser.add_argument("--limit", type=count, default=100, help="at most this many")
 
 
 def add_approve_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from sentineld.cli.common import load, open_cli_store, print_json_lines
+from sentineld.cli.common import count, load, open_cli_store, print_json_lines
 
 
 def add_influencers_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per author")
-    parser.add_argument("--top", type=int, default=20, metavar="N", help="how many (default 20)")
+    parser.add_argument("--top", type=count, default=20, metavar="N", help="how many (default 20)")
     parser.add_argument(
         "--kind", choices=("connector", "maven"),
         help="rank by reach (connector) or topical authority (maven); default: influence, the larger",

@@ -8,7 +8,7 @@ import argparse
 import time
 from typing import Any
 
-from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
+from sentineld.cli.common import CommandError, count, load, open_cli_store, print_json_lines
 
 PAGE = 500
 #: How many stored mentions a filtered listing reads at most before it stops looking.
@@ -26,7 +26,7 @@ def add_mentions_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--author", metavar="KEY", help="only this author (source:authorid)")
     parser.add_argument("--since", metavar="DURATION",
                         help="only mentions written in the last DURATION (e.g. 30m, 2h, 1d)")
-    parser.add_argument("--limit", type=int, default=50, help="at most this many (newest first)")
+    parser.add_argument("--limit", type=count, default=50, help="at most this many (newest first)")
     parser.add_argument("--json", action="store_true", help="Scored mention JSON Lines")
 
 

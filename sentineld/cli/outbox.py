@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sentineld.cli.common import CommandError, load, open_cli_store, print_json_lines
+from sentineld.cli.common import CommandError, count, load, open_cli_store, print_json_lines
 
 if TYPE_CHECKING:
     from sentineld.store import OutboxItem, SQLiteStore
@@ -20,7 +20,7 @@ def add_outbox_arguments(parser: argparse.ArgumentParser) -> None:
         "delivers it within its [outbox] poll interval",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per delivery")
-    parser.add_argument("--limit", type=int, default=100, help="at most this many (newest first)")
+    parser.add_argument("--limit", type=count, default=100, help="at most this many (newest first)")
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
