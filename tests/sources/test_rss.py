@@ -246,3 +246,13 @@ async def test_malformed_document_and_entries_are_rejected(live_core, feed) -> N
         await asyncio.sleep(0.3)  # later polls get 304: the bad entry is not rejected again
         assert source.malformed == 2
     assert [m.url for m in stored] == ["https://blog.example.org/posts/1"]
+
+
+def test_a_url_that_is_not_http_fails_check(tmp_path) -> None:
+    """`url = "notaurl"` passed `check`, then the source retried it for ever."""
+    from sentineld.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(text='[sources.blog]\ntype = "rss"\nurl = "blog.example.org/feed.xml"\n')
+    assert str(info.value).endswith(
+        "sources.blog: url must start with https:// (or http://), got 'blog.example.org/feed.xml'")

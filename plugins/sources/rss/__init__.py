@@ -39,6 +39,10 @@ class RssOptions(HttpSourceOptions, kw_only=True):
     #: Largest feed document accepted, in bytes.
     max_bytes: int = 10 << 20
 
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with https:// (or http://), got {self.url!r}")
+
 
 @dataclass(slots=True)
 class FeedState:
