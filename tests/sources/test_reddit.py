@@ -281,3 +281,13 @@ async def test_unreachable_endpoint_degrades_without_crashing(run):
     await run.until(lambda: source.health.state == HealthState.FAILING, timeout=5)
     assert run.task is not None and not run.task.done()
     await run.stop()
+
+
+@pytest.mark.parametrize("name", ["r/acmeair", "/r/acmeair", "acme air"])
+def test_a_subreddit_written_as_a_path_fails_check(name: str) -> None:
+    """"r/acmeair" passed `check` and was read as /r/r/acmeair/new."""
+    from sentineld.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=r'sources\.reddit: subreddits are names without "r/"'):
+        load_config(text=f'[sources.reddit]\ntype = "reddit"\nreddit_username = "care"\nsubreddits = ["{name}"]\n')
+    load_config(text='[sources.reddit]\ntype = "reddit"\nreddit_username = "care"\nsubreddits = ["acmeair", "a+b"]\n')

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ class RedditOptions(HttpSourceOptions, kw_only=True):
             raise ValueError("client_id and client_secret go together")
         if not self.reddit_username.strip():
             raise ValueError("reddit_username is required in Reddit's User-Agent")
+        for name in self.subreddits:
+            if not re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", name):
+                raise ValueError(f"subreddits are names without \"r/\", such as \"acmeair\" (or \"a+b\"), got {name!r}")
 
 
 @dataclass(slots=True)
