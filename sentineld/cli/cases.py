@@ -155,8 +155,12 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     store = open_cli_store(config)
     try:
         case = store.set_case_state(args.id, "resolved", time.time())
+        alert = store.alert(args.id) if case is None else None
     finally:
         store.close()
+    if alert is not None:
+        raise CommandError(f"{args.id} is an alert, not a case: an alert resolves itself when its "
+                           f"condition ends; `sentineld ack {args.id}` stops its escalation steps")
     if case is None:
         raise CommandError(f"no case {args.id}")
     print(f"case {case.id} is {case.state}")

@@ -212,6 +212,10 @@ def test_alerts_command_shows_who_acknowledged_an_alert(tmp_path: Path, capsys) 
     assert cli_main(["alerts", "--open", "-c", str(config)]) == 0
     shown = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"    acknowledged by sam at \S+Z: calling Maya", shown[3]), shown
+    with pytest.raises(SystemExit) as refused:  # alerts resolve themselves
+        cli_main(["resolve", alert["id"], "-c", str(config)])
+    assert refused.value.code == 1
+    assert f"{alert['id']} is an alert, not a case" in capsys.readouterr().err
 
 
 def test_silence_expire_and_errors(tmp_path: Path, capsys) -> None:
