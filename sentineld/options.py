@@ -257,6 +257,12 @@ def convert_options(data: Mapping[str, Any], cls: type[T], path: str) -> T:
                     Problem(_join(path, key), "unknown key" + did_you_mean(key, allowed))
                 )
     if problems:
+        # What the known keys get wrong too (a required key left out under a misspelt name),
+        # so that one run of `check` names both.
+        try:
+            msgspec.convert({k: v for k, v in data.items() if k in allowed}, cls, dec_hook=_dec_hook)
+        except msgspec.ValidationError as exc:
+            problems.append(_problem_from(exc, path))
         raise OptionsError(problems)
     try:
         return msgspec.convert(data, cls, dec_hook=_dec_hook)

@@ -63,6 +63,14 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
     assert "notifiers.x.stream: expected" in lines[1]
 
 
+def test_a_misspelt_required_key_is_reported_with_what_it_leaves_missing(tmp_path: Path) -> None:
+    """One `check` run names both; the missing key only showed once the misspelling was fixed."""
+    lines = problems('[sources.inbox]\ntype = "jsonl"\npth = "m.jsonl"\n', tmp_path)
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "sources.inbox.pth: unknown key; did you mean 'path'?", "sources.inbox.path: required key is missing",
+    ]
+
+
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     text = BASE + '[sources.inbox]\ntype = "jsonl"\npath = "m.jsonl"\nbatch_size = "many"\n'
     lines = problems(text, tmp_path)
