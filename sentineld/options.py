@@ -262,15 +262,15 @@ def convert_options(data: Mapping[str, Any], cls: type[T], path: str) -> T:
         try:
             msgspec.convert({k: v for k, v in data.items() if k in allowed}, cls, dec_hook=_dec_hook)
         except msgspec.ValidationError as exc:
-            problems.append(_problem_from(exc, path))
+            problems.append(_problem_from(exc, path, cls))
         raise OptionsError(problems)
     try:
         return msgspec.convert(data, cls, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        raise OptionsError([_problem_from(exc, path)]) from None
+        raise OptionsError([_problem_from(exc, path, cls)]) from None
 
 
-def _problem_from(exc: msgspec.ValidationError, path: str) -> Problem:
+def _problem_from(exc: msgspec.ValidationError, path: str, cls: type[Any] | None = None) -> Problem:
     message = str(exc)
     where = ""
     if " - at `$" in message:
@@ -283,7 +283,26 @@ def _problem_from(exc: msgspec.ValidationError, path: str) -> Problem:
     message = message.replace("`", "")
     if message.startswith("Expected"):
         message = "expected" + message[len("Expected") :]
+    if message.startswith("Invalid enum value") and cls is not None:
+        choices = _choices(cls, where)
+        if choices:
+            message += f"; one of: {', '.join(choices)}"
     return Problem(_join(path, where), message)
+
+
+def _choices(cls: type[Any], key: str) -> list[str]:
+    """The values a `Literal` field of `cls` (a key of its own, not a nested one) accepts."""
+    import msgspec.inspect
+
+    try:
+        info = msgspec.inspect.type_info(cls)
+    except (TypeError, ValueError, NameError):
+        return []
+    for field in getattr(info, "fields", ()):
+        if field.encode_name == key:
+            kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+            return [str(v) for kind in kinds if isinstance(kind, msgspec.inspect.LiteralType) for v in kind.values]
+    return []
 
 
 def _join(*parts: str) -> str:

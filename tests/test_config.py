@@ -71,6 +71,15 @@ def test_a_misspelt_required_key_is_reported_with_what_it_leaves_missing(tmp_pat
     ]
 
 
+def test_a_value_outside_a_choice_lists_the_choices(tmp_path: Path) -> None:
+    lines = problems('[sentineld]\nlog_level = "loud"\n[notifiers.screen]\ntype = "console"\nstream = "stdot"\n',
+                     tmp_path)
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "sentineld.log_level: Invalid enum value 'loud'; one of: debug, error, info, warning",
+        "notifiers.screen.stream: Invalid enum value 'stdot'; one of: stderr, stdout",
+    ]
+
+
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     text = BASE + '[sources.inbox]\ntype = "jsonl"\npath = "m.jsonl"\nbatch_size = "many"\n'
     lines = problems(text, tmp_path)
