@@ -1036,15 +1036,18 @@ class CrmStoreMixin:
         return _draft_from_row(row) if row else None
 
     def approve_draft(self, draft_id: str, by: str, text: str | None = None) -> DraftRecord | None:
-        """Approve a pending (or failed) draft, optionally with edited text; None if no such draft.
-        Raises ValueError for a draft already posted or rejected."""
+        """Approve a pending (or failed, or dry-run) draft, optionally with edited text; None if no
+        such draft. Raises ValueError for a draft already posted or rejected."""
         with self.transaction() as db:
             row = db.execute(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,)).fetchone()
             if row is None:
                 return None
             draft = _draft_from_row(row)
-            if draft.state not in ("pending", "failed", "approved"):
-                raise ValueError(f"draft {draft_id} is {draft.state}; only a pending draft can be approved")
+            # A dry run posted nothing: approving it again, once the responder's dry_run is off,
+            # is how the reply the team saw logged gets posted for real.
+            if draft.state not in ("pending", "failed", "approved", "dry_run"):
+                raise ValueError(f"draft {draft_id} is {draft.state}; only a pending, failed or dry-run "
+                                 "draft can be approved")
             db.execute(
                 "UPDATE drafts SET state = 'approved', approved_at = ?, approved_by = ?, "
                 "text = ?, attempts = 0, error = NULL WHERE id = ?",

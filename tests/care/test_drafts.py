@@ -150,6 +150,13 @@ async def test_dry_run_logs_instead_of_posting(care, serve, monkeypatch) -> None
     assert instance.requests == []
     assert [d.id for d in drafts(care, "dry_run")] == [draft.id]
     assert any(entry["event"].startswith("dry run") and entry["draft"] == draft.id for entry in logs)
+    # What the dry run showed is posted for real once dry_run is off and the draft approved again.
+    configure(care, instance.url, dry_run=False)
+    store = open_store(care.config().state_dir)
+    store.approve_draft(draft.id, "sam")
+    store.close()
+    assert await post_approved(care) == 1
+    assert [d.id for d in drafts(care, "posted")] == [draft.id] and len(instance.accepted) == 1
 
 
 async def test_a_refused_reply_fails_the_draft_after_a_permanent_error(care, serve, monkeypatch) -> None:
