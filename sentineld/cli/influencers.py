@@ -19,11 +19,8 @@ def add_influencers_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_influencers(args: argparse.Namespace) -> int:
-    from sentineld.cli.common import CommandError
     from sentineld.registry import top_influencers
 
-    if args.top < 1:
-        raise CommandError("--top must be at least 1", code=2)
     config = load(args, logging=False)
     store = open_cli_store(config)
     try:
@@ -37,7 +34,7 @@ def cmd_influencers(args: argparse.Namespace) -> int:
         print_json_lines(rows)
         return 0
     if not rows:
-        print("no authors tracked yet")
+        print("no authors on the watchlist" if args.watchlist else "no authors tracked yet")
         return 0
     print(f"{'#':>3}  {'influence':>9} {'connector':>9} {'maven':>6} {'mentions':>8} {'sentiment':>9}  author")
     for rank, row in enumerate(rows, start=1):

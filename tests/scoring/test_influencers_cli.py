@@ -82,7 +82,9 @@ def test_influencers_on_an_empty_store(tmp_path: Path, cli) -> None:
     assert result.returncode == 0
     assert "no authors tracked yet" in result.stdout
     bad = cli("influencers", "-c", str(tmp_path / "sentineld.toml"), "--top", "0", cwd=tmp_path)
-    assert bad.returncode == 2 and "--top must be at least 1" in bad.stderr
+    assert bad.returncode == 2 and "--top: expected a whole number of at least 1, got '0'" in bad.stderr
+    watched = cli("influencers", "-c", str(tmp_path / "sentineld.toml"), "--watchlist", cwd=tmp_path)
+    assert watched.returncode == 0 and "no authors on the watchlist" in watched.stdout
 
 
 def test_score_command_runs_influence_and_virality_without_a_store(tmp_path: Path, cli) -> None:
