@@ -74,3 +74,17 @@ def test_read_only_state_dir_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "blocked").write_text("a file where a directory is expected")
     with pytest.raises(StoreError, match="cannot create state directory"):
         open_store(tmp_path / "blocked" / "state")
+
+
+def test_a_new_state_directory_is_private(tmp_path: Path) -> None:
+    """It was made with the umask (0755 here), and the store in it 0644: what customers wrote,
+    their e-mail addresses and handles, readable by every local user outside systemd."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        open_store(tmp_path / "state").close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700

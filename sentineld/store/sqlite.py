@@ -67,9 +67,11 @@ class _Scored(msgspec.Struct):
 
 
 def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
-    """Open (creating and migrating if needed) the store in `state_dir`."""
+    """Open (creating and migrating if needed) the store in `state_dir`. A directory made here
+    is private to the user (0700, as the systemd unit's StateDirectoryMode=): the store holds
+    what customers wrote, their addresses and handles."""
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
     return SQLiteStore(state_dir / DB_NAME, synchronous=synchronous)
@@ -84,7 +86,7 @@ def lock_state_dir(state_dir: Path) -> int:
     of the daemon already holding it: two daemons on one store would both deliver every
     notification and overwrite each other's checkpoints."""
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
