@@ -67,7 +67,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 def _line(case: Any, now: float) -> str:
     due = ""
-    if case.first_response_at is not None:
+    if case.state == "merged" and case.merged_into:
+        due = f"merged into {case.merged_into}"  # its SLA went with it
+    elif case.first_response_at is not None:
         late = case.sla_due_at is not None and case.first_response_at > case.sla_due_at
         due = "answered " + ("late" if late else "in time")
     elif case.sla_due_at is not None:

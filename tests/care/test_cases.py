@@ -127,6 +127,10 @@ async def test_explicit_links_from_config_and_from_the_cli_make_one_customer(car
         assert merged.merged_into == al.id
     finally:
         store.close()
+    capsys.readouterr()
+    assert cli_main(["cases", "--state", "merged", "-c", path]) == 0
+    listed = capsys.readouterr().out
+    assert f"merged into {al.id}" in listed and "OVERDUE" not in listed  # its SLA went with it
 
 
 async def test_states_through_the_cli_and_a_new_issue_after_resolve(care, capsys) -> None:
