@@ -50,6 +50,21 @@ async def test_follows_growth_and_waits_for_a_partial_line(live_core, tmp_path: 
         assert (cursor["dev"], cursor["inode"]) == (path.stat().st_dev, path.stat().st_ino)
 
 
+async def test_a_file_that_does_not_exist_yet_is_logged_once_and_then_read(live_core, tmp_path: Path) -> None:
+    """A misspelt (or relative, decision 0603) path waited for ever with nothing in the log."""
+    import structlog.testing
+
+    path = tmp_path / "later.jsonl"
+    with structlog.testing.capture_logs() as logs:
+        async with live_core.running(source_config(path)) as core:
+            await core.wait_for(lambda: core.source("inbox").health.state.value == "degraded",
+                                what="the source waiting")
+            path.write_bytes(lines("1"))
+            assert ids(await core.wait_stored(1)) == ["test:1"]
+    waiting = [e for e in logs if e["event"] == "file does not exist; waiting for it to appear"]
+    assert [e["path"] for e in waiting] == [str(path)]
+
+
 async def test_resume_after_restart_without_gap_or_duplicate(live_core, tmp_path: Path) -> None:
     path = tmp_path / "mentions.jsonl"
     path.write_bytes(lines("1", "2", "3"))

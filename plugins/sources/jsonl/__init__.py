@@ -106,6 +106,9 @@ class JsonlSource(Source):
             return
         path = Path(self.options.path)
         position = Position.parse(self.cursor)
+        if not path.exists() and not self.finite:
+            # Said once: a misspelt path would otherwise wait for ever with nothing in the log.
+            self.log.warning("file does not exist; waiting for it to appear", path=str(path.absolute()))
         while not path.exists():
             if self.finite:
                 raise FileNotFoundError(f"{path} does not exist")
