@@ -41,6 +41,10 @@ class ReplaySummary:
     #: steps not due yet, when the recording ended (a replay stops at its last mention).
     unsent_alerts: int = 0
     unsent_steps: int = 0
+    #: With --notify: deliveries left in the outbox (a receiver down), and whether the store
+    #: that holds them is kept (--state-dir) or thrown away.
+    undelivered: int = 0
+    kept: bool = False
 
     def render(self) -> str:
         rate = self.stored / self.seconds if self.seconds else 0.0
@@ -54,6 +58,11 @@ class ReplaySummary:
             f"held for their group's next notification (group_interval), {self.unsent_steps} "
             "escalation steps (add a quiet stretch at the end of the recording to hear them)"
             if self.unsent_alerts or self.unsent_steps else ""
+        ) + (
+            f"; {self.undelivered} notifications not delivered (see the log), "
+            + ("left in the outbox of --state-dir for `sentineld run` to retry" if self.kept
+               else "lost with this replay's throwaway store (keep them with --state-dir)")
+            if self.undelivered else ""
         )
 
 
@@ -110,6 +119,11 @@ async def replay(
                 watch(pipeline)
             await pipeline.wait_sources()
             await pipeline.stop(drain_fully=True)
+            if notify:
+                counts = await worker.call("outbox_counts")
+                summary.undelivered = sum(by_state.get("pending", 0) + by_state.get("dead", 0)
+                                          for by_state in counts.values())
+                summary.kept = state_dir is not None
         finally:
             worker.close()
     for guard in sources:

@@ -127,3 +127,37 @@ def test_a_drill_says_which_notifications_its_recording_ended_before(tmp_path: P
             "held for their group's next notification (group_interval), 1 escalation steps") in result.stderr
     quiet = cli("replay", "-c", str(config), str(recorded))
     assert "never notified" not in quiet.stderr
+
+
+def test_a_drill_says_what_its_receivers_never_got(tmp_path: Path, cli) -> None:
+    """The receiver is down: replay gave its deliveries a short grace, then ended as if all was
+    well, the notification thrown away with the replay's store."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    recorded = tmp_path / "crisis.jsonl"
+    recorded.write_bytes(encode_mention(email("jo@example.com", "Refund?", minutes=0)) + b"\n"
+                         + encode_mention(filler(10)) + b"\n")
+    config = tmp_path / "drill.toml"
+    config.write_text(textwrap.dedent(f"""
+        [watch]
+        brand = ["acme"]
+        accounts = ["care@acme.example"]
+        [triggers.waiting]
+        type = "unanswered"
+        [cases]
+        first_response = "5m"
+        [notifiers.care_team]
+        type = "webhook"
+        url = "http://127.0.0.1:{closed}/hook"
+        secret = {{ env = "HOOK_SECRET" }}
+    """))
+    env = {"HOOK_SECRET": SECRET}
+    lost = cli("replay", "--notify", "-c", str(config), str(recorded), env=env)
+    assert lost.returncode == 0, lost.stderr
+    assert ("alerts 1 opened, 0 resolved; 1 notifications not delivered (see the log), lost with this "
+            "replay's throwaway store (keep them with --state-dir)") in lost.stderr
+    kept = cli("replay", "--notify", "--state-dir", str(tmp_path / "state"), "-c", str(config), str(recorded), env=env)
+    assert "1 notifications not delivered (see the log), left in the outbox of --state-dir" in kept.stderr
