@@ -72,6 +72,8 @@ def _line(case: Any, now: float) -> str:
     elif case.first_response_at is not None:
         late = case.sla_due_at is not None and case.first_response_at > case.sla_due_at
         due = "answered " + ("late" if late else "in time")
+    elif case.state == "resolved":
+        due = "resolved without an answer"  # nothing is due any more
     elif case.sla_due_at is not None:
         left = case.sla_due_at - now
         due = f"first response due in {_span(left)}" if left >= 0 else f"first response OVERDUE by {_span(-left)}"

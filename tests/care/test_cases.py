@@ -149,6 +149,9 @@ async def test_states_through_the_cli_and_a_new_issue_after_resolve(care, capsys
     assert cli_main(["resolve", case_id, "-c", path]) == 0
     assert cli_main(["cases", "-c", path]) == 0
     assert "no open cases" in capsys.readouterr().out
+    assert cli_main(["cases", "--state", "resolved", "-c", path]) == 0
+    listed_resolved = capsys.readouterr().out
+    assert "resolved without an answer" in listed_resolved and "OVERDUE" not in listed_resolved
     # The same customer writing about something else later: a new case.
     later = email("jo@example.com", "Now my seat was changed", minutes=120)
     store = store_of(care)
