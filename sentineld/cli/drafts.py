@@ -64,6 +64,8 @@ def cmd_drafts(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    if args.text is not None and not args.text.strip():
+        raise CommandError("--text is empty: a blank reply would be posted", 2)
     config = load(args, logging=False)
     store = open_cli_store(config)
     try:

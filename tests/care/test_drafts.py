@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog.testing
 
 from sentineld.cli import main as cli_main
@@ -95,6 +96,9 @@ async def test_an_edited_approval_posts_the_edited_text(care, serve, monkeypatch
     configure(care, instance.url, dry_run=False)
     await replay_complaint(care)
     [draft] = drafts(care)
+    with pytest.raises(SystemExit) as blank:
+        cli_main(["approve", draft.id, "--text", "  ", "-c", cli_config(care)])
+    assert blank.value.code == 2 and [d.state for d in drafts(care)] == ["pending"]
     assert cli_main(["approve", draft.id, "--text", "Hi Jo, DM us please.", "-c",
                      cli_config(care)]) == 0
     await post_approved(care)
