@@ -267,7 +267,25 @@ def convert_options(data: Mapping[str, Any], cls: type[T], path: str) -> T:
     try:
         return msgspec.convert(data, cls, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        raise OptionsError([_problem_from(exc, path, cls)]) from None
+        problem = _problem_from(exc, path, cls)
+        raise OptionsError([_with_table_key(problem, data, cls, path)]) from None
+
+
+def _with_table_key(problem: Problem, data: Mapping[str, Any], cls: type[Any], path: str) -> Problem:
+    """msgspec writes a table's key as ``[...]`` (``watch.competitors[...]``): find the key whose
+    value fails alone and name it (``watch.competitors.rival``)."""
+    head, found, tail = problem.path.partition("[...]")
+    field = head[len(path) + 1:] if path else head
+    table = data.get(field) if isinstance(data, Mapping) else None
+    if not found or "." in field or not isinstance(table, Mapping):
+        return problem
+    for key, value in table.items():
+        try:
+            msgspec.convert({**data, field: {key: value}}, cls, dec_hook=_dec_hook)
+        except msgspec.ValidationError as exc:
+            if _problem_from(exc, path, cls) == problem:
+                return Problem(f"{head}.{key}{tail}", problem.message)
+    return problem
 
 
 def _problem_from(exc: msgspec.ValidationError, path: str, cls: type[Any] | None = None) -> Problem:

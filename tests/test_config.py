@@ -80,6 +80,14 @@ def test_a_value_outside_a_choice_lists_the_choices(tmp_path: Path) -> None:
     ]
 
 
+def test_a_bad_value_in_a_table_of_names_is_named_by_its_key(tmp_path: Path) -> None:
+    """msgspec says `competitors[...]`; the user wrote `rival`."""
+    lines = problems('[watch.competitors]\nok = ["ok"]\nrival = "rival"\n', tmp_path)
+    assert [line.split(": ", 1)[1] for line in lines] == ["watch.competitors.rival: expected array, got str"]
+    lines = problems('[watch.competitors]\nrival = ["rival", 3]\n', tmp_path)
+    assert [line.split(": ", 1)[1] for line in lines] == ["watch.competitors.rival[1]: expected str, got int"]
+
+
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     text = BASE + '[sources.inbox]\ntype = "jsonl"\npath = "m.jsonl"\nbatch_size = "many"\n'
     lines = problems(text, tmp_path)
