@@ -16,6 +16,12 @@ in a small brand's stream a few thousand followers may be the loudest voice ther
 The state is a few hundred floats in the registry's ``population`` (saved with the author
 records). Each author is counted once: move them when their value changes.
 
+A share of a handful of voices says nothing: the first author a new deployment sees holds all
+of its audience's reach and authority, and would score 1. So the state also counts the authors
+that ever entered the audience (by reach, authority or both), and `score_influence` reports 0
+until that count reaches the scorer's `min_audience` (decision 0238). An audience saved before
+the count existed is taken as grown.
+
 The shares are sums over the bins, left to right as ``sum`` adds, so that the same audience
 always gives the same score to the last bit. Bins that hold nothing add nothing to such a sum,
 so only the span of bins that may hold weight is summed: most of the range is empty (no
@@ -38,6 +44,7 @@ MASS_BIN: Final = 0.25  # natural-log units
 _MASS_SPAN: Final = 50.0  # authority e^-50 below the loudest is nothing: forget those bins
 _REBASE: Final = 500.0  # keep exp() of weights far from overflow
 _DAY: Final = 86400.0
+_GROWN: Final = 1 << 62  # the author count of an audience saved before it was counted
 #: Whether ``sum`` of floats adds them left to right as they come (before Python 3.12, whose
 #: ``sum`` compensates rounding): then a loop gives the same bits without making two slices.
 _PLAIN_SUM: Final = sys.version_info < (3, 12)
@@ -55,11 +62,18 @@ class Audience:
         self.mass: list[float] = state.setdefault("mass", [])
         self.mass_base: int = state.setdefault("mass_base", 0)
         self.landmark: float | None = state.setdefault("landmark", None)
+        grown = _GROWN if any(self.reach) or self.mass else 0  # saved before the count
+        #: Authors that ever entered the audience (`joined`).
+        self.authors: int = state.setdefault("authors", grown)
         self.state = state
         # The span of reach bins that may hold weight (it only widens while this view lives).
         held = [index for index, weight in enumerate(self.reach) if weight]
         self._low: int = held[0] if held else REACH_BINS
         self._high: int = held[-1] + 1 if held else 0
+
+    def joined(self) -> None:
+        """Count an author entering the audience for the first time."""
+        self.authors = self.state["authors"] = self.authors + 1
 
     # ------------------------------------------------------------------ connectors
 
@@ -214,13 +228,16 @@ def score_influence(
     per_post: float,
     young: float,
     standalone: bool,
+    min_audience: int = 0,
 ) -> None:
     """Set ``connector``, ``maven`` and ``influence`` of `mentions` (the influence scorer's
     work, `sentineld_plugins.scorers.influence`), moving each author to their new place in the
     audience. Each mention is scored against its author as it found them (`AuthorAt`, kept by
     the registry's `observe_batch`), not as the end of its batch left them; a mention re-fed
     after a restart (not observed again) reads the record. `standalone`: the registry is the
-    scorer's own, which observes and records each mention itself."""
+    scorer's own, which observes and records each mention itself. `min_audience`: connector
+    and maven are 0 until that many authors have entered the audience, this mention's author
+    included."""
     audience = Audience(registry.population)
     observed = registry.observed
     for mention in mentions:
@@ -249,9 +266,13 @@ def score_influence(
             maven = audience.maven(record.audience_mass, mass, counted=False)
             record.reach = record.audience_mass = None
         else:
+            if record.reach is None and record.audience_mass is None and (reach is not None or mass is not None):
+                audience.joined()
             connector = audience.connector(record.reach, reach)
             maven = audience.maven(record.audience_mass, mass)
             record.reach, record.audience_mass = reach, mass
+        if audience.authors < min_audience:
+            connector = maven = 0.0
         scores["connector"] = connector
         scores["maven"] = maven
         scores["influence"] = connector if connector > maven else maven

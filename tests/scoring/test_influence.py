@@ -204,3 +204,46 @@ def test_a_share_adds_its_bins_as_sum_adds_them() -> None:
         position = index + rng.uniform(-0.2, 1.2)
         expected = with_sums(bins, low, high, index, position, own, outside)
         assert _share(bins, low, high, index, position, own, outside).hex() == expected.hex()
+
+
+async def test_a_new_deployment_calls_nobody_influential_until_its_audience_has_grown() -> None:
+    """The first author a new deployment sees holds all of its audience: their share would make
+    them a connector and a maven at 1.0, and their first complaint an influencer alert
+    (decision 0238)."""
+    first = make_mention("@acmeair lost my bag again", author=profile("first", 300, 200, 900, 800), minutes=0)
+    star = profile("star", 1_000_000, 300, 20_000, 4000)
+    early_star = make_mention("@acmeair my flight is late", author=star, minutes=1)
+    crowd = audience(97, start_minutes=2)  # with `first` and the star: 99 authors
+    hundredth = make_mention("@acmeair is the lounge open", author=profile("hundredth", 120, 90, 400, 900), minutes=60)
+    late_star = make_mention("@acmeair and still late", author=star, minutes=61)
+    stream = [first, early_star, *crowd, hundredth, late_star]
+    counted = scorer()
+    await score(stream, counted)
+
+    assert first.scores == {"connector": 0.0, "maven": 0.0, "influence": 0.0}
+    assert early_star.scores["connector"] == 0.0
+    assert {m.scores["influence"] for m in crowd} == {0.0}
+    assert hundredth.scores["influence"] > 0.0  # the audience's hundredth author
+    assert late_star.scores["connector"] > 0.9
+    assert counted.registry.population["audience"]["authors"] == 100  # each author once
+
+    # Without the count, as the first author alone, the share calls them the loudest voice.
+    alone = InfluenceScorer(InfluenceOptions(min_audience=0), context())
+    again = make_mention("@acmeair lost my bag again", author=profile("first", 300, 200, 900, 800), minutes=0)
+    await score([again], alone)
+    assert again.scores["connector"] == again.scores["maven"] == 1.0
+
+
+async def test_an_audience_saved_before_it_was_counted_counts_as_grown() -> None:
+    grown = scorer()
+    await score(audience(30), grown)
+    population = grown.registry.population
+    del population["audience"]["authors"]  # as a checkpoint from before decision 0238 holds it
+    later = make_mention("@acmeair hello", author=profile("star", 1_000_000, 300, 20_000, 4000), minutes=100)
+    await score([later], grown)
+    assert later.scores["connector"] > 0.9
+
+
+def test_min_audience_is_checked() -> None:
+    with pytest.raises(ValueError, match="min_audience"):
+        InfluenceOptions(min_audience=-1)

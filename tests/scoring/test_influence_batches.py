@@ -45,7 +45,8 @@ async def scores_in_batches(tmp_path: Path, batch: int) -> list[dict[str, float]
         registry = InfluencerRegistry(matcher=Matcher(WATCH))
         tracking = Tracking(registry, worker)
         await tracking.start()
-        scorer = InfluenceScorer(InfluenceOptions(), context(influencers=registry))
+        # 40 authors: the audience is counted grown at its 20th, inside a batch (decision 0238).
+        scorer = InfluenceScorer(InfluenceOptions(min_audience=20), context(influencers=registry))
         mentions = stream()
         Matcher(WATCH).apply(mentions)
         stored = await worker.call("ingest", "src", mentions, None)

@@ -11,7 +11,8 @@ Twitter: the million follower fallacy", ICWSM 2010), so two scores are kept apar
 
 Each is relative to the brand's own audience ("someone else's pussy cat may be your
 influencer"): ``1 - the share of the audience's reach (or authority) held by louder voices``
-(`sentineld.audience`). ``influence`` is the larger of the two. The brand's own accounts are
+(`sentineld.audience`), and 0 until that audience has counted `min_audience` authors (decision
+0238). ``influence`` is the larger of the two. The brand's own accounts are
 scored but not counted in the audience. Mentions without an author score 0.
 
 The scorer reads the author records that the pipeline's tracking step keeps up to date (handed
@@ -42,10 +43,17 @@ class InfluenceOptions(Options):
     followers_per_post: float = 100.0
     #: Account age at which a new account's audience counts half.
     young_account: Duration = Duration(30 * _DAY)
+    #: Authors the audience must have counted before anyone in it is called a connector (by
+    #: reach) or a maven (by authority): until then those scores are 0. A share of a handful of
+    #: voices says nothing, and the first author a new deployment sees would hold all of it.
+    #: Put the voices you know matter on the watchlist: they count from the first mention.
+    min_audience: int = 100
 
     def __post_init__(self) -> None:
         if self.follow_back_scale <= 0 or self.followers_per_post <= 0 or self.young_account <= 0:
             raise ValueError("follow_back_scale, followers_per_post and young_account must be > 0")
+        if self.min_audience < 0:
+            raise ValueError("min_audience must be >= 0")
 
 
 class InfluenceScorer(Scorer):
@@ -73,7 +81,7 @@ class InfluenceScorer(Scorer):
 
     async def score(self, mentions: Sequence[Mention]) -> None:
         # The per-mention work is compiled with the registry's records (decision 0131).
-        score_influence(self.registry, mentions, *self._discounts, self.standalone)
+        score_influence(self.registry, mentions, *self._discounts, self.standalone, self.options.min_audience)
 
 
 @hookimpl
