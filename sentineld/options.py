@@ -260,15 +260,31 @@ def convert_options(data: Mapping[str, Any], cls: type[T], path: str) -> T:
         # What the known keys get wrong too (a required key left out under a misspelt name),
         # so that one run of `check` names both.
         try:
-            msgspec.convert({k: v for k, v in data.items() if k in allowed}, cls, dec_hook=_dec_hook)
+            _converted({k: v for k, v in data.items() if k in allowed}, cls, path)
         except msgspec.ValidationError as exc:
             problems.append(_problem_from(exc, path, cls))
+        except OptionsError as exc:
+            problems.extend(exc.problems)
         raise OptionsError(problems)
     try:
-        return msgspec.convert(data, cls, dec_hook=_dec_hook)
+        return _converted(data, cls, path)
     except msgspec.ValidationError as exc:
         problem = _problem_from(exc, path, cls)
         raise OptionsError([_with_table_key(problem, data, cls, path)]) from None
+
+
+def _converted(data: Any, cls: type[T], path: str) -> T:
+    """``msgspec.convert`` of options; what a plugin's own checks (``__post_init__``) raise
+    besides the ValueError and TypeError msgspec reports becomes a problem at `path` too, not a
+    traceback out of `check`."""
+    try:
+        return msgspec.convert(data, cls, dec_hook=_dec_hook)
+    except msgspec.ValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's code: any error is a refusal
+        raise OptionsError(
+            [Problem(path, f"{cls.__qualname__} refused these options: {type(exc).__name__}: {exc}")]
+        ) from None
 
 
 def _with_table_key(problem: Problem, data: Mapping[str, Any], cls: type[Any], path: str) -> Problem:

@@ -185,6 +185,31 @@ def test_an_option_named_like_a_host_key_is_refused(tmp_path: Path) -> None:
         load_config(text=text)
 
 
+def test_a_plugin_whose_option_check_raises_anything_is_a_config_problem(tmp_path: Path, cli) -> None:
+    """msgspec reports a ValueError or TypeError from ``__post_init__``; anything else a plugin's
+    check raises was a traceback out of `check`."""
+    text = _plugin_dir(tmp_path, """
+        from sentineld import Options, Source, hookimpl
+        class PickyOptions(Options):
+            region: str = "eu"
+            def __post_init__(self):
+                {"eu": 1, "us": 2}[self.region]
+        class Picky(Source):
+            type_name = "picky"
+            Options = PickyOptions
+        @hookimpl
+        def register_sources(register):
+            register(Picky)
+    """) + '[sources.p]\ntype = "picky"\nregion = "mars"\n'
+    with pytest.raises(ConfigError, match=r"sources\.p: PickyOptions refused these options: KeyError: 'mars'"):
+        load_config(text=text)
+    config = tmp_path / "sentineld.toml"
+    config.write_text(text + 'reigon = "eu"\n')
+    result = cli("check", "-c", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "sources.p.reigon: unknown key; did you mean 'region'?" in result.stderr
+
+
 def test_misspelled_hook_is_caught(tmp_path: Path) -> None:
     text = _plugin_dir(tmp_path, """
         from sentineld import hookimpl

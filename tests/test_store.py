@@ -76,6 +76,14 @@ def test_read_only_state_dir_is_a_clear_error(tmp_path: Path) -> None:
         open_store(tmp_path / "blocked" / "state")
 
 
+def test_a_lock_file_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
+    from sentineld.store.sqlite import LOCK_NAME, lock_state_dir
+
+    (tmp_path / LOCK_NAME).mkdir()  # something in the lock file's place
+    with pytest.raises(StoreError, match=f"cannot use state directory {tmp_path}: its lock file {LOCK_NAME}: Is a directory"):
+        lock_state_dir(tmp_path)
+
+
 def test_a_new_state_directory_is_private(tmp_path: Path) -> None:
     """It was made with the umask (0755 here), and the store in it 0644: what customers wrote,
     their e-mail addresses and handles, readable by every local user outside systemd."""
