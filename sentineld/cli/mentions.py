@@ -50,7 +50,7 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     config = load(args, logging=False)
     store = open_cli_store(config)
     try:
-        found, scanned = _collect(store, args, since, wanted)
+        found, scanned, labels = _collect(store, args, since, wanted)
     finally:
         store.close()
     if args.json:
@@ -58,6 +58,8 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         return 0
     if not found:
         print("no mentions" + (" match" if wanted or args.source or args.author or since else ""))
+        for hint in _unknown_labels(wanted, labels) if scanned else ():
+            print(hint)
     for _, mention in found:
         print(_render(mention))
     if scanned >= MAX_SCANNED and len(found) < args.limit:
@@ -81,9 +83,21 @@ def _matches(mention: Any, wanted: Any) -> bool:
     return True
 
 
+def _unknown_labels(wanted: Any, labels: set[str]) -> list[str]:
+    """What to say of a matcher asking for a label no mention read carries (a misspelt name
+    is a valid matcher that matches nothing)."""
+    from sentineld.options import did_you_mean
+
+    known = sorted(labels | {MATCH})
+    return [f"no mention read has a label {m.label!r}{did_you_mean(m.label, known)} "
+            f"(labels seen: {', '.join(known)})"
+            for m in wanted if m.op in ("=", "=~") and m.label not in known]
+
+
 def _collect(store: Any, args: argparse.Namespace, since: float | None,
-             wanted: Any) -> tuple[list[tuple[int, Any]], int]:
-    """The newest mentions passing the filters, paging back; and how many were read."""
+             wanted: Any) -> tuple[list[tuple[int, Any]], int, set[str]]:
+    """The newest mentions passing the filters, paging back; how many were read, and the
+    label names they carry."""
     filters: dict[str, Any] = {}
     if args.source:
         filters["source"] = args.source
@@ -92,17 +106,21 @@ def _collect(store: Any, args: argparse.Namespace, since: float | None,
     if since is not None:
         filters["since"] = since
     found: list[tuple[int, Any]] = []
+    labels: set[str] = set()
     before = None
     scanned = 0
     while len(found) < args.limit and scanned < MAX_SCANNED:
         requested = PAGE if wanted else args.limit - len(found)
         page = store.recent_mentions(limit=requested, before_seq=before, **filters)
         scanned += len(page)
-        found += [(seq, m) for seq, m in page if _matches(m, wanted)]
+        for seq, mention in page:
+            labels.update(mention.labels)
+            if _matches(mention, wanted):
+                found.append((seq, mention))
         if len(page) < requested:
             break
         before = page[-1][0]
-    return found[: args.limit], scanned
+    return found[: args.limit], scanned, labels
 
 
 def _render(mention: Any) -> str:

@@ -77,6 +77,20 @@ def test_filters_by_label_match_source_and_time(tmp_path: Path, cli) -> None:
     assert none.returncode == 0 and none.stdout.strip() == "no mentions match"
 
 
+def test_a_label_no_mention_carries_is_pointed_out(tmp_path: Path, cli) -> None:
+    """A misspelt label is a valid matcher that matches nothing: say so, not only "no match"."""
+    config = stored(tmp_path)
+    misspelt = cli("mentions", "-c", str(config), "sentimnt=negative")
+    assert misspelt.returncode == 0
+    assert misspelt.stdout.splitlines() == [
+        "no mentions match",
+        "no mention read has a label 'sentimnt'; did you mean 'sentiment'? "
+        "(labels seen: addressed, match, sentiment)",
+    ]
+    # A negative matcher on it matches every mention: nothing to point out.
+    assert len(lines(cli("mentions", "-c", str(config), "--json", "sentimnt!=negative"))) == 6
+
+
 def test_bad_arguments_are_explained(tmp_path: Path, cli) -> None:
     config = stored(tmp_path)
     bad_label = cli("mentions", "-c", str(config), "negative")
