@@ -7,6 +7,7 @@ Every JSON error is ``{"error": "what is wrong", "status": N}``. Pages are ``{"i
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -17,7 +18,7 @@ from sentineld.components import HealthState, Source
 from sentineld.http.auth import SESSION_COOKIE
 from sentineld.http.live import stream_events
 from sentineld.http.metrics import CONTENT_TYPE_LATEST
-from sentineld.model import alert_to_dict, format_time, from_timestamp, mention_to_dict
+from sentineld.model import Alert, alert_to_dict, format_time, from_timestamp, mention_to_dict
 
 if TYPE_CHECKING:
     from sentineld.http.server import HttpServer
@@ -231,21 +232,30 @@ async def alerts(request: web.Request) -> web.Response:
     )
 
 
-def _alert_with_mentions(store: SQLiteStore, alert_id: str) -> dict[str, Any] | None:
+def _alert_with_mentions(store: SQLiteStore, alert_id: str) -> tuple[Alert, dict[str, Any]] | None:
     alert = store.alert(alert_id)
     if alert is None:
         return None
     data = alert_to_dict(alert)
     found = (store.mention(mid) for mid in alert.mentions)
     data["mention_details"] = [mention_to_dict(m, scored=True) for m in found if m is not None]
-    return data
+    ack = store.alert_ack_details([alert_id]).get(alert_id)
+    data["acknowledged"] = None if ack is None else {
+        "at": format_time(from_timestamp(ack[0])), "by": ack[1], "note": ack[2] or None}
+    return alert, data
 
 
 async def alert(request: web.Request) -> web.Response:
-    """One alert with its evidence and the mentions it names."""
-    data = await _server(request).reader.run(_alert_with_mentions, request.match_info["id"])  # type: ignore[union-attr]
-    if data is None:
+    """One alert with its evidence, the mentions it names, who acknowledged it (``acknowledged``)
+    and, while it is open, why it is not notified now (``muted``: a silence, an inhibition)."""
+    server = _server(request)
+    found = await server.reader.run(_alert_with_mentions, request.match_info["id"])  # type: ignore[union-attr]
+    if found is None:
         return json_error(404, "no such alert")
+    alert, data = found
+    pipeline = server.daemon.pipeline
+    data["muted"] = (pipeline.alerts.muted_by(alert, time.time())
+                     if alert.is_open and pipeline is not None else None)
     return json_response(data)
 
 

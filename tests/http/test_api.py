@@ -129,6 +129,48 @@ async def test_alerts_list_and_detail_with_evidence_and_mentions(running: Runnin
     assert (await running.get("/api/alerts?state=closed"))[0] == 400
 
 
+async def test_an_alerts_detail_says_who_acknowledged_it_and_why_it_is_not_notified(running: Running) -> None:
+    """What `sentineld alerts` prints under an alert, the dashboard's detail shows too."""
+    from sentineld.alertrules import Silence
+    from sentineld.store import open_store
+
+    quiet = chatter(START, minutes=10, per_minute=4)
+    running.feed(quiet + spike(START + timedelta(minutes=10, seconds=5), 30, len(quiet)))
+    await running.stored(len(quiet) + 30)
+
+    async def brand_alert() -> Any:
+        items = (await running.get("/api/alerts?state=open"))[1]["items"]
+        return next((a for a in items if a["kind"] == "volume_spike" and a["subject"] == "brand"), None)
+
+    alert_id = (await running.until(brand_alert))["id"]
+    status, detail = await running.get(f"/api/alerts/{alert_id}")
+    assert status == 200 and detail["acknowledged"] is None and detail["muted"] is None
+
+    now = datetime.now(UTC)
+    store = open_store(running.path / "state")
+    try:
+        assert store.ack_alert(alert_id, now.timestamp(), "maya", "on it, calling the airport")
+        store.add_silence(Silence(id="s1", matchers=["kind=volume_spike"], starts_at=now - timedelta(minutes=1),
+                                  ends_at=now + timedelta(hours=1), reason="known outage", created_by="maya",
+                                  created_at=now))
+    finally:
+        store.close()
+
+    later = iter(chatter(START + timedelta(minutes=11), minutes=30, per_minute=1, first_index=10_000))
+
+    async def muted() -> Any:
+        # The daemon re-reads silences as it handles mentions (tick = 1h here): keep some coming.
+        running.feed([next(later)])
+        await asyncio.sleep(0.2)
+        body = (await running.get(f"/api/alerts/{alert_id}"))[1]
+        return body if body["muted"] else None
+
+    detail = await running.until(muted)
+    assert detail["acknowledged"]["by"] == "maya" and detail["acknowledged"]["note"] == "on it, calling the airport"
+    assert detail["acknowledged"]["at"].endswith("Z")
+    assert detail["muted"] == "silence s1"
+
+
 async def test_case_queue_most_urgent_first_with_history(running: Running) -> None:
     lines = chatter(START, minutes=10, per_minute=4)  # customers writing to @acme
     running.feed(lines)

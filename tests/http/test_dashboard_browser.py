@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -156,10 +158,18 @@ def test_dashboard_live_in_headless_chromium(tmp_path: Path) -> None:
             wait_in_page(page, "Number(document.querySelector('#volume-chart').dataset.markers) >= 1")
             assert int(page.inner_text("#stat-open")) >= 1
 
+            # Acknowledged from the command line, as a teammate would: the detail says so.
+            alert_id = first.get_attribute("data-id")
+            acked = subprocess.run(
+                [sys.executable, "-m", "sentineld", "ack", alert_id, "--by", "maya", "--note", "on it",
+                 "-c", str(tmp_path / "sentineld.toml")], capture_output=True, text=True, timeout=60,
+                env={**os.environ, "SENTINELD_BROWSER_TOKEN": TOKEN})
+            assert acked.returncode == 0, acked.stderr
             first.locator("summary").click()
             first.locator(".evidence-mentions li").first.wait_for()
             evidence = first.inner_text()
             assert "observed" in evidence
+            assert "Acknowledged by maya at " in evidence and ": on it" in evidence
             assert "<img src=x" in evidence  # shown as text…
             assert page.locator("#alerts img").count() == 0  # …never as markup
             assert page.evaluate("window.__pwned") is None

@@ -364,7 +364,14 @@ async function loadAlertDetails(id, details) {
     const item = el("li", {}, el("span", { class: "who" }, `${who} · ${m.source}`), text);
     mentions.append(item);
   }
-  details.append(evidence, mentions);
+  const status = [];
+  const ack = body.acknowledged;
+  if (ack) {
+    status.push(el("p", { class: "alert-ack" },
+      `Acknowledged by ${ack.by} at ${new Date(ack.at).toLocaleString()}` + (ack.note ? `: ${ack.note}` : "")));
+  }
+  if (body.muted) status.push(el("p", { class: "alert-muted" }, `Not notified now: ${body.muted}`));
+  details.append(...status, evidence, mentions);
 }
 
 function applyAlertEvent(message) {
