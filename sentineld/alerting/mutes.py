@@ -72,7 +72,7 @@ class Mutes:
             return None
         for silence in self.silences:
             if silence.mutes(labels, moment):
-                return f"silence {silence.id}"
+                return f"silence {silence.id}: {silence.reason}"
         for rule in self.inhibitors:
             if not rule.open_sources or not matches_all(rule.target, labels):
                 continue

@@ -165,7 +165,7 @@ def test_silenced_alert_is_stored_not_notified_and_notified_when_the_silence_end
     alerts.set_silences([silence(-10, 30, "kind=negativity_spike", "channel!=*")])
     events = run(alerts, fire(0, channel="bluesky"), 10, 29)
     assert changes(events) == [("opened", "brand", "bluesky")] and notified(events) == []
-    assert alerts.muted_by(events[0].alert, at(10).timestamp()) == "silence s-10"
+    assert alerts.muted_by(events[0].alert, at(10).timestamp()) == "silence s-10: known outage"
     events = run(alerts, 30)
     assert notified(events) == [("opened", "brand", "bluesky")]
     assert not events[0].change and events[0].key == f"{events[0].alert.id}:opened"

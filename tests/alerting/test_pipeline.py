@@ -192,7 +192,7 @@ def test_alerts_command_shows_why_an_open_alert_is_not_notified(tmp_path: Path, 
     text = capsys.readouterr().out
     assert text.startswith("HIGH      influencer_mention  brand/author:bluesky:maya  on bluesky")
     assert "OPEN for" in text and "observed 0.95, threshold 0.8, factor 1.19" in text
-    assert f"not notified now: silence {silence_id}" in text
+    assert f"not notified now: silence {silence_id}: on it" in text
     assert cli_main(["alerts", "--open", "--json", "-c", str(config), "kind=viral_post"]) == 0
     assert capsys.readouterr().out == ""
     assert cli_main(["alerts", "--json", "-c", str(config), "subject=~brand/author:.*"]) == 0

@@ -168,7 +168,7 @@ async def test_an_alerts_detail_says_who_acknowledged_it_and_why_it_is_not_notif
     detail = await running.until(muted)
     assert detail["acknowledged"]["by"] == "maya" and detail["acknowledged"]["note"] == "on it, calling the airport"
     assert detail["acknowledged"]["at"].endswith("Z")
-    assert detail["muted"] == "silence s1"
+    assert detail["muted"] == "silence s1: known outage"
 
 
 async def test_case_queue_most_urgent_first_with_history(running: Running) -> None:
