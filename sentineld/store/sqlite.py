@@ -37,9 +37,7 @@ __all__ = ["SQLiteStore", "open_store"]
 DB_NAME: Final = "sentineld.sqlite3"
 #: SQLite's page cache per connection: the mentions and authors indexes take random inserts, and
 #: with the default 2 MiB every insert past the first million rows reads pages back from disk.
-#: 16 MiB, not 32: the replays' CPU measured the same and the resident set 12-20 MB lower
-#: (decision 0028); neither size holds the random-key tables of a long stream.
-CACHE_KIB: Final = 16 * 1024
+CACHE_KIB: Final = 32 * 1024
 #: Page size of a new store (SQLite's default: 4 KiB; a store keeps the size it was made with).
 #: SQLite pays per page a WAL frame, its checksum and a write call, and a B-tree a level less
 #: deep: 15 % less CPU per stored mention (docs/decisions/0012-sixteen-kib-pages.md).

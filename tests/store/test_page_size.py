@@ -1,5 +1,4 @@
-"""A new store is made with 16 KiB pages; a store made with other pages keeps them. Either way
-its connection's page cache is `CACHE_KIB` (16 MiB, decision 0028)."""
+"""A new store is made with 16 KiB pages; a store made with other pages keeps them."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from sentineld.store import open_store
-from sentineld.store.sqlite import CACHE_KIB, DB_NAME, PAGE_SIZE, WAL_CHECKPOINT_BYTES
+from sentineld.store.sqlite import DB_NAME, PAGE_SIZE, WAL_CHECKPOINT_BYTES
 from sentineld.testing import make_mention
 
 
@@ -20,7 +19,6 @@ def test_new_store_has_large_pages_and_checkpoints_by_bytes(tmp_path: Path) -> N
     assert pragma(store, "page_size") == PAGE_SIZE == 16384
     assert pragma(store, "journal_mode") == "wal"
     assert pragma(store, "wal_autocheckpoint") * PAGE_SIZE == WAL_CHECKPOINT_BYTES
-    assert pragma(store, "cache_size") == -CACHE_KIB == -16 * 1024  # KiB, not pages
     store.close()
 
 
@@ -35,7 +33,6 @@ def test_existing_store_keeps_its_pages(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     assert pragma(store, "page_size") == 4096
     assert pragma(store, "wal_autocheckpoint") * 4096 == WAL_CHECKPOINT_BYTES
-    assert pragma(store, "cache_size") == -CACHE_KIB
     store.ingest("inbox", [make_mention(id="t:1")], "c1")
     store.close()
     again = open_store(tmp_path)
