@@ -3,7 +3,7 @@ triggers, the influencer registry, the SQLite store) as 2,000,000 mentions from 
 authors stream through it, sampled as it goes, to show it stays flat.
 
     .venv/bin/python bench/memory.py [--mentions 2000000] [--authors 500000] [--samples 20]
-                                     [--trace] [--checkpoints]
+                                     [--trace | --breakdown | --checkpoints]
 
 The mentions are generated on the fly and piped to `sentineld replay -` (no file on disk); the
 RSS (VmRSS of /proc/PID/status) is read once the replay has taken its first few thousand mentions
@@ -18,6 +18,12 @@ files hold the Python memory still allocated (grouped by component). It slows th
 and adds its own memory to RSS: measure RSS without it, then look at the breakdown with it.
 SQLite's page cache and other C allocations are not traced; they are the difference between
 RSS and the traced total.
+
+``--breakdown`` asks the replay, once the whole stream is written, where its resident memory
+is without tracing it: pymalloc's arenas (Python objects up to 512 bytes) and their free blocks,
+glibc's heaps and mapped blocks, SQLite's allocations and page cache, the mapped files, the
+objects the garbage collector tracks by type (their own size, not what they refer to), and
+whether scipy is loaded (decision 0028).
 
 ``--checkpoints`` runs the replay with each component's `snapshot()` timed and the checkpoint's
 writes counted, and prints, per component, the encoded state's size and the time taken to
@@ -75,6 +81,80 @@ def dump_on_request():
     out.with_suffix(".tmp").rename(out)
 
 threading.Thread(target=dump_on_request, daemon=True).start()
+from sentineld.cli import main
+sys.argv = ["sentineld", *sys.argv[2:]]
+raise SystemExit(main())
+"""
+
+
+#: Run in the replay subprocess under ``--breakdown``: like ``TRACED_REPLAY``, a thread waits
+#: for the request and writes the report to argv[1].
+BREAKDOWN_REPLAY = """
+import collections, ctypes, ctypes.util, gc, os, sys, tempfile, threading, time
+from pathlib import Path
+out = Path(sys.argv[1])
+
+def report():
+    rows = []
+    libc = ctypes.CDLL(None)
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in
+                    "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    libc.mallinfo2.restype = Mallinfo2
+    info = libc.mallinfo2()
+    rows.append(f"glibc: heaps {info.arena / 2**20:.1f} MB ({info.uordblks / 2**20:.1f} in use, "
+                f"{info.fordblks / 2**20:.1f} free), mapped blocks {info.hblkhd / 2**20:.1f} MB")
+    sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
+    now, high = ctypes.c_int64(), ctypes.c_int64()
+    for code, name in ((0, "allocated"), (2, "page cache (from the heap)")):
+        sqlite.sqlite3_status64(code, ctypes.byref(now), ctypes.byref(high), 0)
+        rows.append(f"SQLite {name}: {now.value / 2**20:.1f} MB (high {high.value / 2**20:.1f})")
+    with tempfile.TemporaryFile() as stats:  # _debugmallocstats writes to the C stderr
+        saved = os.dup(2)
+        os.dup2(stats.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        stats.seek(0)
+        text = stats.read().decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith(("# arenas allocated current", "# bytes in allocated blocks",
+                            "# bytes in available blocks")):
+            rows.append("pymalloc " + line.lstrip("# "))
+    kinds = collections.Counter()
+    name = "?"
+    for line in open("/proc/self/smaps"):
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:
+            name = fields[5] if len(fields) > 5 else "[anon]"
+            name = name if name.startswith("[") else "files"
+        elif fields[0] == "Rss:":
+            kinds[name] += int(fields[1])
+    rows.append("RSS by mapping: " + ", ".join(f"{k} {v / 1024:.1f} MB" for k, v in kinds.most_common() if v >= 100))
+    sizes, counts = collections.Counter(), collections.Counter()
+    for item in gc.get_objects():
+        kind = type(item)
+        kind = f"{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', '?')}"
+        sizes[kind] += sys.getsizeof(item)
+        counts[kind] += 1
+    rows.append("objects the collector tracks, by type (own size only):")
+    rows.extend(f"  {size / 2**20:7.1f} MB {counts[kind]:>9,} {kind}" for kind, size in sizes.most_common(12))
+    rows.append(f"modules loaded: {len(sys.modules)}, scipy's: {sum(m.startswith('scipy') for m in sys.modules)}")
+    return rows
+
+def report_on_request():
+    while not out.with_suffix(".request").exists():
+        time.sleep(0.2)
+    try:
+        rows = report()
+    except Exception as exc:  # a report that failed says so rather than leaving the bench waiting
+        rows = [f"breakdown failed: {exc!r}"]
+    out.with_suffix(".tmp").write_text("\\n".join(rows))
+    out.with_suffix(".tmp").rename(out)
+
+threading.Thread(target=report_on_request, daemon=True).start()
 from sentineld.cli import main
 sys.argv = ["sentineld", *sys.argv[2:]]
 raise SystemExit(main())
@@ -184,6 +264,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--trace", action="store_true",
                         help="print which components hold the Python memory at the end (slower)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="print where the resident memory is at the end (allocators, SQLite, objects)")
     parser.add_argument("--checkpoints", action="store_true",
                         help="print each component's checkpointed state size and snapshot time")
     args = parser.parse_args()
@@ -205,6 +287,8 @@ def main() -> None:
         replay_args = ["replay", "-c", str(config), "-"]
         if args.trace:
             command = [sys.executable, "-c", TRACED_REPLAY, str(traced), *replay_args]
+        elif args.breakdown:
+            command = [sys.executable, "-c", BREAKDOWN_REPLAY, str(traced), *replay_args]
         elif args.checkpoints:
             command = [sys.executable, "-c", CHECKPOINT_REPLAY, str(checkpoints), *replay_args]
         else:
@@ -243,7 +327,7 @@ def main() -> None:
                       f"RSS {samples[-1][1]:6.1f} MB", flush=True)
         replay.stdin.write(b"".join(chunk))
         replay.stdin.flush()
-        if args.trace:
+        if args.trace or args.breakdown:
             traced.with_suffix(".request").touch()
             while not traced.exists() and replay.poll() is None:
                 time.sleep(0.5)
@@ -262,6 +346,10 @@ def main() -> None:
         if args.trace and traced.exists():
             print()
             print_traced(traced)
+        if args.breakdown and traced.exists():
+            print()
+            print("Resident memory once the whole stream was written:")
+            print(traced.read_text())
         if args.checkpoints and checkpoints.exists():
             print()
             print_checkpoints(checkpoints)
