@@ -68,9 +68,9 @@ def test_a_deletion_redacts_the_mention_and_what_quotes_it(tmp_path) -> None:
         assert shown.evidence["followers"] == 5000 and shown.evidence["author"] == {"score": 0.9}
         assert shown.evidence["redacted_mentions"] == [post.id]
         assert "Lisbon" not in str(store.alerts())
-        served = _alert_with_mentions(store, "a1")  # GET /api/alerts/a1
-        assert served is not None and "Lisbon" not in json.dumps(served)
-        assert [m["extra"].get("deleted_at") for m in served["mention_details"]] == [format_time(deleted_at)]
+        found = _alert_with_mentions(store, "a1")  # GET /api/alerts/a1: (the alert, what is served)
+        assert found is not None and "Lisbon" not in json.dumps(found[1])
+        assert [m["extra"].get("deleted_at") for m in found[1]["mention_details"]] == [format_time(deleted_at)]
         # The alert stays as raised for the alert manager (it rewrites open alerts from memory).
         assert store.alerts_by_id(["a1"])["a1"].evidence["text"] == COMPLAINT
     finally:
