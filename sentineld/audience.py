@@ -62,9 +62,10 @@ class Audience:
         self.mass: list[float] = state.setdefault("mass", [])
         self.mass_base: int = state.setdefault("mass_base", 0)
         self.landmark: float | None = state.setdefault("landmark", None)
-        grown = _GROWN if any(self.reach) or self.mass else 0  # saved before the count
+        if "authors" not in state:  # a new audience, or one saved before the count existed
+            state["authors"] = _GROWN if any(self.reach) or self.mass else 0
         #: Authors that ever entered the audience (`joined`).
-        self.authors: int = state.setdefault("authors", grown)
+        self.authors: int = state["authors"]
         self.state = state
         # The span of reach bins that may hold weight (it only widens while this view lives).
         held = [index for index, weight in enumerate(self.reach) if weight]

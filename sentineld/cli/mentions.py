@@ -45,8 +45,6 @@ def cmd_mentions(args: argparse.Namespace) -> int:
             since = time.time() - float(parse_duration(args.since))
         except (TypeError, ValueError) as exc:
             raise CommandError(f"--since: {exc}", 2) from None
-    if args.limit < 1:
-        raise CommandError("--limit must be at least 1", 2)
     config = load(args, logging=False)
     store = open_cli_store(config)
     try:

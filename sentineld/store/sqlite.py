@@ -70,11 +70,16 @@ def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> SQLiteStore:
     """Open (creating and migrating if needed) the store in `state_dir`. A directory made here
     is private to the user (0700, as the systemd unit's StateDirectoryMode=): the store holds
     what customers wrote, their addresses and handles."""
+    make_state_dir(state_dir)
+    return SQLiteStore(state_dir / DB_NAME, synchronous=synchronous)
+
+
+def make_state_dir(state_dir: Path) -> None:
+    """Create `state_dir` if missing, private to the user (0700); StoreError if it cannot be."""
     try:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
-    return SQLiteStore(state_dir / DB_NAME, synchronous=synchronous)
 
 
 LOCK_NAME: Final = "daemon.lock"
@@ -85,10 +90,7 @@ def lock_state_dir(state_dir: Path) -> int:
     lock goes with it when closed, or when the process dies). Raises StoreError naming the pid
     of the daemon already holding it: two daemons on one store would both deliver every
     notification and overwrite each other's checkpoints."""
-    try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
+    make_state_dir(state_dir)
     try:
         fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
