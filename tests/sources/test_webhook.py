@@ -192,7 +192,7 @@ async def test_client_disconnect_mid_body_stores_nothing_and_serving_goes_on(liv
 async def test_mounted_on_the_daemons_http_server(live_core) -> None:
     async with live_core.running(hook(listen="")) as core:
         source = core.source("hook")
-        # Until the source task runs, the endpoint answers 503 with Retry-After (tested apart).
+        # Until the source task runs, a POST waits for it, then is refused (tested apart).
         await core.wait_for(lambda: source.health.state == HealthState.OK, what="the source running")
         assert source.addresses == []
         app = web.Application()
@@ -204,7 +204,10 @@ async def test_mounted_on_the_daemons_http_server(live_core) -> None:
         assert [m.id for m in await core.mentions()] == ["crm:1"]
 
 
-async def test_a_source_that_is_not_running_answers_503(live_core) -> None:
+async def test_a_source_that_is_not_running_answers_503(live_core, monkeypatch) -> None:
+    import sentineld_plugins.sources.webhook as webhook_module
+
+    monkeypatch.setattr(webhook_module, "STARTING_GRACE_S", 0.05)
     config = live_core.config(hook())
     spec = config.components["source"]["hook"]
     source = spec.build(config.context(spec))
@@ -215,6 +218,31 @@ async def test_a_source_that_is_not_running_answers_503(live_core) -> None:
             str(server.make_url("/ingest/hook")), json.dumps(payload("1")).encode(), BEARER
         )
     assert status == 503 and headers["Retry-After"] == "1" and answer["error"] == "not_running"
+
+
+async def test_a_post_that_comes_while_the_source_starts_waits_for_it(live_core) -> None:
+    """The daemon's HTTP server answers before its sources have started: a POST in that
+    moment is held until the source runs, not refused."""
+    config = live_core.config(hook(listen=""))
+    spec = config.components["source"]["hook"]
+    source = spec.build(config.context(spec))
+    received: list[list[str]] = []
+
+    async def emit(mentions, cursor, *, wait=False, changes=()):
+        received.append([m.id for m in mentions])
+        return len(mentions)
+
+    app = web.Application()
+    app.add_routes(webhook_routes(source))
+    async with TestServer(app, host="127.0.0.1") as server:
+        sending = asyncio.create_task(post(
+            str(server.make_url("/ingest/hook")), json.dumps(payload("1")).encode(), BEARER))
+        await asyncio.sleep(0.3)
+        assert not sending.done()
+        running = asyncio.create_task(source.run(emit))
+        status, _, answer = await asyncio.wait_for(sending, 5)
+        running.cancel()
+    assert (status, answer["new"]) == (202, 1) and received == [["crm:1"]]
 
 
 def test_a_webhook_without_authentication_is_a_config_error(live_core) -> None:

@@ -33,6 +33,8 @@ __all__ = ["WebhookOptions", "WebhookSource", "webhook_routes"]
 JSON_TYPES = ("application/json",)
 LINES_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 READ_CHUNK = 1 << 16
+#: How long a POST waits for a source that is still starting before it is told to retry.
+STARTING_GRACE_S = 10.0
 
 
 class WebhookOptions(Options):
@@ -87,6 +89,7 @@ class WebhookSource(Source):
     def __init__(self, options: WebhookOptions, context: Any) -> None:
         super().__init__(options, context)
         self._emit: Emit | None = None
+        self._started = asyncio.Event()
         #: Where the own listener is bound ("host:port"), once it is.
         self.addresses: list[str] = []
         self.accepted = 0
@@ -98,6 +101,7 @@ class WebhookSource(Source):
         from aiohttp import web
 
         self._emit = emit
+        self._started.set()
         runner: web.AppRunner | None = None
         try:
             if self.options.listen:
@@ -113,6 +117,7 @@ class WebhookSource(Source):
             await asyncio.Event().wait()
         finally:
             self._emit = None
+            self._started.clear()
             if runner is not None:
                 await runner.cleanup()
 
@@ -123,6 +128,18 @@ class WebhookSource(Source):
 
         path = path or f"/ingest/{self.id}"
         return [web.post(path, self.handle), web.route("*", path, self._method_not_allowed)]
+
+    async def _running_emit(self) -> Emit:
+        """The pipeline's emit, waiting a moment for a source that is still starting (the
+        daemon's HTTP server answers before the pipeline has started its sources)."""
+        if self._emit is None:
+            try:
+                await asyncio.wait_for(self._started.wait(), STARTING_GRACE_S)
+            except TimeoutError:
+                pass
+        if self._emit is None:
+            raise Refused(503, "not_running", "the webhook source is not running; retry shortly")
+        return self._emit
 
     async def _method_not_allowed(self, request: web.Request) -> web.Response:
         from aiohttp import web
@@ -138,9 +155,7 @@ class WebhookSource(Source):
 
         try:
             mentions, changes = await self._accept(request)
-            emit = self._emit
-            if emit is None:
-                raise Refused(503, "not_running", "the webhook source is not running; retry shortly")
+            emit = await self._running_emit()
             if changes:
                 new = await emit(mentions, None, wait=True, changes=changes)
             else:
