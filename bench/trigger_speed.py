@@ -130,7 +130,7 @@ async def child_pass(mentions: int) -> dict[str, dict[str, float]]:
     """One pass of every trigger on both cases, in CPU time of this process (`--child`)."""
     from sentineld.detect import count_sf
 
-    count_sf(5, 1.0, 0.5)  # scipy is imported on first use: not in a measured pass
+    count_sf(5, 1.0, 0.5)  # trees before decision 0610 import scipy here: not in a measured pass
     day = int(86400 / 0.5)
     out: dict[str, dict[str, float]] = {}
     for label, channels in CASES.items():

@@ -48,7 +48,7 @@ COMPILED: dict[str, tuple[str, ...]] = {
     "sentineld": ("authors", "audience"),
     "sentineld_plugins.scorers.virality": ("sketch", "clusters", "joins", "rates"),
     "sentineld_plugins.triggers.viral_post": ("learned", "followed"),
-    "sentineld.detect": ("stats", "baseline", "keys"),
+    "sentineld.detect": ("special", "stats", "baseline", "keys"),
 }
 #: Written by the build beside the compiled modules: module name → SHA-256 of its source.
 MANIFEST = "_compiled_sources.json"

@@ -2,7 +2,7 @@
 that learn daily and weekly rhythm robustly (`baseline`), and the windowed machinery the
 count-based triggers share (`trigger.CountTrigger`). Third-party triggers may build on them.
 
-Importing this package is cheap; scipy is loaded on the first tail computation.
+Importing this package is cheap: it loads no numerical library (decision 0610).
 """
 
 from sentineld.detect.baseline import Learning, SeasonalCounts, ShareBaseline, rate_for_half_life

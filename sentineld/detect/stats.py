@@ -10,29 +10,20 @@ A share (k negative mentions out of n) is judged against a binomial with the bas
 made over-dispersed by quasi-likelihood scaling: k and n are divided by the dispersion factor
 (≥ 1) learnt from how much past windows scattered beyond binomial noise.
 
-scipy's regularized incomplete beta and gamma functions do the arithmetic. scipy is imported on
-first use, so that importing a trigger (``sentineld check``) stays fast.
+The regularized incomplete beta and gamma functions (`special`) do the arithmetic.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Final
+
+from sentineld.detect.special import regularized_beta, regularized_gamma
 
 __all__ = ["binomial_sf", "count_isf", "count_sf", "surprise"]
 
 #: Below this dispersion the negative binomial is treated as the Poisson it converges to.
 POISSON_DISPERSION: Final = 1e-9
-_special: Any = None
-
-
-def _scipy() -> Any:
-    global _special
-    if _special is None:
-        import scipy.special
-
-        _special = scipy.special
-    return _special
 
 
 def count_sf(observed: float, mean: float, dispersion: float) -> float:
@@ -41,13 +32,12 @@ def count_sf(observed: float, mean: float, dispersion: float) -> float:
         return 1.0
     if mean <= 0:
         return 0.0
-    special = _special or _scipy()
     if dispersion <= POISSON_DISPERSION:
         # P(Poisson(mean) ≥ k) is the regularized lower incomplete gamma P(k, mean).
-        return float(special.gammainc(observed, mean))
+        return regularized_gamma(observed, mean)
     size = 1.0 / dispersion
     # P(NB ≥ k) = I_{1-p}(k, size) with p = size / (size + mean), the success probability.
-    return float(special.betainc(observed, size, mean / (size + mean)))
+    return regularized_beta(observed, size, mean / (size + mean))
 
 
 def count_isf(alpha: float, mean: float, dispersion: float) -> int:
@@ -77,9 +67,8 @@ def binomial_sf(successes: float, trials: float, share: float, dispersion: float
         return 1.0 if successes <= trials else 0.0
     scale = max(dispersion, 1.0)
     k, n = successes / scale, trials / scale
-    special = _special or _scipy()
     # P(K ≥ k) = I_share(k, n - k + 1).
-    return float(special.betainc(k, n - k + 1.0, share))
+    return regularized_beta(k, n - k + 1.0, share)
 
 
 def surprise(probability: float) -> float:
