@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -192,6 +193,8 @@ def cmd_link(args: argparse.Namespace) -> int:
                 raise CommandError(str(exc), 2) from None
         if len(set(keys)) < 2:
             raise CommandError("name at least two different identities to link", 2)
+        for warning in _unseen_sources(keys, store.identity_sources()):
+            print(f"warning: {warning}", file=sys.stderr)
         book = CaseBook(config.sections["cases"], Matcher(config.watch))
         customer = store.crm_link(book, keys, "cli")
         identities = store.customer_identities(customer)
@@ -199,6 +202,17 @@ def cmd_link(args: argparse.Namespace) -> int:
         store.close()
     print(f"customer {customer}: " + ", ".join(k for k, _ in identities))
     return 0
+
+
+def _unseen_sources(keys: list[str], seen: list[str]) -> list[str]:
+    """What to say of identities from a source no identity is known from yet: a misspelt
+    source (``blusky:@jo``) links a customer to an identity no mention will ever carry."""
+    from sentineld.options import did_you_mean
+
+    unseen = sorted({key.partition(":")[0] for key in keys} - set(seen))
+    return [f"no identity from source {source!r} has been seen yet{did_you_mean(source, seen)} "
+            f"(sources seen: {', '.join(seen) or 'none'}); linked anyway"
+            for source in unseen]
 
 
 def _case_mention(item: Any) -> dict[str, Any]:

@@ -116,7 +116,9 @@ async def test_explicit_links_from_config_and_from_the_cli_make_one_customer(car
     finally:
         store.close()
     path = cli_config(care)
+    capsys.readouterr()
     assert cli_main(["link", "email:al@example.com", "bluesky:did:plc:al", "-c", path]) == 0
+    assert capsys.readouterr().err == ""
     store = store_of(care)
     try:
         open_cases = store.cases(state="open")
@@ -131,6 +133,22 @@ async def test_explicit_links_from_config_and_from_the_cli_make_one_customer(car
     assert cli_main(["cases", "--state", "merged", "-c", path]) == 0
     listed = capsys.readouterr().out
     assert f"merged into {al.id}" in listed and "OVERDUE" not in listed  # its SLA went with it
+
+
+async def test_linking_an_identity_of_a_source_never_seen_warns_and_links(care, capsys) -> None:
+    await care.replay([email("jo@example.com", "Where is my refund?", minutes=0),
+                       mastodon("jo", "@acme refund please", minutes=10), filler(20)], keep_state=True)
+    path = cli_config(care)
+    capsys.readouterr()
+    assert cli_main(["link", "email:jo@example.com", "mastadon:jo@mastodon.example", "-c", path]) == 0
+    warning = capsys.readouterr().err
+    assert "no identity from source 'mastadon' has been seen yet; did you mean 'mastodon'?" in warning
+    assert "sources seen: " in warning and "email" in warning and "'email'" not in warning
+    store = store_of(care)
+    try:
+        assert store.customer_of("mastadon:jo@mastodon.example") == store.customer_of("email:jo@example.com")
+    finally:
+        store.close()
 
 
 async def test_states_through_the_cli_and_a_new_issue_after_resolve(care, capsys) -> None:
