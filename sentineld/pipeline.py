@@ -667,16 +667,22 @@ class Pipeline:
         return fresh
 
     async def _refeed(self) -> None:
-        """Push mentions stored after the last checkpoint through the stages again."""
+        """Push mentions stored after the last checkpoint through the stages again, in batches
+        of `batch_size` as a replay hands them over: a component bounded below a whole page
+        (virality's `max_posts`, say) would otherwise end in another state than a clean replay
+        after a crash that left a long stretch unchecked."""
         seq = self._checkpoint_seq
+        size = self.config.daemon.batch_size
         while seq < self.last_seq:
             page: Scored = await self.store.call("mentions_after", seq, REFEED_PAGE)
             if not page:
                 break
             seq = page[-1][0]
             self.stats.refed += len(page)
-            await self.score_room.acquire(len(page))
-            await self.score_queue.put(page)
+            for start in range(0, len(page), size):
+                batch = page[start:start + size]
+                await self.score_room.acquire(len(batch))
+                await self.score_queue.put(batch)
         if self.stats.refed:
             log.info("re-fed mentions stored after the last checkpoint", count=self.stats.refed)
 
