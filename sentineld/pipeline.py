@@ -219,10 +219,14 @@ class Pipeline:
         live: bool = True,
         notify: bool = True,
         sources: list[Guard] | None = None,
+        sources_in_turn: bool = False,
         on_alert: Callable[[AlertEvent], None] | None = None,
         router: Router | None = None,
     ) -> None:
         self.config = config
+        #: Run the sources one after another, each once the one before has returned (a
+        #: replay's files, end to end), instead of all at once.
+        self.sources_in_turn = sources_in_turn
         self.store = store
         self.live = live
         self.notify = notify
@@ -366,8 +370,12 @@ class Pipeline:
             self._tasks.append(spawn(self._ticker(), name="ticker"))
         if self.live and self.posting.active:
             self._tasks.append(spawn(self.posting.run(), name="posting"))
+        previous: asyncio.Task[None] | None = None
         for guard in self.sources:
-            self._source_tasks[guard.id] = spawn(self._run_source(guard), name=f"source:{guard.id}")
+            task = spawn(self._run_source(guard, after=previous), name=f"source:{guard.id}")
+            self._source_tasks[guard.id] = task
+            if self.sources_in_turn:
+                previous = task
 
     async def wait_sources(self) -> None:
         """Until every source has returned (finite sources: replay)."""
@@ -489,9 +497,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ sources
 
-    async def _run_source(self, guard: Guard) -> None:
+    async def _run_source(self, guard: Guard, *, after: asyncio.Task[None] | None = None) -> None:
         source = guard.component
         assert isinstance(source, Source)
+        if after is not None:
+            await asyncio.wait([after])
         source.cursor = await self.store.call("cursor", guard.id)
         emit = self.emitter(guard)
         source.health.set(HealthState.STARTING)
