@@ -82,7 +82,7 @@ class DaemonOptions(Options):
     disable_plugins: list[str] = []
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "console", "json"] = "auto"
-    #: Mentions per batch when replaying a file.
+    #: Mentions per batch when replaying a file, and when re-feeding what a crash left unchecked.
     batch_size: Annotated[int, msgspec.Meta(ge=1)] = 512
     #: Batches (and ticks, barriers) each queue between stages holds before the producer waits
     #: (backpressure): what bounds a live queue of small batches.

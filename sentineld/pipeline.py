@@ -219,10 +219,14 @@ class Pipeline:
         live: bool = True,
         notify: bool = True,
         sources: list[Guard] | None = None,
+        sources_in_turn: bool = False,
         on_alert: Callable[[AlertEvent], None] | None = None,
         router: Router | None = None,
     ) -> None:
         self.config = config
+        #: Run the sources one after another, each once the one before has returned (a
+        #: replay's files, end to end), instead of all at once.
+        self.sources_in_turn = sources_in_turn
         self.store = store
         self.live = live
         self.notify = notify
@@ -366,8 +370,12 @@ class Pipeline:
             self._tasks.append(spawn(self._ticker(), name="ticker"))
         if self.live and self.posting.active:
             self._tasks.append(spawn(self.posting.run(), name="posting"))
+        previous: asyncio.Task[None] | None = None
         for guard in self.sources:
-            self._source_tasks[guard.id] = spawn(self._run_source(guard), name=f"source:{guard.id}")
+            task = spawn(self._run_source(guard, after=previous), name=f"source:{guard.id}")
+            self._source_tasks[guard.id] = task
+            if self.sources_in_turn:
+                previous = task
 
     async def wait_sources(self) -> None:
         """Until every source has returned (finite sources: replay)."""
@@ -489,9 +497,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------ sources
 
-    async def _run_source(self, guard: Guard) -> None:
+    async def _run_source(self, guard: Guard, *, after: asyncio.Task[None] | None = None) -> None:
         source = guard.component
         assert isinstance(source, Source)
+        if after is not None:
+            await asyncio.wait([after])
         source.cursor = await self.store.call("cursor", guard.id)
         emit = self.emitter(guard)
         source.health.set(HealthState.STARTING)
@@ -667,16 +677,22 @@ class Pipeline:
         return fresh
 
     async def _refeed(self) -> None:
-        """Push mentions stored after the last checkpoint through the stages again."""
+        """Push mentions stored after the last checkpoint through the stages again, in batches
+        of `batch_size` as a replay hands them over: a component bounded below a whole page
+        (virality's `max_posts`, say) would otherwise end in another state than a clean replay
+        after a crash that left a long stretch unchecked."""
         seq = self._checkpoint_seq
+        size = self.config.daemon.batch_size
         while seq < self.last_seq:
             page: Scored = await self.store.call("mentions_after", seq, REFEED_PAGE)
             if not page:
                 break
             seq = page[-1][0]
             self.stats.refed += len(page)
-            await self.score_room.acquire(len(page))
-            await self.score_queue.put(page)
+            for start in range(0, len(page), size):
+                batch = page[start:start + size]
+                await self.score_room.acquire(len(batch))
+                await self.score_queue.put(batch)
         if self.stats.refed:
             log.info("re-fed mentions stored after the last checkpoint", count=self.stats.refed)
 

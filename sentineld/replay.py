@@ -112,7 +112,8 @@ async def replay(
         try:
             sources = _replay_sources(config, files, speed)
             pipeline = Pipeline(
-                config, worker, live=False, notify=notify, sources=sources, on_alert=on_alert
+                config, worker, live=False, notify=notify, sources=sources, sources_in_turn=True,
+                on_alert=on_alert,
             )
             await pipeline.start()
             if watch is not None:

@@ -80,17 +80,18 @@ async def test_an_answer_before_15_minutes_resolves_and_nobody_is_paged(tmp_path
 async def test_an_escalation_after_the_customer_deleted_the_post_does_not_quote_it(tmp_path: Path) -> None:
     """The care team heard of the complaint with its text at 5 minutes; its author deleted it
     at 8, with no alert event since. On-call's page at 20 says a post was deleted instead."""
-    from sentineld.model import format_time
+    from sentineld.model import encode_mention, format_time
     from sentineld.replay import replay
 
     complaint = email("jo@example.com", "Where is my refund?", minutes=0)
     harness = drill(tmp_path)
+    # One file: a replay reads several files as concurrent sources, in no set order.
     path = harness.write_jsonl([complaint, filler(7)])
-    with path.open("a") as handle:
-        handle.write(json.dumps({"deleted": complaint.id, "at": format_time(at(8))}) + "\n")
-    harness.write_jsonl([filler(10), filler(19), filler(21), filler(30)], name="later.jsonl")
+    with path.open("ab") as handle:
+        handle.write(json.dumps({"deleted": complaint.id, "at": format_time(at(8))}).encode() + b"\n")
+        handle.writelines(encode_mention(m) + b"\n" for m in [filler(10), filler(19), filler(21), filler(30)])
     config = harness.config()
-    await replay(config, [str(path), str(tmp_path / "later.jsonl")], notify=True, state_dir=config.state_dir)
+    await replay(config, [str(path)], notify=True, state_dir=config.state_dir)
     [told] = received(tmp_path / "care_team.jsonl")
     [paged] = received(tmp_path / "oncall.jsonl")
     assert "Where is my refund?" in json.dumps(told)

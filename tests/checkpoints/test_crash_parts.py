@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from sentineld.model import encode_mention
-from tests.checkpoints.test_components_in_parts import EXACT, comparable, harness, restored_states, stream
+from sentineld.pipeline import Pipeline
+from sentineld.store import open_store
+from sentineld.store.worker import StoreWorker
+from tests.checkpoints.test_components_in_parts import (
+    EXACT, comparable, harness, replay, restored_states, stream,
+)
 from tests.crashing import kill_while_ingesting, run_to_end
 
 
@@ -69,3 +74,29 @@ async def test_kill_9_while_states_are_checkpointed_in_parts_restores_them_exact
     components = msgspec.msgpack.decode(sqlite3.connect(tmp_path / "state" / "sentineld.sqlite3").execute(
         "SELECT state FROM checkpoints WHERE name = 'pipeline'").fetchone()[0])["components"]
     assert {components[c]["part"] for c in EXACT} == {"parts"}
+
+
+async def test_a_long_refeed_restores_what_a_clean_replay_gives(tmp_path: Path) -> None:
+    """A daemon killed before it could checkpoint for a while re-feeds more mentions than the
+    components' bounds hold (virality's 300 posts here): handed over in batches a replay's size,
+    they leave the states of a clean replay, as a short re-feed does."""
+    mentions = stream(1500)
+    await replay(tmp_path / "clean", mentions, "all.jsonl")
+    expected_states, expected_baseline = comparable(await restored_states(tmp_path / "clean"))
+
+    crashed = tmp_path / "crashed"
+    await replay(crashed, mentions[:200], "first.jsonl")  # checkpointed at its end
+    config = harness(crashed).config()
+    worker = StoreWorker(open_store(config.state_dir))
+    try:
+        # Stored by the ingest stage, never checkpointed: the next start re-feeds all of them.
+        await worker.call("ingest", "inbox", mentions[200:], "cursor")
+        pipeline = Pipeline(config, worker, live=False, sources=[])
+        await pipeline.start()
+        await pipeline.stop(drain_fully=True)
+    finally:
+        worker.close()
+    assert pipeline.stats.refed == 1300
+    states, baseline = comparable(await restored_states(crashed))
+    assert states == expected_states
+    assert np.allclose(baseline, expected_baseline, rtol=1e-9, atol=0)

@@ -113,13 +113,17 @@ async def test_readyz_is_503_while_a_source_fails(tmp_path: Path, monkeypatch: p
     url = daemon.http.url.rstrip("/")
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                async with session.get(f"{url}/readyz") as response:
-                    body = await response.json()
-                    if response.status == 503:
-                        break
-                await asyncio.sleep(0.05)
-            assert response.status == 503
+            running = Running(daemon, url, tmp_path, session, stop, task)
+
+            async def feed_failed_and_inbox_started() -> tuple[int, Any] | None:
+                # Each source's task starts on its own: the feed can fail while the inbox is
+                # still "starting".
+                status, body = await running.get("/readyz", token=False)
+                states = {s["id"]: s["state"] for s in body["sources"]}
+                return (status, body) if states["feed"] == "failing" and states["inbox"] != "starting" else None
+
+            status, body = await running.until(feed_failed_and_inbox_started)
+            assert status == 503
             assert body["failing"] == ["feed"]
             assert {s["id"]: s["state"] for s in body["sources"]} == {"inbox": "ok", "feed": "failing"}
             assert all("error" not in s for s in body["sources"])  # no details for strangers

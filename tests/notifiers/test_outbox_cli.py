@@ -17,7 +17,7 @@ async def test_dead_letter_listed_retried_and_delivered(rig, cli, sentineld_harn
     r.receiver.fail_next.append((400, {}, "missing field: team"))
     task = asyncio.create_task(r.worker.run())
     try:
-        while len(r.receiver.processed) < 1:
+        while not r.items("delivered"):  # recorded by the worker, not only received
             await asyncio.sleep(0.01)
 
         listed = await asyncio.to_thread(cli, "outbox", "--dead", "-c", config_file)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -153,13 +154,17 @@ async def test_component_that_keeps_failing_is_benched_then_rebuilt(
     config = harness.config()
     from sentineld.supervisor import Guard
 
+    # The guard's clock, moved by hand: a 10 ms bench could end before it was looked at.
+    now = [1000.0]
+    monkeypatch.setattr(supervisor, "time", SimpleNamespace(monotonic=lambda: now[0]))
     guard = Guard(config.components["scorer"]["broken"], config)
     for mention in mentions[:5]:
         assert await guard.call("score", [mention]) == (False, None)
     assert not guard.available
-    await asyncio.sleep(0.02)
+    now[0] += 0.01
     await guard.call("score", [mentions[5]])
     assert guard.stats.restarts == 1 and Faulty.AlwaysFailing.built == 2
+    monkeypatch.setattr(supervisor, "time", time)
     result = await harness.replay(mentions, keep_state=True)
     assert result.summary.stored == 40 and len(alerted_mentions(harness)) == 40
 

@@ -356,7 +356,9 @@ async def test_silent_stream_is_reconnected(run):
     fake = FakeBluesky([post_event(1, "acme")])
     async with LocalServer(fake.app) as server:
         source = run.start(options(server, silence_limit="300ms"))
-        await run.until(lambda: len(fake.connections) >= 2, timeout=5)
+        # Until the new connection's replayed post arrived, not only until it connected.
+        await run.until(lambda: len(fake.connections) >= 2 and source.health.state == HealthState.OK,
+                        timeout=5)
         await run.stop()
     assert run.ids() == ["bluesky:at://did:plc:jo00000000000000000000/app.bsky.feed.post/3kpost00001"]
     assert fake.connections[1]["cursor"] == T0 + 1_000_000 - 5_000_000
