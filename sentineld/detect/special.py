@@ -48,15 +48,8 @@ def regularized_gamma(a: float, x: float) -> float:
     d = 1.0 / b
     h = d
     for i in range(1, _iterations(a) + 1):
-        an = -i * (i - a)
         b += 2.0
-        d = an * d + b
-        if abs(d) < TINY:
-            d = TINY
-        c = b + an / c
-        if abs(c) < TINY:
-            c = TINY
-        d = 1.0 / d
+        c, d = _lentz_step(-i * (i - a), b, c, d)
         step = d * c
         h *= step
         if abs(step - 1.0) < EPSILON:
@@ -88,28 +81,26 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     for m in range(1, _iterations(max(a, b)) + 1):
         twice = 2.0 * m
         # The even step, then the odd one.
-        coefficient = m * (b - m) * x / ((a - 1.0 + twice) * (a + twice))
-        d = 1.0 + coefficient * d
-        if abs(d) < TINY:
-            d = TINY
-        c = 1.0 + coefficient / c
-        if abs(c) < TINY:
-            c = TINY
-        d = 1.0 / d
+        c, d = _lentz_step(m * (b - m) * x / ((a - 1.0 + twice) * (a + twice)), 1.0, c, d)
         h *= d * c
-        coefficient = -(a + m) * (total + m) * x / ((a + twice) * (a + 1.0 + twice))
-        d = 1.0 + coefficient * d
-        if abs(d) < TINY:
-            d = TINY
-        c = 1.0 + coefficient / c
-        if abs(c) < TINY:
-            c = TINY
-        d = 1.0 / d
+        c, d = _lentz_step(-(a + m) * (total + m) * x / ((a + twice) * (a + 1.0 + twice)), 1.0, c, d)
         step = d * c
         h *= step
         if abs(step - 1.0) < EPSILON:
             break
     return h
+
+
+def _lentz_step(numerator: float, denominator: float, c: float, d: float) -> tuple[float, float]:
+    """The next (c, d) of Lentz's method for a term ``numerator / (denominator + …)``: the
+    fraction so far is multiplied by ``c * d``."""
+    d = denominator + numerator * d
+    if abs(d) < TINY:
+        d = TINY
+    c = denominator + numerator / c
+    if abs(c) < TINY:
+        c = TINY
+    return c, 1.0 / d
 
 
 def _iterations(size: float) -> int:
